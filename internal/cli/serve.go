@@ -1,0 +1,312 @@
+package cli
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"net/mail"
+	"net/netip"
+	"net/url"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+
+	"github.com/notrain/notrain/internal/locale"
+	mailpkg "github.com/notrain/notrain/internal/mail"
+	"github.com/notrain/notrain/internal/metrics"
+	"github.com/notrain/notrain/internal/objection"
+	"github.com/notrain/notrain/internal/otp"
+	"github.com/notrain/notrain/internal/store"
+	"github.com/notrain/notrain/internal/web"
+)
+
+type serveConfig struct {
+	storeFlags
+	addr           string
+	baseURL        string
+	mail           string
+	mailFrom       string
+	demo           bool
+	ipRateLimit    int
+	trustedProxies string
+	codeTTL        time.Duration
+	logLevel       string
+	retryBase      time.Duration
+}
+
+func serve(ctx context.Context, args []string, env Env) error {
+	var c serveConfig
+	f := newFlags("serve", env.LookupEnv, env.Stderr)
+	c.storeFlags.register(f)
+	f.StringVar(&c.addr, "addr", "127.0.0.1:8080", "address to listen on")
+	f.StringVar(&c.baseURL, "base-url", "", "public URL of the portal, for links in mails (default http://ADDR)")
+	f.StringVar(&c.mail, "mail", "", `"dev" (mails kept in the database, shown at /dev/mail) or smtp://user:pass@host:port, smtps://… (default dev)`)
+	f.StringVar(&c.mailFrom, "mail-from", "", `sender address, e.g. "notrain <privacy@example.com>" (default noreply@ the base URL's host)`)
+	f.BoolVar(&c.demo, "demo", false, "add demo accounts to the directory and print them")
+	f.IntVar(&c.ipRateLimit, "ip-rate-limit", 30, "code requests per minute per client address; 0 = off")
+	f.StringVar(&c.trustedProxies, "trusted-proxies", "", "comma-separated CIDRs of reverse proxies whose X-Forwarded-For is believed")
+	f.DurationVar(&c.codeTTL, "code-ttl", otp.DefaultTTL, "how long a one-time code is valid (at most 24h)")
+	f.StringVar(&c.logLevel, "log-level", "info", "debug, info, warn or error")
+	f.DurationVar(&c.retryBase, "mail-retry", 30*time.Second, "first mail retry delay; doubles per attempt up to 1h")
+	if err := f.parse(args); err != nil {
+		return err
+	}
+	if len(f.args) > 0 {
+		return usageError{fmt.Sprintf("serve takes no arguments, got %q", f.args)}
+	}
+	log, err := newLogger(env, c.logLevel)
+	if err != nil {
+		return err
+	}
+	return c.run(ctx, log, env)
+}
+
+func newLogger(env Env, level string) (*slog.Logger, error) {
+	var l slog.Level
+	if err := l.UnmarshalText([]byte(level)); err != nil {
+		return nil, usageError{fmt.Sprintf("--log-level %q: %v", level, err)}
+	}
+	return slog.New(slog.NewTextHandler(env.Stderr, &slog.HandlerOptions{Level: l})), nil
+}
+
+func (c *serveConfig) run(ctx context.Context, log *slog.Logger, env Env) error {
+	if !otp.ValidTTL(c.codeTTL) {
+		return usageError{fmt.Sprintf("--code-ttl %s: must be between 1m and %s", c.codeTTL, otp.MaxTTL)}
+	}
+	if c.ipRateLimit < 0 {
+		return usageError{"--ip-rate-limit must be 0 (off) or more"}
+	}
+	trusted, err := parsePrefixes(c.trustedProxies)
+	if err != nil {
+		return err
+	}
+	dev := c.mail == "" || c.mail == "dev"
+	if dev && !loopback(c.addr) {
+		return usageError{fmt.Sprintf("dev mail mode shows every mail, codes included, at /dev/mail: it listens only on loopback, not %s. Configure --mail smtp://… to serve on the network", c.addr)}
+	}
+	if !strings.Contains(c.db, "://") {
+		if err := refuseVolatile(c.db); err != nil {
+			return err
+		}
+	}
+	if c.baseURL == "" {
+		c.baseURL = "http://" + c.addr
+	}
+	base, err := url.Parse(c.baseURL)
+	if err != nil || base.Host == "" || (base.Scheme != "http" && base.Scheme != "https") {
+		return usageError{fmt.Sprintf("--base-url %q is not an http(s) URL", c.baseURL)}
+	}
+	c.baseURL = strings.TrimSuffix(c.baseURL, "/")
+	if c.mailFrom == "" {
+		c.mailFrom = "notrain <noreply@" + base.Hostname() + ">"
+	}
+	if _, err := mail.ParseAddress(c.mailFrom); err != nil {
+		return usageError{fmt.Sprintf("--mail-from %q: %v", c.mailFrom, err)}
+	}
+
+	db, err := c.open(ctx)
+	if err != nil {
+		return err
+	}
+	defer db.Close()
+	keys, err := c.keys(log)
+	if err != nil {
+		return err
+	}
+	cat, err := locale.Load()
+	if err != nil {
+		return err
+	}
+	composer, err := mailpkg.NewComposer(cat)
+	if err != nil {
+		return err
+	}
+	reg := prometheus.NewRegistry()
+	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	m := metrics.New(reg)
+	reg.MustRegister(outboxCollector(db))
+
+	disp := &mailpkg.Dispatcher{DB: db, From: c.mailFrom, Now: env.Now, Log: log, Metrics: m, BackoffBase: c.retryBase}
+	mailDesc := "dev mailbox at " + c.baseURL + "/dev/mail"
+	if !dev {
+		smtp, err := mailpkg.NewSMTP(c.mail, base.Hostname())
+		if err != nil {
+			return usageError{err.Error()}
+		}
+		disp.Sender = smtp
+		mailDesc = smtp.String()
+	}
+	svc, err := objection.New(db, keys, composer, cat, m, disp.Wake, objection.Config{
+		CodeTTL: c.codeTTL, BaseURL: c.baseURL, MailDomain: base.Hostname(), ThirdPartyExcluded: true, Now: env.Now,
+	})
+	if err != nil {
+		return err
+	}
+	srv, err := web.New(svc, db, cat, m, reg, web.Config{
+		Dev: dev, TrustedProxies: trusted, IPRateLimit: c.ipRateLimit, ThirdPartyExcluded: true, Now: env.Now, Log: log,
+	})
+	if err != nil {
+		return err
+	}
+	if c.demo {
+		if err := seedDemo(ctx, db, keys, env); err != nil {
+			return err
+		}
+	}
+
+	ln, err := net.Listen("tcp", c.addr)
+	if err != nil {
+		return fmt.Errorf("listen on %s: %w", c.addr, err)
+	}
+	hs := &http.Server{
+		Handler:           srv.Handler(),
+		ReadHeaderTimeout: 5 * time.Second,
+		ReadTimeout:       15 * time.Second,
+		WriteTimeout:      30 * time.Second,
+		IdleTimeout:       2 * time.Minute,
+		MaxHeaderBytes:    16 << 10,
+		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
+	}
+	c.banner(env, ln.Addr().String(), dev, mailDesc, db)
+
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	var wg sync.WaitGroup
+	wg.Go(func() { disp.Run(ctx) })
+	wg.Go(func() { forgetLoop(ctx, db, env.Now, log) })
+	errc := make(chan error, 1)
+	go func() { errc <- hs.Serve(ln) }()
+	select {
+	case <-ctx.Done():
+	case err := <-errc:
+		cancel()
+		wg.Wait()
+		return fmt.Errorf("http: %w", err)
+	}
+	log.Info("shutting down")
+	sctx, scancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer scancel()
+	err = hs.Shutdown(sctx)
+	cancel()
+	wg.Wait()
+	if err != nil && !errors.Is(err, http.ErrServerClosed) {
+		return fmt.Errorf("shutdown: %w", err)
+	}
+	return nil
+}
+
+func (c *serveConfig) banner(env Env, addr string, dev bool, mailDesc string, db *store.DB) {
+	w := env.Stdout
+	fmt.Fprintf(w, "notrain %s: objection portal on http://%s/\n", version(), addr)
+	where := db.Path()
+	if where == "" {
+		where = "PostgreSQL"
+	}
+	fmt.Fprintf(w, "  store:  %s (%s)\n", where, db.Dialect())
+	fmt.Fprintf(w, "  mail:   %s\n", mailDesc)
+	if dev {
+		fmt.Fprintln(w, "")
+		fmt.Fprintln(w, "  *** DEVELOPMENT MODE: no mail leaves this machine. Every mail, codes included, ***")
+		fmt.Fprintln(w, "  *** is shown at /dev/mail. Use --mail smtp://… for real delivery.              ***")
+	}
+	if c.demo {
+		fmt.Fprintln(w, "")
+		fmt.Fprintln(w, "  Demo accounts (object with any of these addresses):")
+		for _, d := range demoPeople() {
+			fmt.Fprintf(w, "    %-24s %s\n", d.email, d.about)
+		}
+	}
+	fmt.Fprintln(w, "")
+}
+
+// loopback reports whether addr only listens on a loopback interface.
+func loopback(addr string) bool {
+	host, _, err := net.SplitHostPort(addr)
+	if err != nil {
+		return false
+	}
+	if host == "localhost" {
+		return true
+	}
+	ip, err := netip.ParseAddr(host)
+	return err == nil && ip.IsLoopback()
+}
+
+func parsePrefixes(s string) ([]netip.Prefix, error) {
+	var out []netip.Prefix
+	for _, part := range strings.Split(s, ",") {
+		part = strings.TrimSpace(part)
+		if part == "" {
+			continue
+		}
+		if !strings.Contains(part, "/") {
+			a, err := netip.ParseAddr(part)
+			if err != nil {
+				return nil, usageError{fmt.Sprintf("--trusted-proxies: %q is not an address or CIDR", part)}
+			}
+			out = append(out, netip.PrefixFrom(a, a.BitLen()))
+			continue
+		}
+		p, err := netip.ParsePrefix(part)
+		if err != nil {
+			return nil, usageError{fmt.Sprintf("--trusted-proxies: %q is not an address or CIDR", part)}
+		}
+		out = append(out, p.Masked())
+	}
+	return out, nil
+}
+
+// refuseVolatile refuses a database on a file system that a reboot empties.
+func refuseVolatile(dbPath string) error {
+	dir := filepath.Dir(dbPath)
+	if _, err := os.Stat(dir); err != nil {
+		return fmt.Errorf("database directory: %w", err)
+	}
+	if volatileFS(dir) {
+		return fmt.Errorf("%s is on a RAM file system (tmpfs): a restart would lose acknowledged objections; put the database on a disk", dbPath)
+	}
+	return nil
+}
+
+// forgetLoop drops addresses and rate-limit events that are no longer needed.
+func forgetLoop(ctx context.Context, db *store.DB, now func() time.Time, log *slog.Logger) {
+	t := time.NewTicker(10 * time.Minute)
+	defer t.Stop()
+	for {
+		n := now()
+		err := db.Write(ctx, func(ctx context.Context, tx *store.Tx) error {
+			return tx.Forget(ctx, n.Add(-24*time.Hour), n.Add(-48*time.Hour))
+		})
+		if err != nil && ctx.Err() == nil {
+			log.Error("forget", "err", err)
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+	}
+}
+
+// outboxCollector exposes the outbox's depth, read at scrape time.
+func outboxCollector(db *store.DB) prometheus.Collector {
+	return prometheus.NewGaugeFunc(prometheus.GaugeOpts{
+		Name: "notrain_outbox_depth", Help: "Mails queued and not yet delivered.",
+	}, func() float64 {
+		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+		defer cancel()
+		st, err := db.OutboxStats(ctx)
+		if err != nil {
+			return -1
+		}
+		return float64(st.Queued)
+	})
+}

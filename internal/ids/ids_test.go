@@ -1,0 +1,29 @@
+package ids
+
+import "testing"
+
+func TestReferenceShape(t *testing.T) {
+	seen := map[string]bool{}
+	for range 1000 {
+		r := Reference("NT")
+		if !IsReference("NT", r) {
+			t.Fatalf("Reference() = %q does not have the reference shape", r)
+		}
+		if seen[r] {
+			t.Fatalf("duplicate reference %q in 1000 draws", r)
+		}
+		seen[r] = true
+	}
+	for _, bad := range []string{"", "NT", "NT-AAAA-AAAA-AAA", "NT-AAAA-AAAA-AAAI", "XX-AAAA-AAAA-AAAA", "NT-AAAAA-AAA-AAAA"} {
+		if IsReference("NT", bad) {
+			t.Errorf("IsReference(%q) = true", bad)
+		}
+	}
+}
+
+func TestRequestShape(t *testing.T) {
+	r := Request()
+	if !IsRequest(r) || IsRequest(r[:31]) || IsRequest("ZZ"+r[2:]) {
+		t.Fatalf("request id checks wrong for %q", r)
+	}
+}

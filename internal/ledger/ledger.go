@@ -1,0 +1,229 @@
+// Package ledger defines notrain's append-only, hash-chained decision log:
+// its canonical encoding and how a chain is verified. The store writes
+// entries in the same transaction as the state they record.
+//
+// Canonical encoding (version 1). The hash of entry n is
+//
+//	SHA-256( "notrain/ledger/v1" 0x00
+//	       || prev            32 bytes, the raw hash of entry n-1 (all zero for n = 1)
+//	       || seq             8 bytes, big-endian, starting at 1
+//	       || at              8 bytes, big-endian, Unix time in microseconds, UTC
+//	       || len(kind)       4 bytes, big-endian
+//	       || kind            UTF-8, e.g. "objection.accepted"
+//	       || len(body)       4 bytes, big-endian
+//	       || body )          the entry's JSON, exactly as stored
+//
+// Hashes are written as lower-case hex. Bodies are JSON objects with sorted
+// keys and no insignificant white space (what Body produces), but the verifier
+// hashes the stored bytes and never re-encodes them, so an auditor needs only
+// SHA-256 and this description. Personal identifiers in bodies are keyed
+// pseudonyms, never addresses or account ids.
+package ledger
+
+import (
+	"bytes"
+	"crypto/sha256"
+	"encoding/binary"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"os"
+	"strings"
+)
+
+const domain = "notrain/ledger/v1\x00"
+
+// Genesis is the "previous hash" of the first entry.
+var Genesis = strings.Repeat("0", 64)
+
+// Entry kinds.
+const (
+	KindObjectionAccepted  = "objection.accepted"
+	KindObjectionWithdrawn = "objection.withdrawn"
+	KindAccountsImported   = "accounts.imported"
+)
+
+// Entry is one ledger record.
+type Entry struct {
+	Seq      int64
+	At       int64 // Unix microseconds, UTC
+	Kind     string
+	Body     []byte
+	PrevHash string
+	Hash     string
+}
+
+// Head names the last entry of a chain.
+type Head struct {
+	Seq  int64  `json:"seq"`
+	Hash string `json:"hash"`
+}
+
+// Body encodes v canonically: sorted keys, no HTML escaping, no trailing newline.
+func Body(v map[string]any) ([]byte, error) {
+	var buf bytes.Buffer
+	enc := json.NewEncoder(&buf)
+	enc.SetEscapeHTML(false)
+	if err := enc.Encode(v); err != nil {
+		return nil, fmt.Errorf("ledger: encode body: %w", err)
+	}
+	return bytes.TrimRight(buf.Bytes(), "\n"), nil
+}
+
+// Hash computes the hash of an entry given its predecessor's hash.
+func Hash(prev string, seq, at int64, kind string, body []byte) (string, error) {
+	p, err := hex.DecodeString(prev)
+	if err != nil || len(p) != sha256.Size {
+		return "", fmt.Errorf("ledger: previous hash %q is not 32 hex bytes", prev)
+	}
+	h := sha256.New()
+	h.Write([]byte(domain))
+	h.Write(p)
+	var n [8]byte
+	binary.BigEndian.PutUint64(n[:], uint64(seq))
+	h.Write(n[:])
+	binary.BigEndian.PutUint64(n[:], uint64(at))
+	h.Write(n[:])
+	binary.BigEndian.PutUint32(n[:4], uint32(len(kind)))
+	h.Write(n[:4])
+	h.Write([]byte(kind))
+	binary.BigEndian.PutUint32(n[:4], uint32(len(body)))
+	h.Write(n[:4])
+	h.Write(body)
+	return hex.EncodeToString(h.Sum(nil)), nil
+}
+
+// Next fills in Seq, PrevHash and Hash of e as the successor of head.
+func Next(head Head, e *Entry) error {
+	e.Seq = head.Seq + 1
+	e.PrevHash = head.Hash
+	h, err := Hash(head.Hash, e.Seq, e.At, e.Kind, e.Body)
+	if err != nil {
+		return err
+	}
+	e.Hash = h
+	return nil
+}
+
+// BadEntryError names the first entry at which a chain fails to verify.
+type BadEntryError struct {
+	Seq    int64
+	Reason string
+}
+
+func (e *BadEntryError) Error() string {
+	return fmt.Sprintf("ledger entry %d: %s", e.Seq, e.Reason)
+}
+
+// Verifier checks a chain entry by entry, in sequence order.
+type Verifier struct {
+	head Head
+	// checkpoint, if set, must be found on the chain.
+	checkpoint   *Head
+	checkpointOK bool
+}
+
+// NewVerifier starts a verification; cp, when not nil, is a head recorded
+// earlier that the chain must still contain unchanged.
+func NewVerifier(cp *Head) *Verifier {
+	return &Verifier{head: Head{Hash: Genesis}, checkpoint: cp}
+}
+
+// Add checks the next entry.
+func (v *Verifier) Add(e Entry) error {
+	want := v.head.Seq + 1
+	switch {
+	case e.Seq > want:
+		return &BadEntryError{Seq: want, Reason: fmt.Sprintf("missing (next entry found is %d)", e.Seq)}
+	case e.Seq < want:
+		return &BadEntryError{Seq: e.Seq, Reason: "out of order or duplicated"}
+	case e.PrevHash != v.head.Hash:
+		return &BadEntryError{Seq: e.Seq, Reason: "does not link to the entry before it"}
+	}
+	h, err := Hash(e.PrevHash, e.Seq, e.At, e.Kind, e.Body)
+	if err != nil {
+		return &BadEntryError{Seq: e.Seq, Reason: err.Error()}
+	}
+	if h != e.Hash {
+		return &BadEntryError{Seq: e.Seq, Reason: "content does not match its hash (changed)"}
+	}
+	if !json.Valid(e.Body) {
+		return &BadEntryError{Seq: e.Seq, Reason: "body is not valid JSON"}
+	}
+	if v.checkpoint != nil && e.Seq == v.checkpoint.Seq {
+		if e.Hash != v.checkpoint.Hash {
+			return &BadEntryError{Seq: e.Seq, Reason: "differs from the verified checkpoint"}
+		}
+		v.checkpointOK = true
+	}
+	v.head = Head{Seq: e.Seq, Hash: h}
+	return nil
+}
+
+// Finish checks the end of the chain against the head the store recorded in
+// the same transactions as the entries and against the checkpoint. Together
+// they catch a cut-off tail, which a hash chain alone cannot see.
+func (v *Verifier) Finish(recorded Head) (Head, error) {
+	if recorded.Seq != v.head.Seq || recorded.Hash != v.head.Hash {
+		if recorded.Seq > v.head.Seq {
+			return v.head, &BadEntryError{Seq: v.head.Seq + 1, Reason: fmt.Sprintf("missing: the recorded head is entry %d, the chain ends at %d (entries were cut off)", recorded.Seq, v.head.Seq)}
+		}
+		return v.head, &BadEntryError{Seq: recorded.Seq, Reason: fmt.Sprintf("the recorded head (%d, %s) does not match the chain's end (%d, %s)", recorded.Seq, short(recorded.Hash), v.head.Seq, short(v.head.Hash))}
+	}
+	if v.checkpoint != nil && v.checkpoint.Seq > 0 && !v.checkpointOK {
+		return v.head, &BadEntryError{Seq: v.checkpoint.Seq, Reason: fmt.Sprintf("missing: the verified checkpoint names entry %d, the chain ends at %d (entries were cut off)", v.checkpoint.Seq, v.head.Seq)}
+	}
+	return v.head, nil
+}
+
+func short(h string) string {
+	if len(h) > 12 {
+		return h[:12]
+	}
+	return h
+}
+
+// ReadCheckpoint reads a checkpoint file; a missing file is no checkpoint.
+func ReadCheckpoint(path string) (*Head, error) {
+	b, err := os.ReadFile(path)
+	if errors.Is(err, os.ErrNotExist) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, fmt.Errorf("ledger: read checkpoint: %w", err)
+	}
+	var h Head
+	if err := json.Unmarshal(b, &h); err != nil || h.Seq < 0 || len(h.Hash) != 64 {
+		return nil, fmt.Errorf("ledger: checkpoint %s is damaged: refusing to verify without it", path)
+	}
+	return &h, nil
+}
+
+// WriteCheckpoint records a verified head durably (write, fsync, rename).
+func WriteCheckpoint(path string, h Head) error {
+	b, err := json.Marshal(h)
+	if err != nil {
+		return fmt.Errorf("ledger: encode checkpoint: %w", err)
+	}
+	tmp := path + ".tmp"
+	f, err := os.OpenFile(tmp, os.O_WRONLY|os.O_CREATE|os.O_TRUNC, 0o644)
+	if err != nil {
+		return fmt.Errorf("ledger: write checkpoint: %w", err)
+	}
+	if _, err := f.Write(append(b, '\n')); err != nil {
+		f.Close()
+		return fmt.Errorf("ledger: write checkpoint: %w", err)
+	}
+	if err := f.Sync(); err != nil {
+		f.Close()
+		return fmt.Errorf("ledger: sync checkpoint: %w", err)
+	}
+	if err := f.Close(); err != nil {
+		return fmt.Errorf("ledger: close checkpoint: %w", err)
+	}
+	if err := os.Rename(tmp, path); err != nil {
+		return fmt.Errorf("ledger: install checkpoint: %w", err)
+	}
+	return nil
+}

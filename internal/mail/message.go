@@ -1,0 +1,135 @@
+// Package mail builds notrain's transactional mails, keeps them in the
+// outbox and delivers them: over SMTP in production, into the dev mailbox
+// otherwise.
+package mail
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"mime"
+	"mime/multipart"
+	"mime/quotedprintable"
+	"net/mail"
+	"net/textproto"
+	"strings"
+	"time"
+	"unicode"
+)
+
+// Message is a composed mail, ready to be stored or built.
+type Message struct {
+	From      string // "Name <addr>" or "addr"
+	To        string // a bare address
+	Subject   string
+	Text      string
+	HTML      string
+	Lang      string
+	MessageID string // without angle brackets: "id@domain"
+	Date      time.Time
+}
+
+// ErrHeader is returned when a value cannot go into a header safely.
+var ErrHeader = errors.New("mail: unsafe header value")
+
+// Build renders m as an RFC 5322 message with a text and an HTML part.
+// Every header value is checked or encoded so no input can add a header.
+func Build(m Message) ([]byte, error) {
+	from, err := mail.ParseAddress(m.From)
+	if err != nil || hasLineBreak(m.From) {
+		return nil, fmt.Errorf("%w: From %q", ErrHeader, m.From)
+	}
+	to, err := mail.ParseAddress(m.To)
+	if err != nil || hasLineBreak(m.To) || to.Name != "" {
+		return nil, fmt.Errorf("%w: To %q", ErrHeader, m.To)
+	}
+	if !validMessageID(m.MessageID) {
+		return nil, fmt.Errorf("%w: Message-ID %q", ErrHeader, m.MessageID)
+	}
+	if m.Lang != "" && !isToken(m.Lang) {
+		return nil, fmt.Errorf("%w: language %q", ErrHeader, m.Lang)
+	}
+	var buf bytes.Buffer
+	mw := multipart.NewWriter(&buf)
+	h := func(k, v string) { buf.WriteString(k + ": " + v + "\r\n") }
+	h("From", from.String())
+	h("To", "<"+to.Address+">")
+	h("Subject", mime.QEncoding.Encode("utf-8", cleanHeaderText(m.Subject)))
+	h("Date", m.Date.UTC().Format(time.RFC1123Z))
+	h("Message-ID", "<"+m.MessageID+">")
+	h("MIME-Version", "1.0")
+	// Tell mail systems and auto-responders this is transactional, not bulk.
+	h("Auto-Submitted", "auto-generated")
+	h("X-Auto-Response-Suppress", "All")
+	if m.Lang != "" {
+		h("Content-Language", m.Lang)
+	}
+	h("Content-Type", `multipart/alternative; boundary="`+mw.Boundary()+`"`)
+	buf.WriteString("\r\n")
+	for _, part := range []struct{ ctype, body string }{
+		{"text/plain; charset=utf-8", m.Text},
+		{"text/html; charset=utf-8", m.HTML},
+	} {
+		pw, err := mw.CreatePart(textproto.MIMEHeader{
+			"Content-Type":              {part.ctype},
+			"Content-Transfer-Encoding": {"quoted-printable"},
+		})
+		if err != nil {
+			return nil, fmt.Errorf("mail: build: %w", err)
+		}
+		qp := quotedprintable.NewWriter(pw)
+		if _, err := qp.Write([]byte(crlf(part.body))); err != nil {
+			return nil, fmt.Errorf("mail: build: %w", err)
+		}
+		if err := qp.Close(); err != nil {
+			return nil, fmt.Errorf("mail: build: %w", err)
+		}
+	}
+	if err := mw.Close(); err != nil {
+		return nil, fmt.Errorf("mail: build: %w", err)
+	}
+	return buf.Bytes(), nil
+}
+
+func hasLineBreak(s string) bool { return strings.ContainsAny(s, "\r\n") }
+
+// cleanHeaderText turns control characters (line breaks above all) into
+// spaces: an encoded word may not contain them and a raw one would end the header.
+func cleanHeaderText(s string) string {
+	return strings.Map(func(r rune) rune {
+		if unicode.IsControl(r) {
+			return ' '
+		}
+		return r
+	}, s)
+}
+
+func validMessageID(id string) bool {
+	l, r, ok := strings.Cut(id, "@")
+	return ok && l != "" && r != "" && !strings.ContainsAny(id, "<>\r\n \t\"()[]\\,;:") && isPrintableASCII(id)
+}
+
+func isToken(s string) bool {
+	for _, r := range s {
+		if !(r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9' || r == '-') {
+			return false
+		}
+	}
+	return s != ""
+}
+
+func isPrintableASCII(s string) bool {
+	for i := 0; i < len(s); i++ {
+		if s[i] < 0x21 || s[i] > 0x7e {
+			return false
+		}
+	}
+	return true
+}
+
+// crlf normalises line ends to CRLF, as SMTP requires.
+func crlf(s string) string {
+	s = strings.ReplaceAll(s, "\r\n", "\n")
+	s = strings.ReplaceAll(s, "\r", "\n")
+	return strings.ReplaceAll(s, "\n", "\r\n")
+}

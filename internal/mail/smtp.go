@@ -1,0 +1,169 @@
+package mail
+
+import (
+	"context"
+	"crypto/tls"
+	"errors"
+	"fmt"
+	"net"
+	"net/smtp"
+	"net/textproto"
+	"net/url"
+	"strings"
+	"time"
+)
+
+// Sender delivers one built message.
+type Sender interface {
+	Send(ctx context.Context, from, to string, msg []byte) error
+}
+
+// PermanentError marks a failure that retrying cannot fix (an SMTP 5xx reply).
+type PermanentError struct{ Err error }
+
+func (e *PermanentError) Error() string { return "permanent: " + e.Err.Error() }
+func (e *PermanentError) Unwrap() error { return e.Err }
+
+// IsPermanent reports whether err is a permanent delivery failure.
+func IsPermanent(err error) bool {
+	var p *PermanentError
+	return errors.As(err, &p)
+}
+
+// SMTP delivers over SMTP: smtp://[user:pass@]host[:port] uses STARTTLS when
+// the server offers it (add ?starttls=required to insist), smtps:// speaks
+// TLS from the first byte.
+type SMTP struct {
+	addr       string
+	host       string
+	implicit   bool
+	requireTLS bool
+	auth       smtp.Auth
+	helo       string
+	timeout    time.Duration
+	tlsConfig  *tls.Config
+}
+
+// NewSMTP parses an smtp:// or smtps:// URL.
+func NewSMTP(rawURL, helo string) (*SMTP, error) {
+	u, err := url.Parse(rawURL)
+	if err != nil {
+		return nil, fmt.Errorf("mail: SMTP URL: %w", err)
+	}
+	s := &SMTP{host: u.Hostname(), helo: helo, timeout: time.Minute}
+	port := u.Port()
+	switch u.Scheme {
+	case "smtp":
+		if port == "" {
+			port = "587"
+		}
+	case "smtps":
+		s.implicit = true
+		if port == "" {
+			port = "465"
+		}
+	default:
+		return nil, fmt.Errorf("mail: SMTP URL must start with smtp:// or smtps://, not %q", u.Scheme)
+	}
+	if s.host == "" {
+		return nil, errors.New("mail: SMTP URL has no host")
+	}
+	switch v := u.Query().Get("starttls"); v {
+	case "", "auto":
+	case "required":
+		s.requireTLS = true
+	default:
+		return nil, fmt.Errorf("mail: starttls=%q: use auto or required", v)
+	}
+	s.addr = net.JoinHostPort(s.host, port)
+	s.tlsConfig = &tls.Config{ServerName: s.host, MinVersion: tls.VersionTLS12}
+	if u.User != nil {
+		pass, _ := u.User.Password()
+		// PlainAuth refuses to send the password unencrypted except to localhost.
+		s.auth = smtp.PlainAuth("", u.User.Username(), pass, s.host)
+	}
+	if s.helo == "" {
+		s.helo = "localhost"
+	}
+	return s, nil
+}
+
+// String describes the server without the password.
+func (s *SMTP) String() string {
+	scheme := "smtp"
+	if s.implicit {
+		scheme = "smtps"
+	}
+	return scheme + "://" + s.addr
+}
+
+// Send delivers msg to one recipient.
+func (s *SMTP) Send(ctx context.Context, from, to string, msg []byte) (err error) {
+	ctx, cancel := context.WithTimeout(ctx, s.timeout)
+	defer cancel()
+	var d net.Dialer
+	conn, err := d.DialContext(ctx, "tcp", s.addr)
+	if err != nil {
+		return fmt.Errorf("mail: connect %s: %w", s.addr, err)
+	}
+	if dl, ok := ctx.Deadline(); ok {
+		conn.SetDeadline(dl)
+	}
+	if s.implicit {
+		conn = tls.Client(conn, s.tlsConfig)
+	}
+	c, err := smtp.NewClient(conn, s.host)
+	if err != nil {
+		conn.Close()
+		return classify("greeting", err)
+	}
+	defer c.Close()
+	if err := c.Hello(s.helo); err != nil {
+		return classify("HELO", err)
+	}
+	if !s.implicit {
+		if ok, _ := c.Extension("STARTTLS"); ok {
+			if err := c.StartTLS(s.tlsConfig); err != nil {
+				return classify("STARTTLS", err)
+			}
+		} else if s.requireTLS {
+			return &PermanentError{Err: fmt.Errorf("mail: %s does not offer STARTTLS and starttls=required", s.addr)}
+		}
+	}
+	if s.auth != nil {
+		if err := c.Auth(s.auth); err != nil {
+			return classify("AUTH", err)
+		}
+	}
+	if err := c.Mail(from); err != nil {
+		return classify("MAIL FROM", err)
+	}
+	if err := c.Rcpt(to); err != nil {
+		return classify("RCPT TO", err)
+	}
+	w, err := c.Data()
+	if err != nil {
+		return classify("DATA", err)
+	}
+	if _, err := w.Write(msg); err != nil {
+		return classify("DATA", err)
+	}
+	if err := w.Close(); err != nil {
+		return classify("end of DATA", err)
+	}
+	// The message is accepted once DATA is answered with 250; a failing QUIT
+	// must not make us send it twice.
+	_ = c.Quit()
+	return nil
+}
+
+func classify(step string, err error) error {
+	var tp *textproto.Error
+	if errors.As(err, &tp) && tp.Code >= 500 && tp.Code < 600 {
+		return &PermanentError{Err: fmt.Errorf("mail: %s: %w", step, err)}
+	}
+	if err != nil && strings.Contains(err.Error(), "unencrypted connection") {
+		return &PermanentError{Err: fmt.Errorf("mail: %s: %w", step, err)}
+	}
+	return fmt.Errorf("mail: %s: %w", step, err)
+}

@@ -1,0 +1,47 @@
+package objection
+
+import (
+	"fmt"
+	"net/http"
+	"time"
+)
+
+// Error is a refusal a person or client can act on. Code is stable: API
+// clients and the web pages translate it (the catalogs have "err_"+Code).
+type Error struct {
+	Code       string
+	Field      string        // form field it belongs to, "" for the whole form
+	Status     int           // HTTP status
+	RetryAfter time.Duration // for 429s
+	Remaining  int           // attempts left, for code_invalid
+	Until      time.Time     // when the caller may try again, for rate limits
+}
+
+func (e *Error) Error() string {
+	if e.RetryAfter > 0 {
+		return fmt.Sprintf("%s (retry after %s)", e.Code, e.RetryAfter.Round(time.Second))
+	}
+	return e.Code
+}
+
+// Stable error codes.
+const (
+	CodeEmailRequired   = "email_required"
+	CodeEmailInvalid    = "email_invalid"
+	CodeEmailTooLong    = "email_too_long"
+	CodeScopeInvalid    = "scope_invalid"
+	CodeReasonTooLong   = "reason_too_long"
+	CodeLangInvalid     = "lang_invalid"
+	CodeRateLimited     = "rate_limited"
+	CodeCodeFormat      = "code_format"
+	CodeCodeInvalid     = "code_invalid"
+	CodeCodeExpired     = "code_expired"
+	CodeCodeUsed        = "code_used"
+	CodeTooManyAttempts = "too_many_attempts"
+	CodeRequestNotFound = "request_not_found"
+	CodeResendTooSoon   = "resend_too_soon"
+)
+
+func fieldErr(code, field string) *Error {
+	return &Error{Code: code, Field: field, Status: http.StatusBadRequest}
+}

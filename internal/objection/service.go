@@ -1,0 +1,575 @@
+// Package objection runs the objection and withdrawal flows: e-mail, one-time
+// code, verification, and the state change with its ledger entry and
+// confirmation mail, all in one transaction. The web pages and the JSON API
+// both call this package, so both follow exactly the same rules.
+package objection
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/http"
+	"slices"
+	"time"
+	"unicode/utf8"
+
+	"github.com/notrain/notrain/internal/email"
+	"github.com/notrain/notrain/internal/ids"
+	"github.com/notrain/notrain/internal/ledger"
+	"github.com/notrain/notrain/internal/locale"
+	"github.com/notrain/notrain/internal/mail"
+	"github.com/notrain/notrain/internal/metrics"
+	"github.com/notrain/notrain/internal/otp"
+	"github.com/notrain/notrain/internal/secret"
+	"github.com/notrain/notrain/internal/store"
+)
+
+// Flow is what a code confirms.
+type Flow string
+
+// Flows.
+const (
+	FlowObjection  Flow = "objection"
+	FlowWithdrawal Flow = "withdrawal"
+)
+
+// Reference prefixes.
+const (
+	ObjectionPrefix  = "NT"
+	WithdrawalPrefix = "NTW"
+)
+
+// MaxReason is the longest reason accepted, in characters.
+const MaxReason = 2000
+
+// Address event kinds behind the per-address limits.
+const (
+	eventCodeRequest = "code_request"
+	eventNotice      = "no_account_notice"
+)
+
+// noticeEvery limits "no account uses this address" mails to one a day.
+const noticeEvery = 24 * time.Hour
+
+// Config is the service's configuration.
+type Config struct {
+	CodeTTL            time.Duration // default otp.DefaultTTL
+	BaseURL            string        // for links in mails
+	MailDomain         string        // right-hand side of Message-IDs
+	ThirdPartyExcluded bool          // what confirmations say about tags and mentions
+	Now                func() time.Time
+}
+
+// Service runs the flows.
+type Service struct {
+	db      *store.DB
+	keys    *secret.Keys
+	compose *mail.Composer
+	cat     *locale.Catalog
+	m       *metrics.Metrics
+	wake    func()
+	cfg     Config
+}
+
+// New makes a Service. wake is called after a commit that queued mail.
+func New(db *store.DB, keys *secret.Keys, compose *mail.Composer, cat *locale.Catalog, m *metrics.Metrics, wake func(), cfg Config) (*Service, error) {
+	if cfg.CodeTTL == 0 {
+		cfg.CodeTTL = otp.DefaultTTL
+	}
+	if !otp.ValidTTL(cfg.CodeTTL) {
+		return nil, fmt.Errorf("objection: code lifetime %s is outside 1 minute to %s", cfg.CodeTTL, otp.MaxTTL)
+	}
+	if cfg.Now == nil {
+		cfg.Now = time.Now
+	}
+	if cfg.MailDomain == "" {
+		cfg.MailDomain = "notrain.invalid"
+	}
+	if wake == nil {
+		wake = func() {}
+	}
+	return &Service{db: db, keys: keys, compose: compose, cat: cat, m: m, wake: wake, cfg: cfg}, nil
+}
+
+func (s *Service) now() time.Time { return s.cfg.Now().UTC() }
+
+// StartInput is a request for a code.
+type StartInput struct {
+	Flow    Flow
+	Email   string
+	Scope   Scope // objections only
+	Reason  string
+	Lang    string
+	Channel string // web | api
+}
+
+// Started is the answer to a code request. It is the same whether or not
+// an account uses the address.
+type Started struct {
+	RequestID string
+	Flow      Flow
+	Lang      string
+	SentAt    time.Time
+	ExpiresAt time.Time
+	ResendAt  time.Time
+}
+
+// Start validates the input and, in one transaction, records the request
+// and queues either a code (the address belongs to an account) or a short
+// notice (it does not). The caller sees no difference.
+func (s *Service) Start(ctx context.Context, in StartInput) (Started, error) {
+	addr, err := email.Parse(in.Email)
+	switch {
+	case errors.Is(err, email.ErrEmpty):
+		return Started{}, fieldErr(CodeEmailRequired, "email")
+	case errors.Is(err, email.ErrTooLong):
+		return Started{}, fieldErr(CodeEmailTooLong, "email")
+	case err != nil:
+		return Started{}, fieldErr(CodeEmailInvalid, "email")
+	}
+	if utf8.RuneCountInString(in.Reason) > MaxReason {
+		return Started{}, fieldErr(CodeReasonTooLong, "reason")
+	}
+	if !s.cat.Has(in.Lang) {
+		return Started{}, fieldErr(CodeLangInvalid, "lang")
+	}
+	if in.Flow == FlowWithdrawal {
+		in.Scope, in.Reason = AllAccounts, ""
+	}
+	h := s.keys.EmailHash(addr.Canonical)
+	now := s.now()
+	req := store.CodeRequest{
+		ID: ids.Request(), Kind: string(in.Flow), EmailHash: h, Email: addr.Delivery, Lang: in.Lang,
+		Scope: in.Scope.String(), Reason: in.Reason, Channel: in.Channel,
+		CodeSentAt: now, ExpiresAt: now.Add(s.cfg.CodeTTL), CreatedAt: now,
+	}
+	var sent sentMail
+	err = s.db.Write(ctx, func(ctx context.Context, tx *store.Tx) error {
+		if err := s.checkAddressLimit(ctx, tx, h, now); err != nil {
+			return err
+		}
+		known, err := tx.HasAccountWithEmail(ctx, h)
+		if err != nil {
+			return err
+		}
+		req.Known = known
+		code, err := otp.Generate()
+		if err != nil {
+			return err
+		}
+		req.CodeHash = s.keys.CodeHash(req.ID, code)
+		if err := tx.InsertRequest(ctx, req); err != nil {
+			return err
+		}
+		sent, err = s.queueCodeMail(ctx, tx, req, code, now)
+		return err
+	})
+	if err != nil {
+		return Started{}, s.countRefusal(err)
+	}
+	s.countSent(sent)
+	return s.started(req), nil
+}
+
+func (s *Service) started(r store.CodeRequest) Started {
+	return Started{RequestID: r.ID, Flow: Flow(r.Kind), Lang: r.Lang, SentAt: r.CodeSentAt, ExpiresAt: r.ExpiresAt,
+		ResendAt: r.CodeSentAt.Add(otp.ResendCooldown)}
+}
+
+// sentMail says which mail a code request queued, for the metrics.
+type sentMail int
+
+const (
+	sentNothing sentMail = iota
+	sentCode
+	sentNotice
+)
+
+// checkAddressLimit enforces the per-address limits and records this request.
+// It counts requests for unknown addresses the same way, so a 429 says
+// nothing about whether an account exists.
+func (s *Service) checkAddressLimit(ctx context.Context, tx *store.Tx, h string, now time.Time) error {
+	day, err := tx.AddressEvents(ctx, h, eventCodeRequest, now.Add(-24*time.Hour))
+	if err != nil {
+		return err
+	}
+	var until time.Time
+	if len(day) >= otp.PerDay {
+		until = day[len(day)-otp.PerDay].Add(24 * time.Hour)
+	}
+	var hour []time.Time
+	for _, t := range day {
+		if t.After(now.Add(-time.Hour)) {
+			hour = append(hour, t)
+		}
+	}
+	if len(hour) >= otp.PerHour {
+		if u := hour[len(hour)-otp.PerHour].Add(time.Hour); u.After(until) {
+			until = u
+		}
+	}
+	if !until.IsZero() {
+		retry := until.Sub(now).Round(time.Second)
+		if retry < time.Second {
+			retry = time.Second
+		}
+		return &Error{Code: CodeRateLimited, Field: "email", Status: http.StatusTooManyRequests, RetryAfter: retry, Until: until}
+	}
+	return tx.AddressEvent(ctx, h, eventCodeRequest, now)
+}
+
+// queueCodeMail queues the code for a known address, or at most one notice
+// a day for an unknown one.
+func (s *Service) queueCodeMail(ctx context.Context, tx *store.Tx, req store.CodeRequest, code string, now time.Time) (sentMail, error) {
+	kind, what := mail.KindCode, sentCode
+	if !req.Known {
+		recent, err := tx.AddressEvents(ctx, req.EmailHash, eventNotice, now.Add(-noticeEvery))
+		if err != nil || len(recent) > 0 {
+			return sentNothing, err
+		}
+		if err := tx.AddressEvent(ctx, req.EmailHash, eventNotice, now); err != nil {
+			return sentNothing, err
+		}
+		kind, what, code = mail.KindNoAccount, sentNotice, ""
+	}
+	err := s.queue(ctx, tx, kind, req, now, mail.Data{Flow: req.Kind, Code: code, ExpiresAt: req.ExpiresAt})
+	return what, err
+}
+
+// queue composes a mail and puts it in the outbox of this transaction.
+func (s *Service) queue(ctx context.Context, tx *store.Tx, kind string, req store.CodeRequest, now time.Time, d mail.Data) error {
+	d.BaseURL = s.cfg.BaseURL
+	d.ThirdPartyExcluded = s.cfg.ThirdPartyExcluded
+	subject, text, html, err := s.compose.Compose(kind, req.Lang, d)
+	if err != nil {
+		return err
+	}
+	id := ids.Random(16)
+	if err := tx.QueueMail(ctx, store.Mail{
+		ID: id, MessageID: id + "@" + s.cfg.MailDomain, Kind: kind, RequestID: req.ID, To: req.Email, Lang: req.Lang,
+		Subject: subject, Text: text, HTML: html, CreatedAt: now,
+	}); err != nil {
+		return err
+	}
+	tx.AfterCommit(s.wake)
+	return nil
+}
+
+func (s *Service) countSent(sent sentMail) {
+	if s.m == nil {
+		return
+	}
+	switch sent {
+	case sentCode:
+		s.m.CodesSent.Inc()
+	case sentNotice:
+		s.m.NoticesSent.Inc()
+	}
+}
+
+func (s *Service) countRefusal(err error) error {
+	var e *Error
+	if s.m != nil && errors.As(err, &e) && e.Code == CodeRateLimited {
+		s.m.RateLimited.WithLabelValues("address").Inc()
+	}
+	return err
+}
+
+// Resend replaces the code of a pending request with a new one. The old code
+// stops working. It is subject to the cool-down and the per-address limits.
+func (s *Service) Resend(ctx context.Context, flow Flow, requestID string) (Started, error) {
+	if !ids.IsRequest(requestID) {
+		return Started{}, notFound()
+	}
+	now := s.now()
+	var req store.CodeRequest
+	var sent sentMail
+	err := s.db.Write(ctx, func(ctx context.Context, tx *store.Tx) error {
+		var err error
+		req, err = tx.Request(ctx, requestID)
+		if errors.Is(err, store.ErrNotFound) || err == nil && (Flow(req.Kind) != flow || req.Email == "") {
+			return notFound()
+		}
+		if err != nil {
+			return err
+		}
+		if !req.UsedAt.IsZero() {
+			return &Error{Code: CodeCodeUsed, Status: http.StatusConflict}
+		}
+		if next := req.CodeSentAt.Add(otp.ResendCooldown); now.Before(next) {
+			return &Error{Code: CodeResendTooSoon, Status: http.StatusTooManyRequests, RetryAfter: next.Sub(now).Round(time.Second) + time.Second, Until: next}
+		}
+		if err := s.checkAddressLimit(ctx, tx, req.EmailHash, now); err != nil {
+			return err
+		}
+		code, err := otp.Generate()
+		if err != nil {
+			return err
+		}
+		req.CodeHash = s.keys.CodeHash(req.ID, code)
+		req.CodeSentAt, req.ExpiresAt, req.Attempts = now, now.Add(s.cfg.CodeTTL), 0
+		if err := tx.RenewCode(ctx, req.ID, req.CodeHash, req.CodeSentAt, req.ExpiresAt); err != nil {
+			return err
+		}
+		sent, err = s.queueCodeMail(ctx, tx, req, code, now)
+		return err
+	})
+	if err != nil {
+		return Started{}, s.countRefusal(err)
+	}
+	s.countSent(sent)
+	return s.started(req), nil
+}
+
+func notFound() *Error {
+	return &Error{Code: CodeRequestNotFound, Status: http.StatusNotFound}
+}
+
+// Outcome is the result of a verified code.
+type Outcome struct {
+	Flow      Flow
+	Reference string
+	Status    string // accepted | in_review | withdrawn
+	At        time.Time
+	Scope     Scope
+	Accounts  []store.Account
+	Ended     int
+	Lang      string
+	LedgerSeq int64
+}
+
+// Status values of an Outcome.
+const (
+	StatusAccepted  = store.StatusAccepted
+	StatusInReview  = store.StatusInReview
+	StatusWithdrawn = "withdrawn"
+)
+
+// Verify checks a code and, when it is right, records the objection or the
+// withdrawal, its ledger entry and its confirmation mail in one transaction.
+// The attempt counter is raised before the code is compared and that raise
+// is committed even when the code is wrong.
+func (s *Service) Verify(ctx context.Context, flow Flow, requestID, rawCode string) (Outcome, error) {
+	if !ids.IsRequest(requestID) {
+		return Outcome{}, notFound()
+	}
+	code, ok := otp.Normalize(rawCode)
+	if !ok {
+		return Outcome{}, fieldErr(CodeCodeFormat, "code")
+	}
+	now := s.now()
+	var out Outcome
+	var refusal *Error
+	var checked, matched bool
+	err := s.db.Write(ctx, func(ctx context.Context, tx *store.Tx) error {
+		req, err := tx.Request(ctx, requestID)
+		if errors.Is(err, store.ErrNotFound) || err == nil && Flow(req.Kind) != flow {
+			refusal = notFound()
+			return nil
+		}
+		if err != nil {
+			return err
+		}
+		switch {
+		case !req.UsedAt.IsZero():
+			refusal = &Error{Code: CodeCodeUsed, Field: "code", Status: http.StatusConflict}
+			return nil
+		case !now.Before(req.ExpiresAt):
+			refusal = &Error{Code: CodeCodeExpired, Field: "code", Status: http.StatusGone}
+			return nil
+		}
+		allowed, err := tx.CountAttempt(ctx, requestID, otp.MaxAttempts)
+		if err != nil {
+			return err
+		}
+		if !allowed {
+			refusal = &Error{Code: CodeTooManyAttempts, Field: "code", Status: http.StatusTooManyRequests}
+			return nil
+		}
+		checked = true
+		// Requests for unknown addresses carry the hash of a code nobody was
+		// sent; they take the same comparison and can never succeed.
+		matched = otp.Equal(s.keys.CodeHash(requestID, code), req.CodeHash) && req.Known
+		if !matched {
+			refusal = &Error{Code: CodeCodeInvalid, Field: "code", Status: http.StatusBadRequest, Remaining: otp.MaxAttempts - req.Attempts - 1}
+			return nil
+		}
+		consumed, err := tx.ConsumeCode(ctx, requestID, now)
+		if err != nil {
+			return err
+		}
+		if !consumed {
+			refusal = &Error{Code: CodeCodeUsed, Field: "code", Status: http.StatusConflict}
+			return nil
+		}
+		if flow == FlowObjection {
+			out, err = s.accept(ctx, tx, req, now)
+		} else {
+			out, err = s.withdraw(ctx, tx, req, now)
+		}
+		if err != nil {
+			return err
+		}
+		return tx.FinishRequest(ctx, requestID, out.Reference)
+	})
+	if err != nil {
+		return Outcome{}, err
+	}
+	s.countVerify(flow, checked, matched, refusal)
+	if refusal != nil {
+		return Outcome{}, refusal
+	}
+	return out, nil
+}
+
+func (s *Service) countVerify(flow Flow, checked, matched bool, refusal *Error) {
+	if s.m == nil {
+		return
+	}
+	if checked {
+		if matched {
+			s.m.CodeChecks.WithLabelValues("match").Inc()
+		} else {
+			s.m.CodeChecks.WithLabelValues("mismatch").Inc()
+		}
+	}
+	if refusal != nil {
+		s.m.CodesFailed.WithLabelValues(refusal.Code).Inc()
+	} else {
+		s.m.CodesVerified.WithLabelValues(string(flow)).Inc()
+	}
+}
+
+// covered returns the accounts an objection for the e-mail hash covers: the
+// accounts using the address, every account in their link groups, narrowed
+// to the scope's products.
+func covered(ctx context.Context, tx *store.Tx, emailHash string, scope Scope) ([]store.Account, error) {
+	direct, err := tx.AccountsByEmail(ctx, emailHash)
+	if err != nil {
+		return nil, err
+	}
+	var groups []string
+	for _, a := range direct {
+		if a.Group != "" && !slices.Contains(groups, a.Group) {
+			groups = append(groups, a.Group)
+		}
+	}
+	linked, err := tx.AccountsInGroups(ctx, groups)
+	if err != nil {
+		return nil, err
+	}
+	seen := map[store.AccountKey]bool{}
+	var out []store.Account
+	for _, a := range append(direct, linked...) {
+		k := store.AccountKey{Product: a.Product, AccountID: a.AccountID}
+		if seen[k] || !scope.Covers(a.Product) {
+			continue
+		}
+		seen[k] = true
+		out = append(out, a)
+	}
+	slices.SortFunc(out, func(a, b store.Account) int {
+		if a.Product != b.Product {
+			return compareString(a.Product, b.Product)
+		}
+		return compareString(a.AccountID, b.AccountID)
+	})
+	return out, nil
+}
+
+func compareString(a, b string) int {
+	switch {
+	case a < b:
+		return -1
+	case a > b:
+		return 1
+	}
+	return 0
+}
+
+func (s *Service) accept(ctx context.Context, tx *store.Tx, req store.CodeRequest, now time.Time) (Outcome, error) {
+	scope, err := ParseScope(req.Scope)
+	if err != nil {
+		return Outcome{}, err
+	}
+	accts, err := covered(ctx, tx, req.EmailHash, scope)
+	if err != nil {
+		return Outcome{}, err
+	}
+	ref := ids.Reference(ObjectionPrefix)
+	keys := make([]store.AccountKey, len(accts))
+	pseud := make([]string, len(accts))
+	for i, a := range accts {
+		keys[i] = store.AccountKey{Product: a.Product, AccountID: a.AccountID}
+		pseud[i] = s.keys.Pseudonym("account", a.Product+"/"+a.AccountID)
+	}
+	slices.Sort(pseud)
+	entry, err := tx.Append(ctx, now, ledger.KindObjectionAccepted, map[string]any{
+		"reference":    ref,
+		"subject":      s.keys.Pseudonym("email", req.EmailHash),
+		"accounts":     pseud,
+		"scope":        scope.String(),
+		"channel":      req.Channel,
+		"received_at":  req.CreatedAt.Format(time.RFC3339Nano),
+		"effective_at": now.Format(time.RFC3339Nano),
+	})
+	if err != nil {
+		return Outcome{}, err
+	}
+	if err := tx.InsertObjection(ctx, store.Objection{
+		ID: ref, EmailHash: req.EmailHash, Scope: scope.String(), Reason: req.Reason, Channel: req.Channel,
+		Status: store.StatusAccepted, Lang: req.Lang, RequestID: req.ID, ReceivedAt: req.CreatedAt, EffectiveAt: now,
+		LedgerSeq: entry.Seq, Accounts: keys,
+	}); err != nil {
+		return Outcome{}, err
+	}
+	if err := s.queue(ctx, tx, mail.KindObjectionConfirmed, req, now, mail.Data{
+		Flow: req.Kind, Reference: ref, At: now, Accounts: accountLines(accts),
+	}); err != nil {
+		return Outcome{}, err
+	}
+	return Outcome{Flow: FlowObjection, Reference: ref, Status: StatusAccepted, At: now, Scope: scope, Accounts: accts,
+		Lang: req.Lang, LedgerSeq: entry.Seq}, nil
+}
+
+func (s *Service) withdraw(ctx context.Context, tx *store.Tx, req store.CodeRequest, now time.Time) (Outcome, error) {
+	ended, err := tx.ObjectionsInForceFor(ctx, req.EmailHash)
+	if err != nil {
+		return Outcome{}, err
+	}
+	ref := ids.Reference(WithdrawalPrefix)
+	for _, id := range ended {
+		if err := tx.WithdrawObjection(ctx, id, ref, now); err != nil {
+			return Outcome{}, err
+		}
+	}
+	entry, err := tx.Append(ctx, now, ledger.KindObjectionWithdrawn, map[string]any{
+		"reference":    ref,
+		"subject":      s.keys.Pseudonym("email", req.EmailHash),
+		"objections":   append([]string{}, ended...),
+		"channel":      req.Channel,
+		"withdrawn_at": now.Format(time.RFC3339Nano),
+	})
+	if err != nil {
+		return Outcome{}, err
+	}
+	if err := tx.InsertWithdrawal(ctx, store.Withdrawal{ID: ref, EmailHash: req.EmailHash, RequestID: req.ID,
+		Channel: req.Channel, WithdrawnAt: now, Ended: len(ended), LedgerSeq: entry.Seq}); err != nil {
+		return Outcome{}, err
+	}
+	if err := s.queue(ctx, tx, mail.KindWithdrawalConfirmed, req, now, mail.Data{
+		Flow: req.Kind, Reference: ref, At: now, Ended: len(ended),
+	}); err != nil {
+		return Outcome{}, err
+	}
+	return Outcome{Flow: FlowWithdrawal, Reference: ref, Status: StatusWithdrawn, At: now, Scope: AllAccounts,
+		Ended: len(ended), Lang: req.Lang, LedgerSeq: entry.Seq}, nil
+}
+
+func accountLines(accts []store.Account) []mail.AccountLine {
+	out := make([]mail.AccountLine, len(accts))
+	for i, a := range accts {
+		out[i] = mail.AccountLine{Product: a.Product, Handle: a.Handle}
+	}
+	return out
+}

@@ -1,0 +1,136 @@
+package store
+
+import (
+	"context"
+	"database/sql"
+	"fmt"
+	"strings"
+	"time"
+)
+
+// Account is one platform account in the directory.
+type Account struct {
+	Product   string
+	AccountID string
+	EmailHash string // keyed hash of the canonical e-mail; "" when none
+	Birthdate string // YYYY-MM-DD; "" when unknown
+	Handle    string
+	Group     string // link group: accounts of one person across products
+}
+
+// AccountKey names an account.
+type AccountKey struct {
+	Product   string `json:"product"`
+	AccountID string `json:"account_id"`
+}
+
+// UpsertResult counts what an import changed.
+type UpsertResult struct {
+	Inserted, Updated, Unchanged int
+}
+
+// UpsertAccounts inserts or updates accounts.
+func (tx *Tx) UpsertAccounts(ctx context.Context, accts []Account, now time.Time) (UpsertResult, error) {
+	var res UpsertResult
+	for _, a := range accts {
+		var cur Account
+		err := tx.queryRow(ctx, `SELECT email_hash, birthdate, handle, link_group FROM accounts WHERE product = $1 AND account_id = $2`,
+			a.Product, a.AccountID).Scan(&cur.EmailHash, &cur.Birthdate, &cur.Handle, &cur.Group)
+		switch {
+		case err == nil:
+			if cur.EmailHash == a.EmailHash && cur.Birthdate == a.Birthdate && cur.Handle == a.Handle && cur.Group == a.Group {
+				res.Unchanged++
+				continue
+			}
+			if _, err := tx.exec(ctx, `UPDATE accounts SET email_hash = $3, birthdate = $4, handle = $5, link_group = $6, updated_at = $7
+				WHERE product = $1 AND account_id = $2`,
+				a.Product, a.AccountID, a.EmailHash, a.Birthdate, a.Handle, a.Group, micros(now)); err != nil {
+				return res, fmt.Errorf("store: update account %s/%s: %w", a.Product, a.AccountID, err)
+			}
+			res.Updated++
+		case isNoRows(err):
+			if _, err := tx.exec(ctx, `INSERT INTO accounts (product, account_id, email_hash, birthdate, handle, link_group, updated_at)
+				VALUES ($1, $2, $3, $4, $5, $6, $7)`,
+				a.Product, a.AccountID, a.EmailHash, a.Birthdate, a.Handle, a.Group, micros(now)); err != nil {
+				return res, fmt.Errorf("store: insert account %s/%s: %w", a.Product, a.AccountID, err)
+			}
+			res.Inserted++
+		default:
+			return res, fmt.Errorf("store: read account %s/%s: %w", a.Product, a.AccountID, err)
+		}
+	}
+	return res, nil
+}
+
+// AccountsByEmail returns the accounts that use the e-mail hash.
+func (tx *Tx) AccountsByEmail(ctx context.Context, emailHash string) ([]Account, error) {
+	return scanAccounts(tx.query(ctx, `SELECT product, account_id, email_hash, birthdate, handle, link_group
+		FROM accounts WHERE email_hash = $1 ORDER BY product, account_id`, emailHash))
+}
+
+// HasAccountWithEmail reports whether any account uses the e-mail hash.
+func (tx *Tx) HasAccountWithEmail(ctx context.Context, emailHash string) (bool, error) {
+	var n int
+	err := tx.queryRow(ctx, `SELECT COUNT(*) FROM (SELECT 1 FROM accounts WHERE email_hash = $1 LIMIT 1) x`, emailHash).Scan(&n)
+	if err != nil {
+		return false, fmt.Errorf("store: account lookup: %w", err)
+	}
+	return n > 0, nil
+}
+
+// AccountsInGroups returns every account in the given link groups.
+func (tx *Tx) AccountsInGroups(ctx context.Context, groups []string) ([]Account, error) {
+	if len(groups) == 0 {
+		return nil, nil
+	}
+	args := make([]any, len(groups))
+	ph := make([]string, len(groups))
+	for i, g := range groups {
+		args[i] = g
+		ph[i] = fmt.Sprintf("$%d", i+1)
+	}
+	return scanAccounts(tx.query(ctx, `SELECT product, account_id, email_hash, birthdate, handle, link_group
+		FROM accounts WHERE link_group IN (`+strings.Join(ph, ", ")+`) ORDER BY product, account_id`, args...))
+}
+
+// Accounts looks up accounts by key; missing ones are left out.
+func (db *DB) Accounts(ctx context.Context, keys []AccountKey) ([]Account, error) {
+	var out []Account
+	for _, k := range keys {
+		a, err := scanAccounts(db.r.QueryContext(ctx, `SELECT product, account_id, email_hash, birthdate, handle, link_group
+			FROM accounts WHERE product = $1 AND account_id = $2`, k.Product, k.AccountID))
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, a...)
+	}
+	return out, nil
+}
+
+// CountAccounts returns the size of the directory.
+func (db *DB) CountAccounts(ctx context.Context) (int, error) {
+	var n int
+	if err := db.r.QueryRowContext(ctx, "SELECT COUNT(*) FROM accounts").Scan(&n); err != nil {
+		return 0, fmt.Errorf("store: count accounts: %w", err)
+	}
+	return n, nil
+}
+
+func scanAccounts(rows *sql.Rows, err error) ([]Account, error) {
+	if err != nil {
+		return nil, fmt.Errorf("store: accounts: %w", err)
+	}
+	defer rows.Close()
+	var out []Account
+	for rows.Next() {
+		var a Account
+		if err := rows.Scan(&a.Product, &a.AccountID, &a.EmailHash, &a.Birthdate, &a.Handle, &a.Group); err != nil {
+			return nil, fmt.Errorf("store: accounts: %w", err)
+		}
+		out = append(out, a)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("store: accounts: %w", err)
+	}
+	return out, nil
+}

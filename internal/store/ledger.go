@@ -1,0 +1,66 @@
+package store
+
+import (
+	"context"
+	"fmt"
+
+	"github.com/notrain/notrain/internal/ledger"
+)
+
+// LedgerHead returns the head recorded with the last append.
+func (db *DB) LedgerHead(ctx context.Context) (ledger.Head, error) {
+	var h ledger.Head
+	if err := db.r.QueryRowContext(ctx, "SELECT seq, hash FROM ledger_head WHERE id = 1").Scan(&h.Seq, &h.Hash); err != nil {
+		return h, fmt.Errorf("store: ledger head: %w", err)
+	}
+	return h, nil
+}
+
+// LedgerScan calls fn for every entry in sequence order, from one
+// consistent read, and returns the head recorded in that same read.
+func (db *DB) LedgerScan(ctx context.Context, fn func(ledger.Entry) error) (ledger.Head, error) {
+	// One read transaction: the entries and the head come from one snapshot
+	// even while a server keeps appending.
+	tx, err := db.r.BeginTx(ctx, nil)
+	if err != nil {
+		return ledger.Head{}, fmt.Errorf("store: ledger scan: %w", err)
+	}
+	defer tx.Rollback()
+	var head ledger.Head
+	if err := tx.QueryRowContext(ctx, "SELECT seq, hash FROM ledger_head WHERE id = 1").Scan(&head.Seq, &head.Hash); err != nil {
+		return head, fmt.Errorf("store: ledger head: %w", err)
+	}
+	rows, err := tx.QueryContext(ctx, "SELECT seq, at, kind, body, prev_hash, hash FROM ledger ORDER BY seq")
+	if err != nil {
+		return head, fmt.Errorf("store: ledger scan: %w", err)
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var e ledger.Entry
+		var body string
+		if err := rows.Scan(&e.Seq, &e.At, &e.Kind, &body, &e.PrevHash, &e.Hash); err != nil {
+			return head, fmt.Errorf("store: ledger scan: %w", err)
+		}
+		e.Body = []byte(body)
+		if err := fn(e); err != nil {
+			return head, err
+		}
+	}
+	if err := rows.Err(); err != nil {
+		return head, fmt.Errorf("store: ledger scan: %w", err)
+	}
+	return head, nil
+}
+
+// VerifyLedger recomputes the whole chain from one consistent read and
+// checks its end against the recorded head and, when cp is not nil, against
+// a checkpoint verified earlier. It returns the verified head, or a
+// *ledger.BadEntryError naming the first bad entry.
+func (db *DB) VerifyLedger(ctx context.Context, cp *ledger.Head) (ledger.Head, error) {
+	v := ledger.NewVerifier(cp)
+	recorded, err := db.LedgerScan(ctx, v.Add)
+	if err != nil {
+		return ledger.Head{}, err
+	}
+	return v.Finish(recorded)
+}

@@ -1,0 +1,190 @@
+package store
+
+import (
+	"context"
+	"fmt"
+	"strings"
+	"time"
+)
+
+// Mail is one message in the outbox.
+type Mail struct {
+	ID            string
+	MessageID     string
+	Kind          string
+	RequestID     string
+	To            string
+	Lang          string
+	Subject       string
+	Text          string
+	HTML          string
+	Status        string // queued | sent | abandoned
+	Attempts      int
+	NextAttemptAt time.Time
+	LastError     string
+	CreatedAt     time.Time
+	SentAt        time.Time
+}
+
+// Outbox statuses.
+const (
+	MailQueued    = "queued"
+	MailSent      = "sent"
+	MailAbandoned = "abandoned"
+)
+
+const mailCols = `id, message_id, kind, request_id, rcpt, lang, subject, text_body, html_body, status, attempts,
+	next_attempt_at, last_error, created_at, sent_at`
+
+func scanMail(row interface{ Scan(...any) error }) (Mail, error) {
+	var m Mail
+	var next, created, sent int64
+	err := row.Scan(&m.ID, &m.MessageID, &m.Kind, &m.RequestID, &m.To, &m.Lang, &m.Subject, &m.Text, &m.HTML, &m.Status,
+		&m.Attempts, &next, &m.LastError, &created, &sent)
+	if isNoRows(err) {
+		return m, ErrNotFound
+	}
+	if err != nil {
+		return m, fmt.Errorf("store: mail: %w", err)
+	}
+	m.NextAttemptAt, m.CreatedAt, m.SentAt = fromMicros(next), fromMicros(created), fromMicros(sent)
+	return m, nil
+}
+
+// QueueMail adds a mail to the outbox; it is sent after the transaction commits.
+func (tx *Tx) QueueMail(ctx context.Context, m Mail) error {
+	if m.Status == "" {
+		m.Status = MailQueued
+	}
+	if m.NextAttemptAt.IsZero() {
+		m.NextAttemptAt = m.CreatedAt
+	}
+	_, err := tx.exec(ctx, `INSERT INTO outbox (`+mailCols+`)
+		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15)`,
+		m.ID, m.MessageID, m.Kind, m.RequestID, m.To, m.Lang, m.Subject, m.Text, m.HTML, m.Status, m.Attempts,
+		micros(m.NextAttemptAt), m.LastError, micros(m.CreatedAt), micros(m.SentAt))
+	if err != nil {
+		return fmt.Errorf("store: queue mail: %w", err)
+	}
+	return nil
+}
+
+// ClaimMails leases up to limit due mails to the caller until leaseUntil, so
+// that no other dispatcher (in this or another instance) sends them meanwhile.
+func (tx *Tx) ClaimMails(ctx context.Context, now, leaseUntil time.Time, limit int) ([]Mail, error) {
+	q := `SELECT ` + mailCols + ` FROM outbox WHERE status = 'queued' AND next_attempt_at <= $1 AND lease_until <= $1
+		ORDER BY next_attempt_at LIMIT $2`
+	if tx.db.dialect == Postgres {
+		q += " FOR UPDATE SKIP LOCKED"
+	}
+	rows, err := tx.query(ctx, q, micros(now), limit)
+	if err != nil {
+		return nil, fmt.Errorf("store: claim mails: %w", err)
+	}
+	var out []Mail
+	for rows.Next() {
+		m, err := scanMail(rows)
+		if err != nil {
+			rows.Close()
+			return nil, err
+		}
+		out = append(out, m)
+	}
+	rows.Close()
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("store: claim mails: %w", err)
+	}
+	if len(out) == 0 {
+		return nil, nil
+	}
+	ids := make([]string, len(out))
+	args := []any{micros(leaseUntil)}
+	for i, m := range out {
+		ids[i] = fmt.Sprintf("$%d", i+2)
+		args = append(args, m.ID)
+	}
+	if _, err := tx.exec(ctx, `UPDATE outbox SET lease_until = $1 WHERE id IN (`+strings.Join(ids, ", ")+`)`, args...); err != nil {
+		return nil, fmt.Errorf("store: lease mails: %w", err)
+	}
+	return out, nil
+}
+
+// MarkMailSent records a delivery. With wipe, the bodies are dropped: a
+// delivered code has no business staying in the database.
+func (tx *Tx) MarkMailSent(ctx context.Context, id string, at time.Time, wipe bool) error {
+	q := `UPDATE outbox SET status = 'sent', sent_at = $2, attempts = attempts + 1, lease_until = 0, last_error = '' WHERE id = $1`
+	if wipe {
+		q = `UPDATE outbox SET status = 'sent', sent_at = $2, attempts = attempts + 1, lease_until = 0, last_error = '',
+			text_body = '', html_body = '' WHERE id = $1`
+	}
+	if _, err := tx.exec(ctx, q, id, micros(at)); err != nil {
+		return fmt.Errorf("store: mark mail sent: %w", err)
+	}
+	return nil
+}
+
+// MarkMailFailed records a failed attempt: retried at next, or abandoned.
+func (tx *Tx) MarkMailFailed(ctx context.Context, id string, next time.Time, reason string, abandon bool) error {
+	status := MailQueued
+	if abandon {
+		status = MailAbandoned
+	}
+	if len(reason) > 500 {
+		reason = reason[:500]
+	}
+	if _, err := tx.exec(ctx, `UPDATE outbox SET status = $2, attempts = attempts + 1, next_attempt_at = $3, lease_until = 0,
+		last_error = $4 WHERE id = $1`, id, status, micros(next), reason); err != nil {
+		return fmt.Errorf("store: mark mail failed: %w", err)
+	}
+	return nil
+}
+
+// Mails lists the newest outbox entries, newest first.
+func (db *DB) Mails(ctx context.Context, limit int) ([]Mail, error) {
+	rows, err := db.r.QueryContext(ctx, `SELECT `+mailCols+` FROM outbox ORDER BY created_at DESC, id DESC LIMIT $1`, limit)
+	if err != nil {
+		return nil, fmt.Errorf("store: mails: %w", err)
+	}
+	defer rows.Close()
+	var out []Mail
+	for rows.Next() {
+		m, err := scanMail(rows)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, m)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("store: mails: %w", err)
+	}
+	return out, nil
+}
+
+// LatestMailFor returns the newest mail of a code flow.
+func (db *DB) LatestMailFor(ctx context.Context, requestID string) (Mail, error) {
+	return scanMail(db.r.QueryRowContext(ctx, `SELECT `+mailCols+` FROM outbox WHERE request_id = $1
+		ORDER BY created_at DESC, id DESC LIMIT 1`, requestID))
+}
+
+// OutboxStats counts mails by status.
+type OutboxStats struct {
+	Queued, Sent, Abandoned int
+	OldestQueued            time.Time
+}
+
+// OutboxStats returns the outbox's state for health and metrics.
+func (db *DB) OutboxStats(ctx context.Context) (OutboxStats, error) {
+	var s OutboxStats
+	var oldest int64
+	err := db.r.QueryRowContext(ctx, `SELECT
+		COALESCE(SUM(CASE WHEN status = 'queued' THEN 1 ELSE 0 END), 0),
+		COALESCE(SUM(CASE WHEN status = 'sent' THEN 1 ELSE 0 END), 0),
+		COALESCE(SUM(CASE WHEN status = 'abandoned' THEN 1 ELSE 0 END), 0),
+		COALESCE(MIN(CASE WHEN status = 'queued' THEN created_at END), 0)
+		FROM outbox`).Scan(&s.Queued, &s.Sent, &s.Abandoned, &oldest)
+	if err != nil {
+		return s, fmt.Errorf("store: outbox stats: %w", err)
+	}
+	s.OldestQueued = fromMicros(oldest)
+	return s, nil
+}

@@ -1,0 +1,172 @@
+package store
+
+import (
+	"context"
+	"fmt"
+	"time"
+)
+
+// CodeRequest is one code flow: an objection or withdrawal waiting for its code.
+type CodeRequest struct {
+	ID         string
+	Kind       string // objection | withdrawal
+	EmailHash  string
+	Email      string // delivery address; "" once the flow has ended
+	Known      bool   // an account used the address when the flow started
+	Lang       string
+	Scope      string
+	Reason     string
+	Channel    string
+	CodeHash   string
+	CodeSentAt time.Time
+	ExpiresAt  time.Time
+	Attempts   int
+	UsedAt     time.Time
+	ResultRef  string
+	CreatedAt  time.Time
+}
+
+const requestCols = `id, kind, email_hash, email, known, lang, scope, reason, channel, code_hash,
+	code_sent_at, expires_at, attempts, used_at, result_ref, created_at`
+
+func scanRequest(row interface{ Scan(...any) error }) (CodeRequest, error) {
+	var r CodeRequest
+	var known int64
+	var sent, exp, used, created int64
+	err := row.Scan(&r.ID, &r.Kind, &r.EmailHash, &r.Email, &known, &r.Lang, &r.Scope, &r.Reason, &r.Channel, &r.CodeHash,
+		&sent, &exp, &r.Attempts, &used, &r.ResultRef, &created)
+	if isNoRows(err) {
+		return r, ErrNotFound
+	}
+	if err != nil {
+		return r, fmt.Errorf("store: code request: %w", err)
+	}
+	r.Known = known == 1
+	r.CodeSentAt, r.ExpiresAt, r.UsedAt, r.CreatedAt = fromMicros(sent), fromMicros(exp), fromMicros(used), fromMicros(created)
+	return r, nil
+}
+
+// InsertRequest stores a new code flow.
+func (tx *Tx) InsertRequest(ctx context.Context, r CodeRequest) error {
+	known := 0
+	if r.Known {
+		known = 1
+	}
+	_, err := tx.exec(ctx, `INSERT INTO code_requests (`+requestCols+`)
+		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16)`,
+		r.ID, r.Kind, r.EmailHash, r.Email, known, r.Lang, r.Scope, r.Reason, r.Channel, r.CodeHash,
+		micros(r.CodeSentAt), micros(r.ExpiresAt), r.Attempts, micros(r.UsedAt), r.ResultRef, micros(r.CreatedAt))
+	if err != nil {
+		return fmt.Errorf("store: insert code request: %w", err)
+	}
+	return nil
+}
+
+// Request reads a code flow inside the transaction, locking it on PostgreSQL.
+func (tx *Tx) Request(ctx context.Context, id string) (CodeRequest, error) {
+	q := `SELECT ` + requestCols + ` FROM code_requests WHERE id = $1`
+	if tx.db.dialect == Postgres {
+		q += " FOR UPDATE"
+	}
+	return scanRequest(tx.queryRow(ctx, q, id))
+}
+
+// Request reads a code flow.
+func (db *DB) Request(ctx context.Context, id string) (CodeRequest, error) {
+	return scanRequest(db.r.QueryRowContext(ctx, `SELECT `+requestCols+` FROM code_requests WHERE id = $1`, id))
+}
+
+// CountAttempt increments the attempt counter of an unused code unless it is
+// exhausted; it reports whether this attempt may be checked. The increment
+// happens before the check, so concurrent guesses all count.
+func (tx *Tx) CountAttempt(ctx context.Context, id string, max int) (bool, error) {
+	res, err := tx.exec(ctx, `UPDATE code_requests SET attempts = attempts + 1
+		WHERE id = $1 AND attempts < $2 AND used_at = 0`, id, max)
+	if err != nil {
+		return false, fmt.Errorf("store: count attempt: %w", err)
+	}
+	n, err := res.RowsAffected()
+	if err != nil {
+		return false, fmt.Errorf("store: count attempt: %w", err)
+	}
+	return n == 1, nil
+}
+
+// ConsumeCode marks a code used; false means another attempt used it first.
+func (tx *Tx) ConsumeCode(ctx context.Context, id string, at time.Time) (bool, error) {
+	res, err := tx.exec(ctx, `UPDATE code_requests SET used_at = $2 WHERE id = $1 AND used_at = 0`, id, micros(at))
+	if err != nil {
+		return false, fmt.Errorf("store: consume code: %w", err)
+	}
+	n, err := res.RowsAffected()
+	if err != nil {
+		return false, fmt.Errorf("store: consume code: %w", err)
+	}
+	return n == 1, nil
+}
+
+// FinishRequest records the flow's outcome and forgets the address.
+func (tx *Tx) FinishRequest(ctx context.Context, id, ref string) error {
+	if _, err := tx.exec(ctx, `UPDATE code_requests SET result_ref = $2, email = '' WHERE id = $1`, id, ref); err != nil {
+		return fmt.Errorf("store: finish request: %w", err)
+	}
+	return nil
+}
+
+// RenewCode replaces the code of an unused request (resend): the old code
+// stops working and the attempt counter starts again.
+func (tx *Tx) RenewCode(ctx context.Context, id, codeHash string, sentAt, expiresAt time.Time) error {
+	res, err := tx.exec(ctx, `UPDATE code_requests SET code_hash = $2, code_sent_at = $3, expires_at = $4, attempts = 0
+		WHERE id = $1 AND used_at = 0`, id, codeHash, micros(sentAt), micros(expiresAt))
+	if err != nil {
+		return fmt.Errorf("store: renew code: %w", err)
+	}
+	if n, err := res.RowsAffected(); err != nil || n != 1 {
+		return fmt.Errorf("store: renew code: request %s is used or gone", id)
+	}
+	return nil
+}
+
+// AddressEvent records a rate-limited event for an address.
+func (tx *Tx) AddressEvent(ctx context.Context, emailHash, kind string, at time.Time) error {
+	if _, err := tx.exec(ctx, `INSERT INTO address_events (email_hash, kind, at) VALUES ($1, $2, $3)`,
+		emailHash, kind, micros(at)); err != nil {
+		return fmt.Errorf("store: address event: %w", err)
+	}
+	return nil
+}
+
+// AddressEvents returns the times of an address's events since a moment, oldest first.
+func (tx *Tx) AddressEvents(ctx context.Context, emailHash, kind string, since time.Time) ([]time.Time, error) {
+	rows, err := tx.query(ctx, `SELECT at FROM address_events WHERE email_hash = $1 AND kind = $2 AND at > $3 ORDER BY at`,
+		emailHash, kind, micros(since))
+	if err != nil {
+		return nil, fmt.Errorf("store: address events: %w", err)
+	}
+	defer rows.Close()
+	var out []time.Time
+	for rows.Next() {
+		var at int64
+		if err := rows.Scan(&at); err != nil {
+			return nil, fmt.Errorf("store: address events: %w", err)
+		}
+		out = append(out, fromMicros(at))
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("store: address events: %w", err)
+	}
+	return out, nil
+}
+
+// Forget blanks the addresses of flows that ended or expired before cutoff
+// and drops rate-limit events older than keep. Data minimisation: an address
+// is kept only while a mail may still need to go to it.
+func (tx *Tx) Forget(ctx context.Context, cutoff, keepEvents time.Time) error {
+	if _, err := tx.exec(ctx, `UPDATE code_requests SET email = '' WHERE email <> '' AND expires_at < $1`, micros(cutoff)); err != nil {
+		return fmt.Errorf("store: forget addresses: %w", err)
+	}
+	if _, err := tx.exec(ctx, `DELETE FROM address_events WHERE at < $1`, micros(keepEvents)); err != nil {
+		return fmt.Errorf("store: forget events: %w", err)
+	}
+	return nil
+}

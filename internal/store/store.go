@@ -1,0 +1,293 @@
+// Package store is notrain's persistence: SQLite by default, PostgreSQL in
+// production, one schema and one set of queries for both. Every write goes
+// through DB.Write, which commits concurrent writes together (group commit)
+// and returns only after the commit is durable.
+package store
+
+import (
+	"context"
+	"database/sql"
+	"embed"
+	"errors"
+	"fmt"
+	"io/fs"
+	"net/url"
+	"path/filepath"
+	"sort"
+	"strconv"
+	"strings"
+	"time"
+
+	_ "modernc.org/sqlite" // pure-Go SQLite: a static binary, no cgo
+)
+
+//go:embed migrations/*.sql
+var migrations embed.FS
+
+// ErrNotFound is returned when a looked-up row does not exist.
+var ErrNotFound = errors.New("store: not found")
+
+// ErrClosed is returned by writes after Close.
+var ErrClosed = errors.New("store: closed")
+
+// Dialect names the database behind a DB.
+type Dialect string
+
+// Supported dialects.
+const (
+	SQLite   Dialect = "sqlite"
+	Postgres Dialect = "postgres"
+)
+
+// DB is an open store.
+type DB struct {
+	dialect Dialect
+	path    string  // SQLite file, "" for PostgreSQL
+	w       *sql.DB // the write path: one connection for SQLite
+	r       *sql.DB // reads: a pool; the same as w for PostgreSQL
+	ops     chan *op
+	stop    chan struct{}
+	stopped chan struct{}
+	maxOps  int
+}
+
+// Options tune a DB.
+type Options struct {
+	// MaxBatch caps how many writes share one commit (default 256).
+	MaxBatch int
+}
+
+// Open opens (and migrates) the store named by dsn: a "postgres://" or
+// "postgresql://" URL, or the path of a SQLite file.
+func Open(ctx context.Context, dsn string, opt Options) (*DB, error) {
+	if opt.MaxBatch <= 0 {
+		opt.MaxBatch = 256
+	}
+	var db *DB
+	var err error
+	switch {
+	case strings.HasPrefix(dsn, "postgres://"), strings.HasPrefix(dsn, "postgresql://"):
+		return nil, errors.New("store: PostgreSQL is not supported by this build yet")
+	default:
+		db, err = openSQLite(ctx, dsn)
+	}
+	if err != nil {
+		return nil, err
+	}
+	db.maxOps = opt.MaxBatch
+	if err := db.migrate(ctx); err != nil {
+		db.closeConns()
+		return nil, err
+	}
+	db.ops = make(chan *op, 4*opt.MaxBatch)
+	db.stop = make(chan struct{})
+	db.stopped = make(chan struct{})
+	go db.writer()
+	return db, nil
+}
+
+// Dialect reports which database this is.
+func (db *DB) Dialect() Dialect { return db.dialect }
+
+// Path is the SQLite file ("" for PostgreSQL).
+func (db *DB) Path() string { return db.path }
+
+// Close stops the writer after the writes already queued and closes the
+// connections.
+func (db *DB) Close() error {
+	close(db.stop)
+	<-db.stopped
+	return db.closeConns()
+}
+
+func (db *DB) closeConns() error {
+	err := db.w.Close()
+	if db.r != db.w {
+		err = errors.Join(err, db.r.Close())
+	}
+	return err
+}
+
+// Ping checks that the database answers.
+func (db *DB) Ping(ctx context.Context) error {
+	var one int
+	if err := db.r.QueryRowContext(ctx, "SELECT 1").Scan(&one); err != nil {
+		return fmt.Errorf("store: ping: %w", err)
+	}
+	return nil
+}
+
+func openSQLite(ctx context.Context, path string) (*DB, error) {
+	if path == "" || path == ":memory:" || strings.Contains(path, "mode=memory") || strings.HasPrefix(path, "file:") {
+		return nil, fmt.Errorf("store: %q: give the path of a database file (in-memory databases lose acknowledged objections)", path)
+	}
+	abs, err := filepath.Abs(path)
+	if err != nil {
+		return nil, fmt.Errorf("store: %w", err)
+	}
+	// Durability first: WAL with synchronous=FULL fsyncs every commit.
+	// busy_timeout lets a CLI import and a running server share the file.
+	common := "_pragma=journal_mode(WAL)&_pragma=synchronous(FULL)&_pragma=busy_timeout(10000)&_pragma=foreign_keys(1)"
+	u := "file:" + (&url.URL{Path: abs}).EscapedPath() + "?"
+	w, err := sql.Open("sqlite", u+common+"&_txlock=immediate")
+	if err != nil {
+		return nil, fmt.Errorf("store: open %s: %w", path, err)
+	}
+	// One writer: SQLite has one anyway, and group commit needs a single
+	// connection to batch onto.
+	w.SetMaxOpenConns(1)
+	w.SetMaxIdleConns(1)
+	w.SetConnMaxLifetime(0)
+	r, err := sql.Open("sqlite", u+common+"&_pragma=query_only(1)")
+	if err != nil {
+		w.Close()
+		return nil, fmt.Errorf("store: open %s: %w", path, err)
+	}
+	r.SetMaxOpenConns(8)
+	r.SetMaxIdleConns(8)
+	db := &DB{dialect: SQLite, path: abs, w: w, r: r}
+	if err := db.checkSQLiteDurability(ctx); err != nil {
+		db.closeConns()
+		return nil, err
+	}
+	return db, nil
+}
+
+// checkSQLiteDurability refuses settings under which a committed (and so
+// acknowledged) objection could be lost by a crash or power cut.
+func (db *DB) checkSQLiteDurability(ctx context.Context) error {
+	var mode string
+	if err := db.w.QueryRowContext(ctx, "PRAGMA journal_mode").Scan(&mode); err != nil {
+		return fmt.Errorf("store: open %s: %w", db.path, err)
+	}
+	var sync int
+	if err := db.w.QueryRowContext(ctx, "PRAGMA synchronous").Scan(&sync); err != nil {
+		return fmt.Errorf("store: open %s: %w", db.path, err)
+	}
+	if !strings.EqualFold(mode, "wal") {
+		return fmt.Errorf("store: %s: journal_mode is %q, not WAL (is the file on a file system without shared memory?): refusing to run", db.path, mode)
+	}
+	if sync < 2 {
+		return fmt.Errorf("store: %s: synchronous=%d, need FULL (2): refusing to run", db.path, sync)
+	}
+	return nil
+}
+
+// migrate applies the embedded migrations that are not yet recorded, each in
+// its own transaction, in file-name order.
+func (db *DB) migrate(ctx context.Context) error {
+	files, err := fs.Glob(migrations, "migrations/*.sql")
+	if err != nil {
+		return fmt.Errorf("store: migrations: %w", err)
+	}
+	sort.Strings(files)
+	if _, err := db.w.ExecContext(ctx, `CREATE TABLE IF NOT EXISTS schema_migrations (
+		version BIGINT PRIMARY KEY, name TEXT NOT NULL, applied_at BIGINT NOT NULL)`); err != nil {
+		return fmt.Errorf("store: migrations table: %w", err)
+	}
+	var current int64
+	if err := db.w.QueryRowContext(ctx, "SELECT COALESCE(MAX(version), 0) FROM schema_migrations").Scan(&current); err != nil {
+		return fmt.Errorf("store: schema version: %w", err)
+	}
+	latest := int64(0)
+	for _, f := range files {
+		v, name, err := migrationVersion(f)
+		if err != nil {
+			return err
+		}
+		latest = v
+		if v <= current {
+			continue
+		}
+		body, err := migrations.ReadFile(f)
+		if err != nil {
+			return fmt.Errorf("store: read %s: %w", f, err)
+		}
+		if err := db.applyMigration(ctx, v, name, string(body)); err != nil {
+			return err
+		}
+	}
+	if current > latest {
+		return fmt.Errorf("store: the database has schema version %d, this binary knows up to %d: use a newer notrain", current, latest)
+	}
+	return nil
+}
+
+func (db *DB) applyMigration(ctx context.Context, v int64, name, body string) error {
+	tx, err := db.w.BeginTx(ctx, nil)
+	if err != nil {
+		return fmt.Errorf("store: migration %d: %w", v, err)
+	}
+	defer tx.Rollback()
+	// Another process may have migrated while we waited for the write lock.
+	var done int
+	if err := tx.QueryRowContext(ctx, "SELECT COUNT(*) FROM schema_migrations WHERE version = $1", v).Scan(&done); err != nil {
+		return fmt.Errorf("store: migration %d: %w", v, err)
+	}
+	if done > 0 {
+		return nil
+	}
+	for _, stmt := range splitSQL(body) {
+		if _, err := tx.ExecContext(ctx, stmt); err != nil {
+			return fmt.Errorf("store: migration %d (%s): %w", v, name, err)
+		}
+	}
+	if _, err := tx.ExecContext(ctx, "INSERT INTO schema_migrations (version, name, applied_at) VALUES ($1, $2, $3)",
+		v, name, time.Now().UnixMicro()); err != nil {
+		return fmt.Errorf("store: migration %d: %w", v, err)
+	}
+	if err := tx.Commit(); err != nil {
+		return fmt.Errorf("store: migration %d: commit: %w", v, err)
+	}
+	return nil
+}
+
+func migrationVersion(file string) (int64, string, error) {
+	base := strings.TrimSuffix(filepath.Base(file), ".sql")
+	num, name, ok := strings.Cut(base, "_")
+	v, err := strconv.ParseInt(num, 10, 64)
+	if !ok || err != nil || v <= 0 {
+		return 0, "", fmt.Errorf("store: migration file %s is not named NNNN_name.sql", file)
+	}
+	return v, name, nil
+}
+
+// splitSQL splits a migration into statements at semicolons that end a line,
+// dropping "--" comments. Migrations are ours, so this need not parse SQL.
+func splitSQL(s string) []string {
+	var out []string
+	var cur strings.Builder
+	for _, line := range strings.Split(s, "\n") {
+		if i := strings.Index(line, "--"); i >= 0 {
+			line = line[:i]
+		}
+		line = strings.TrimRight(line, " \t\r")
+		if strings.TrimSpace(line) == "" {
+			continue
+		}
+		cur.WriteString(line)
+		cur.WriteByte('\n')
+		if strings.HasSuffix(line, ";") {
+			out = append(out, strings.TrimSpace(cur.String()))
+			cur.Reset()
+		}
+	}
+	if strings.TrimSpace(cur.String()) != "" {
+		out = append(out, strings.TrimSpace(cur.String()))
+	}
+	return out
+}
+
+func micros(t time.Time) int64 {
+	if t.IsZero() {
+		return 0
+	}
+	return t.UnixMicro()
+}
+
+func fromMicros(n int64) time.Time {
+	if n == 0 {
+		return time.Time{}
+	}
+	return time.UnixMicro(n).UTC()
+}

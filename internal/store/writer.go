@@ -1,0 +1,257 @@
+package store
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/notrain/notrain/internal/ledger"
+)
+
+// op is one caller's unit of work inside a group commit.
+type op struct {
+	ctx  context.Context
+	fn   func(context.Context, *Tx) error
+	done chan error
+}
+
+// opTimeout bounds one batch so a stuck statement cannot hold every writer.
+const opTimeout = 30 * time.Second
+
+// Write runs fn in a transaction and returns after that transaction has
+// committed durably (or failed). Concurrent calls share one transaction and
+// one fsync: each runs inside its own savepoint, so an error from one fn
+// undoes only that fn's writes. fn must not keep tx after it returns.
+//
+// If ctx ends while the write is queued, it is dropped; if it ends while the
+// batch is committing, Write returns ctx.Err() though the write may commit:
+// callers acknowledge only a nil error, never the absence of one.
+func (db *DB) Write(ctx context.Context, fn func(context.Context, *Tx) error) error {
+	o := &op{ctx: ctx, fn: fn, done: make(chan error, 1)}
+	select {
+	case db.ops <- o:
+	case <-ctx.Done():
+		return ctx.Err()
+	case <-db.stop:
+		return ErrClosed
+	}
+	select {
+	case err := <-o.done:
+		return err
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
+
+func (db *DB) writer() {
+	defer close(db.stopped)
+	for {
+		var first *op
+		select {
+		case first = <-db.ops:
+		case <-db.stop:
+			// Finish what was queued before Close.
+			for {
+				select {
+				case o := <-db.ops:
+					db.commit([]*op{o})
+				default:
+					return
+				}
+			}
+		}
+		batch := []*op{first}
+	drain:
+		for len(batch) < db.maxOps {
+			select {
+			case o := <-db.ops:
+				batch = append(batch, o)
+			default:
+				break drain
+			}
+		}
+		db.commit(batch)
+	}
+}
+
+// commit runs one batch in one transaction and reports each op's outcome.
+func (db *DB) commit(batch []*op) {
+	results := make([]error, len(batch))
+	defer func() {
+		for i, o := range batch {
+			o.done <- results[i]
+		}
+	}()
+	fail := func(err error) {
+		for i := range results {
+			if results[i] == nil {
+				results[i] = err
+			}
+		}
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), opTimeout)
+	defer cancel()
+	sqlTx, err := db.w.BeginTx(ctx, nil)
+	if err != nil {
+		fail(fmt.Errorf("store: begin: %w", err))
+		return
+	}
+	tx := &Tx{db: db, tx: sqlTx, ctx: ctx}
+	useSavepoints := len(batch) > 1
+	ran := 0
+	for i, o := range batch {
+		if err := o.ctx.Err(); err != nil {
+			results[i] = err
+			continue
+		}
+		mark := tx.mark()
+		if useSavepoints {
+			if _, err := sqlTx.ExecContext(ctx, "SAVEPOINT w"); err != nil {
+				sqlTx.Rollback()
+				fail(fmt.Errorf("store: savepoint: %w", err))
+				return
+			}
+		}
+		// The op's own deadline still applies, but a client that goes away
+		// mid-op must not cancel statements half-way through a batch.
+		opCtx, opCancel := context.WithTimeout(context.WithoutCancel(o.ctx), opTimeout)
+		err := o.fn(opCtx, tx)
+		opCancel()
+		if err != nil {
+			results[i] = err
+			tx.reset(mark)
+			if !useSavepoints {
+				sqlTx.Rollback()
+				return
+			}
+			if _, rbErr := sqlTx.ExecContext(ctx, "ROLLBACK TO SAVEPOINT w"); rbErr != nil {
+				sqlTx.Rollback()
+				fail(fmt.Errorf("store: rollback to savepoint: %w", rbErr))
+				return
+			}
+		} else {
+			ran++
+		}
+		if useSavepoints {
+			if _, err := sqlTx.ExecContext(ctx, "RELEASE SAVEPOINT w"); err != nil {
+				sqlTx.Rollback()
+				fail(fmt.Errorf("store: release savepoint: %w", err))
+				return
+			}
+		}
+	}
+	if ran == 0 {
+		sqlTx.Rollback()
+		return
+	}
+	if err := tx.flushLedgerHead(ctx); err != nil {
+		sqlTx.Rollback()
+		fail(err)
+		return
+	}
+	if err := sqlTx.Commit(); err != nil {
+		fail(fmt.Errorf("store: commit: %w", err))
+		return
+	}
+	for _, f := range tx.afterCommit {
+		f()
+	}
+}
+
+// Tx is the write transaction an op runs in.
+type Tx struct {
+	db  *DB
+	tx  *sql.Tx
+	ctx context.Context
+
+	head        *ledger.Head // cached chain head, loaded on first append
+	headDirty   bool
+	afterCommit []func()
+}
+
+// txMark records what to undo in memory when an op's savepoint rolls back.
+type txMark struct {
+	head      *ledger.Head
+	headDirty bool
+	after     int
+}
+
+func (tx *Tx) mark() txMark {
+	m := txMark{headDirty: tx.headDirty, after: len(tx.afterCommit)}
+	if tx.head != nil {
+		h := *tx.head
+		m.head = &h
+	}
+	return m
+}
+
+func (tx *Tx) reset(m txMark) {
+	tx.head, tx.headDirty = m.head, m.headDirty
+	tx.afterCommit = tx.afterCommit[:m.after]
+}
+
+// AfterCommit runs f once the transaction has committed (never if it fails).
+func (tx *Tx) AfterCommit(f func()) { tx.afterCommit = append(tx.afterCommit, f) }
+
+// Dialect is the database behind the transaction.
+func (tx *Tx) Dialect() Dialect { return tx.db.dialect }
+
+func (tx *Tx) exec(ctx context.Context, q string, args ...any) (sql.Result, error) {
+	return tx.tx.ExecContext(ctx, q, args...)
+}
+
+func (tx *Tx) query(ctx context.Context, q string, args ...any) (*sql.Rows, error) {
+	return tx.tx.QueryContext(ctx, q, args...)
+}
+
+func (tx *Tx) queryRow(ctx context.Context, q string, args ...any) *sql.Row {
+	return tx.tx.QueryRowContext(ctx, q, args...)
+}
+
+// Append adds an entry to the ledger in this transaction and returns it with
+// its sequence number and hash filled in.
+func (tx *Tx) Append(ctx context.Context, at time.Time, kind string, body map[string]any) (ledger.Entry, error) {
+	if tx.head == nil {
+		var h ledger.Head
+		q := "SELECT seq, hash FROM ledger_head WHERE id = 1"
+		if tx.db.dialect == Postgres {
+			q += " FOR UPDATE" // serialises appends across instances
+		}
+		if err := tx.queryRow(ctx, q).Scan(&h.Seq, &h.Hash); err != nil {
+			return ledger.Entry{}, fmt.Errorf("store: ledger head: %w", err)
+		}
+		tx.head = &h
+	}
+	b, err := ledger.Body(body)
+	if err != nil {
+		return ledger.Entry{}, err
+	}
+	e := ledger.Entry{At: at.UTC().UnixMicro(), Kind: kind, Body: b}
+	if err := ledger.Next(*tx.head, &e); err != nil {
+		return ledger.Entry{}, err
+	}
+	if _, err := tx.exec(ctx, "INSERT INTO ledger (seq, at, kind, body, prev_hash, hash) VALUES ($1, $2, $3, $4, $5, $6)",
+		e.Seq, e.At, e.Kind, string(e.Body), e.PrevHash, e.Hash); err != nil {
+		return ledger.Entry{}, fmt.Errorf("store: ledger append: %w", err)
+	}
+	tx.head = &ledger.Head{Seq: e.Seq, Hash: e.Hash}
+	tx.headDirty = true
+	return e, nil
+}
+
+// flushLedgerHead writes the cached head once per batch instead of once per entry.
+func (tx *Tx) flushLedgerHead(ctx context.Context) error {
+	if !tx.headDirty {
+		return nil
+	}
+	res, err := tx.exec(ctx, "UPDATE ledger_head SET seq = $1, hash = $2 WHERE id = 1", tx.head.Seq, tx.head.Hash)
+	if err != nil {
+		return fmt.Errorf("store: ledger head: %w", err)
+	}
+	if n, err := res.RowsAffected(); err != nil || n != 1 {
+		return errors.Join(errors.New("store: ledger head row is missing"), err)
+	}
+	return nil
+}

@@ -1,0 +1,287 @@
+package web
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"io"
+	"mime"
+	"net/http"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/notrain/notrain/internal/objection"
+)
+
+// apiStartRequest is the body of POST /api/v1/objections and /withdrawals.
+type apiStartRequest struct {
+	Email  string          `json:"email"`
+	Scope  json.RawMessage `json:"scope"`
+	Reason string          `json:"reason"`
+	Lang   string          `json:"lang"`
+}
+
+// apiVerifyRequest is the body of the verify and resend endpoints.
+type apiVerifyRequest struct {
+	RequestID string `json:"request_id"`
+	Code      string `json:"code"`
+}
+
+// apiError is the error envelope: {"error":{"code":…,"message":…}}.
+type apiError struct {
+	Code              string `json:"code"`
+	Message           string `json:"message"`
+	Field             string `json:"field,omitempty"`
+	RetryAfter        int    `json:"retry_after,omitempty"`
+	AttemptsRemaining *int   `json:"attempts_remaining,omitempty"`
+}
+
+// decodeError is a body that could not be decoded; code is stable.
+type decodeError struct {
+	status int
+	code   string
+}
+
+func (e *decodeError) Error() string { return e.code }
+
+// decodeJSON reads exactly one JSON object of the expected shape. Unknown
+// fields are refused so a misspelt "scope" cannot silently widen an objection.
+func decodeJSON(r *http.Request, v any) error {
+	ct, _, err := mime.ParseMediaType(r.Header.Get("Content-Type"))
+	if err != nil || ct != "application/json" {
+		return &decodeError{http.StatusUnsupportedMediaType, "unsupported_media_type"}
+	}
+	body, err := io.ReadAll(r.Body)
+	var tooBig *http.MaxBytesError
+	if errors.As(err, &tooBig) {
+		return &decodeError{http.StatusRequestEntityTooLarge, "body_too_large"}
+	}
+	if err != nil {
+		return &decodeError{http.StatusBadRequest, "invalid_request"}
+	}
+	return decodeBody(body, v)
+}
+
+func decodeBody(body []byte, v any) error {
+	dec := json.NewDecoder(bytes.NewReader(body))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(v); err != nil {
+		var syn *json.SyntaxError
+		var typ *json.UnmarshalTypeError
+		switch {
+		case errors.As(err, &syn), errors.Is(err, io.EOF), errors.Is(err, io.ErrUnexpectedEOF):
+			return &decodeError{http.StatusBadRequest, "invalid_json"}
+		case errors.As(err, &typ):
+			return &decodeError{http.StatusBadRequest, "invalid_request"}
+		default:
+			return &decodeError{http.StatusBadRequest, "invalid_request"}
+		}
+	}
+	if _, err := dec.Token(); err != io.EOF {
+		return &decodeError{http.StatusBadRequest, "invalid_json"}
+	}
+	return nil
+}
+
+// parseScope reads "all", a product list, or nothing (all).
+func parseScope(raw json.RawMessage) (objection.Scope, error) {
+	raw = bytes.TrimSpace(raw)
+	if len(raw) == 0 || string(raw) == "null" {
+		return objection.AllAccounts, nil
+	}
+	var s string
+	if json.Unmarshal(raw, &s) == nil {
+		if s == "all" {
+			return objection.AllAccounts, nil
+		}
+		return objection.Scope{}, &objection.Error{Code: objection.CodeScopeInvalid, Field: "scope", Status: http.StatusBadRequest}
+	}
+	var list []string
+	if json.Unmarshal(raw, &list) != nil || len(list) == 0 {
+		return objection.Scope{}, &objection.Error{Code: objection.CodeScopeInvalid, Field: "scope", Status: http.StatusBadRequest}
+	}
+	return objection.NewScope(list)
+}
+
+func (s *Server) apiLang(r *http.Request, explicit string) string {
+	if explicit != "" {
+		return explicit
+	}
+	return s.cat.Match(r.Header.Get("Accept-Language"))
+}
+
+func (s *Server) apiStart(flow objection.Flow) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		var req apiStartRequest
+		if err := decodeJSON(r, &req); err != nil {
+			s.apiFail(w, r, "", err)
+			return
+		}
+		lang := s.apiLang(r, req.Lang)
+		if e := s.checkIPLimit(w, r); e != nil {
+			s.apiFail(w, r, lang, e)
+			return
+		}
+		in := objection.StartInput{Flow: flow, Email: req.Email, Lang: lang, Channel: "api", Scope: objection.AllAccounts}
+		if flow == objection.FlowObjection {
+			scope, err := parseScope(req.Scope)
+			if err != nil {
+				s.apiFail(w, r, lang, err)
+				return
+			}
+			in.Scope, in.Reason = scope, strings.TrimSpace(req.Reason)
+		} else if len(req.Scope) > 0 || req.Reason != "" {
+			s.apiFail(w, r, lang, &decodeError{http.StatusBadRequest, "invalid_request"})
+			return
+		}
+		st, err := s.svc.Start(r.Context(), in)
+		if err != nil {
+			s.apiFail(w, r, lang, err)
+			return
+		}
+		s.apiStarted(w, st)
+	}
+}
+
+func (s *Server) apiStarted(w http.ResponseWriter, st objection.Started) {
+	writeJSON(w, http.StatusAccepted, map[string]any{
+		"request_id":   st.RequestID,
+		"status":       "code_sent",
+		"expires_at":   st.ExpiresAt.Format(time.RFC3339),
+		"resend_after": st.ResendAt.Format(time.RFC3339),
+	})
+}
+
+func (s *Server) apiResend(flow objection.Flow) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		var req apiVerifyRequest
+		if err := decodeJSON(r, &req); err != nil || req.Code != "" {
+			if err == nil {
+				err = &decodeError{http.StatusBadRequest, "invalid_request"}
+			}
+			s.apiFail(w, r, "", err)
+			return
+		}
+		if e := s.checkIPLimit(w, r); e != nil {
+			s.apiFail(w, r, "", e)
+			return
+		}
+		st, err := s.svc.Resend(r.Context(), flow, req.RequestID)
+		if err != nil {
+			s.apiFail(w, r, "", err)
+			return
+		}
+		s.apiStarted(w, st)
+	}
+}
+
+func (s *Server) apiVerify(flow objection.Flow) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		var req apiVerifyRequest
+		if err := decodeJSON(r, &req); err != nil {
+			s.apiFail(w, r, "", err)
+			return
+		}
+		out, err := s.svc.Verify(r.Context(), flow, req.RequestID, req.Code)
+		if err != nil {
+			s.apiFail(w, r, "", err)
+			return
+		}
+		at := out.At.Format(time.RFC3339Nano)
+		resp := map[string]any{"reference": out.Reference, "status": out.Status}
+		if flow == objection.FlowWithdrawal {
+			resp["withdrawn_at"] = at
+			resp["objections_ended"] = out.Ended
+		} else {
+			resp["effective_at"] = at
+			resp["scope"] = out.Scope.String()
+			accts := make([]map[string]string, len(out.Accounts))
+			for i, a := range out.Accounts {
+				accts[i] = map[string]string{"product": a.Product, "handle": a.Handle}
+			}
+			resp["accounts"] = accts
+		}
+		writeJSON(w, http.StatusOK, resp)
+	}
+}
+
+func (s *Server) apiNotFound(w http.ResponseWriter, r *http.Request) {
+	s.apiError(w, r, http.StatusNotFound, "not_found", nil)
+}
+
+// apiFail answers with the error envelope, translating the message.
+func (s *Server) apiFail(w http.ResponseWriter, r *http.Request, lang string, err error) {
+	var de *decodeError
+	var e *objection.Error
+	switch {
+	case errors.As(err, &de):
+		s.apiError(w, r, de.status, de.code, nil)
+	case errors.As(err, &e):
+		if lang == "" || !s.cat.Has(lang) {
+			lang = s.apiLang(r, "")
+		}
+		setRetryAfter(w, e)
+		body := apiError{Code: e.Code, Message: s.message(lang, e), Field: e.Field}
+		if e.RetryAfter > 0 {
+			body.RetryAfter = retrySeconds(e.RetryAfter)
+		}
+		if e.Code == objection.CodeCodeInvalid {
+			n := max(e.Remaining, 0)
+			body.AttemptsRemaining = &n
+		}
+		writeJSON(w, e.Status, map[string]any{"error": body})
+	default:
+		s.log.Error("api", "route", r.Pattern, "err", err)
+		s.apiError(w, r, http.StatusInternalServerError, "internal", nil)
+	}
+}
+
+// apiError answers with a code whose message comes from the catalog.
+func (s *Server) apiError(w http.ResponseWriter, r *http.Request, status int, code string, extra map[string]any) {
+	lang := s.apiLang(r, "")
+	key := "err_" + code
+	msg := http.StatusText(status)
+	if s.cat.HasKey(key) {
+		msg = s.cat.T(lang, key)
+	}
+	body := map[string]any{"code": code, "message": msg}
+	for k, v := range extra {
+		body[k] = v
+	}
+	writeJSON(w, status, map[string]any{"error": body})
+}
+
+func writeJSON(w http.ResponseWriter, status int, v any) {
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("Cache-Control", "no-store")
+	w.WriteHeader(status)
+	enc := json.NewEncoder(w)
+	enc.SetEscapeHTML(false)
+	enc.Encode(v)
+}
+
+func retrySeconds(d time.Duration) int {
+	return int((d + time.Second - 1) / time.Second)
+}
+
+func setRetryAfter(w http.ResponseWriter, e *objection.Error) {
+	if e.RetryAfter > 0 {
+		w.Header().Set("Retry-After", strconv.Itoa(retrySeconds(e.RetryAfter)))
+	}
+}
+
+// checkIPLimit applies --ip-rate-limit to requests that send mail.
+func (s *Server) checkIPLimit(w http.ResponseWriter, r *http.Request) *objection.Error {
+	if s.limiter == nil {
+		return nil
+	}
+	ok, wait := s.limiter.allow(clientAddr(r, s.cfg.TrustedProxies))
+	if ok {
+		return nil
+	}
+	if s.m != nil {
+		s.m.RateLimited.WithLabelValues("client_address").Inc()
+	}
+	return &objection.Error{Code: "ip_rate_limited", Status: http.StatusTooManyRequests, RetryAfter: wait, Until: s.now().Add(wait)}
+}

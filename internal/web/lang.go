@@ -1,0 +1,51 @@
+package web
+
+import (
+	"net/http"
+	"net/url"
+	"strings"
+)
+
+const langCookie = "lang"
+
+// lang picks the page language: an explicit ?lang= (remembered in a cookie),
+// then the form's hidden field, the cookie, and Accept-Language.
+func (s *Server) lang(w http.ResponseWriter, r *http.Request) string {
+	if l := r.URL.Query().Get("lang"); s.cat.Has(l) {
+		http.SetCookie(w, &http.Cookie{Name: langCookie, Value: l, Path: "/", MaxAge: 365 * 24 * 3600,
+			HttpOnly: true, SameSite: http.SameSiteLaxMode, Secure: r.TLS != nil})
+		return l
+	}
+	if r.PostForm != nil {
+		if l := r.PostForm.Get("lang"); s.cat.Has(l) {
+			return l
+		}
+	}
+	if c, err := r.Cookie(langCookie); err == nil && s.cat.Has(c.Value) {
+		return c.Value
+	}
+	return s.cat.Match(r.Header.Get("Accept-Language"))
+}
+
+// langLinks offers the current page in every language.
+func (s *Server) langLinks(r *http.Request, current string) []langLink {
+	path := r.URL.Path
+	// A page shown in answer to a POST switches language on the page the
+	// form came from.
+	if r.Method != http.MethodGet {
+		switch path {
+		case "/objection":
+			path = "/"
+		case "/withdrawal":
+			path = "/withdraw"
+		default:
+			path = strings.TrimSuffix(path, "/resend")
+		}
+	}
+	var out []langLink
+	for _, l := range s.cat.Languages() {
+		q := url.Values{"lang": {l}}
+		out = append(out, langLink{Code: l, Name: s.cat.T(l, "lang_name"), URL: path + "?" + q.Encode(), Current: l == current})
+	}
+	return out
+}

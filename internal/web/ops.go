@@ -1,0 +1,61 @@
+package web
+
+import (
+	"net/http"
+	"time"
+)
+
+// healthz reports whether the store answers, with the outbox's state.
+func (s *Server) healthz(w http.ResponseWriter, r *http.Request) {
+	if err := s.db.Ping(r.Context()); err != nil {
+		s.log.Error("healthz", "err", err)
+		writeJSON(w, http.StatusServiceUnavailable, map[string]any{"status": "unavailable", "store": "down"})
+		return
+	}
+	st, err := s.db.OutboxStats(r.Context())
+	if err != nil {
+		writeJSON(w, http.StatusServiceUnavailable, map[string]any{"status": "unavailable", "store": "down"})
+		return
+	}
+	mailMode := "smtp"
+	if s.cfg.Dev {
+		mailMode = "dev"
+	}
+	resp := map[string]any{"status": "ok", "store": string(s.db.Dialect()), "mail": mailMode,
+		"outbox_queued": st.Queued, "outbox_abandoned": st.Abandoned}
+	if !st.OldestQueued.IsZero() {
+		resp["outbox_oldest_queued_seconds"] = int(s.now().Sub(st.OldestQueued) / time.Second)
+	}
+	writeJSON(w, http.StatusOK, resp)
+}
+
+// devMailPage shows the dev mailbox.
+func (s *Server) devMailPage(w http.ResponseWriter, r *http.Request) {
+	mails, err := s.db.Mails(r.Context(), 100)
+	if err != nil {
+		s.log.Error("dev mail", "err", err)
+		s.errorPage(w, r, http.StatusInternalServerError, "err_internal")
+		return
+	}
+	s.page(w, r, http.StatusOK, "devmail", "dev_mailbox_link", &pageData{Mails: mails})
+}
+
+// devMailJSON is the dev mailbox for scripts and tests, newest first.
+func (s *Server) devMailJSON(w http.ResponseWriter, r *http.Request) {
+	mails, err := s.db.Mails(r.Context(), 500)
+	if err != nil {
+		s.log.Error("dev mail", "err", err)
+		s.apiError(w, r, http.StatusInternalServerError, "internal", nil)
+		return
+	}
+	out := make([]map[string]any, len(mails))
+	for i, m := range mails {
+		var sent any
+		if !m.SentAt.IsZero() {
+			sent = m.SentAt.Format(time.RFC3339Nano)
+		}
+		out[i] = map[string]any{"to": m.To, "subject": m.Subject, "text": m.Text, "html": m.HTML, "sent_at": sent,
+			"queued_at": m.CreatedAt.Format(time.RFC3339Nano), "kind": m.Kind, "status": m.Status, "message_id": m.MessageID}
+	}
+	writeJSON(w, http.StatusOK, out)
+}

@@ -1,0 +1,244 @@
+package web
+
+import (
+	"errors"
+	"net/http"
+	"strings"
+
+	"github.com/notrain/notrain/internal/objection"
+	"github.com/notrain/notrain/internal/platform"
+)
+
+func (s *Server) objectionForm(w http.ResponseWriter, r *http.Request) {
+	s.page(w, r, http.StatusOK, "object", "object_title", &pageData{
+		Form: formValues{ScopeAll: true, Products: map[string]bool{}}, Products: platform.Products(),
+	})
+}
+
+func (s *Server) withdrawalForm(w http.ResponseWriter, r *http.Request) {
+	s.page(w, r, http.StatusOK, "withdraw", "withdraw_title", &pageData{})
+}
+
+func (s *Server) stylesheet(w http.ResponseWriter, r *http.Request) {
+	b, err := assets.ReadFile("static/style.css")
+	if err != nil {
+		http.Error(w, "not found", http.StatusNotFound)
+		return
+	}
+	w.Header().Set("Content-Type", "text/css; charset=utf-8")
+	w.Header().Set("Cache-Control", "public, max-age=3600")
+	w.Write(b)
+}
+
+func (s *Server) notFound(w http.ResponseWriter, r *http.Request) {
+	s.errorPage(w, r, http.StatusNotFound, "err_not_found")
+}
+
+// parseForm reads a posted form, answering 413 or 400 itself when it cannot.
+func (s *Server) parseForm(w http.ResponseWriter, r *http.Request) bool {
+	err := r.ParseForm()
+	var tooBig *http.MaxBytesError
+	switch {
+	case errors.As(err, &tooBig):
+		s.errorPage(w, r, http.StatusRequestEntityTooLarge, "err_body_too_large")
+		return false
+	case err != nil:
+		s.errorPage(w, r, http.StatusBadRequest, "err_invalid_request")
+		return false
+	}
+	return true
+}
+
+// startPage handles the objection and withdrawal forms.
+func (s *Server) startPage(flow objection.Flow) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		if !s.parseForm(w, r) {
+			return
+		}
+		lang := s.lang(w, r)
+		form := formValues{Email: r.PostForm.Get("email"), Reason: r.PostForm.Get("reason"),
+			ScopeAll: r.PostForm.Get("scope") != "some", Products: map[string]bool{}}
+		for _, p := range r.PostForm["product"] {
+			form.Products[p] = true
+		}
+		formPage, title := "object", "object_title"
+		if flow == objection.FlowWithdrawal {
+			formPage, title = "withdraw", "withdraw_title"
+		}
+		fail := func(err error) {
+			var e *objection.Error
+			if !errors.As(err, &e) {
+				s.log.Error("start", "flow", flow, "err", err)
+				s.errorPage(w, r, http.StatusInternalServerError, "err_internal")
+				return
+			}
+			setRetryAfter(w, e)
+			d := &pageData{Form: form, Products: platform.Products()}
+			s.addError(d, lang, e)
+			s.page(w, r, e.Status, formPage, title, d)
+		}
+		if e := s.checkIPLimit(w, r); e != nil {
+			fail(e)
+			return
+		}
+		in := objection.StartInput{Flow: flow, Email: form.Email, Lang: lang, Channel: "web", Scope: objection.AllAccounts}
+		if flow == objection.FlowObjection {
+			in.Reason = strings.TrimSpace(form.Reason)
+			if !form.ScopeAll {
+				if len(r.PostForm["product"]) == 0 {
+					fail(&objection.Error{Code: objection.CodeScopeInvalid, Field: "scope", Status: http.StatusBadRequest})
+					return
+				}
+				scope, err := objection.NewScope(r.PostForm["product"])
+				if err != nil {
+					fail(err)
+					return
+				}
+				in.Scope = scope
+			}
+		}
+		st, err := s.svc.Start(r.Context(), in)
+		if err != nil {
+			fail(err)
+			return
+		}
+		http.Redirect(w, r, "/"+string(flow)+"/"+st.RequestID, http.StatusSeeOther)
+	}
+}
+
+// checkPage is "check your mail": the code form and the resend button.
+func (s *Server) checkPage(flow objection.Flow) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		v, ok := s.view(w, r, flow)
+		if !ok {
+			return
+		}
+		if v.Done {
+			http.Redirect(w, r, "/"+string(flow)+"/"+v.RequestID+"/done", http.StatusSeeOther)
+			return
+		}
+		s.page(w, r, http.StatusOK, "check", "check_title", &pageData{Flow: flow, View: v, Resent: r.URL.Query().Has("resent")})
+	}
+}
+
+func (s *Server) view(w http.ResponseWriter, r *http.Request, flow objection.Flow) (objection.View, bool) {
+	v, err := s.svc.View(r.Context(), flow, r.PathValue("rid"))
+	var e *objection.Error
+	switch {
+	case errors.As(err, &e):
+		s.errorPage(w, r, e.Status, "err_"+e.Code)
+		return v, false
+	case err != nil:
+		s.log.Error("view", "err", err)
+		s.errorPage(w, r, http.StatusInternalServerError, "err_internal")
+		return v, false
+	}
+	return v, true
+}
+
+// verifyPage checks the code from the check page.
+func (s *Server) verifyPage(flow objection.Flow) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		if !s.parseForm(w, r) {
+			return
+		}
+		rid := r.PathValue("rid")
+		_, err := s.svc.Verify(r.Context(), flow, rid, r.PostForm.Get("code"))
+		if err == nil {
+			http.Redirect(w, r, "/"+string(flow)+"/"+rid+"/done", http.StatusSeeOther)
+			return
+		}
+		s.checkPageError(w, r, flow, err)
+	}
+}
+
+// resendPage sends a new code.
+func (s *Server) resendPage(flow objection.Flow) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		if !s.parseForm(w, r) {
+			return
+		}
+		if e := s.checkIPLimit(w, r); e != nil {
+			s.checkPageError(w, r, flow, e)
+			return
+		}
+		rid := r.PathValue("rid")
+		if _, err := s.svc.Resend(r.Context(), flow, rid); err != nil {
+			s.checkPageError(w, r, flow, err)
+			return
+		}
+		http.Redirect(w, r, "/"+string(flow)+"/"+rid+"?resent=1", http.StatusSeeOther)
+	}
+}
+
+// checkPageError shows the check page again with the error beside the field.
+func (s *Server) checkPageError(w http.ResponseWriter, r *http.Request, flow objection.Flow, err error) {
+	var e *objection.Error
+	if !errors.As(err, &e) {
+		s.log.Error("verify", "flow", flow, "err", err)
+		s.errorPage(w, r, http.StatusInternalServerError, "err_internal")
+		return
+	}
+	v, ok := s.view(w, r, flow)
+	if !ok {
+		return
+	}
+	if v.Done && e.Code != objection.CodeCodeUsed {
+		http.Redirect(w, r, "/"+string(flow)+"/"+v.RequestID+"/done", http.StatusSeeOther)
+		return
+	}
+	setRetryAfter(w, e)
+	d := &pageData{Flow: flow, View: v}
+	s.addError(d, s.lang(w, r), e)
+	s.page(w, r, e.Status, "check", "check_title", d)
+}
+
+// donePage is the confirmation with the reference number.
+func (s *Server) donePage(flow objection.Flow) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		out, err := s.svc.Result(r.Context(), flow, r.PathValue("rid"))
+		var e *objection.Error
+		switch {
+		case errors.As(err, &e):
+			s.errorPage(w, r, e.Status, "err_"+e.Code)
+			return
+		case err != nil:
+			s.log.Error("result", "err", err)
+			s.errorPage(w, r, http.StatusInternalServerError, "err_internal")
+			return
+		}
+		title := "done_objection_title"
+		if flow == objection.FlowWithdrawal {
+			title = "done_withdrawal_title"
+		}
+		s.page(w, r, http.StatusOK, "done", title, &pageData{Flow: flow, Outcome: out})
+	}
+}
+
+// addError puts a refusal's message in the summary and beside its field.
+func (s *Server) addError(d *pageData, lang string, e *objection.Error) {
+	msg := s.message(lang, e)
+	if d.Err == nil {
+		d.Err = map[string]string{}
+	}
+	field := e.Field
+	if field == "lang" {
+		field = ""
+	}
+	if field != "" {
+		d.Err[field] = msg
+	}
+	d.Errors = append(d.Errors, formError{Field: field, Message: msg})
+}
+
+// message translates a refusal.
+func (s *Server) message(lang string, e *objection.Error) string {
+	key := "err_" + e.Code
+	if e.Code == objection.CodeCodeInvalid && e.Remaining <= 0 {
+		key = "err_code_invalid_last"
+	}
+	if !s.cat.HasKey(key) {
+		key = "err_invalid_request"
+	}
+	return s.cat.T(lang, key, "n", e.Remaining, "time", e.Until.UTC().Format("2006-01-02 15:04"))
+}

@@ -1,0 +1,161 @@
+package web
+
+import (
+	"bytes"
+	"embed"
+	"fmt"
+	"html/template"
+	"io/fs"
+	"net/http"
+	"regexp"
+	"time"
+
+	"github.com/notrain/notrain/internal/locale"
+	"github.com/notrain/notrain/internal/objection"
+	"github.com/notrain/notrain/internal/store"
+)
+
+//go:embed templates/*.html static/*
+var assets embed.FS
+
+// pages lists every page template; each is parsed with the layout.
+var pageNames = []string{"object", "withdraw", "check", "done", "error", "devmail"}
+
+// renderer holds every page parsed once per language, with t bound to it.
+type renderer struct {
+	cat  *locale.Catalog
+	sets map[string]*template.Template // lang + "/" + page
+}
+
+var keyRef = regexp.MustCompile(`\bt "([a-z0-9_]+)"`)
+
+// newRenderer parses all templates and renders each page in each language
+// with empty data, so a broken template or an unknown key fails at start.
+func newRenderer(cat *locale.Catalog) (*renderer, error) {
+	r := &renderer{cat: cat, sets: map[string]*template.Template{}}
+	files, err := fs.Glob(assets, "templates/*.html")
+	if err != nil {
+		return nil, fmt.Errorf("web: templates: %w", err)
+	}
+	for _, f := range files {
+		src, err := assets.ReadFile(f)
+		if err != nil {
+			return nil, fmt.Errorf("web: %s: %w", f, err)
+		}
+		for _, m := range keyRef.FindAllStringSubmatch(string(src), -1) {
+			if !cat.HasKey(m[1]) {
+				return nil, fmt.Errorf("web: %s uses unknown translation key %q", f, m[1])
+			}
+		}
+	}
+	for _, lang := range cat.Languages() {
+		for _, p := range pageNames {
+			t, err := template.New("layout").Funcs(r.funcs(lang)).
+				ParseFS(assets, "templates/layout.html", "templates/"+p+".html")
+			if err != nil {
+				return nil, fmt.Errorf("web: page %s: %w", p, err)
+			}
+			r.sets[lang+"/"+p] = t
+		}
+	}
+	sample := &pageData{Err: map[string]string{}, Form: formValues{Products: map[string]bool{}},
+		Mails: []store.Mail{{Subject: "s"}}, Outcome: objection.Outcome{Status: objection.StatusAccepted}}
+	for _, lang := range cat.Languages() {
+		for _, p := range pageNames {
+			sample.Lang = lang
+			if _, err := r.render(p, sample); err != nil {
+				return nil, err
+			}
+		}
+	}
+	return r, nil
+}
+
+func (r *renderer) funcs(lang string) template.FuncMap {
+	return template.FuncMap{
+		"t":       func(key string, kv ...any) string { return r.cat.T(lang, key, kv...) },
+		"clock":   func(t time.Time) string { return t.UTC().Format("2006-01-02 15:04") },
+		"product": func(p string) string { return r.cat.T(lang, "product_"+p) },
+	}
+}
+
+func (r *renderer) render(page string, d *pageData) ([]byte, error) {
+	t, ok := r.sets[d.Lang+"/"+page]
+	if !ok {
+		t, ok = r.sets[locale.Default+"/"+page]
+		if !ok {
+			return nil, fmt.Errorf("web: no page %q", page)
+		}
+	}
+	var buf bytes.Buffer
+	if err := t.ExecuteTemplate(&buf, "layout", d); err != nil {
+		return nil, fmt.Errorf("web: render %s: %w", page, err)
+	}
+	return buf.Bytes(), nil
+}
+
+// pageData is everything a page template may show.
+type pageData struct {
+	Lang               string
+	Langs              []langLink
+	Dev                bool
+	Title              string
+	Errors             []formError
+	Err                map[string]string
+	Form               formValues
+	Products           []string
+	Flow               objection.Flow
+	View               objection.View
+	Outcome            objection.Outcome
+	Resent             bool
+	Now                time.Time
+	ThirdPartyExcluded bool
+	Mails              []store.Mail
+	Message            string
+}
+
+type langLink struct {
+	Code, Name, URL string
+	Current         bool
+}
+
+type formError struct {
+	Field, Message string
+}
+
+type formValues struct {
+	Email    string
+	Reason   string
+	ScopeAll bool
+	Products map[string]bool
+}
+
+// page renders a page with the given status. Pages that show a request are
+// never cached: they carry state that changes with each step.
+func (s *Server) page(w http.ResponseWriter, r *http.Request, status int, name, titleKey string, d *pageData) {
+	d.Lang = s.lang(w, r)
+	d.Dev = s.cfg.Dev
+	d.Title = s.cat.T(d.Lang, titleKey)
+	d.Langs = s.langLinks(r, d.Lang)
+	d.Now = s.now()
+	d.ThirdPartyExcluded = s.cfg.ThirdPartyExcluded
+	if d.Err == nil {
+		d.Err = map[string]string{}
+	}
+	body, err := s.pages.render(name, d)
+	if err != nil {
+		s.log.Error("render", "page", name, "err", err)
+		http.Error(w, "internal error", http.StatusInternalServerError)
+		return
+	}
+	w.Header().Set("Content-Type", "text/html; charset=utf-8")
+	w.Header().Set("Cache-Control", "no-store")
+	w.WriteHeader(status)
+	w.Write(body)
+}
+
+// errorPage shows a message on its own page.
+func (s *Server) errorPage(w http.ResponseWriter, r *http.Request, status int, msgKey string) {
+	lang := s.lang(w, r)
+	s.page(w, r, status, "error", "error_title", &pageData{Message: s.cat.T(lang, msgKey)})
+}

@@ -1,0 +1,52 @@
+package web
+
+import (
+	"net/http"
+
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+
+	"github.com/notrain/notrain/internal/objection"
+)
+
+// routes is the whole URL space of notrain, in one place.
+func (s *Server) routes() *http.ServeMux {
+	mux := http.NewServeMux()
+	obj, wd := objection.FlowObjection, objection.FlowWithdrawal
+
+	// Pages (work without JavaScript).
+	mux.HandleFunc("GET /{$}", s.objectionForm)
+	mux.HandleFunc("POST /objection", s.startPage(obj))
+	mux.HandleFunc("GET /objection/{rid}", s.checkPage(obj))
+	mux.HandleFunc("POST /objection/{rid}", s.verifyPage(obj))
+	mux.HandleFunc("POST /objection/{rid}/resend", s.resendPage(obj))
+	mux.HandleFunc("GET /objection/{rid}/done", s.donePage(obj))
+	mux.HandleFunc("GET /withdraw", s.withdrawalForm)
+	mux.HandleFunc("POST /withdrawal", s.startPage(wd))
+	mux.HandleFunc("GET /withdrawal/{rid}", s.checkPage(wd))
+	mux.HandleFunc("POST /withdrawal/{rid}", s.verifyPage(wd))
+	mux.HandleFunc("POST /withdrawal/{rid}/resend", s.resendPage(wd))
+	mux.HandleFunc("GET /withdrawal/{rid}/done", s.donePage(wd))
+	mux.HandleFunc("GET /static/style.css", s.stylesheet)
+
+	// JSON API.
+	mux.HandleFunc("POST /api/v1/objections", s.apiStart(obj))
+	mux.HandleFunc("POST /api/v1/objections/verify", s.apiVerify(obj))
+	mux.HandleFunc("POST /api/v1/objections/resend", s.apiResend(obj))
+	mux.HandleFunc("POST /api/v1/withdrawals", s.apiStart(wd))
+	mux.HandleFunc("POST /api/v1/withdrawals/verify", s.apiVerify(wd))
+	mux.HandleFunc("POST /api/v1/withdrawals/resend", s.apiResend(wd))
+	mux.HandleFunc("/api/", s.apiNotFound)
+
+	// Operations.
+	mux.HandleFunc("GET /healthz", s.healthz)
+	mux.Handle("GET /metrics", promhttp.HandlerFor(s.gatherer, promhttp.HandlerOpts{}))
+
+	// The dev mailbox exists only in dev mail mode.
+	if s.cfg.Dev {
+		mux.HandleFunc("GET /dev/mail", s.devMailPage)
+		mux.HandleFunc("GET /dev/mail.json", s.devMailJSON)
+	}
+
+	mux.HandleFunc("/", s.notFound)
+	return mux
+}

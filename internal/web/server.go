@@ -1,0 +1,69 @@
+// Package web serves notrain's pages and JSON API. All routes are in
+// routes.go; handlers are methods on Server, one file per group.
+package web
+
+import (
+	"log/slog"
+	"net/http"
+	"net/netip"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/notrain/notrain/internal/locale"
+	"github.com/notrain/notrain/internal/metrics"
+	"github.com/notrain/notrain/internal/objection"
+	"github.com/notrain/notrain/internal/store"
+)
+
+// MaxBody is the largest request body accepted (413 beyond).
+const MaxBody = 16 << 10
+
+// Config configures the web layer.
+type Config struct {
+	Dev                bool           // dev mailbox routes and banner
+	TrustedProxies     []netip.Prefix // whose X-Forwarded-For is believed
+	IPRateLimit        int            // code requests per minute per client address; 0 = off
+	ThirdPartyExcluded bool           // what confirmation pages say about tags and mentions
+	Now                func() time.Time
+	Log                *slog.Logger
+}
+
+// Server is the HTTP side of notrain.
+type Server struct {
+	svc      *objection.Service
+	db       *store.DB
+	cat      *locale.Catalog
+	pages    *renderer
+	m        *metrics.Metrics
+	gatherer prometheus.Gatherer
+	cfg      Config
+	log      *slog.Logger
+	limiter  *ipLimiter
+}
+
+// New builds the server; it fails if a template or translation is broken.
+func New(svc *objection.Service, db *store.DB, cat *locale.Catalog, m *metrics.Metrics, g prometheus.Gatherer, cfg Config) (*Server, error) {
+	pages, err := newRenderer(cat)
+	if err != nil {
+		return nil, err
+	}
+	if cfg.Now == nil {
+		cfg.Now = time.Now
+	}
+	if cfg.Log == nil {
+		cfg.Log = slog.Default()
+	}
+	s := &Server{svc: svc, db: db, cat: cat, pages: pages, m: m, gatherer: g, cfg: cfg, log: cfg.Log}
+	if cfg.IPRateLimit > 0 {
+		s.limiter = newIPLimiter(cfg.IPRateLimit, time.Minute, cfg.Now)
+	}
+	return s, nil
+}
+
+func (s *Server) now() time.Time { return s.cfg.Now().UTC() }
+
+// Handler returns the complete handler with its middleware.
+func (s *Server) Handler() http.Handler {
+	return s.recoverer(s.instrument(securityHeaders(limitBody(s.crossOrigin(s.routes())))))
+}
