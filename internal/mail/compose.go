@@ -23,6 +23,10 @@ const (
 	KindNoAccount           = "no_account"
 	KindObjectionConfirmed  = "objection_confirmed"
 	KindWithdrawalConfirmed = "withdrawal_confirmed"
+	// KindSuppressed is an outbox row that is never sent: it stands in for a
+	// notice that is not due, so an unknown address's request goes through
+	// the same delivery states as a known one's.
+	KindSuppressed = "suppressed"
 )
 
 func allKinds() []string {

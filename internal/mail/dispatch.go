@@ -164,13 +164,13 @@ func (d *Dispatcher) deliver(ctx context.Context, m store.Mail) {
 		d.Log.Error("outbox: recording a delivery attempt failed; the mail may be sent again after its lease", "mail", m.ID, "err", err)
 		return
 	}
-	if sendErr == nil && d.Metrics != nil {
+	if sendErr == nil && d.Metrics != nil && m.Kind != KindSuppressed {
 		d.Metrics.MailDelivered.WithLabelValues(m.Kind).Inc()
 	}
 }
 
 func (d *Dispatcher) send(ctx context.Context, m store.Mail) error {
-	if d.Sender == nil {
+	if d.Sender == nil || m.Kind == KindSuppressed {
 		return nil
 	}
 	raw, err := Build(Message{From: d.From, To: m.To, Subject: m.Subject, Text: m.Text, HTML: m.HTML,

@@ -118,14 +118,9 @@ type Started struct {
 // and queues either a code (the address belongs to an account) or a short
 // notice (it does not). The caller sees no difference.
 func (s *Service) Start(ctx context.Context, in StartInput) (Started, error) {
-	addr, err := email.Parse(in.Email)
-	switch {
-	case errors.Is(err, email.ErrEmpty):
-		return Started{}, fieldErr(CodeEmailRequired, "email")
-	case errors.Is(err, email.ErrTooLong):
-		return Started{}, fieldErr(CodeEmailTooLong, "email")
-	case err != nil:
-		return Started{}, fieldErr(CodeEmailInvalid, "email")
+	addr, err := ParseEmail(in.Email)
+	if err != nil {
+		return Started{}, err
 	}
 	if utf8.RuneCountInString(in.Reason) > MaxReason {
 		return Started{}, fieldErr(CodeReasonTooLong, "reason")
@@ -169,6 +164,20 @@ func (s *Service) Start(ctx context.Context, in StartInput) (Started, error) {
 	}
 	s.countSent(sent)
 	return s.started(req), nil
+}
+
+// ParseEmail validates an address as the flows do, with the refusal a form shows.
+func ParseEmail(s string) (email.Address, error) {
+	addr, err := email.Parse(s)
+	switch {
+	case errors.Is(err, email.ErrEmpty):
+		return addr, fieldErr(CodeEmailRequired, "email")
+	case errors.Is(err, email.ErrTooLong):
+		return addr, fieldErr(CodeEmailTooLong, "email")
+	case err != nil:
+		return addr, fieldErr(CodeEmailInvalid, "email")
+	}
+	return addr, nil
 }
 
 func (s *Service) started(r store.CodeRequest) Started {
@@ -219,13 +228,20 @@ func (s *Service) checkAddressLimit(ctx context.Context, tx *store.Tx, h string,
 }
 
 // queueCodeMail queues the code for a known address, or at most one notice
-// a day for an unknown one.
+// a day for an unknown one. When the notice is not due, a suppressed
+// placeholder goes through the outbox instead, so the delivery state the
+// check page shows is the same as for a real mail.
 func (s *Service) queueCodeMail(ctx context.Context, tx *store.Tx, req store.CodeRequest, code string, now time.Time) (sentMail, error) {
 	kind, what := mail.KindCode, sentCode
 	if !req.Known {
 		recent, err := tx.AddressEvents(ctx, req.EmailHash, eventNotice, now.Add(-noticeEvery))
-		if err != nil || len(recent) > 0 {
+		if err != nil {
 			return sentNothing, err
+		}
+		if len(recent) > 0 {
+			id := ids.Random(16)
+			return sentNothing, tx.QueueMail(ctx, store.Mail{ID: id, MessageID: id + "@" + s.cfg.MailDomain,
+				Kind: mail.KindSuppressed, RequestID: req.ID, To: req.Email, Lang: req.Lang, CreatedAt: now})
 		}
 		if err := tx.AddressEvent(ctx, req.EmailHash, eventNotice, now); err != nil {
 			return sentNothing, err
@@ -287,7 +303,7 @@ func (s *Service) Resend(ctx context.Context, flow Flow, requestID string) (Star
 	err := s.db.Write(ctx, func(ctx context.Context, tx *store.Tx) error {
 		var err error
 		req, err = tx.Request(ctx, requestID)
-		if errors.Is(err, store.ErrNotFound) || err == nil && (Flow(req.Kind) != flow || req.Email == "") {
+		if errors.Is(err, store.ErrNotFound) || err == nil && Flow(req.Kind) != flow {
 			return notFound()
 		}
 		if err != nil {
@@ -295,6 +311,9 @@ func (s *Service) Resend(ctx context.Context, flow Flow, requestID string) (Star
 		}
 		if !req.UsedAt.IsZero() {
 			return &Error{Code: CodeCodeUsed, Status: http.StatusConflict}
+		}
+		if req.Email == "" { // expired long ago and forgotten
+			return notFound()
 		}
 		if next := req.CodeSentAt.Add(otp.ResendCooldown); now.Before(next) {
 			return &Error{Code: CodeResendTooSoon, Status: http.StatusTooManyRequests, RetryAfter: next.Sub(now).Round(time.Second) + time.Second, Until: next}

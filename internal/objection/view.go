@@ -29,9 +29,10 @@ type View struct {
 	AttemptsOK bool
 }
 
-// View reads a request's state. Mail state comes from the outbox; where a
-// request for an unknown address queued no mail (the daily notice was
-// already sent), it reads as sent, so the page does not tell the two apart.
+// View reads a request's state. Mail state comes from the outbox, where
+// every code request leaves a row (a suppressed placeholder where an unknown
+// address's daily notice was already sent), so the page does not tell known
+// and unknown addresses apart.
 func (s *Service) View(ctx context.Context, flow Flow, requestID string) (View, error) {
 	if !ids.IsRequest(requestID) {
 		return View{}, notFound()
@@ -51,8 +52,6 @@ func (s *Service) View(ctx context.Context, flow Flow, requestID string) (View, 
 	case errors.Is(err, store.ErrNotFound):
 	case err != nil:
 		return View{}, err
-	case m.CreatedAt.Before(req.CodeSentAt):
-		// The newest code request queued no mail; see above.
 	case m.Status == store.MailSent:
 		v.MailAt = m.SentAt
 	case m.Status == store.MailAbandoned:

@@ -139,9 +139,10 @@ func (tx *Tx) MarkMailFailed(ctx context.Context, id string, next time.Time, rea
 	return nil
 }
 
-// Mails lists the newest outbox entries, newest first.
+// Mails lists the newest outbox entries that are real mails, newest first.
 func (db *DB) Mails(ctx context.Context, limit int) ([]Mail, error) {
-	rows, err := db.r.QueryContext(ctx, `SELECT `+mailCols+` FROM outbox ORDER BY created_at DESC, id DESC LIMIT $1`, limit)
+	rows, err := db.r.QueryContext(ctx, `SELECT `+mailCols+` FROM outbox WHERE kind <> 'suppressed'
+		ORDER BY created_at DESC, id DESC LIMIT $1`, limit)
 	if err != nil {
 		return nil, fmt.Errorf("store: mails: %w", err)
 	}

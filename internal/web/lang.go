@@ -10,7 +10,11 @@ const langCookie = "lang"
 
 // lang picks the page language: an explicit ?lang= (remembered in a cookie),
 // then the form's hidden field, the cookie, and Accept-Language.
-func (s *Server) lang(w http.ResponseWriter, r *http.Request) string {
+func (s *Server) lang(w http.ResponseWriter, r *http.Request) string { return s.pageLang(w, r, "") }
+
+// pageLang is lang with a preferred language (the one a request was started
+// in) that ranks above Accept-Language.
+func (s *Server) pageLang(w http.ResponseWriter, r *http.Request, preferred string) string {
 	if l := r.URL.Query().Get("lang"); s.cat.Has(l) {
 		http.SetCookie(w, &http.Cookie{Name: langCookie, Value: l, Path: "/", MaxAge: 365 * 24 * 3600,
 			HttpOnly: true, SameSite: http.SameSiteLaxMode, Secure: r.TLS != nil})
@@ -23,6 +27,9 @@ func (s *Server) lang(w http.ResponseWriter, r *http.Request) string {
 	}
 	if c, err := r.Cookie(langCookie); err == nil && s.cat.Has(c.Value) {
 		return c.Value
+	}
+	if s.cat.Has(preferred) {
+		return preferred
 	}
 	return s.cat.Match(r.Header.Get("Accept-Language"))
 }

@@ -65,17 +65,21 @@ func (s *Server) startPage(flow objection.Flow) http.HandlerFunc {
 		if flow == objection.FlowWithdrawal {
 			formPage, title = "withdraw", "withdraw_title"
 		}
-		fail := func(err error) {
-			var e *objection.Error
-			if !errors.As(err, &e) {
-				s.log.Error("start", "flow", flow, "err", err)
-				s.errorPage(w, r, http.StatusInternalServerError, "err_internal")
-				return
-			}
-			setRetryAfter(w, e)
+		fail := func(errs ...error) {
 			d := &pageData{Form: form, Products: platform.Products()}
-			s.addError(d, lang, e)
-			s.page(w, r, e.Status, formPage, title, d)
+			status := 0
+			for _, err := range errs {
+				var e *objection.Error
+				if !errors.As(err, &e) {
+					s.log.Error("start", "flow", flow, "err", err)
+					s.errorPage(w, r, http.StatusInternalServerError, "err_internal")
+					return
+				}
+				setRetryAfter(w, e)
+				s.addError(d, lang, e)
+				status = max(status, e.Status)
+			}
+			s.page(w, r, status, formPage, title, d)
 		}
 		if e := s.checkIPLimit(w, r); e != nil {
 			fail(e)
@@ -85,12 +89,16 @@ func (s *Server) startPage(flow objection.Flow) http.HandlerFunc {
 		if flow == objection.FlowObjection {
 			in.Reason = strings.TrimSpace(form.Reason)
 			if !form.ScopeAll {
-				if len(r.PostForm["product"]) == 0 {
-					fail(&objection.Error{Code: objection.CodeScopeInvalid, Field: "scope", Status: http.StatusBadRequest})
-					return
-				}
 				scope, err := objection.NewScope(r.PostForm["product"])
+				if len(r.PostForm["product"]) == 0 {
+					err = &objection.Error{Code: objection.CodeScopeInvalid, Field: "scope", Status: http.StatusBadRequest}
+				}
 				if err != nil {
+					// Report every field at once, not one per round trip.
+					if _, emailErr := objection.ParseEmail(form.Email); emailErr != nil {
+						fail(emailErr, err)
+						return
+					}
 					fail(err)
 					return
 				}
@@ -117,7 +125,7 @@ func (s *Server) checkPage(flow objection.Flow) http.HandlerFunc {
 			http.Redirect(w, r, "/"+string(flow)+"/"+v.RequestID+"/done", http.StatusSeeOther)
 			return
 		}
-		s.page(w, r, http.StatusOK, "check", "check_title", &pageData{Flow: flow, View: v, Resent: r.URL.Query().Has("resent")})
+		s.page(w, r, http.StatusOK, "check", "check_title", &pageData{Lang: v.Lang, Flow: flow, View: v, Resent: r.URL.Query().Has("resent")})
 	}
 }
 
@@ -188,8 +196,8 @@ func (s *Server) checkPageError(w http.ResponseWriter, r *http.Request, flow obj
 		return
 	}
 	setRetryAfter(w, e)
-	d := &pageData{Flow: flow, View: v}
-	s.addError(d, s.lang(w, r), e)
+	d := &pageData{Lang: v.Lang, Flow: flow, View: v}
+	s.addError(d, s.pageLang(w, r, v.Lang), e)
 	s.page(w, r, e.Status, "check", "check_title", d)
 }
 
@@ -211,7 +219,7 @@ func (s *Server) donePage(flow objection.Flow) http.HandlerFunc {
 		if flow == objection.FlowWithdrawal {
 			title = "done_withdrawal_title"
 		}
-		s.page(w, r, http.StatusOK, "done", title, &pageData{Flow: flow, Outcome: out})
+		s.page(w, r, http.StatusOK, "done", title, &pageData{Lang: out.Lang, Flow: flow, Outcome: out})
 	}
 }
 

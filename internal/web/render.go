@@ -131,9 +131,11 @@ type formValues struct {
 }
 
 // page renders a page with the given status. Pages that show a request are
-// never cached: they carry state that changes with each step.
+// never cached: they carry state that changes with each step. d.Lang, when
+// set, is the language the person chose when the request began; an explicit
+// choice on this request still wins.
 func (s *Server) page(w http.ResponseWriter, r *http.Request, status int, name, titleKey string, d *pageData) {
-	d.Lang = s.lang(w, r)
+	d.Lang = s.pageLang(w, r, d.Lang)
 	d.Dev = s.cfg.Dev
 	d.Title = s.cat.T(d.Lang, titleKey)
 	d.Langs = s.langLinks(r, d.Lang)

@@ -1,0 +1,174 @@
+package store_test
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"math/rand/v2"
+	"strings"
+	"testing"
+
+	"github.com/notrain/notrain/internal/ledger"
+	"github.com/notrain/notrain/internal/store"
+)
+
+// chain writes n entries and returns the store.
+func chain(t *testing.T, n int) *store.DB {
+	t.Helper()
+	db := openTemp(t)
+	for i := range n {
+		if err := db.Write(ctx, func(ctx context.Context, tx *store.Tx) error { return appendEntry(ctx, tx, i) }); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if _, err := db.VerifyLedger(ctx, nil); err != nil {
+		t.Fatalf("fresh chain does not verify: %v", err)
+	}
+	return db
+}
+
+func badEntry(t *testing.T, err error) *ledger.BadEntryError {
+	t.Helper()
+	var bad *ledger.BadEntryError
+	if !errors.As(err, &bad) {
+		t.Fatalf("tampering not detected: err = %v", err)
+	}
+	return bad
+}
+
+// Every single-byte change to any stored column of any entry is caught,
+// and the error names the changed entry.
+func TestLedgerDetectsSingleByteEdits(t *testing.T) {
+	const n = 20
+	rng := rand.New(rand.NewPCG(1, 2))
+	cols := []string{"at", "kind", "body", "prev_hash", "hash"}
+	for trial := range 60 {
+		db := chain(t, n)
+		raw := rawOpen(t, db.Path())
+		seq := 1 + rng.IntN(n)
+		col := cols[trial%len(cols)]
+		var old string
+		if err := raw.QueryRow("SELECT CAST("+col+" AS TEXT) FROM ledger WHERE seq = $1", seq).Scan(&old); err != nil {
+			t.Fatal(err)
+		}
+		b := []byte(old)
+		i := rng.IntN(len(b))
+		b[i] = flip(b[i], col)
+		if _, err := raw.Exec("UPDATE ledger SET "+col+" = $1 WHERE seq = $2", typed(col, string(b)), seq); err != nil {
+			t.Fatal(err)
+		}
+		_, err := db.VerifyLedger(ctx, nil)
+		if bad := badEntry(t, err); bad.Seq != int64(seq) {
+			t.Fatalf("edit of %s in entry %d reported at entry %d: %v", col, seq, bad.Seq, bad)
+		}
+	}
+}
+
+// flip changes one byte to another byte that keeps the column's type.
+func flip(c byte, col string) byte {
+	switch col {
+	case "at":
+		return '0' + (c-'0'+1)%10
+	case "prev_hash", "hash":
+		if c == 'a' {
+			return 'b'
+		}
+		return 'a'
+	}
+	if c == 'x' {
+		return 'y'
+	}
+	return 'x'
+}
+
+func typed(col, v string) any {
+	if col == "at" {
+		var n int64
+		for _, c := range v {
+			n = n*10 + int64(c-'0')
+		}
+		return n
+	}
+	return v
+}
+
+func TestLedgerDetectsDeletion(t *testing.T) {
+	for _, seq := range []int{1, 7, 20} {
+		db := chain(t, 20)
+		raw := rawOpen(t, db.Path())
+		mustExec(t, raw, "DELETE FROM ledger WHERE seq = $1", seq)
+		bad := badEntry(t, mustFail(db))
+		if bad.Seq != int64(seq) {
+			t.Fatalf("deleted entry %d reported as %d: %v", seq, bad.Seq, bad)
+		}
+	}
+}
+
+func TestLedgerDetectsReorder(t *testing.T) {
+	db := chain(t, 20)
+	raw := rawOpen(t, db.Path())
+	// Swap the contents of entries 5 and 6, keeping their sequence numbers.
+	mustExec(t, raw, "UPDATE ledger SET seq = -5 WHERE seq = 5")
+	mustExec(t, raw, "UPDATE ledger SET seq = 5 WHERE seq = 6")
+	mustExec(t, raw, "UPDATE ledger SET seq = 6 WHERE seq = -5")
+	if bad := badEntry(t, mustFail(db)); bad.Seq != 5 {
+		t.Fatalf("reorder reported at %d: %v", bad.Seq, bad)
+	}
+}
+
+func TestLedgerDetectsRecomputedRewrite(t *testing.T) {
+	// An editor who recomputes the edited entry's hash still breaks the
+	// link from the next entry.
+	db := chain(t, 10)
+	raw := rawOpen(t, db.Path())
+	var e ledger.Entry
+	var body string
+	if err := raw.QueryRow("SELECT seq, at, kind, body, prev_hash FROM ledger WHERE seq = 4").Scan(&e.Seq, &e.At, &e.Kind, &body, &e.PrevHash); err != nil {
+		t.Fatal(err)
+	}
+	body = strings.Replace(body, `"n":3`, `"n":33`, 1)
+	h, _ := ledger.Hash(e.PrevHash, e.Seq, e.At, e.Kind, []byte(body))
+	mustExec(t, raw, "UPDATE ledger SET body = $1, hash = $2 WHERE seq = 4", body, h)
+	if bad := badEntry(t, mustFail(db)); bad.Seq != 5 {
+		t.Fatalf("rewrite reported at %d: %v", bad.Seq, bad)
+	}
+}
+
+// A cut-off tail is invisible to the chain itself; the head recorded with
+// each append catches it, and when the head row is cut back too, the
+// checkpoint from an earlier verification does.
+func TestLedgerDetectsCutOffTail(t *testing.T) {
+	db := chain(t, 20)
+	raw := rawOpen(t, db.Path())
+	checkpoint, err := db.VerifyLedger(ctx, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	mustExec(t, raw, "DELETE FROM ledger WHERE seq > 15")
+	if bad := badEntry(t, mustFail(db)); bad.Seq != 16 {
+		t.Fatalf("cut tail reported at %d: %v", bad.Seq, bad)
+	}
+	var h string
+	if err := raw.QueryRow("SELECT hash FROM ledger WHERE seq = 15").Scan(&h); err != nil {
+		t.Fatal(err)
+	}
+	mustExec(t, raw, "UPDATE ledger_head SET seq = 15, hash = $1", h)
+	if _, err := db.VerifyLedger(ctx, nil); err != nil {
+		t.Fatalf("without a checkpoint the consistent cut cannot be seen, yet: %v", err)
+	}
+	if bad := badEntry(t, func() error { _, err := db.VerifyLedger(ctx, &checkpoint); return err }()); bad.Seq != 20 {
+		t.Fatalf("cut tail with checkpoint reported at %d: %v", bad.Seq, bad)
+	}
+}
+
+func mustExec(t *testing.T, raw *sql.DB, q string, args ...any) {
+	t.Helper()
+	if _, err := raw.Exec(q, args...); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func mustFail(db *store.DB) error {
+	_, err := db.VerifyLedger(ctx, nil)
+	return err
+}

@@ -1,0 +1,235 @@
+// Package smtptest runs a real SMTP server on loopback for tests: it speaks
+// the protocol over TCP (emersion/go-smtp), stores what it receives, and
+// can be told to refuse mail temporarily or permanently.
+package smtptest
+
+import (
+	"bytes"
+	"errors"
+	"io"
+	"mime"
+	"mime/multipart"
+	"net"
+	"net/mail"
+	"regexp"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/emersion/go-smtp"
+)
+
+// Message is one received mail.
+type Message struct {
+	From    string
+	To      []string
+	Raw     []byte
+	Subject string
+	Text    string
+	HTML    string
+	Header  mail.Header
+	At      time.Time
+}
+
+// Server is a running test SMTP server.
+type Server struct {
+	Addr string
+
+	mu       sync.Mutex
+	msgs     []Message
+	reject   *smtp.SMTPError
+	notify   chan struct{}
+	srv      *smtp.Server
+	listener net.Listener
+}
+
+// Start listens on a free loopback port; the server stops with the test.
+func Start(t testing.TB) *Server {
+	t.Helper()
+	s, err := Listen("127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { s.Close() })
+	return s
+}
+
+// Listen starts a server on addr (for tools outside tests).
+func Listen(addr string) (*Server, error) {
+	s := &Server{notify: make(chan struct{}, 1)}
+	s.srv = smtp.NewServer(&backend{s: s})
+	s.srv.Domain = "localhost"
+	s.srv.AllowInsecureAuth = true
+	s.srv.ReadTimeout = 30 * time.Second
+	s.srv.WriteTimeout = 30 * time.Second
+	s.srv.MaxRecipients = 10
+	s.srv.MaxMessageBytes = 1 << 20
+	s.srv.EnableSMTPUTF8 = true
+	l, err := net.Listen("tcp", addr)
+	if err != nil {
+		return nil, err
+	}
+	s.listener = l
+	s.Addr = l.Addr().String()
+	go s.srv.Serve(l)
+	return s, nil
+}
+
+// URL is the smtp:// URL to configure notrain with.
+func (s *Server) URL() string { return "smtp://" + s.Addr }
+
+// Close stops the server.
+func (s *Server) Close() error { return s.srv.Close() }
+
+// Reject makes the server answer RCPT TO with code (4xx: try later, 5xx:
+// permanent); 0 accepts mail again.
+func (s *Server) Reject(code int) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if code == 0 {
+		s.reject = nil
+		return
+	}
+	s.reject = &smtp.SMTPError{Code: code, EnhancedCode: smtp.EnhancedCode{code / 100, 0, 0}, Message: "test server refuses"}
+}
+
+// Messages returns what has arrived so far.
+func (s *Server) Messages() []Message {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return append([]Message(nil), s.msgs...)
+}
+
+// WaitFor waits until a message matching pred arrives and returns it.
+func (s *Server) WaitFor(t testing.TB, timeout time.Duration, pred func(Message) bool) Message {
+	t.Helper()
+	deadline := time.After(timeout)
+	for {
+		for _, m := range s.Messages() {
+			if pred(m) {
+				return m
+			}
+		}
+		select {
+		case <-s.notify:
+		case <-time.After(50 * time.Millisecond):
+		case <-deadline:
+			t.Fatalf("no matching mail within %s; received %d", timeout, len(s.Messages()))
+		}
+	}
+}
+
+// To matches messages to an address (case-insensitive).
+func To(addr string) func(Message) bool {
+	return func(m Message) bool {
+		for _, r := range m.To {
+			if strings.EqualFold(r, addr) {
+				return true
+			}
+		}
+		return false
+	}
+}
+
+var codeRE = regexp.MustCompile(`\b(\d{6})\b`)
+
+// Code extracts the 6-digit code from a received mail's text part.
+func (m Message) Code() string {
+	if c := codeRE.FindStringSubmatch(m.Text); c != nil {
+		return c[1]
+	}
+	return ""
+}
+
+type backend struct{ s *Server }
+
+func (b *backend) NewSession(*smtp.Conn) (smtp.Session, error) { return &session{s: b.s}, nil }
+
+type session struct {
+	s    *Server
+	from string
+	to   []string
+}
+
+func (ss *session) AuthMechanisms() []string { return nil }
+func (ss *session) Mail(from string, _ *smtp.MailOptions) error {
+	ss.from = from
+	return nil
+}
+
+func (ss *session) Rcpt(to string, _ *smtp.RcptOptions) error {
+	ss.s.mu.Lock()
+	rej := ss.s.reject
+	ss.s.mu.Unlock()
+	if rej != nil {
+		return rej
+	}
+	ss.to = append(ss.to, to)
+	return nil
+}
+
+func (ss *session) Data(r io.Reader) error {
+	raw, err := io.ReadAll(r)
+	if err != nil {
+		return err
+	}
+	m := Message{From: ss.from, To: ss.to, Raw: raw, At: time.Now()}
+	if err := m.parse(); err != nil {
+		return &smtp.SMTPError{Code: 554, EnhancedCode: smtp.EnhancedCode{5, 6, 0}, Message: "unparseable message: " + err.Error()}
+	}
+	ss.s.mu.Lock()
+	ss.s.msgs = append(ss.s.msgs, m)
+	ss.s.mu.Unlock()
+	select {
+	case ss.s.notify <- struct{}{}:
+	default:
+	}
+	return nil
+}
+
+func (ss *session) Reset()        { ss.from, ss.to = "", nil }
+func (ss *session) Logout() error { return nil }
+
+// parse decodes headers and the text and HTML parts, as a mail client would.
+func (m *Message) parse() error {
+	msg, err := mail.ReadMessage(bytes.NewReader(m.Raw))
+	if err != nil {
+		return err
+	}
+	m.Header = msg.Header
+	dec := new(mime.WordDecoder)
+	if m.Subject, err = dec.DecodeHeader(msg.Header.Get("Subject")); err != nil {
+		return err
+	}
+	ct, params, err := mime.ParseMediaType(msg.Header.Get("Content-Type"))
+	if err != nil {
+		return err
+	}
+	if !strings.HasPrefix(ct, "multipart/") {
+		b, err := io.ReadAll(msg.Body)
+		m.Text = string(b)
+		return err
+	}
+	mr := multipart.NewReader(msg.Body, params["boundary"])
+	for {
+		p, err := mr.NextPart()
+		if errors.Is(err, io.EOF) {
+			return nil
+		}
+		if err != nil {
+			return err
+		}
+		b, err := io.ReadAll(p)
+		if err != nil {
+			return err
+		}
+		pct, _, _ := mime.ParseMediaType(p.Header.Get("Content-Type"))
+		switch pct {
+		case "text/plain":
+			m.Text = string(b)
+		case "text/html":
+			m.HTML = string(b)
+		}
+	}
+}
