@@ -90,7 +90,9 @@ var (
 	timeRE = regexp.MustCompile(`\d{4}-\d\d-\d\d[T ]\d\d:\d\d(:\d\d(\.\d+)?Z)?`)
 )
 
-func normalize(s string) string { return timeRE.ReplaceAllString(ridRE.ReplaceAllString(s, "<id>"), "<time>") }
+func normalize(s string) string {
+	return timeRE.ReplaceAllString(ridRE.ReplaceAllString(s, "<id>"), "<time>")
+}
 
 func headerDump(h http.Header) string {
 	h = h.Clone()
