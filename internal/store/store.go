@@ -16,6 +16,7 @@ import (
 	"sort"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	_ "modernc.org/sqlite" // pure-Go SQLite: a static binary, no cgo
@@ -49,6 +50,9 @@ type DB struct {
 	stop    chan struct{}
 	stopped chan struct{}
 	maxOps  int
+
+	closeMu sync.RWMutex
+	closed  bool
 }
 
 // Options tune a DB.
@@ -95,6 +99,13 @@ func (db *DB) Path() string { return db.path }
 // Close stops the writer after the writes already queued and closes the
 // connections.
 func (db *DB) Close() error {
+	db.closeMu.Lock()
+	if db.closed {
+		db.closeMu.Unlock()
+		return ErrClosed
+	}
+	db.closed = true
+	db.closeMu.Unlock()
 	close(db.stop)
 	<-db.stopped
 	return db.closeConns()

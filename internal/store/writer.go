@@ -30,13 +30,20 @@ const opTimeout = 30 * time.Second
 // callers acknowledge only a nil error, never the absence of one.
 func (db *DB) Write(ctx context.Context, fn func(context.Context, *Tx) error) error {
 	o := &op{ctx: ctx, fn: fn, done: make(chan error, 1)}
+	// The read lock keeps Close from finishing between the closed check and
+	// the send, so every queued op is seen by the writer's final drain.
+	db.closeMu.RLock()
+	if db.closed {
+		db.closeMu.RUnlock()
+		return ErrClosed
+	}
 	select {
 	case db.ops <- o:
 	case <-ctx.Done():
+		db.closeMu.RUnlock()
 		return ctx.Err()
-	case <-db.stop:
-		return ErrClosed
 	}
+	db.closeMu.RUnlock()
 	select {
 	case err := <-o.done:
 		return err

@@ -1,0 +1,183 @@
+package mail_test
+
+import (
+	"context"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/notrain/notrain/internal/mail"
+	"github.com/notrain/notrain/internal/objection"
+	"github.com/notrain/notrain/internal/store"
+	"github.com/notrain/notrain/internal/testutil/fixture"
+	"github.com/notrain/notrain/internal/testutil/smtptest"
+)
+
+var ctx = context.Background()
+
+func setup(t *testing.T) (*fixture.Fixture, *smtptest.Server, *mail.Dispatcher) {
+	t.Helper()
+	f := fixture.New(t, fixture.Options{})
+	f.Import(t, fixture.Accounts)
+	srv := smtptest.Start(t)
+	sender, err := mail.NewSMTP(srv.URL(), "notrain.test")
+	if err != nil {
+		t.Fatal(err)
+	}
+	d := &mail.Dispatcher{DB: f.DB, Sender: sender, From: "notrain <noreply@notrain.test>", Now: f.Clock.Now,
+		Log: fixture.Quiet(), Metrics: f.Metrics, BackoffBase: time.Minute, MaxAttempts: 4}
+	return f, srv, d
+}
+
+func outbox(t *testing.T, f *fixture.Fixture, requestID string) store.Mail {
+	t.Helper()
+	m, err := f.DB.LatestMailFor(ctx, requestID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return m
+}
+
+func TestDeliveryOverSMTP(t *testing.T) {
+	f, srv, d := setup(t)
+	st, err := f.Svc.Start(ctx, objection.StartInput{Flow: objection.FlowObjection, Email: "Jörg@Müller.de", Lang: "de", Scope: objection.AllAccounts})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if n, err := d.RunOnce(ctx); err != nil || n != 1 {
+		t.Fatalf("RunOnce = %d, %v", n, err)
+	}
+	got := srv.WaitFor(t, 5*time.Second, smtptest.To("Jörg@xn--mller-kva.de"))
+	if got.Subject != "Kein Konto verwendet diese Adresse" || got.HTML == "" || got.Header.Get("Content-Language") != "de" {
+		t.Fatalf("received %q (html %d bytes, lang %q)", got.Subject, len(got.HTML), got.Header.Get("Content-Language"))
+	}
+	m := outbox(t, f, st.RequestID)
+	if m.Status != store.MailSent || got.Header.Get("Message-Id") != "<"+m.MessageID+">" {
+		t.Fatalf("outbox %+v, Message-Id %q", m, got.Header.Get("Message-Id"))
+	}
+	// A delivered mail's body does not stay in the database.
+	if m.Text != "" || m.HTML != "" {
+		t.Fatal("delivered mail body kept in the outbox")
+	}
+}
+
+func TestTemporaryFailureIsRetriedWithBackoff(t *testing.T) {
+	f, srv, d := setup(t)
+	st, err := f.Svc.Start(ctx, objection.StartInput{Flow: objection.FlowObjection, Email: "anna@example.de", Lang: "en", Scope: objection.AllAccounts})
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv.Reject(451)
+	d.RunOnce(ctx)
+	m := outbox(t, f, st.RequestID)
+	if m.Status != store.MailQueued || m.Attempts != 1 || !strings.Contains(m.LastError, "451") {
+		t.Fatalf("after a 451: %+v", m)
+	}
+	delay := m.NextAttemptAt.Sub(f.Clock.Now())
+	if delay < 48*time.Second || delay > 72*time.Second {
+		t.Fatalf("first retry in %s, want about a minute", delay)
+	}
+	// Not due yet: nothing is attempted.
+	if n, _ := d.RunOnce(ctx); n != 0 {
+		t.Fatalf("attempted %d mails before they were due", n)
+	}
+	srv.Reject(0)
+	f.Clock.Advance(2 * time.Minute)
+	if n, _ := d.RunOnce(ctx); n != 1 {
+		t.Fatalf("attempted %d after the delay", n)
+	}
+	got := srv.WaitFor(t, 5*time.Second, smtptest.To("anna@example.de"))
+	if got.Code() == "" {
+		t.Fatal("received mail carries no code")
+	}
+	if m := outbox(t, f, st.RequestID); m.Status != store.MailSent || m.Attempts != 2 {
+		t.Fatalf("after retry: %+v", m)
+	}
+	if f.Counter(t, "notrain_mail_delivery_failures_total", map[string]string{"type": "temporary"}) != 1 {
+		t.Fatal("temporary failure not counted")
+	}
+}
+
+func TestPermanentFailureIsAbandonedAndCounted(t *testing.T) {
+	f, srv, d := setup(t)
+	st, err := f.Svc.Start(ctx, objection.StartInput{Flow: objection.FlowObjection, Email: "anna@example.de", Lang: "en", Scope: objection.AllAccounts})
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv.Reject(550)
+	d.RunOnce(ctx)
+	if m := outbox(t, f, st.RequestID); m.Status != store.MailAbandoned || m.Attempts != 1 {
+		t.Fatalf("after a 550: %+v", m)
+	}
+	if f.Counter(t, "notrain_mail_abandoned_total", nil) != 1 || f.Counter(t, "notrain_mail_delivery_failures_total", map[string]string{"type": "permanent"}) != 1 {
+		t.Fatal("permanent failure not counted")
+	}
+	// The person sees that delivery failed.
+	v, err := f.Svc.View(ctx, objection.FlowObjection, st.RequestID)
+	if err != nil || v.MailState != objection.MailFailed {
+		t.Fatalf("view = %+v, %v", v, err)
+	}
+}
+
+func TestGivesUpAfterMaxAttempts(t *testing.T) {
+	f, srv, d := setup(t)
+	st, _ := f.Svc.Start(ctx, objection.StartInput{Flow: objection.FlowObjection, Email: "anna@example.de", Lang: "en", Scope: objection.AllAccounts})
+	srv.Reject(421)
+	for range d.MaxAttempts {
+		d.RunOnce(ctx)
+		f.Clock.Advance(24 * time.Hour)
+	}
+	if m := outbox(t, f, st.RequestID); m.Status != store.MailAbandoned || m.Attempts != d.MaxAttempts {
+		t.Fatalf("after %d temporary failures: %+v", d.MaxAttempts, m)
+	}
+}
+
+func TestUnreachableServerIsTemporary(t *testing.T) {
+	f, srv, d := setup(t)
+	st, _ := f.Svc.Start(ctx, objection.StartInput{Flow: objection.FlowObjection, Email: "anna@example.de", Lang: "en", Scope: objection.AllAccounts})
+	srv.Close()
+	d.RunOnce(ctx)
+	if m := outbox(t, f, st.RequestID); m.Status != store.MailQueued || m.Attempts != 1 {
+		t.Fatalf("with the server down: %+v", m)
+	}
+}
+
+func TestSMTPURL(t *testing.T) {
+	for _, bad := range []string{"http://x", "smtp://", "smtp://host?starttls=maybe", "smtp ://x"} {
+		if _, err := mail.NewSMTP(bad, ""); err == nil {
+			t.Errorf("NewSMTP(%q) accepted", bad)
+		}
+	}
+	s, err := mail.NewSMTP("smtps://user:secret@mail.example.com", "")
+	if err != nil || s.String() != "smtps://mail.example.com:465" || strings.Contains(s.String(), "secret") {
+		t.Fatalf("NewSMTP = %v, %v", s, err)
+	}
+}
+
+func TestStartTLSRequiredRefusesPlainServer(t *testing.T) {
+	f, srv, d := setup(t)
+	sender, err := mail.NewSMTP(srv.URL()+"?starttls=required", "notrain.test")
+	if err != nil {
+		t.Fatal(err)
+	}
+	d.Sender = sender
+	st, _ := f.Svc.Start(ctx, objection.StartInput{Flow: objection.FlowObjection, Email: "anna@example.de", Lang: "en", Scope: objection.AllAccounts})
+	d.RunOnce(ctx)
+	if m := outbox(t, f, st.RequestID); m.Status != store.MailAbandoned || len(srv.Messages()) != 0 {
+		t.Fatalf("mail went out without TLS: %+v", m)
+	}
+}
+
+func TestComposerRendersEveryMailInEveryLanguage(t *testing.T) {
+	f := fixture.New(t, fixture.Options{})
+	for _, lang := range f.Cat.Languages() {
+		subj, text, html, err := f.Composer.Compose(mail.KindObjectionConfirmed, lang, mail.Data{Reference: "NT-1234-5678-9ABC",
+			At: fixture.Start, Accounts: []mail.AccountLine{{Product: "instagram", Handle: "<b>x</b>"}}, ThirdPartyExcluded: true})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !strings.Contains(subj, "NT-1234-5678-9ABC") || !strings.Contains(text, "Instagram (<b>x</b>)") || !strings.Contains(html, "Instagram (&lt;b&gt;x&lt;/b&gt;)") {
+			t.Fatalf("%s: %q\n%s\n%s", lang, subj, text, html)
+		}
+	}
+}
