@@ -154,6 +154,62 @@ func TestSMTPURL(t *testing.T) {
 	}
 }
 
+// TLS and login: STARTTLS when offered, smtps from the first byte, AUTH
+// PLAIN only over TLS, with the server's certificate checked.
+func TestSMTPWithTLSAndLogin(t *testing.T) {
+	for name, opt := range map[string]smtptest.Options{
+		"starttls":          {STARTTLS: true},
+		"starttls and auth": {STARTTLS: true, User: "notrain", Pass: "s3cret:/@"},
+		"smtps and auth":    {Implicit: true, User: "notrain", Pass: "s3cret"},
+	} {
+		t.Run(name, func(t *testing.T) {
+			f, _, d := setup(t)
+			srv := smtptest.StartWith(t, opt)
+			sender, err := mail.NewSMTP(srv.URL(), "notrain.test")
+			if err != nil {
+				t.Fatal(err)
+			}
+			d.Sender = sender
+			if _, err := f.Svc.Start(ctx, objection.StartInput{Flow: objection.FlowObjection, Email: "anna@example.de", Lang: "en", Scope: objection.AllAccounts}); err != nil {
+				t.Fatal(err)
+			}
+			d.RunOnce(ctx)
+			m := srv.WaitFor(t, 5*time.Second, smtptest.To("anna@example.de"))
+			if !m.TLS || m.User != opt.User || m.Code() == "" {
+				t.Fatalf("received: tls=%v user=%q code=%q", m.TLS, m.User, m.Code())
+			}
+		})
+	}
+	t.Run("wrong password is permanent", func(t *testing.T) {
+		f, _, d := setup(t)
+		srv := smtptest.StartWith(t, smtptest.Options{STARTTLS: true, User: "notrain", Pass: "right"})
+		sender, err := mail.NewSMTP(strings.Replace(srv.URL(), "right", "wrong", 1), "notrain.test")
+		if err != nil {
+			t.Fatal(err)
+		}
+		d.Sender = sender
+		st, _ := f.Svc.Start(ctx, objection.StartInput{Flow: objection.FlowObjection, Email: "anna@example.de", Lang: "en", Scope: objection.AllAccounts})
+		d.RunOnce(ctx)
+		if m := outbox(t, f, st.RequestID); m.Status != store.MailAbandoned || !strings.Contains(m.LastError, "535") {
+			t.Fatalf("outbox: %+v", m)
+		}
+	})
+	t.Run("untrusted certificate is not accepted", func(t *testing.T) {
+		f, _, d := setup(t)
+		srv := smtptest.StartWith(t, smtptest.Options{STARTTLS: true})
+		sender, err := mail.NewSMTP("smtp://"+strings.Replace(srv.Addr, "127.0.0.1", "localhost", 1), "notrain.test")
+		if err != nil {
+			t.Fatal(err)
+		}
+		d.Sender = sender
+		f.Svc.Start(ctx, objection.StartInput{Flow: objection.FlowObjection, Email: "anna@example.de", Lang: "en", Scope: objection.AllAccounts})
+		d.RunOnce(ctx)
+		if n := len(srv.Messages()); n != 0 {
+			t.Fatalf("%d mails went to a server with an untrusted certificate", n)
+		}
+	})
+}
+
 func TestStartTLSRequiredRefusesPlainServer(t *testing.T) {
 	f, srv, d := setup(t)
 	sender, err := mail.NewSMTP(srv.URL()+"?starttls=required", "notrain.test")

@@ -3,12 +3,14 @@ package mail
 import (
 	"context"
 	"crypto/tls"
+	"crypto/x509"
 	"errors"
 	"fmt"
 	"net"
 	"net/smtp"
 	"net/textproto"
 	"net/url"
+	"os"
 	"strings"
 	"time"
 )
@@ -32,7 +34,8 @@ func IsPermanent(err error) bool {
 
 // SMTP delivers over SMTP: smtp://[user:pass@]host[:port] uses STARTTLS when
 // the server offers it (add ?starttls=required to insist), smtps:// speaks
-// TLS from the first byte.
+// TLS from the first byte. ?ca=FILE trusts the CA in that PEM file instead of
+// the system's (for a relay with a private CA).
 type SMTP struct {
 	addr       string
 	host       string
@@ -77,6 +80,17 @@ func NewSMTP(rawURL, helo string) (*SMTP, error) {
 	}
 	s.addr = net.JoinHostPort(s.host, port)
 	s.tlsConfig = &tls.Config{ServerName: s.host, MinVersion: tls.VersionTLS12}
+	if ca := u.Query().Get("ca"); ca != "" {
+		pem, err := os.ReadFile(ca)
+		if err != nil {
+			return nil, fmt.Errorf("mail: SMTP CA file: %w", err)
+		}
+		pool := x509.NewCertPool()
+		if !pool.AppendCertsFromPEM(pem) {
+			return nil, fmt.Errorf("mail: SMTP CA file %s holds no PEM certificate", ca)
+		}
+		s.tlsConfig.RootCAs = pool
+	}
 	if u.User != nil {
 		pass, _ := u.User.Password()
 		// PlainAuth refuses to send the password unencrypted except to localhost.

@@ -5,23 +5,37 @@ package smtptest
 
 import (
 	"bytes"
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
+	"crypto/tls"
+	"crypto/x509"
+	"crypto/x509/pkix"
+	"encoding/pem"
 	"errors"
 	"io"
+	"math/big"
 	"mime"
 	"mime/multipart"
 	"net"
 	"net/mail"
+	"net/url"
+	"os"
+	"path/filepath"
 	"regexp"
 	"strings"
 	"sync"
 	"testing"
 	"time"
 
+	"github.com/emersion/go-sasl"
 	"github.com/emersion/go-smtp"
 )
 
 // Message is one received mail.
 type Message struct {
+	TLS     bool   // arrived over TLS
+	User    string // authenticated user, if any
 	From    string
 	To      []string
 	Raw     []byte
@@ -34,7 +48,9 @@ type Message struct {
 
 // Server is a running test SMTP server.
 type Server struct {
-	Addr string
+	Addr   string
+	CAFile string // PEM of the server's certificate when it speaks TLS
+	opt    Options
 
 	mu       sync.Mutex
 	msgs     []Message
@@ -44,10 +60,22 @@ type Server struct {
 	listener net.Listener
 }
 
+// Options make the server offer TLS or require a login.
+type Options struct {
+	STARTTLS bool   // offer STARTTLS
+	Implicit bool   // TLS from the first byte (smtps)
+	User     string // require AUTH PLAIN with User and Pass
+	Pass     string
+}
+
 // Start listens on a free loopback port; the server stops with the test.
-func Start(t testing.TB) *Server {
+func Start(t testing.TB) *Server { return StartWith(t, Options{}) }
+
+// StartWith starts a server with TLS or AUTH; CAFile then names the PEM of
+// the self-signed certificate it presents for "localhost".
+func StartWith(t testing.TB, opt Options) *Server {
 	t.Helper()
-	s, err := Listen("127.0.0.1:0")
+	s, err := listen("127.0.0.1:0", opt, t.TempDir())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -55,9 +83,11 @@ func Start(t testing.TB) *Server {
 	return s
 }
 
-// Listen starts a server on addr (for tools outside tests).
-func Listen(addr string) (*Server, error) {
-	s := &Server{notify: make(chan struct{}, 1)}
+// Listen starts a plain server on addr (for tools outside tests).
+func Listen(addr string) (*Server, error) { return listen(addr, Options{}, "") }
+
+func listen(addr string, opt Options, dir string) (*Server, error) {
+	s := &Server{notify: make(chan struct{}, 1), opt: opt}
 	s.srv = smtp.NewServer(&backend{s: s})
 	s.srv.Domain = "localhost"
 	s.srv.AllowInsecureAuth = true
@@ -66,7 +96,20 @@ func Listen(addr string) (*Server, error) {
 	s.srv.MaxRecipients = 10
 	s.srv.MaxMessageBytes = 1 << 20
 	s.srv.EnableSMTPUTF8 = true
-	l, err := net.Listen("tcp", addr)
+	if opt.STARTTLS || opt.Implicit {
+		cfg, caFile, err := selfSigned(dir)
+		if err != nil {
+			return nil, err
+		}
+		s.srv.TLSConfig, s.CAFile = cfg, caFile
+	}
+	var l net.Listener
+	var err error
+	if opt.Implicit {
+		l, err = tls.Listen("tcp", addr, s.srv.TLSConfig)
+	} else {
+		l, err = net.Listen("tcp", addr)
+	}
 	if err != nil {
 		return nil, err
 	}
@@ -76,8 +119,23 @@ func Listen(addr string) (*Server, error) {
 	return s, nil
 }
 
-// URL is the smtp:// URL to configure notrain with.
-func (s *Server) URL() string { return "smtp://" + s.Addr }
+// URL is the URL to configure notrain with: with TLS it names the host
+// "localhost" (the certificate's name) and trusts the test CA.
+func (s *Server) URL() string {
+	u := url.URL{Scheme: "smtp", Host: s.Addr}
+	if s.opt.Implicit {
+		u.Scheme = "smtps"
+	}
+	if s.opt.STARTTLS || s.opt.Implicit {
+		_, port, _ := net.SplitHostPort(s.Addr)
+		u.Host = "localhost:" + port
+		u.RawQuery = url.Values{"ca": {s.CAFile}}.Encode()
+	}
+	if s.opt.User != "" {
+		u.User = url.UserPassword(s.opt.User, s.opt.Pass)
+	}
+	return u.String()
+}
 
 // Close stops the server.
 func (s *Server) Close() error { return s.srv.Close() }
@@ -144,16 +202,37 @@ func (m Message) Code() string {
 
 type backend struct{ s *Server }
 
-func (b *backend) NewSession(*smtp.Conn) (smtp.Session, error) { return &session{s: b.s}, nil }
+func (b *backend) NewSession(c *smtp.Conn) (smtp.Session, error) { return &session{s: b.s, conn: c}, nil }
 
 type session struct {
 	s    *Server
+	conn *smtp.Conn
+	user string
 	from string
 	to   []string
 }
 
-func (ss *session) AuthMechanisms() []string { return nil }
+func (ss *session) AuthMechanisms() []string {
+	if ss.s.opt.User == "" {
+		return nil
+	}
+	return []string{sasl.Plain}
+}
+
+func (ss *session) Auth(mech string) (sasl.Server, error) {
+	return sasl.NewPlainServer(func(_, user, pass string) error {
+		if user != ss.s.opt.User || pass != ss.s.opt.Pass {
+			return &smtp.SMTPError{Code: 535, EnhancedCode: smtp.EnhancedCode{5, 7, 8}, Message: "bad credentials"}
+		}
+		ss.user = user
+		return nil
+	}), nil
+}
+
 func (ss *session) Mail(from string, _ *smtp.MailOptions) error {
+	if ss.s.opt.User != "" && ss.user == "" {
+		return &smtp.SMTPError{Code: 530, EnhancedCode: smtp.EnhancedCode{5, 7, 0}, Message: "authentication required"}
+	}
 	ss.from = from
 	return nil
 }
@@ -174,7 +253,8 @@ func (ss *session) Data(r io.Reader) error {
 	if err != nil {
 		return err
 	}
-	m := Message{From: ss.from, To: ss.to, Raw: raw, At: time.Now()}
+	_, isTLS := ss.conn.TLSConnectionState()
+	m := Message{From: ss.from, To: ss.to, Raw: raw, At: time.Now(), TLS: isTLS, User: ss.user}
 	if err := m.parse(); err != nil {
 		return &smtp.SMTPError{Code: 554, EnhancedCode: smtp.EnhancedCode{5, 6, 0}, Message: "unparseable message: " + err.Error()}
 	}
@@ -189,6 +269,39 @@ func (ss *session) Data(r io.Reader) error {
 }
 
 func (ss *session) Reset()        { ss.from, ss.to = "", nil }
+
+// selfSigned makes a certificate for localhost and writes it to dir as PEM.
+func selfSigned(dir string) (*tls.Config, string, error) {
+	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		return nil, "", err
+	}
+	tmpl := &x509.Certificate{
+		SerialNumber: big.NewInt(1), Subject: pkix.Name{CommonName: "localhost"},
+		DNSNames: []string{"localhost"}, IPAddresses: []net.IP{net.IPv4(127, 0, 0, 1)},
+		NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(24 * time.Hour),
+		KeyUsage: x509.KeyUsageDigitalSignature | x509.KeyUsageCertSign, ExtKeyUsage: []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth},
+		BasicConstraintsValid: true, IsCA: true,
+	}
+	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
+	if err != nil {
+		return nil, "", err
+	}
+	certPEM := pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der})
+	caFile := filepath.Join(dir, "smtp-ca.pem")
+	if err := os.WriteFile(caFile, certPEM, 0o644); err != nil {
+		return nil, "", err
+	}
+	kb, err := x509.MarshalECPrivateKey(key)
+	if err != nil {
+		return nil, "", err
+	}
+	pair, err := tls.X509KeyPair(certPEM, pem.EncodeToMemory(&pem.Block{Type: "EC PRIVATE KEY", Bytes: kb}))
+	if err != nil {
+		return nil, "", err
+	}
+	return &tls.Config{Certificates: []tls.Certificate{pair}, MinVersion: tls.VersionTLS12}, caFile, nil
+}
 func (ss *session) Logout() error { return nil }
 
 // parse decodes headers and the text and HTML parts, as a mail client would.
