@@ -202,7 +202,9 @@ func (m Message) Code() string {
 
 type backend struct{ s *Server }
 
-func (b *backend) NewSession(c *smtp.Conn) (smtp.Session, error) { return &session{s: b.s, conn: c}, nil }
+func (b *backend) NewSession(c *smtp.Conn) (smtp.Session, error) {
+	return &session{s: b.s, conn: c}, nil
+}
 
 type session struct {
 	s    *Server
@@ -268,7 +270,7 @@ func (ss *session) Data(r io.Reader) error {
 	return nil
 }
 
-func (ss *session) Reset()        { ss.from, ss.to = "", nil }
+func (ss *session) Reset() { ss.from, ss.to = "", nil }
 
 // selfSigned makes a certificate for localhost and writes it to dir as PEM.
 func selfSigned(dir string) (*tls.Config, string, error) {
