@@ -1,0 +1,281 @@
+package eligibility
+
+import (
+	"math"
+	"time"
+
+	"github.com/notrain/notrain/internal/platform"
+	"github.com/notrain/notrain/internal/policy"
+)
+
+// Item is what the rules read of one record. Byte slices point into the
+// record itself; nil means the field is absent.
+type Item struct {
+	Malformed  bool
+	ID         []byte
+	Product    []byte
+	AuthorID   []byte
+	Kind       []byte
+	Visibility []byte
+	CreatedAt  int64 // Unix microseconds, UTC
+	Mentions   [][]byte
+	Tags       [][]byte
+	Text       []byte
+	// Record decodes the whole record for rules that read `record`.
+	Record func() (map[string]any, error)
+}
+
+// Decision is the outcome for one item.
+type Decision struct {
+	Reason    Reason
+	Rule      string // for RuleMatch
+	RuleError bool   // the rule failed to evaluate and so counted as a match
+	Author    int32  // the author's account index when in the directory, else -1
+}
+
+// Engine applies one policy to one snapshot as of one moment. It is
+// immutable and safe for concurrent use.
+type Engine struct {
+	pol      *policy.Policy
+	snap     *Snapshot
+	asOf     int64
+	asOfTime time.Time
+
+	visibility [][]byte
+	kindOK     [maxCodes]bool // by kind code; 0 = unknown kind
+	productOK  [maxCodes][maxCodes]bool
+
+	// objectionUntil[i]: content of account i created before this moment is
+	// excluded (math.MaxInt64: an objection is in force at the as-of time).
+	objectionUntil map[int32]int64
+	consentAtAsOf  map[int32]bool
+	items          map[string]struct{}
+
+	consentMode      bool
+	excludeUnknown   bool
+	excludeNoBirth   bool
+	excludeThirdPart bool
+	minAge           int
+}
+
+// maxCodes bounds the product and kind codes (1-based; 0 = unknown).
+const maxCodes = 32
+
+var kindNames = platform.Kinds()
+
+func init() {
+	if len(kindNames) >= maxCodes || len(productNames) >= maxCodes {
+		panic("eligibility: more kinds or products than codes")
+	}
+}
+
+func kindCode(k []byte) int {
+	for i, name := range kindNames {
+		if string(k) == name {
+			return i + 1
+		}
+	}
+	return 0
+}
+
+// NewEngine prepares the rules of pol over snap as of asOf.
+func NewEngine(pol *policy.Policy, snap *Snapshot, asOf time.Time) *Engine {
+	e := &Engine{
+		pol: pol, snap: snap, asOf: asOf.UnixMicro(), asOfTime: asOf.UTC(),
+		objectionUntil:   make(map[int32]int64, len(snap.objections)),
+		consentAtAsOf:    make(map[int32]bool, len(snap.consents)),
+		items:            make(map[string]struct{}, len(snap.items)+len(pol.ExcludeItems)),
+		consentMode:      pol.Mode == policy.ModeConsent,
+		excludeUnknown:   pol.UnknownAuthor == policy.Exclude,
+		excludeNoBirth:   pol.UnknownBirthdate == policy.Exclude,
+		excludeThirdPart: pol.ThirdParty == policy.Exclude,
+		minAge:           pol.MinimumAge,
+	}
+	for _, v := range pol.Visibilities {
+		e.visibility = append(e.visibility, []byte(v))
+	}
+	for ki, k := range kindNames {
+		e.kindOK[ki+1] = pol.AllowsKind(k)
+		for pi, p := range productNames {
+			e.productOK[pi+1][ki+1] = pol.AllowsProduct(p, k)
+		}
+	}
+	// Rule 6 over intervals, folded into one threshold per account: an
+	// objection effective at or before S that is not withdrawn at S excludes
+	// everything; one withdrawn at W <= S excludes content created before W.
+	for idx, ivs := range snap.objections {
+		var until int64
+		for _, iv := range ivs {
+			if iv.From > e.asOf {
+				continue
+			}
+			if iv.To == 0 || iv.To > e.asOf {
+				until = math.MaxInt64
+				break
+			}
+			until = max(until, iv.To)
+		}
+		if until != 0 {
+			e.objectionUntil[idx] = until
+		}
+	}
+	for idx, ivs := range snap.consents {
+		if inForce(ivs, e.asOf) {
+			e.consentAtAsOf[idx] = true
+		}
+	}
+	for id := range snap.items {
+		e.items[id] = struct{}{}
+	}
+	for _, id := range pol.ExcludeItems {
+		e.items[id] = struct{}{}
+	}
+	return e
+}
+
+// inForce reports whether some interval covers t.
+func inForce(ivs []Interval, t int64) bool {
+	for _, iv := range ivs {
+		if iv.From <= t && (iv.To == 0 || iv.To > t) {
+			return true
+		}
+	}
+	return false
+}
+
+// AsOf is the snapshot moment the engine decides for.
+func (e *Engine) AsOf() time.Time { return e.asOfTime }
+
+// Snapshot is the eligibility snapshot the engine reads.
+func (e *Engine) Snapshot() *Snapshot { return e.snap }
+
+// Decide returns the first exclusion reason that applies to it, in
+// DESIGN.md's order, or Keep.
+func (e *Engine) Decide(it *Item) Decision {
+	d := Decision{Author: -1}
+	// 1. malformed: decided by the reader.
+	if it.Malformed {
+		d.Reason = Malformed
+		return d
+	}
+	// 2. visibility.
+	if !e.visible(it.Visibility) {
+		d.Reason = NotPublic
+		return d
+	}
+	// 3. kind, then product (and the per-product kind rule).
+	kc := kindCode(it.Kind)
+	if !e.kindOK[kc] {
+		d.Reason = KindExcluded
+		return d
+	}
+	pc := productCode(it.Product)
+	if !e.productOK[pc][kc] {
+		d.Reason = ProductExcluded
+		return d
+	}
+	// 4. the author must be in the directory.
+	author := e.snap.keys.lookup(pc, it.AuthorID)
+	inDir := author >= 0 && e.snap.flags[author]&flagInDirectory != 0
+	if inDir {
+		d.Author = author
+	} else if e.excludeUnknown {
+		d.Reason = UnknownAuthor
+		return d
+	}
+	c := it.CreatedAt
+	// 5. minors: under the minimum age at c; an unknown birthdate counts as minor.
+	birth := int32(unknownBirth)
+	if inDir {
+		birth = e.snap.birth[author]
+	}
+	if birth == unknownBirth {
+		if e.excludeNoBirth {
+			d.Reason = Minor
+			return d
+		}
+	} else if c < AdultFrom(birth, e.minAge) {
+		d.Reason = Minor
+		return d
+	}
+	// 6. the author's objection, or missing consent.
+	if e.consentMode {
+		if !e.consented(author, c) {
+			d.Reason = NoConsent
+			return d
+		}
+	} else if e.objected(author, c) {
+		d.Reason = Objection
+		return d
+	}
+	// 7. third parties: a tagged or mentioned person excluded by rule 6.
+	if e.excludeThirdPart && (e.anyExcluded(pc, it.Mentions, c) || e.anyExcluded(pc, it.Tags, c)) {
+		d.Reason = ThirdParty
+		return d
+	}
+	// 8. the item exclusion list.
+	if _, ok := e.items[string(it.ID)]; ok {
+		d.Reason = ItemExcluded
+		return d
+	}
+	// 9. extra rules.
+	if rules := e.pol.Compiled; rules != nil && rules.Len() > 0 {
+		v := &policy.Vars{ID: string(it.ID), Product: string(it.Product), AuthorID: string(it.AuthorID),
+			Kind: string(it.Kind), Visibility: string(it.Visibility), Text: string(it.Text),
+			CreatedAt: time.UnixMicro(c).UTC(), AsOf: e.asOfTime, Mentions: toStrings(it.Mentions), Tags: toStrings(it.Tags),
+			Record: it.Record}
+		if name, matched, errored := rules.Match(v); matched {
+			d.Reason, d.Rule, d.RuleError = RuleMatch, name, errored
+			return d
+		}
+	}
+	return d
+}
+
+func (e *Engine) visible(v []byte) bool {
+	if v == nil {
+		return false
+	}
+	for _, ok := range e.visibility {
+		if string(v) == string(ok) {
+			return true
+		}
+	}
+	return false
+}
+
+// objected applies rule 6 in objection mode to account idx (-1: unknown).
+func (e *Engine) objected(idx int32, c int64) bool {
+	if idx < 0 {
+		return false
+	}
+	until, ok := e.objectionUntil[idx]
+	return ok && c < until
+}
+
+// consented applies rule 6 in consent mode: consent in force at S and at c.
+func (e *Engine) consented(idx int32, c int64) bool {
+	return idx >= 0 && e.consentAtAsOf[idx] && inForce(e.snap.consents[idx], c)
+}
+
+func (e *Engine) anyExcluded(pc uint8, ids [][]byte, c int64) bool {
+	for _, id := range ids {
+		idx := e.snap.keys.lookup(pc, id)
+		if e.consentMode {
+			if !e.consented(idx, c) {
+				return true
+			}
+		} else if e.objected(idx, c) {
+			return true
+		}
+	}
+	return false
+}
+
+func toStrings(bs [][]byte) []string {
+	out := make([]string, len(bs))
+	for i, b := range bs {
+		out[i] = string(b)
+	}
+	return out
+}

@@ -1,0 +1,258 @@
+package eligibility
+
+import (
+	"fmt"
+	"slices"
+
+	"github.com/notrain/notrain/internal/ledger"
+)
+
+// Interval is when an objection or consent was in force: from its effective
+// moment to its withdrawal (To = 0: not withdrawn). Unix microseconds, UTC.
+type Interval struct {
+	From, To int64
+}
+
+const flagInDirectory = 1
+
+// Snapshot is the immutable state the rules need, read at one ledger head:
+// the directory (who exists, born when), the objections and consents per
+// account after e-mail, link-group and scope expansion, and the store's
+// item exclusions. It does not depend on the as-of time or the policy.
+type Snapshot struct {
+	keys       *keyTable
+	flags      []uint8
+	birth      []int32 // packed YYYYMMDD, 0 unknown
+	objections map[int32][]Interval
+	consents   map[int32][]Interval
+	items      map[string]struct{}
+	Head       ledger.Head
+	Stats      Stats
+}
+
+// Stats describe a snapshot for manifests.
+type Stats struct {
+	Accounts       int `json:"accounts"`
+	Objections     int `json:"objections"`
+	ObjectionKeys  int `json:"accounts_with_objections"`
+	Consents       int `json:"consents"`
+	ConsentKeys    int `json:"accounts_with_consent"`
+	ItemExclusions int `json:"item_exclusions"`
+}
+
+// AccountRow is one directory account as the store reads it.
+type AccountRow struct {
+	Product, AccountID, EmailHash, Birthdate, Group string
+}
+
+// Key names an account.
+type Key struct {
+	Product, AccountID string
+}
+
+// Grant is an accepted objection or a given consent before expansion.
+type Grant struct {
+	EmailHash string   // "" when the grant names accounts only
+	Accounts  []Key    // accounts named explicitly (at acceptance, or by import)
+	Products  []string // scope; empty = all products
+	Interval
+}
+
+func (g *Grant) covers(product string) bool {
+	return len(g.Products) == 0 || slices.Contains(g.Products, product)
+}
+
+// Source is a consistent read of the store at one ledger head.
+type Source interface {
+	Head() ledger.Head
+	// Accounts streams the directory. Build calls it twice.
+	Accounts(fn func(AccountRow) error) error
+	Objections(fn func(Grant) error) error
+	Consents(fn func(Grant) error) error
+	ItemExclusions(fn func(id string) error) error
+}
+
+// Build reads a Source into a Snapshot. Who a grant covers (DESIGN.md): the
+// accounts whose e-mail matches or that it names, plus every account in
+// their link groups; a scope that lists products keeps only those. Memory
+// beyond the compact directory is proportional to the grants, not the
+// directory: a first pass finds the matched accounts and their groups, a
+// second adds the rest of those groups.
+func Build(src Source, capHint int) (*Snapshot, error) {
+	b := &builder{
+		snap: &Snapshot{keys: newKeyTable(capHint), objections: map[int32][]Interval{}, consents: map[int32][]Interval{},
+			items: map[string]struct{}{}, Head: src.Head()},
+		byEmail: map[string][]int32{}, byKey: map[Key][]int32{}, byGroup: map[string][]int32{},
+	}
+	if err := src.Objections(func(g Grant) error { b.addGrant(g, false); return nil }); err != nil {
+		return nil, fmt.Errorf("eligibility: objections: %w", err)
+	}
+	if err := src.Consents(func(g Grant) error { b.addGrant(g, true); return nil }); err != nil {
+		return nil, fmt.Errorf("eligibility: consents: %w", err)
+	}
+	if err := src.ItemExclusions(func(id string) error { b.snap.items[id] = struct{}{}; return nil }); err != nil {
+		return nil, fmt.Errorf("eligibility: item exclusions: %w", err)
+	}
+	if err := src.Accounts(b.firstPass); err != nil {
+		return nil, fmt.Errorf("eligibility: accounts: %w", err)
+	}
+	b.addUndirected()
+	b.snap.keys.index()
+	if len(b.byGroup) > 0 {
+		if err := src.Accounts(b.secondPass); err != nil {
+			return nil, fmt.Errorf("eligibility: accounts: %w", err)
+		}
+	}
+	return b.finish(), nil
+}
+
+type builder struct {
+	snap    *Snapshot
+	grants  []Grant
+	consent []bool
+	byEmail map[string][]int32
+	byKey   map[Key][]int32
+	byGroup map[string][]int32 // link group → grants that reach it
+	seen    map[Key]bool
+}
+
+func (b *builder) addGrant(g Grant, consent bool) {
+	i := int32(len(b.grants))
+	b.grants = append(b.grants, g)
+	b.consent = append(b.consent, consent)
+	if consent {
+		b.snap.Stats.Consents++
+	} else {
+		b.snap.Stats.Objections++
+	}
+	if g.EmailHash != "" {
+		b.byEmail[g.EmailHash] = append(b.byEmail[g.EmailHash], i)
+	}
+	for _, k := range g.Accounts {
+		b.byKey[k] = append(b.byKey[k], i)
+	}
+}
+
+func (b *builder) firstPass(a AccountRow) error {
+	pc := productCode([]byte(a.Product))
+	if pc == 0 {
+		return fmt.Errorf("account %s/%s: unknown product", a.Product, a.AccountID)
+	}
+	idx := b.snap.keys.add(pc, []byte(a.AccountID))
+	birth, _ := PackDate(a.Birthdate)
+	b.snap.flags = append(b.snap.flags, flagInDirectory)
+	b.snap.birth = append(b.snap.birth, birth)
+	b.snap.Stats.Accounts++
+	k := Key{a.Product, a.AccountID}
+	var matched []int32
+	if a.EmailHash != "" {
+		matched = append(matched, b.byEmail[a.EmailHash]...)
+	}
+	matched = append(matched, b.byKey[k]...)
+	for _, gi := range matched {
+		b.grant(idx, gi, a.Product)
+		if a.Group != "" && !slices.Contains(b.byGroup[a.Group], gi) {
+			b.byGroup[a.Group] = append(b.byGroup[a.Group], gi)
+		}
+	}
+	if b.seen == nil {
+		b.seen = map[Key]bool{}
+	}
+	if len(b.byKey[k]) > 0 {
+		b.seen[k] = true
+	}
+	return nil
+}
+
+// addUndirected adds accounts that grants name but the directory lacks:
+// a post may still mention them, and their objection must still count.
+func (b *builder) addUndirected() {
+	keys := make([]Key, 0, len(b.byKey))
+	for k := range b.byKey {
+		if !b.seen[k] {
+			keys = append(keys, k)
+		}
+	}
+	slices.SortFunc(keys, func(x, y Key) int {
+		if c := compare(x.Product, y.Product); c != 0 {
+			return c
+		}
+		return compare(x.AccountID, y.AccountID)
+	})
+	for _, k := range keys {
+		pc := productCode([]byte(k.Product))
+		if pc == 0 {
+			continue // validated on import; an unknown product can match no record
+		}
+		idx := b.snap.keys.add(pc, []byte(k.AccountID))
+		b.snap.flags = append(b.snap.flags, 0)
+		b.snap.birth = append(b.snap.birth, unknownBirth)
+		for _, gi := range b.byKey[k] {
+			b.grant(idx, gi, k.Product)
+		}
+	}
+}
+
+func compare(a, b string) int {
+	switch {
+	case a < b:
+		return -1
+	case a > b:
+		return 1
+	}
+	return 0
+}
+
+func (b *builder) secondPass(a AccountRow) error {
+	gs := b.byGroup[a.Group]
+	if a.Group == "" || len(gs) == 0 {
+		return nil
+	}
+	idx := b.snap.keys.lookup(productCode([]byte(a.Product)), []byte(a.AccountID))
+	if idx < 0 {
+		return fmt.Errorf("account %s/%s changed between two reads of one snapshot", a.Product, a.AccountID)
+	}
+	for _, gi := range gs {
+		b.grant(idx, gi, a.Product)
+	}
+	return nil
+}
+
+// grant records that grant gi covers account idx, if its scope allows.
+func (b *builder) grant(idx, gi int32, product string) {
+	g := &b.grants[gi]
+	if !g.covers(product) {
+		return
+	}
+	m := b.snap.objections
+	if b.consent[gi] {
+		m = b.snap.consents
+	}
+	if !slices.Contains(m[idx], g.Interval) {
+		m[idx] = append(m[idx], g.Interval)
+	}
+}
+
+func (b *builder) finish() *Snapshot {
+	s := b.snap
+	s.Stats.ObjectionKeys = len(s.objections)
+	s.Stats.ConsentKeys = len(s.consents)
+	s.Stats.ItemExclusions = len(s.items)
+	return s
+}
+
+// Lookup returns the account index of (product, id) and whether it is in
+// the directory; the index is -1 when the snapshot does not know the key.
+func (s *Snapshot) Lookup(product, id []byte) (int32, bool) {
+	idx := s.keys.lookup(productCode(product), id)
+	return idx, idx >= 0 && s.flags[idx]&flagInDirectory != 0
+}
+
+// Key returns the product and account id of an index.
+func (s *Snapshot) Key(idx int32) Key {
+	p, id := s.keys.key(idx)
+	return Key{Product: productNames[p-1], AccountID: string(id)}
+}
+
+// Len is the number of keys (directory accounts and accounts only named by grants).
+func (s *Snapshot) Len() int { return s.keys.len() }
