@@ -16,10 +16,10 @@ func PackDate(s string) (int32, bool) {
 	return int32(t.Year()*10000 + int(t.Month())*100 + t.Day()), true
 }
 
-// daysFromCivil is the number of days from 1970-01-01 to y-m-d in the
+// DaysFromCivil is the number of days from 1970-01-01 to y-m-d in the
 // proleptic Gregorian calendar (Howard Hinnant's algorithm), without
 // allocating or consulting time zones: it runs once per record.
-func daysFromCivil(y, m, d int64) int64 {
+func DaysFromCivil(y, m, d int64) int64 {
 	if m <= 2 {
 		y--
 	}
@@ -44,5 +44,5 @@ func AdultFrom(birth int32, age int) int64 {
 	if m == 2 && d == 29 && !isLeap(y) {
 		m, d = 3, 1
 	}
-	return daysFromCivil(y, m, d) * microsPerDay
+	return DaysFromCivil(y, m, d) * microsPerDay
 }

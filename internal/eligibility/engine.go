@@ -1,6 +1,7 @@
 package eligibility
 
 import (
+	"encoding/json"
 	"math"
 	"time"
 
@@ -21,7 +22,10 @@ type Item struct {
 	Mentions   [][]byte
 	Tags       [][]byte
 	Text       []byte
-	// Record decodes the whole record for rules that read `record`.
+	// Raw is the record as JSON, decoded only for rules that read `record`.
+	Raw []byte
+	// Record, when set, builds the record for rules instead (formats that
+	// are not JSON).
 	Record func() (map[string]any, error)
 }
 
@@ -224,6 +228,14 @@ func (e *Engine) Decide(it *Item) Decision {
 			Kind: string(it.Kind), Visibility: string(it.Visibility), Text: string(it.Text),
 			CreatedAt: time.UnixMicro(c).UTC(), AsOf: e.asOfTime, Mentions: toStrings(it.Mentions), Tags: toStrings(it.Tags),
 			Record: it.Record}
+		if v.Record == nil && it.Raw != nil {
+			raw := it.Raw
+			v.Record = func() (map[string]any, error) {
+				var m map[string]any
+				err := json.Unmarshal(raw, &m)
+				return m, err
+			}
+		}
 		if name, matched, errored := rules.Match(v); matched {
 			d.Reason, d.Rule, d.RuleError = RuleMatch, name, errored
 			return d

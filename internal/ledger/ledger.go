@@ -42,6 +42,9 @@ const (
 	KindObjectionAccepted  = "objection.accepted"
 	KindObjectionWithdrawn = "objection.withdrawn"
 	KindAccountsImported   = "accounts.imported"
+	KindObjectionsImported = "objections.imported"
+	KindItemsExcluded      = "items.excluded"
+	KindSnapshotRegistered = "snapshot.registered"
 )
 
 // Entry is one ledger record.

@@ -459,13 +459,29 @@ func (s *Service) countVerify(flow Flow, checked, matched bool, refusal *Error) 
 	}
 }
 
-// covered returns the accounts an objection for the e-mail hash covers: the
-// accounts using the address, every account in their link groups, narrowed
-// to the scope's products.
-func covered(ctx context.Context, tx *store.Tx, emailHash string, scope Scope) ([]store.Account, error) {
-	direct, err := tx.AccountsByEmail(ctx, emailHash)
-	if err != nil {
-		return nil, err
+// covered returns the accounts an objection covers now: the accounts using
+// the e-mail hash or named by it, every account in their link groups,
+// narrowed to the scope's products. Named accounts the directory lacks are
+// returned as bare keys: an objection for them must still hold.
+func covered(ctx context.Context, tx *store.Tx, emailHash string, named []store.AccountKey, scope Scope) ([]store.Account, error) {
+	var direct []store.Account
+	if emailHash != "" {
+		var err error
+		if direct, err = tx.AccountsByEmail(ctx, emailHash); err != nil {
+			return nil, err
+		}
+	}
+	var bare []store.Account
+	for _, k := range named {
+		a, err := tx.Account(ctx, k)
+		switch {
+		case errors.Is(err, store.ErrNotFound):
+			bare = append(bare, store.Account{Product: k.Product, AccountID: k.AccountID})
+		case err != nil:
+			return nil, err
+		default:
+			direct = append(direct, a)
+		}
 	}
 	var groups []string
 	for _, a := range direct {
@@ -479,7 +495,7 @@ func covered(ctx context.Context, tx *store.Tx, emailHash string, scope Scope) (
 	}
 	seen := map[store.AccountKey]bool{}
 	var out []store.Account
-	for _, a := range append(direct, linked...) {
+	for _, a := range slices.Concat(direct, linked, bare) {
 		k := store.AccountKey{Product: a.Product, AccountID: a.AccountID}
 		if seen[k] || !scope.Covers(a.Product) {
 			continue
@@ -506,14 +522,28 @@ func compareString(a, b string) int {
 	return 0
 }
 
-func (s *Service) accept(ctx context.Context, tx *store.Tx, req store.CodeRequest, now time.Time) (Outcome, error) {
-	scope, err := ParseScope(req.Scope)
+// newObjection is an objection about to be recorded, from any channel.
+type newObjection struct {
+	EmailHash   string
+	Named       []store.AccountKey
+	Scope       Scope
+	Reason      string
+	Note        string
+	Channel     string
+	Lang        string
+	RequestID   string
+	ReceivedAt  time.Time
+	EffectiveAt time.Time
+}
+
+// record stores an accepted objection, the accounts it covers and its
+// ledger entry, in the caller's transaction.
+// The ledger entry is dated now, when the decision is recorded; the body
+// carries when the objection took effect.
+func (s *Service) record(ctx context.Context, tx *store.Tx, n newObjection, now time.Time) (string, []store.Account, int64, error) {
+	accts, err := covered(ctx, tx, n.EmailHash, n.Named, n.Scope)
 	if err != nil {
-		return Outcome{}, err
-	}
-	accts, err := covered(ctx, tx, req.EmailHash, scope)
-	if err != nil {
-		return Outcome{}, err
+		return "", nil, 0, err
 	}
 	ref := ids.Reference(ObjectionPrefix)
 	keys := make([]store.AccountKey, len(accts))
@@ -523,23 +553,40 @@ func (s *Service) accept(ctx context.Context, tx *store.Tx, req store.CodeReques
 		pseud[i] = s.keys.Pseudonym("account", a.Product+"/"+a.AccountID)
 	}
 	slices.Sort(pseud)
+	subject := ""
+	if n.EmailHash != "" {
+		subject = s.keys.Pseudonym("email", n.EmailHash)
+	}
 	entry, err := tx.Append(ctx, now, ledger.KindObjectionAccepted, map[string]any{
 		"reference":    ref,
-		"subject":      s.keys.Pseudonym("email", req.EmailHash),
+		"subject":      subject,
 		"accounts":     pseud,
-		"scope":        scope.String(),
-		"channel":      req.Channel,
-		"received_at":  req.CreatedAt.Format(time.RFC3339Nano),
-		"effective_at": now.Format(time.RFC3339Nano),
+		"scope":        n.Scope.String(),
+		"channel":      n.Channel,
+		"received_at":  n.ReceivedAt.UTC().Format(time.RFC3339Nano),
+		"effective_at": n.EffectiveAt.UTC().Format(time.RFC3339Nano),
 	})
+	if err != nil {
+		return "", nil, 0, err
+	}
+	if err := tx.InsertObjection(ctx, store.Objection{
+		ID: ref, EmailHash: n.EmailHash, Scope: n.Scope.String(), Reason: n.Reason, Note: n.Note, Channel: n.Channel,
+		Status: store.StatusAccepted, Lang: n.Lang, RequestID: n.RequestID, ReceivedAt: n.ReceivedAt, EffectiveAt: n.EffectiveAt,
+		LedgerSeq: entry.Seq, Accounts: keys,
+	}); err != nil {
+		return "", nil, 0, err
+	}
+	return ref, accts, entry.Seq, nil
+}
+
+func (s *Service) accept(ctx context.Context, tx *store.Tx, req store.CodeRequest, now time.Time) (Outcome, error) {
+	scope, err := ParseScope(req.Scope)
 	if err != nil {
 		return Outcome{}, err
 	}
-	if err := tx.InsertObjection(ctx, store.Objection{
-		ID: ref, EmailHash: req.EmailHash, Scope: scope.String(), Reason: req.Reason, Channel: req.Channel,
-		Status: store.StatusAccepted, Lang: req.Lang, RequestID: req.ID, ReceivedAt: req.CreatedAt, EffectiveAt: now,
-		LedgerSeq: entry.Seq, Accounts: keys,
-	}); err != nil {
+	ref, accts, seq, err := s.record(ctx, tx, newObjection{EmailHash: req.EmailHash, Scope: scope, Reason: req.Reason,
+		Channel: req.Channel, Lang: req.Lang, RequestID: req.ID, ReceivedAt: req.CreatedAt, EffectiveAt: now}, now)
+	if err != nil {
 		return Outcome{}, err
 	}
 	if err := s.queue(ctx, tx, mail.KindObjectionConfirmed, req, now, mail.Data{
@@ -548,7 +595,7 @@ func (s *Service) accept(ctx context.Context, tx *store.Tx, req store.CodeReques
 		return Outcome{}, err
 	}
 	return Outcome{Flow: FlowObjection, Reference: ref, Status: StatusAccepted, At: now, Scope: scope, Accounts: accts,
-		Lang: req.Lang, LedgerSeq: entry.Seq}, nil
+		Lang: req.Lang, LedgerSeq: seq}, nil
 }
 
 func (s *Service) withdraw(ctx context.Context, tx *store.Tx, req store.CodeRequest, now time.Time) (Outcome, error) {

@@ -78,6 +78,19 @@ func (tx *Tx) HasAccountWithEmail(ctx context.Context, emailHash string) (bool, 
 	return n > 0, nil
 }
 
+// Account reads one account.
+func (tx *Tx) Account(ctx context.Context, k AccountKey) (Account, error) {
+	accts, err := scanAccounts(tx.query(ctx, `SELECT product, account_id, email_hash, birthdate, handle, link_group
+		FROM accounts WHERE product = $1 AND account_id = $2`, k.Product, k.AccountID))
+	if err != nil {
+		return Account{}, err
+	}
+	if len(accts) == 0 {
+		return Account{}, ErrNotFound
+	}
+	return accts[0], nil
+}
+
 // AccountsInGroups returns every account in the given link groups.
 func (tx *Tx) AccountsInGroups(ctx context.Context, groups []string) ([]Account, error) {
 	if len(groups) == 0 {

@@ -21,6 +21,7 @@ type Objection struct {
 	WithdrawnAt   time.Time
 	WithdrawalRef string
 	LedgerSeq     int64
+	Note          string
 	Accounts      []AccountKey
 }
 
@@ -33,10 +34,10 @@ const (
 // InsertObjection stores an objection and the accounts it covers.
 func (tx *Tx) InsertObjection(ctx context.Context, o Objection) error {
 	_, err := tx.exec(ctx, `INSERT INTO objections (id, email_hash, scope, reason, channel, status, lang, request_id,
-		received_at, effective_at, withdrawn_at, withdrawal_ref, ledger_seq)
-		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)`,
+		received_at, effective_at, withdrawn_at, withdrawal_ref, ledger_seq, note)
+		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)`,
 		o.ID, o.EmailHash, o.Scope, o.Reason, o.Channel, o.Status, o.Lang, o.RequestID,
-		micros(o.ReceivedAt), micros(o.EffectiveAt), micros(o.WithdrawnAt), o.WithdrawalRef, o.LedgerSeq)
+		micros(o.ReceivedAt), micros(o.EffectiveAt), micros(o.WithdrawnAt), o.WithdrawalRef, o.LedgerSeq, o.Note)
 	if err != nil {
 		return fmt.Errorf("store: insert objection: %w", err)
 	}

@@ -1,0 +1,186 @@
+package objection
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"regexp"
+	"time"
+	"unicode/utf8"
+
+	"github.com/notrain/notrain/internal/ledger"
+	"github.com/notrain/notrain/internal/platform"
+	"github.com/notrain/notrain/internal/store"
+)
+
+// ImportRecord is one objection that came in by another channel (DESIGN.md):
+// either email, or product and account_id.
+type ImportRecord struct {
+	Email       string          `json:"email"`
+	Product     string          `json:"product"`
+	AccountID   string          `json:"account_id"`
+	Scope       json.RawMessage `json:"scope"`
+	ReceivedAt  string          `json:"received_at"`
+	EffectiveAt string          `json:"effective_at"`
+	Channel     string          `json:"channel"`
+	Note        string          `json:"note"`
+}
+
+// LineError names the line that made an import fail.
+type LineError struct {
+	Line int
+	Err  error
+}
+
+func (e *LineError) Error() string { return fmt.Sprintf("line %d: %v", e.Line, e.Err) }
+func (e *LineError) Unwrap() error { return e.Err }
+
+var channelName = regexp.MustCompile(`^[a-z][a-z0-9_]{0,31}$`)
+
+// maxImportLine bounds one record: a runaway line must not exhaust memory.
+const maxImportLine = 64 << 10
+
+// parseImport validates one record into a newObjection.
+func (s *Service) parseImport(line []byte, now time.Time) (newObjection, error) {
+	var r ImportRecord
+	dec := json.NewDecoder(bytes.NewReader(line))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(&r); err != nil {
+		return newObjection{}, fmt.Errorf("not a valid objection record: %w", err)
+	}
+	if dec.More() {
+		return newObjection{}, errors.New("more than one JSON value on the line")
+	}
+	var n newObjection
+	switch {
+	case r.Email != "" && (r.Product != "" || r.AccountID != ""):
+		return n, errors.New("give either email, or product and account_id, not both")
+	case r.Email != "":
+		addr, err := ParseEmail(r.Email)
+		if err != nil {
+			return n, fmt.Errorf("email %q: %v", r.Email, err)
+		}
+		n.EmailHash = s.keys.EmailHash(addr.Canonical)
+	case r.Product != "" && r.AccountID != "":
+		if !platform.IsProduct(r.Product) {
+			return n, fmt.Errorf("product %q is not a product", r.Product)
+		}
+		n.Named = []store.AccountKey{{Product: r.Product, AccountID: r.AccountID}}
+	default:
+		return n, errors.New("give email, or product and account_id")
+	}
+	scope, err := parseScopeJSON(r.Scope)
+	if err != nil {
+		return n, err
+	}
+	n.Scope = scope
+	if r.EffectiveAt == "" {
+		return n, errors.New("effective_at is missing")
+	}
+	if n.EffectiveAt, err = time.Parse(time.RFC3339Nano, r.EffectiveAt); err != nil {
+		return n, fmt.Errorf("effective_at %q is not an RFC 3339 time", r.EffectiveAt)
+	}
+	n.ReceivedAt = n.EffectiveAt
+	if r.ReceivedAt != "" {
+		if n.ReceivedAt, err = time.Parse(time.RFC3339Nano, r.ReceivedAt); err != nil {
+			return n, fmt.Errorf("received_at %q is not an RFC 3339 time", r.ReceivedAt)
+		}
+	}
+	switch {
+	case n.ReceivedAt.After(n.EffectiveAt):
+		return n, errors.New("received_at is after effective_at")
+	case n.EffectiveAt.After(now):
+		return n, fmt.Errorf("effective_at %s is in the future: an objection takes effect when it is accepted", r.EffectiveAt)
+	}
+	n.EffectiveAt, n.ReceivedAt = n.EffectiveAt.UTC(), n.ReceivedAt.UTC()
+	if !channelName.MatchString(r.Channel) {
+		return n, fmt.Errorf("channel %q: lower-case letters, digits and _, e.g. email, letter, import", r.Channel)
+	}
+	if utf8.RuneCountInString(r.Note) > 1000 {
+		return n, errors.New("note is longer than 1000 characters")
+	}
+	n.Channel, n.Note = r.Channel, r.Note
+	return n, nil
+}
+
+func parseScopeJSON(raw json.RawMessage) (Scope, error) {
+	raw = bytes.TrimSpace(raw)
+	if len(raw) == 0 || string(raw) == "null" {
+		return AllAccounts, nil
+	}
+	var one string
+	if json.Unmarshal(raw, &one) == nil {
+		if one != "all" {
+			return Scope{}, fmt.Errorf("scope %q: use \"all\" or a list of products", one)
+		}
+		return AllAccounts, nil
+	}
+	var list []string
+	if err := json.Unmarshal(raw, &list); err != nil || len(list) == 0 {
+		return Scope{}, fmt.Errorf("scope %s: use \"all\" or a list of products", raw)
+	}
+	scope, err := NewScope(list)
+	if err != nil {
+		return Scope{}, fmt.Errorf("scope %s: a list of products: %v", raw, list)
+	}
+	return scope, nil
+}
+
+// ImportResult is what an objection import did.
+type ImportResult struct {
+	Records   int
+	SHA256    string
+	LedgerSeq int64 // the summary entry
+}
+
+// Import reads objections (JSON Lines), validates every line first and then
+// records them all in one transaction, each with its ledger entry, plus one
+// entry for the file: all or nothing.
+func (s *Service) Import(ctx context.Context, r io.Reader, source string) (ImportResult, error) {
+	now := s.now()
+	h := sha256.New()
+	br := bufio.NewReaderSize(io.TeeReader(r, h), 64<<10)
+	var recs []newObjection
+	for n := 1; ; n++ {
+		line, err := br.ReadSlice('\n')
+		if errors.Is(err, bufio.ErrBufferFull) || len(line) > maxImportLine {
+			return ImportResult{}, &LineError{Line: n, Err: fmt.Errorf("line is longer than %d bytes", maxImportLine)}
+		}
+		if err != nil && !errors.Is(err, io.EOF) {
+			return ImportResult{}, &LineError{Line: n, Err: err}
+		}
+		if t := bytes.TrimSpace(line); len(t) > 0 {
+			rec, perr := s.parseImport(t, now)
+			if perr != nil {
+				return ImportResult{}, &LineError{Line: n, Err: perr}
+			}
+			recs = append(recs, rec)
+		}
+		if errors.Is(err, io.EOF) {
+			break
+		}
+	}
+	res := ImportResult{Records: len(recs), SHA256: hex.EncodeToString(h.Sum(nil))}
+	err := s.db.Write(ctx, func(ctx context.Context, tx *store.Tx) error {
+		for _, rec := range recs {
+			if _, _, _, err := s.record(ctx, tx, rec, now); err != nil {
+				return err
+			}
+		}
+		e, err := tx.Append(ctx, now, ledger.KindObjectionsImported, map[string]any{
+			"source": source, "sha256": res.SHA256, "records": len(recs),
+		})
+		res.LedgerSeq = e.Seq
+		return err
+	})
+	if err != nil {
+		return ImportResult{}, err
+	}
+	return res, nil
+}

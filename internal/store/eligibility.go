@@ -1,0 +1,189 @@
+package store
+
+import (
+	"context"
+	"database/sql"
+	"fmt"
+	"strings"
+
+	"github.com/notrain/notrain/internal/eligibility"
+	"github.com/notrain/notrain/internal/ledger"
+)
+
+// ReadEligibility runs fn with an eligibility.Source over one consistent
+// read of the store (one read transaction, so one ledger head).
+func (db *DB) ReadEligibility(ctx context.Context, fn func(eligibility.Source) error) error {
+	tx, err := db.r.BeginTx(ctx, &sql.TxOptions{ReadOnly: true})
+	if err != nil {
+		return fmt.Errorf("store: eligibility read: %w", err)
+	}
+	defer tx.Rollback()
+	src := &eligibilitySource{ctx: ctx, tx: tx}
+	if err := tx.QueryRowContext(ctx, "SELECT seq, hash FROM ledger_head WHERE id = 1").Scan(&src.head.Seq, &src.head.Hash); err != nil {
+		return fmt.Errorf("store: eligibility read: %w", err)
+	}
+	return fn(src)
+}
+
+type eligibilitySource struct {
+	ctx  context.Context
+	tx   *sql.Tx
+	head ledger.Head
+}
+
+func (s *eligibilitySource) Head() ledger.Head { return s.head }
+
+func (s *eligibilitySource) Accounts(fn func(eligibility.AccountRow) error) error {
+	rows, err := s.tx.QueryContext(s.ctx, `SELECT product, account_id, email_hash, birthdate, link_group
+		FROM accounts ORDER BY product, account_id`)
+	if err != nil {
+		return err
+	}
+	defer rows.Close()
+	var a eligibility.AccountRow
+	for rows.Next() {
+		if err := rows.Scan(&a.Product, &a.AccountID, &a.EmailHash, &a.Birthdate, &a.Group); err != nil {
+			return err
+		}
+		if err := fn(a); err != nil {
+			return err
+		}
+	}
+	return rows.Err()
+}
+
+// grants reads objections or consents with the accounts they name, merging
+// two ordered scans instead of one query per grant.
+func (s *eligibilitySource) grants(main, accounts string, fn func(eligibility.Grant) error) error {
+	named := map[string][]eligibility.Key{}
+	rows, err := s.tx.QueryContext(s.ctx, accounts)
+	if err != nil {
+		return err
+	}
+	for rows.Next() {
+		var id string
+		var k eligibility.Key
+		if err := rows.Scan(&id, &k.Product, &k.AccountID); err != nil {
+			rows.Close()
+			return err
+		}
+		named[id] = append(named[id], k)
+	}
+	rows.Close()
+	if err := rows.Err(); err != nil {
+		return err
+	}
+	rows, err = s.tx.QueryContext(s.ctx, main)
+	if err != nil {
+		return err
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var id, emailHash, scope string
+		var g eligibility.Grant
+		if err := rows.Scan(&id, &emailHash, &scope, &g.From, &g.To); err != nil {
+			return err
+		}
+		g.EmailHash, g.Accounts = emailHash, named[id]
+		if scope != "all" && scope != "" {
+			g.Products = strings.Split(scope, ",")
+		}
+		if err := fn(g); err != nil {
+			return err
+		}
+	}
+	return rows.Err()
+}
+
+func (s *eligibilitySource) Objections(fn func(eligibility.Grant) error) error {
+	// In review or rejected objections are not in force; their effective_at is 0.
+	return s.grants(`SELECT id, email_hash, scope, effective_at, withdrawn_at FROM objections
+		WHERE status = 'accepted' AND effective_at <> 0 ORDER BY id`,
+		`SELECT objection_id, product, account_id FROM objection_accounts ORDER BY objection_id, product, account_id`, fn)
+}
+
+func (s *eligibilitySource) Consents(fn func(eligibility.Grant) error) error {
+	return s.grants(`SELECT id, email_hash, scope, given_at, withdrawn_at FROM consents ORDER BY id`,
+		`SELECT consent_id, product, account_id FROM consent_accounts ORDER BY consent_id, product, account_id`, fn)
+}
+
+func (s *eligibilitySource) ItemExclusions(fn func(string) error) error {
+	rows, err := s.tx.QueryContext(s.ctx, "SELECT item_id FROM item_exclusions ORDER BY item_id")
+	if err != nil {
+		return err
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var id string
+		if err := rows.Scan(&id); err != nil {
+			return err
+		}
+		if err := fn(id); err != nil {
+			return err
+		}
+	}
+	return rows.Err()
+}
+
+// SnapshotRecord is a registered training snapshot.
+type SnapshotRecord struct {
+	ID             string
+	CreatedAt      int64
+	AsOf           int64
+	PolicySHA256   string
+	Eligibility    ledger.Head
+	Read, Kept     int64
+	Manifest       string
+	ManifestSHA256 string
+}
+
+// RegisterSnapshot stores a snapshot with its manifest and records it in the ledger.
+func (tx *Tx) RegisterSnapshot(ctx context.Context, s SnapshotRecord, entry map[string]any) (ledger.Entry, error) {
+	e, err := tx.Append(ctx, fromMicros(s.CreatedAt), ledger.KindSnapshotRegistered, entry)
+	if err != nil {
+		return e, err
+	}
+	_, err = tx.exec(ctx, `INSERT INTO snapshots (id, created_at, as_of, policy_sha256, eligibility_seq, eligibility_hash,
+		records_read, records_kept, manifest, manifest_sha256, ledger_seq) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)`,
+		s.ID, s.CreatedAt, s.AsOf, s.PolicySHA256, s.Eligibility.Seq, s.Eligibility.Hash, s.Read, s.Kept, s.Manifest, s.ManifestSHA256, e.Seq)
+	if err != nil {
+		return e, fmt.Errorf("store: register snapshot: %w", err)
+	}
+	return e, nil
+}
+
+// Snapshots lists registered snapshots, newest first.
+func (db *DB) Snapshots(ctx context.Context) ([]SnapshotRecord, error) {
+	rows, err := db.r.QueryContext(ctx, `SELECT id, created_at, as_of, policy_sha256, eligibility_seq, eligibility_hash,
+		records_read, records_kept, manifest, manifest_sha256 FROM snapshots ORDER BY created_at DESC, id`)
+	if err != nil {
+		return nil, fmt.Errorf("store: snapshots: %w", err)
+	}
+	defer rows.Close()
+	var out []SnapshotRecord
+	for rows.Next() {
+		var s SnapshotRecord
+		if err := rows.Scan(&s.ID, &s.CreatedAt, &s.AsOf, &s.PolicySHA256, &s.Eligibility.Seq, &s.Eligibility.Hash,
+			&s.Read, &s.Kept, &s.Manifest, &s.ManifestSHA256); err != nil {
+			return nil, fmt.Errorf("store: snapshots: %w", err)
+		}
+		out = append(out, s)
+	}
+	return out, rows.Err()
+}
+
+// ExcludeItems adds item ids to the exclusion list.
+func (tx *Tx) ExcludeItems(ctx context.Context, ids []string, reason string, at int64, seq int64) (int, error) {
+	added := 0
+	for _, id := range ids {
+		res, err := tx.exec(ctx, `INSERT INTO item_exclusions (item_id, reason, added_at, ledger_seq) VALUES ($1, $2, $3, $4)
+			ON CONFLICT (item_id) DO NOTHING`, id, reason, at, seq)
+		if err != nil {
+			return added, fmt.Errorf("store: exclude item: %w", err)
+		}
+		if n, _ := res.RowsAffected(); n == 1 {
+			added++
+		}
+	}
+	return added, nil
+}
