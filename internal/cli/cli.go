@@ -30,6 +30,11 @@ const usage = `notrain: objections to AI training, honoured and proven.
 Usage:
   notrain serve              [--addr 127.0.0.1:8080] [--db notrain.db] [--mail dev|smtp://…] [--demo] [--ip-rate-limit N]
   notrain accounts import    FILE.jsonl [--db …]
+  notrain objections import  FILE.jsonl [--db …]
+  notrain filter             --in FILE… --out FILE --manifest FILE [--policy FILE] [--as-of RFC3339]
+                             [--db …|--snapshot FILE] [--rejects FILE] [--lineage FILE]
+  notrain policy check       [FILE]
+  notrain snapshot export    --out FILE [--db …]
   notrain ledger verify      [--db …] [--checkpoint FILE]
   notrain version
 
@@ -63,6 +68,14 @@ func Run(ctx context.Context, args []string, env Env) int {
 		err = accountsImport(ctx, args[2:], env)
 	case cmd == "ledger verify":
 		err = ledgerVerify(ctx, args[2:], env)
+	case cmd == "objections import":
+		err = objectionsImport(ctx, args[2:], env)
+	case args[0] == "filter":
+		err = filterCmd(ctx, args[1:], env)
+	case cmd == "policy check":
+		err = policyCheck(ctx, args[2:], env)
+	case cmd == "snapshot export":
+		err = snapshotExport(ctx, args[2:], env)
 	case args[0] == "version":
 		fmt.Fprintln(env.Stdout, "notrain", version())
 	case args[0] == "help" || args[0] == "-h" || args[0] == "--help":

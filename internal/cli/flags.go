@@ -15,7 +15,8 @@ import (
 type flags struct {
 	*flag.FlagSet
 	lookupEnv func(string) (string, bool)
-	args      []string // positional arguments, in order
+	args      []string        // positional arguments, in order
+	given     map[string]bool // flags set on the command line or by the environment
 }
 
 func newFlags(name string, env func(string) (string, bool), out io.Writer) *flags {
@@ -44,6 +45,7 @@ func (f *flags) parse(args []string) error {
 	}
 	set := map[string]bool{}
 	f.Visit(func(fl *flag.Flag) { set[fl.Name] = true })
+	f.given = set
 	var errs []error
 	f.VisitAll(func(fl *flag.Flag) {
 		if set[fl.Name] {
@@ -69,6 +71,13 @@ func (f *flags) parse(args []string) error {
 		if err := fl.Value.Set(v); err != nil {
 			errs = append(errs, fmt.Errorf("%s=%q: %w", name, v, err))
 		}
+		set[fl.Name] = true
 	})
 	return errors.Join(errs...)
 }
+
+// list is a repeatable string flag.
+type list []string
+
+func (l *list) String() string     { return strings.Join(*l, ",") }
+func (l *list) Set(v string) error { *l = append(*l, v); return nil }

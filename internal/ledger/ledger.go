@@ -122,15 +122,21 @@ func (e *BadEntryError) Error() string {
 // Verifier checks a chain entry by entry, in sequence order.
 type Verifier struct {
 	head Head
-	// checkpoint, if set, must be found on the chain.
-	checkpoint   *Head
-	checkpointOK bool
+	// checkpoints must all be found on the chain, unchanged.
+	checkpoints map[int64]string
+	found       int
 }
 
-// NewVerifier starts a verification; cp, when not nil, is a head recorded
-// earlier that the chain must still contain unchanged.
-func NewVerifier(cp *Head) *Verifier {
-	return &Verifier{head: Head{Hash: Genesis}, checkpoint: cp}
+// NewVerifier starts a verification; each checkpoint is a head recorded
+// earlier (nil ones are ignored) that the chain must still contain unchanged.
+func NewVerifier(cps ...*Head) *Verifier {
+	v := &Verifier{head: Head{Hash: Genesis}, checkpoints: map[int64]string{}}
+	for _, cp := range cps {
+		if cp != nil && cp.Seq > 0 {
+			v.checkpoints[cp.Seq] = cp.Hash
+		}
+	}
+	return v
 }
 
 // Add checks the next entry.
@@ -154,11 +160,11 @@ func (v *Verifier) Add(e Entry) error {
 	if !json.Valid(e.Body) {
 		return &BadEntryError{Seq: e.Seq, Reason: "body is not valid JSON"}
 	}
-	if v.checkpoint != nil && e.Seq == v.checkpoint.Seq {
-		if e.Hash != v.checkpoint.Hash {
+	if want, ok := v.checkpoints[e.Seq]; ok {
+		if e.Hash != want {
 			return &BadEntryError{Seq: e.Seq, Reason: "differs from the verified checkpoint"}
 		}
-		v.checkpointOK = true
+		v.found++
 	}
 	v.head = Head{Seq: e.Seq, Hash: h}
 	return nil
@@ -174,8 +180,14 @@ func (v *Verifier) Finish(recorded Head) (Head, error) {
 		}
 		return v.head, &BadEntryError{Seq: recorded.Seq, Reason: fmt.Sprintf("the recorded head (%d, %s) does not match the chain's end (%d, %s)", recorded.Seq, short(recorded.Hash), v.head.Seq, short(v.head.Hash))}
 	}
-	if v.checkpoint != nil && v.checkpoint.Seq > 0 && !v.checkpointOK {
-		return v.head, &BadEntryError{Seq: v.checkpoint.Seq, Reason: fmt.Sprintf("missing: the verified checkpoint names entry %d, the chain ends at %d (entries were cut off)", v.checkpoint.Seq, v.head.Seq)}
+	if v.found < len(v.checkpoints) {
+		var missing int64
+		for seq := range v.checkpoints {
+			if seq > v.head.Seq && (missing == 0 || seq < missing) {
+				missing = seq
+			}
+		}
+		return v.head, &BadEntryError{Seq: missing, Reason: fmt.Sprintf("missing: a verified checkpoint names entry %d, the chain ends at %d (entries were cut off)", missing, v.head.Seq)}
 	}
 	return v.head, nil
 }

@@ -53,14 +53,30 @@ func (db *DB) LedgerScan(ctx context.Context, fn func(ledger.Entry) error) (ledg
 }
 
 // VerifyLedger recomputes the whole chain from one consistent read and
-// checks its end against the recorded head and, when cp is not nil, against
-// a checkpoint verified earlier. It returns the verified head, or a
-// *ledger.BadEntryError naming the first bad entry.
-func (db *DB) VerifyLedger(ctx context.Context, cp *ledger.Head) (ledger.Head, error) {
-	v := ledger.NewVerifier(cp)
+// checks its end against the recorded head and against heads verified or
+// read earlier (checkpoints), which must all still be on the chain. It
+// returns the verified head, or a *ledger.BadEntryError naming the first
+// bad entry.
+func (db *DB) VerifyLedger(ctx context.Context, cps ...*ledger.Head) (ledger.Head, error) {
+	v := ledger.NewVerifier(cps...)
 	recorded, err := db.LedgerScan(ctx, v.Add)
 	if err != nil {
 		return ledger.Head{}, err
 	}
 	return v.Finish(recorded)
+}
+
+// EntriesSince counts ledger entries after seq whose kind is not one of skip.
+func (db *DB) EntriesSince(ctx context.Context, seq int64, skip ...string) (int64, error) {
+	q := "SELECT COUNT(*) FROM ledger WHERE seq > $1"
+	args := []any{seq}
+	for i, k := range skip {
+		q += fmt.Sprintf(" AND kind <> $%d", i+2)
+		args = append(args, k)
+	}
+	var n int64
+	if err := db.r.QueryRowContext(ctx, q, args...).Scan(&n); err != nil {
+		return 0, fmt.Errorf("store: ledger: %w", err)
+	}
+	return n, nil
 }

@@ -1,0 +1,134 @@
+package cli
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+
+	"github.com/notrain/notrain/internal/ledger"
+	"github.com/notrain/notrain/internal/locale"
+	"github.com/notrain/notrain/internal/mail"
+	"github.com/notrain/notrain/internal/objection"
+	"github.com/notrain/notrain/internal/policy"
+	"github.com/notrain/notrain/internal/store"
+)
+
+// policyCheck prints the effective policy and its hash, or why it is invalid.
+func policyCheck(_ context.Context, args []string, env Env) error {
+	f := newFlags("policy check", env.LookupEnv, env.Stderr)
+	if err := f.parse(args); err != nil {
+		return err
+	}
+	if len(f.args) > 1 {
+		return usageError{"usage: notrain policy check [FILE]"}
+	}
+	path := ""
+	if len(f.args) == 1 {
+		path = f.args[0]
+	}
+	p, err := policy.Load(path)
+	if err != nil {
+		return err
+	}
+	eff, err := p.Effective()
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(env.Stdout, "# policy: %s\n# sha256: %s\n# rules can read: %s\n%s", p.Source, p.SHA256, policy.RuleVariables, eff)
+	return nil
+}
+
+// snapshotExport writes the eligibility snapshot to a compact file, after
+// verifying the ledger, for filter runs far from the database.
+func snapshotExport(ctx context.Context, args []string, env Env) error {
+	var s storeFlags
+	var out string
+	f := newFlags("snapshot export", env.LookupEnv, env.Stderr)
+	s.register(f)
+	f.StringVar(&out, "out", "", "file to write")
+	if err := f.parse(args); err != nil {
+		return err
+	}
+	if out == "" || len(f.args) > 0 {
+		return usageError{"usage: notrain snapshot export --out FILE [--db …]"}
+	}
+	db, err := s.open(ctx)
+	if err != nil {
+		return err
+	}
+	defer db.Close()
+	snap, _, err := db.EligibilitySnapshot(ctx, "")
+	if err != nil {
+		return err
+	}
+	var cp *ledger.Head
+	if db.Path() != "" {
+		if cp, err = ledger.ReadCheckpoint(db.Path() + ".ledger-checkpoint"); err != nil {
+			return err
+		}
+	}
+	if _, err := db.VerifyLedger(ctx, cp, &snap.Head); err != nil {
+		var bad *ledger.BadEntryError
+		if errors.As(err, &bad) {
+			return fmt.Errorf("ledger BROKEN at entry %d (%s): no snapshot exported", bad.Seq, bad.Reason)
+		}
+		return err
+	}
+	sum, err := store.WriteSnapshotFile(snap, out)
+	if err != nil {
+		return err
+	}
+	st := snap.Stats
+	fmt.Fprintf(env.Stdout, "eligibility snapshot %s: ledger head %d %s, %d accounts, %d objections, %d consents, %d item exclusions, sha256 %s\n",
+		out, snap.Head.Seq, snap.Head.Hash, st.Accounts, st.Objections, st.Consents, st.ItemExclusions, sum)
+	return nil
+}
+
+// objectionsImport records objections received by other channels.
+func objectionsImport(ctx context.Context, args []string, env Env) error {
+	var s storeFlags
+	f := newFlags("objections import", env.LookupEnv, env.Stderr)
+	s.register(f)
+	if err := f.parse(args); err != nil {
+		return err
+	}
+	if len(f.args) != 1 {
+		return usageError{"usage: notrain objections import FILE.jsonl [--db …]"}
+	}
+	path := f.args[0]
+	in, err := os.Open(path)
+	if err != nil {
+		return err
+	}
+	defer in.Close()
+	db, err := s.open(ctx)
+	if err != nil {
+		return err
+	}
+	defer db.Close()
+	log, _ := newLogger(env, "info")
+	keys, err := s.keys(log)
+	if err != nil {
+		return err
+	}
+	cat, err := locale.Load()
+	if err != nil {
+		return err
+	}
+	composer, err := mail.NewComposer(cat)
+	if err != nil {
+		return err
+	}
+	svc, err := objection.New(db, keys, composer, cat, nil, nil, objection.Config{Now: env.Now})
+	if err != nil {
+		return err
+	}
+	res, err := svc.Import(ctx, in, filepath.Base(path))
+	if err != nil {
+		return fmt.Errorf("%s: %w (nothing was imported)", path, err)
+	}
+	fmt.Fprintf(env.Stdout, "imported %d objections from %s (ledger up to entry %d)\n", res.Records, path, res.LedgerSeq)
+	return nil
+}

@@ -1,0 +1,287 @@
+package cli
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"github.com/notrain/notrain/internal/eligibility"
+	"github.com/notrain/notrain/internal/filter"
+	"github.com/notrain/notrain/internal/ids"
+	"github.com/notrain/notrain/internal/ledger"
+	"github.com/notrain/notrain/internal/policy"
+	"github.com/notrain/notrain/internal/store"
+)
+
+type filterConfig struct {
+	storeFlags
+	inputs     list
+	output     string
+	manifest   string
+	policy     string
+	asOf       string
+	snapshot   string
+	rejects    string
+	lineage    string
+	cache      string
+	checkpoint string
+	workers    int
+	progress   string
+}
+
+func filterCmd(ctx context.Context, args []string, env Env) error {
+	var c filterConfig
+	f := newFlags("filter", env.LookupEnv, env.Stderr)
+	c.storeFlags.register(f)
+	f.Var(&c.inputs, "in", "input file (.jsonl, .jsonl.gz, .jsonl.zst or .parquet); repeat for several")
+	f.StringVar(&c.output, "out", "", "output file, in the inputs' format")
+	f.StringVar(&c.manifest, "manifest", "", "manifest file (JSON)")
+	f.StringVar(&c.policy, "policy", "", "policy file (default: the built-in policy)")
+	f.StringVar(&c.asOf, "as-of", "", "snapshot moment, RFC 3339 (default: now)")
+	f.StringVar(&c.snapshot, "snapshot", "", "eligibility snapshot file from 'notrain snapshot export' instead of the store")
+	f.StringVar(&c.rejects, "rejects", "", "write malformed records with file and line number here (JSON Lines)")
+	f.StringVar(&c.lineage, "lineage", "", "lineage sidecar: records kept per account (default: next to --out, .lineage.jsonl)")
+	f.StringVar(&c.cache, "eligibility-cache", "", `compact eligibility cache (default <db>.eligibility for SQLite; "off" to disable)`)
+	f.StringVar(&c.checkpoint, "checkpoint", "", "ledger checkpoint that must still be on the chain (default <db>.ledger-checkpoint if present)")
+	f.IntVar(&c.workers, "workers", 0, "parallel workers (default: every CPU)")
+	f.StringVar(&c.progress, "progress", "auto", "progress line on stderr: auto (when a terminal), always, never")
+	if err := f.parse(args); err != nil {
+		return err
+	}
+	switch {
+	case len(f.args) > 0:
+		return usageError{fmt.Sprintf("filter takes no arguments (%q); use --in", f.args)}
+	case len(c.inputs) == 0 || c.output == "" || c.manifest == "":
+		return usageError{"usage: notrain filter --in FILE… --out FILE --manifest FILE [--policy FILE] [--as-of RFC3339] [--db …|--snapshot FILE]"}
+	}
+	if c.lineage == "" {
+		c.lineage = lineagePath(c.output)
+	}
+	for _, p := range []string{c.manifest, c.lineage, c.rejects} {
+		for _, in := range c.inputs {
+			if p != "" && filepath.Clean(p) == filepath.Clean(in) {
+				return usageError{fmt.Sprintf("%s is both an input and an output", p)}
+			}
+		}
+	}
+	for _, in := range c.inputs {
+		if filepath.Clean(in) == filepath.Clean(c.output) {
+			return usageError{fmt.Sprintf("%s is both an input and the output", in)}
+		}
+	}
+	return c.run(ctx, env, f.given["db"])
+}
+
+// lineagePath puts the sidecar next to the output: snap.jsonl.gz → snap.lineage.jsonl.
+func lineagePath(out string) string {
+	base := out
+	for _, ext := range []string{".gz", ".zst", ".jsonl", ".ndjson", ".parquet"} {
+		base = strings.TrimSuffix(base, ext)
+	}
+	return base + ".lineage.jsonl"
+}
+
+func (c *filterConfig) run(ctx context.Context, env Env, dbGiven bool) error {
+	started := time.Now()
+	// Everything that could make the result unprovable is checked before a
+	// single record is written: policy, time, store, ledger.
+	pol, err := policy.Load(c.policy)
+	if err != nil {
+		return err
+	}
+	now := env.Now().UTC()
+	asOf := now
+	if c.asOf != "" {
+		if asOf, err = time.Parse(time.RFC3339Nano, c.asOf); err != nil {
+			return usageError{fmt.Sprintf("--as-of %q is not an RFC 3339 time", c.asOf)}
+		}
+		if asOf.After(now) {
+			return usageError{fmt.Sprintf("--as-of %s is in the future: objections that arrive until then would be missed", c.asOf)}
+		}
+	}
+	var snap *eligibility.Snapshot
+	var origin any
+	var verified ledger.Head
+	var db *store.DB
+	useStore := c.snapshot == "" || dbGiven
+	if useStore {
+		if db, err = c.open(ctx); err != nil {
+			return err
+		}
+		defer db.Close()
+	}
+	if c.snapshot != "" {
+		var sum string
+		if snap, sum, err = store.ReadSnapshotFile(c.snapshot); err != nil {
+			return fmt.Errorf("eligibility snapshot: %w", err)
+		}
+		origin = store.EligibilityOrigin{Source: "file", Path: c.snapshot, SHA256: sum}
+	} else {
+		cache := c.cache
+		switch {
+		case cache == "off":
+			cache = ""
+		case cache == "" && db.Path() != "":
+			cache = db.Path() + ".eligibility"
+		}
+		var o store.EligibilityOrigin
+		if snap, o, err = db.EligibilitySnapshot(ctx, cache); err != nil {
+			return err
+		}
+		origin = o
+	}
+	if db != nil {
+		cp, err := c.readCheckpoint(db)
+		if err != nil {
+			return err
+		}
+		verified, err = db.VerifyLedger(ctx, cp, &snap.Head)
+		var bad *ledger.BadEntryError
+		if errors.As(err, &bad) {
+			return fmt.Errorf("ledger BROKEN at entry %d (%s): refusing to build a snapshot whose objections cannot be proven", bad.Seq, bad.Reason)
+		}
+		if err != nil {
+			return fmt.Errorf("ledger: %w", err)
+		}
+	}
+	engine := eligibility.NewEngine(pol, snap, asOf)
+	job := filter.Job{Inputs: c.inputs, Output: c.output, Lineage: c.lineage, Rejects: c.rejects, Engine: engine,
+		WantText: pol.Compiled.Len() > 0, Workers: c.workers, Progress: progressWriter(env, c.progress)}
+	res, err := filter.Run(ctx, job)
+	if err != nil {
+		return fmt.Errorf("filter: %w (nothing was written)", err)
+	}
+	ok := false
+	defer func() {
+		if !ok {
+			res.Abort()
+		}
+	}()
+	effective, err := json.Marshal(pol)
+	if err != nil {
+		return err
+	}
+	m := &filter.Manifest{
+		SnapshotID: "snap_" + ids.Random(8), CreatedAt: now.Format(time.RFC3339Nano), AsOf: asOf.Format(time.RFC3339Nano),
+		PolicySHA256: pol.SHA256,
+		Policy:       filter.ManifestPolicy{Source: pol.Source, Name: pol.Name, Mode: pol.Mode, Effective: json.RawMessage(effective)},
+		LedgerHead:   snap.Head, LedgerVerified: verified,
+		Eligibility: map[string]any{"origin": origin, "stats": snap.Stats},
+		Inputs:      res.Inputs, Outputs: []filter.FileInfo{res.Output},
+		Lineage: &filter.ManifestFile{FileInfo: res.Lineage, Accounts: res.Accounts},
+		Rejects: res.Rejects, Counts: &res.Counts, Registered: db != nil, Notrain: version(),
+		DurationSeconds: time.Since(started).Seconds(),
+	}
+	body, err := m.Encode()
+	if err != nil {
+		return err
+	}
+	mt, err := filter.CreateTemp(c.manifest)
+	if err != nil {
+		return err
+	}
+	defer func() {
+		if !ok {
+			mt.Remove()
+		}
+	}()
+	if _, err := mt.Write(body); err != nil {
+		return err
+	}
+	minfo, err := mt.Close()
+	if err != nil {
+		return err
+	}
+	if db != nil {
+		err := db.Write(ctx, func(ctx context.Context, tx *store.Tx) error {
+			_, err := tx.RegisterSnapshot(ctx, store.SnapshotRecord{
+				ID: m.SnapshotID, CreatedAt: now.UnixMicro(), AsOf: asOf.UnixMicro(), PolicySHA256: pol.SHA256,
+				Eligibility: snap.Head, Read: res.Counts.Read, Kept: res.Counts.Eligible, Manifest: string(body), ManifestSHA256: minfo.SHA256,
+			}, map[string]any{
+				"snapshot_id": m.SnapshotID, "as_of": m.AsOf, "policy_sha256": pol.SHA256,
+				"eligibility_head": map[string]any{"seq": snap.Head.Seq, "hash": snap.Head.Hash},
+				"manifest_sha256":  minfo.SHA256, "output_sha256": res.Output.SHA256,
+				"read": res.Counts.Read, "kept": res.Counts.Eligible,
+			})
+			return err
+		})
+		if err != nil {
+			return fmt.Errorf("register snapshot: %w (nothing was written)", err)
+		}
+	}
+	if err := res.Commit(); err != nil {
+		return err
+	}
+	if err := mt.Commit(); err != nil {
+		return err
+	}
+	ok = true
+	c.summary(env, m, res)
+	return nil
+}
+
+func (c *filterConfig) readCheckpoint(db *store.DB) (*ledger.Head, error) {
+	path := c.checkpoint
+	if path == "" && db.Path() != "" {
+		path = db.Path() + ".ledger-checkpoint"
+	}
+	if path == "" {
+		return nil, nil
+	}
+	return ledger.ReadCheckpoint(path)
+}
+
+func (c *filterConfig) summary(env Env, m *filter.Manifest, res *filter.Result) {
+	w := env.Stdout
+	cnt := res.Counts
+	pct := 0.0
+	if cnt.Read > 0 {
+		pct = 100 * float64(cnt.Eligible) / float64(cnt.Read)
+	}
+	fmt.Fprintf(w, "snapshot %s as of %s: read %d records, kept %d (%.1f %%)\n", m.SnapshotID, m.AsOf, cnt.Read, cnt.Eligible, pct)
+	for _, r := range sortedReasons(cnt.ExcludedByReason()) {
+		fmt.Fprintf(w, "  excluded %-18s %d\n", r.name, r.n)
+	}
+	fmt.Fprintf(w, "  policy %s (sha256 %s), ledger head %d\n", m.Policy.Source, m.PolicySHA256[:12], m.LedgerHead.Seq)
+	fmt.Fprintf(w, "  output %s, lineage %s (%d accounts), manifest %s\n", res.Output.Path, res.Lineage.Path, res.Accounts, c.manifest)
+}
+
+type reasonCount struct {
+	name string
+	n    int64
+}
+
+func sortedReasons(m map[string]int64) []reasonCount {
+	var out []reasonCount
+	for r := eligibility.Malformed; int(r) < eligibility.NumReasons; r++ {
+		if n, ok := m[r.String()]; ok && n > 0 {
+			out = append(out, reasonCount{r.String(), n})
+		}
+	}
+	for k, n := range m {
+		if strings.HasPrefix(k, "rule:") && n > 0 {
+			out = append(out, reasonCount{k, n})
+		}
+	}
+	return out
+}
+
+// progressWriter returns stderr for the progress line when wanted.
+func progressWriter(env Env, mode string) *os.File {
+	f, ok := env.Stderr.(*os.File)
+	if !ok || mode == "never" {
+		return nil
+	}
+	if mode == "always" {
+		return f
+	}
+	if st, err := f.Stat(); err == nil && st.Mode()&os.ModeCharDevice != 0 {
+		return f
+	}
+	return nil
+}

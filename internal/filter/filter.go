@@ -1,0 +1,163 @@
+package filter
+
+import (
+	"bufio"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"runtime"
+	"strconv"
+
+	"github.com/notrain/notrain/internal/eligibility"
+)
+
+// Job is one filter run.
+type Job struct {
+	Inputs   []string
+	Output   string
+	Lineage  string // sidecar: records kept per account
+	Rejects  string // optional: malformed records with file and line
+	Engine   *eligibility.Engine
+	WantText bool      // the policy has rules that read text
+	Workers  int       // default: every CPU
+	Progress io.Writer // nil: no progress line
+}
+
+// Result is what a job produced, still under temporary names.
+type Result struct {
+	Counts   Counts
+	Inputs   []FileInfo
+	Output   FileInfo
+	Lineage  FileInfo
+	Accounts int // accounts with at least one kept record
+	Rejects  *FileInfo
+
+	temps []*Temp
+}
+
+// Commit installs every output under its final name.
+func (r *Result) Commit() error {
+	for _, t := range r.temps {
+		if err := t.Commit(); err != nil {
+			return err
+		}
+	}
+	r.temps = nil
+	return nil
+}
+
+// Abort removes every output.
+func (r *Result) Abort() {
+	for _, t := range r.temps {
+		t.Remove()
+	}
+	r.temps = nil
+}
+
+// Run filters the inputs. On any error it removes what it wrote and
+// returns the error: no partial snapshot ever appears.
+func Run(ctx context.Context, job Job) (res *Result, err error) {
+	if len(job.Inputs) == 0 {
+		return nil, errors.New("no input files")
+	}
+	if job.Workers <= 0 {
+		job.Workers = runtime.GOMAXPROCS(0)
+	}
+	outFmt, err := FormatOf(job.Output)
+	if err != nil {
+		return nil, err
+	}
+	var inFmts []Format
+	for _, in := range job.Inputs {
+		f, err := FormatOf(in)
+		if err != nil {
+			return nil, err
+		}
+		if f.IsJSONL() != outFmt.IsJSONL() {
+			return nil, fmt.Errorf("%s is %s but the output %s is %s: the output keeps the input's format", in, f, job.Output, outFmt)
+		}
+		inFmts = append(inFmts, f)
+	}
+	res = &Result{}
+	defer func() {
+		if err != nil {
+			res.Abort()
+			res = nil
+		}
+	}()
+	out, err := CreateTemp(job.Output)
+	if err != nil {
+		return res, err
+	}
+	res.temps = append(res.temps, out)
+	var rejects *Temp
+	if job.Rejects != "" {
+		if rejects, err = CreateTemp(job.Rejects); err != nil {
+			return res, err
+		}
+		res.temps = append(res.temps, rejects)
+	}
+	lin := newLineage(job.Engine.Snapshot().Len())
+	if outFmt.IsJSONL() {
+		err = runJSONL(ctx, job, inFmts, outFmt, out, rejects, lin, res)
+	} else {
+		err = runParquet(ctx, job, out, rejects, lin, res)
+	}
+	if err != nil {
+		return res, err
+	}
+	if res.Output, err = out.Close(); err != nil {
+		return res, err
+	}
+	res.Output.Format = outFmt
+	if rejects != nil {
+		info, err := rejects.Close()
+		if err != nil {
+			return res, err
+		}
+		res.Rejects = &info
+	}
+	if job.Lineage != "" {
+		if err := writeLineage(job, lin, res); err != nil {
+			return res, err
+		}
+	}
+	return res, nil
+}
+
+// writeLineage writes the sidecar: one line per account the snapshot holds
+// records of, with how many.
+func writeLineage(job Job, lin *lineage, res *Result) error {
+	t, err := CreateTemp(job.Lineage)
+	if err != nil {
+		return err
+	}
+	res.temps = append(res.temps, t)
+	w := bufio.NewWriterSize(t, 1<<20)
+	snap := job.Engine.Snapshot()
+	var line []byte
+	for i, n := range lin.counts {
+		if n == 0 {
+			continue
+		}
+		k := snap.Key(int32(i))
+		line = append(line[:0], `{"product":`...)
+		line = strconv.AppendQuote(line, k.Product)
+		line = append(line, `,"account_id":`...)
+		line = appendJSONString(line, k.AccountID)
+		line = append(line, `,"items":`...)
+		line = strconv.AppendUint(line, uint64(n), 10)
+		line = append(line, "}\n"...)
+		if _, err := w.Write(line); err != nil {
+			return err
+		}
+		res.Accounts++
+	}
+	if err := w.Flush(); err != nil {
+		return err
+	}
+	res.Lineage, err = t.Close()
+	res.Lineage.Format = JSONL
+	return err
+}
