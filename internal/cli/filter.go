@@ -198,8 +198,10 @@ func (c *filterConfig) run(ctx context.Context, env Env, dbGiven bool) error {
 		return err
 	}
 	if db != nil {
+		var entry ledger.Entry
 		err := db.Write(ctx, func(ctx context.Context, tx *store.Tx) error {
-			_, err := tx.RegisterSnapshot(ctx, store.SnapshotRecord{
+			var err error
+			entry, err = tx.RegisterSnapshot(ctx, store.SnapshotRecord{
 				ID: m.SnapshotID, CreatedAt: now.UnixMicro(), AsOf: asOf.UnixMicro(), PolicySHA256: pol.SHA256,
 				Eligibility: snap.Head, Read: res.Counts.Read, Kept: res.Counts.Eligible, Manifest: string(body), ManifestSHA256: minfo.SHA256,
 			}, map[string]any{
@@ -213,6 +215,13 @@ func (c *filterConfig) run(ctx context.Context, env Env, dbGiven bool) error {
 		if err != nil {
 			return fmt.Errorf("register snapshot: %w (nothing was written)", err)
 		}
+		// The chain was verified up to its head and this entry extends it:
+		// record the new head as the checkpoint a later cut would violate.
+		if path := c.checkpointPath(db); path != "" && entry.Seq == verified.Seq+1 {
+			if err := ledger.WriteCheckpoint(path, ledger.Head{Seq: entry.Seq, Hash: entry.Hash}); err != nil {
+				return fmt.Errorf("ledger checkpoint: %w (nothing was written)", err)
+			}
+		}
 	}
 	if err := res.Commit(); err != nil {
 		return err
@@ -225,11 +234,15 @@ func (c *filterConfig) run(ctx context.Context, env Env, dbGiven bool) error {
 	return nil
 }
 
-func (c *filterConfig) readCheckpoint(db *store.DB) (*ledger.Head, error) {
-	path := c.checkpoint
-	if path == "" && db.Path() != "" {
-		path = db.Path() + ".ledger-checkpoint"
+func (c *filterConfig) checkpointPath(db *store.DB) string {
+	if c.checkpoint == "" && db.Path() != "" {
+		return db.Path() + ".ledger-checkpoint"
 	}
+	return c.checkpoint
+}
+
+func (c *filterConfig) readCheckpoint(db *store.DB) (*ledger.Head, error) {
+	path := c.checkpointPath(db)
 	if path == "" {
 		return nil, nil
 	}

@@ -13,6 +13,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync/atomic"
 )
 
 // Format is a file format, chosen by extension.
@@ -134,16 +135,26 @@ func (t *Temp) Remove() {
 	os.Remove(t.f.Name())
 }
 
-// hashingReader counts and hashes what passes through it.
+// hashingReader counts and hashes what passes through it. The count is
+// atomic because the progress line reads it from another goroutine.
 type hashingReader struct {
 	r    io.Reader
 	hash hash.Hash
-	n    int64
+	n    atomic.Int64
 }
 
 func (h *hashingReader) Read(p []byte) (int, error) {
 	n, err := h.r.Read(p)
 	h.hash.Write(p[:n])
-	h.n += int64(n)
+	h.n.Add(int64(n))
 	return n, err
+}
+
+// finish reads whatever the decompressor left unread (so the hash covers
+// the whole file) and returns the file's identity.
+func (h *hashingReader) finish(path string, f Format) (FileInfo, error) {
+	if _, err := io.Copy(io.Discard, h); err != nil {
+		return FileInfo{}, fmt.Errorf("%s: %w", path, err)
+	}
+	return FileInfo{Path: path, Format: f, Bytes: h.n.Load(), SHA256: hex.EncodeToString(h.hash.Sum(nil))}, nil
 }

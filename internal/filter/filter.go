@@ -22,6 +22,9 @@ type Job struct {
 	WantText bool      // the policy has rules that read text
 	Workers  int       // default: every CPU
 	Progress io.Writer // nil: no progress line
+	// MaxRecord is the longest record read (default 64 MiB); a longer one
+	// is counted malformed and skipped without being held in memory.
+	MaxRecord int
 }
 
 // Result is what a job produced, still under temporary names.
@@ -63,6 +66,9 @@ func Run(ctx context.Context, job Job) (res *Result, err error) {
 	}
 	if job.Workers <= 0 {
 		job.Workers = runtime.GOMAXPROCS(0)
+	}
+	if job.MaxRecord <= 0 {
+		job.MaxRecord = defaultMaxRecord
 	}
 	outFmt, err := FormatOf(job.Output)
 	if err != nil {

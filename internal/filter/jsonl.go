@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"context"
 	"crypto/sha256"
-	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -24,8 +23,8 @@ import (
 )
 
 const (
-	chunkSize = 1 << 20  // work unit: a few thousand records
-	maxRecord = 64 << 20 // longer lines are malformed and skipped unread
+	chunkSize        = 1 << 20  // work unit: a few thousand records
+	defaultMaxRecord = 64 << 20 // longer lines are malformed and skipped unread
 )
 
 // chunk is a run of whole lines from one input.
@@ -92,7 +91,7 @@ func runJSONL(ctx context.Context, job Job, inFmts []Format, outFmt Format, out,
 func readInputs(ctx context.Context, job Job, inFmts []Format, bufs *sync.Pool, work chan<- *chunk, slots chan struct{}, progress *progressCounter, res *Result) error {
 	seq := 0
 	for fi, path := range job.Inputs {
-		info, err := readInput(ctx, fi, path, inFmts[fi], bufs, work, slots, &seq, progress)
+		info, err := readInput(ctx, fi, path, inFmts[fi], job.MaxRecord, bufs, work, slots, &seq, progress)
 		if err != nil {
 			return err
 		}
@@ -101,7 +100,7 @@ func readInputs(ctx context.Context, job Job, inFmts []Format, bufs *sync.Pool, 
 	return nil
 }
 
-func readInput(ctx context.Context, fi int, path string, f Format, bufs *sync.Pool, work chan<- *chunk, slots chan struct{}, seq *int, progress *progressCounter) (FileInfo, error) {
+func readInput(ctx context.Context, fi int, path string, f Format, maxRecord int, bufs *sync.Pool, work chan<- *chunk, slots chan struct{}, seq *int, progress *progressCounter) (FileInfo, error) {
 	file, err := os.Open(path)
 	if err != nil {
 		return FileInfo{}, err
@@ -112,6 +111,7 @@ func readInput(ctx context.Context, fi int, path string, f Format, bufs *sync.Po
 	}
 	hr := &hashingReader{r: file, hash: sha256.New()}
 	var r io.Reader = hr
+	closeDecoder := func() {}
 	switch f {
 	case JSONLGzip:
 		zr, err := gzip.NewReader(hr)
@@ -121,10 +121,13 @@ func readInput(ctx context.Context, fi int, path string, f Format, bufs *sync.Po
 		defer zr.Close()
 		r = zr
 	case JSONLZstd:
-		zr, err := zstd.NewReader(hr, zstd.WithDecoderConcurrency(2))
+		// One goroutine: the decoder then reads the file only inside Read,
+		// so the hash is complete when it returns io.EOF.
+		zr, err := zstd.NewReader(hr, zstd.WithDecoderConcurrency(1))
 		if err != nil {
 			return FileInfo{}, fmt.Errorf("%s: %w", path, err)
 		}
+		closeDecoder = zr.Close
 		defer zr.Close()
 		r = zr
 	}
@@ -153,8 +156,10 @@ func readInput(ctx context.Context, fi int, path string, f Format, bufs *sync.Po
 			bp = bufs.Get().(*[]byte)
 			buf = append((*bp)[:0], carry...)
 		} else {
-			// A line longer than half a chunk: a bigger, unpooled buffer.
-			buf = append(make([]byte, 0, 2*len(carry)+chunkSize), carry...)
+			// A line longer than half a chunk: a bigger, unpooled buffer, but
+			// never more than the record limit plus one byte, so a record over
+			// the limit always shows as a full buffer without a line end.
+			buf = append(make([]byte, 0, min(2*len(carry)+chunkSize, maxRecord+1)), carry...)
 		}
 		for len(buf) < cap(buf) && !eof {
 			n, err := r.Read(buf[len(buf):cap(buf)])
@@ -166,14 +171,15 @@ func readInput(ctx context.Context, fi int, path string, f Format, bufs *sync.Po
 				return FileInfo{}, fmt.Errorf("%s: %w", path, err)
 			}
 		}
-		progress.read.Add(hr.n - lastRead)
-		lastRead = hr.n
+		n := hr.n.Load()
+		progress.read.Add(n - lastRead)
+		lastRead = n
 		data := buf
 		carry = carry[:0]
 		if !eof {
 			cut := bytes.LastIndexByte(buf, '\n')
 			if cut < 0 {
-				if len(buf) < maxRecord {
+				if len(buf) <= maxRecord {
 					carry = append(carry, buf...)
 					if bp != nil {
 						bufs.Put(bp)
@@ -211,7 +217,8 @@ func readInput(ctx context.Context, fi int, path string, f Format, bufs *sync.Po
 			return FileInfo{}, err
 		}
 	}
-	return FileInfo{Path: path, Format: f, Bytes: hr.n, SHA256: hex.EncodeToString(hr.hash.Sum(nil))}, nil
+	closeDecoder()
+	return hr.finish(path, f)
 }
 
 // skipLine reads past the next newline and returns the bytes after it;
@@ -240,7 +247,7 @@ func decideChunk(job Job, p *record.Parser, c *chunk, wantRejects bool) {
 		d := eligibility.Decision{Reason: eligibility.Malformed}
 		c.counts.add(d)
 		if wantRejects {
-			c.rejects = appendReject(c.rejects, job.Inputs[c.file], c.firstLine, "record longer than 64 MiB", nil)
+			c.rejects = appendReject(c.rejects, job.Inputs[c.file], c.firstLine, fmt.Sprintf("record longer than %d bytes", job.MaxRecord), nil)
 		}
 		return
 	}

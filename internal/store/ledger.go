@@ -19,37 +19,51 @@ func (db *DB) LedgerHead(ctx context.Context) (ledger.Head, error) {
 // LedgerScan calls fn for every entry in sequence order, from one
 // consistent read, and returns the head recorded in that same read.
 func (db *DB) LedgerScan(ctx context.Context, fn func(ledger.Entry) error) (ledger.Head, error) {
+	head, _, err := db.ledgerScan(ctx, fn)
+	return head, err
+}
+
+// ledgerScan also returns the highest ledger sequence number that a stored
+// objection, withdrawal or snapshot refers to, read in the same transaction.
+func (db *DB) ledgerScan(ctx context.Context, fn func(ledger.Entry) error) (ledger.Head, int64, error) {
 	// One read transaction: the entries and the head come from one snapshot
 	// even while a server keeps appending.
 	tx, err := db.r.BeginTx(ctx, nil)
 	if err != nil {
-		return ledger.Head{}, fmt.Errorf("store: ledger scan: %w", err)
+		return ledger.Head{}, 0, fmt.Errorf("store: ledger scan: %w", err)
 	}
 	defer tx.Rollback()
 	var head ledger.Head
 	if err := tx.QueryRowContext(ctx, "SELECT seq, hash FROM ledger_head WHERE id = 1").Scan(&head.Seq, &head.Hash); err != nil {
-		return head, fmt.Errorf("store: ledger head: %w", err)
+		return head, 0, fmt.Errorf("store: ledger head: %w", err)
+	}
+	var referenced int64
+	if err := tx.QueryRowContext(ctx, `SELECT COALESCE(MAX(s), 0) FROM (
+		SELECT MAX(ledger_seq) AS s FROM objections UNION ALL
+		SELECT MAX(ledger_seq) FROM withdrawals UNION ALL
+		SELECT MAX(ledger_seq) FROM snapshots) x`).Scan(&referenced); err != nil {
+		return head, 0, fmt.Errorf("store: ledger references: %w", err)
 	}
 	rows, err := tx.QueryContext(ctx, "SELECT seq, at, kind, body, prev_hash, hash FROM ledger ORDER BY seq")
 	if err != nil {
-		return head, fmt.Errorf("store: ledger scan: %w", err)
+		return head, 0, fmt.Errorf("store: ledger scan: %w", err)
 	}
 	defer rows.Close()
 	for rows.Next() {
 		var e ledger.Entry
 		var body string
 		if err := rows.Scan(&e.Seq, &e.At, &e.Kind, &body, &e.PrevHash, &e.Hash); err != nil {
-			return head, fmt.Errorf("store: ledger scan: %w", err)
+			return head, 0, fmt.Errorf("store: ledger scan: %w", err)
 		}
 		e.Body = []byte(body)
 		if err := fn(e); err != nil {
-			return head, err
+			return head, 0, err
 		}
 	}
 	if err := rows.Err(); err != nil {
-		return head, fmt.Errorf("store: ledger scan: %w", err)
+		return head, 0, fmt.Errorf("store: ledger scan: %w", err)
 	}
-	return head, nil
+	return head, referenced, nil
 }
 
 // VerifyLedger recomputes the whole chain from one consistent read and
@@ -59,11 +73,21 @@ func (db *DB) LedgerScan(ctx context.Context, fn func(ledger.Entry) error) (ledg
 // bad entry.
 func (db *DB) VerifyLedger(ctx context.Context, cps ...*ledger.Head) (ledger.Head, error) {
 	v := ledger.NewVerifier(cps...)
-	recorded, err := db.LedgerScan(ctx, v.Add)
+	recorded, referenced, err := db.ledgerScan(ctx, v.Add)
 	if err != nil {
 		return ledger.Head{}, err
 	}
-	return v.Finish(recorded)
+	head, err := v.Finish(recorded)
+	if err != nil {
+		return head, err
+	}
+	// The objections, withdrawals and snapshots the store holds name the
+	// entries that recorded them: a chain cut back to a consistent head
+	// still leaves them pointing past its end.
+	if referenced > head.Seq {
+		return head, &ledger.BadEntryError{Seq: head.Seq + 1, Reason: fmt.Sprintf("missing: stored decisions refer to entry %d, the chain ends at %d (entries were cut off)", referenced, head.Seq)}
+	}
+	return head, nil
 }
 
 // EntriesSince counts ledger entries after seq whose kind is not one of skip.
