@@ -37,8 +37,10 @@ func (w *world) Accounts(fn func(eligibility.AccountRow) error) error {
 	}
 	return nil
 }
-func (w *world) Objections(fn func(eligibility.Grant) error) error { return eachGrant(w.objections, fn) }
-func (w *world) Consents(fn func(eligibility.Grant) error) error   { return eachGrant(w.consents, fn) }
+func (w *world) Objections(fn func(eligibility.Grant) error) error {
+	return eachGrant(w.objections, fn)
+}
+func (w *world) Consents(fn func(eligibility.Grant) error) error { return eachGrant(w.consents, fn) }
 func (w *world) ItemExclusions(fn func(string) error) error {
 	for _, id := range w.items {
 		if err := fn(id); err != nil {
