@@ -194,7 +194,7 @@ func Import(ctx context.Context, db *store.DB, keys *secret.Keys, r io.Reader, s
 // Store writes parsed accounts and their ledger entry in one transaction.
 func Store(ctx context.Context, db *store.DB, p Parsed, source string, now time.Time) (Result, error) {
 	res := Result{Records: len(p.Accounts), SHA256: p.SHA256}
-	err := db.Write(ctx, func(ctx context.Context, tx *store.Tx) error {
+	err := db.Bulk(ctx, func(ctx context.Context, tx *store.Tx) error {
 		up, err := tx.UpsertAccounts(ctx, p.Accounts, now)
 		if err != nil {
 			return err

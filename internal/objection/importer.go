@@ -167,7 +167,7 @@ func (s *Service) Import(ctx context.Context, r io.Reader, source string) (Impor
 		}
 	}
 	res := ImportResult{Records: len(recs), SHA256: hex.EncodeToString(h.Sum(nil))}
-	err := s.db.Write(ctx, func(ctx context.Context, tx *store.Tx) error {
+	err := s.db.Bulk(ctx, func(ctx context.Context, tx *store.Tx) error {
 		for _, rec := range recs {
 			if _, _, _, err := s.record(ctx, tx, rec, now); err != nil {
 				return err

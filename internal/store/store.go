@@ -53,6 +53,8 @@ type DB struct {
 
 	closeMu sync.RWMutex
 	closed  bool
+
+	stmts sync.Map // SQL text → *sql.Stmt prepared on the write path
 }
 
 // Options tune a DB.
@@ -112,6 +114,7 @@ func (db *DB) Close() error {
 }
 
 func (db *DB) closeConns() error {
+	db.stmts.Range(func(_, s any) bool { s.(*sql.Stmt).Close(); return true })
 	err := db.w.Close()
 	if db.r != db.w {
 		err = errors.Join(err, db.r.Close())

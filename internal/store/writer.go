@@ -15,6 +15,7 @@ type op struct {
 	ctx  context.Context
 	fn   func(context.Context, *Tx) error
 	done chan error
+	bulk bool // may run for minutes: no batch timeout
 }
 
 // opTimeout bounds one batch so a stuck statement cannot hold every writer.
@@ -29,7 +30,17 @@ const opTimeout = 30 * time.Second
 // batch is committing, Write returns ctx.Err() though the write may commit:
 // callers acknowledge only a nil error, never the absence of one.
 func (db *DB) Write(ctx context.Context, fn func(context.Context, *Tx) error) error {
-	o := &op{ctx: ctx, fn: fn, done: make(chan error, 1)}
+	return db.write(ctx, &op{ctx: ctx, fn: fn, done: make(chan error, 1)})
+}
+
+// Bulk is Write for large imports: it is not bound by the batch timeout
+// that protects the online path from a stuck statement, so a million-row
+// import can take the minutes it needs. It still commits atomically.
+func (db *DB) Bulk(ctx context.Context, fn func(context.Context, *Tx) error) error {
+	return db.write(ctx, &op{ctx: ctx, fn: fn, done: make(chan error, 1), bulk: true})
+}
+
+func (db *DB) write(ctx context.Context, o *op) error {
 	// The read lock keeps Close from finishing between the closed check and
 	// the send, so every queued op is seen by the writer's final drain.
 	db.closeMu.RLock()
@@ -98,7 +109,13 @@ func (db *DB) commit(batch []*op) {
 			}
 		}
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), opTimeout)
+	timeout := opTimeout
+	for _, o := range batch {
+		if o.bulk {
+			timeout = 24 * time.Hour
+		}
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), timeout)
 	defer cancel()
 	sqlTx, err := db.w.BeginTx(ctx, nil)
 	if err != nil {
@@ -106,6 +123,9 @@ func (db *DB) commit(batch []*op) {
 		return
 	}
 	tx := &Tx{db: db, tx: sqlTx, ctx: ctx}
+	// Runs after the deferred result delivery is set up but before it
+	// fires: the connection is free again once the transaction has ended.
+	defer func() { db.prepareLater(tx.unprepared) }()
 	useSavepoints := len(batch) > 1
 	ran := 0
 	for i, o := range batch {
@@ -123,7 +143,7 @@ func (db *DB) commit(batch []*op) {
 		}
 		// The op's own deadline still applies, but a client that goes away
 		// mid-op must not cancel statements half-way through a batch.
-		opCtx, opCancel := context.WithTimeout(context.WithoutCancel(o.ctx), opTimeout)
+		opCtx, opCancel := context.WithTimeout(context.WithoutCancel(o.ctx), timeout)
 		err := o.fn(opCtx, tx)
 		opCancel()
 		if err != nil {
@@ -176,6 +196,8 @@ type Tx struct {
 	head        *ledger.Head // cached chain head, loaded on first append
 	headDirty   bool
 	afterCommit []func()
+	local       map[string]*sql.Stmt // statements of this batch
+	unprepared  []string             // SQL to prepare on the connection afterwards
 }
 
 // txMark records what to undo in memory when an op's savepoint rolls back.
@@ -205,16 +227,68 @@ func (tx *Tx) AfterCommit(f func()) { tx.afterCommit = append(tx.afterCommit, f)
 // Dialect is the database behind the transaction.
 func (tx *Tx) Dialect() Dialect { return tx.db.dialect }
 
+// The write path reuses prepared statements: parsing the same SQL for
+// every objection would cost more than executing it. SQL seen for the first
+// time is prepared on the transaction (the one write connection is busy
+// with it) and, once the batch is over, on the connection for later batches.
+func (tx *Tx) stmt(ctx context.Context, q string) (*sql.Stmt, error) {
+	if s, ok := tx.local[q]; ok {
+		return s, nil
+	}
+	var s *sql.Stmt
+	if ps, ok := tx.db.stmts.Load(q); ok {
+		s = tx.tx.StmtContext(ctx, ps.(*sql.Stmt))
+	} else {
+		var err error
+		if s, err = tx.tx.PrepareContext(ctx, q); err != nil {
+			return nil, err
+		}
+		tx.unprepared = append(tx.unprepared, q)
+	}
+	if tx.local == nil {
+		tx.local = map[string]*sql.Stmt{}
+	}
+	tx.local[q] = s
+	return s, nil
+}
+
+// prepareLater prepares, outside any transaction, the SQL a batch used for
+// the first time. A failure only means the next batch prepares it again.
+func (db *DB) prepareLater(qs []string) {
+	for _, q := range qs {
+		if _, ok := db.stmts.Load(q); ok {
+			continue
+		}
+		if s, err := db.w.PrepareContext(context.Background(), q); err == nil {
+			db.stmts.Store(q, s)
+		}
+	}
+}
+
 func (tx *Tx) exec(ctx context.Context, q string, args ...any) (sql.Result, error) {
-	return tx.tx.ExecContext(ctx, q, args...)
+	s, err := tx.stmt(ctx, q)
+	if err != nil {
+		return nil, err
+	}
+	return s.ExecContext(ctx, args...)
 }
 
 func (tx *Tx) query(ctx context.Context, q string, args ...any) (*sql.Rows, error) {
-	return tx.tx.QueryContext(ctx, q, args...)
+	s, err := tx.stmt(ctx, q)
+	if err != nil {
+		return nil, err
+	}
+	return s.QueryContext(ctx, args...)
 }
 
 func (tx *Tx) queryRow(ctx context.Context, q string, args ...any) *sql.Row {
-	return tx.tx.QueryRowContext(ctx, q, args...)
+	s, err := tx.stmt(ctx, q)
+	if err != nil {
+		// sql.Row carries no error of its own; an unprepared statement
+		// surfaces on Scan through the plain path instead.
+		return tx.tx.QueryRowContext(ctx, q, args...)
+	}
+	return s.QueryRowContext(ctx, args...)
 }
 
 // Append adds an entry to the ledger in this transaction and returns it with
