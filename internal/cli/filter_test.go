@@ -276,6 +276,22 @@ func TestFilterFailsClosed(t *testing.T) {
 			t.Fatalf("manifest: %s", b)
 		}
 	})
+	t.Run("cache from another database is rebuilt", func(t *testing.T) {
+		dir, db := filterEnv(t)
+		other, otherDB := filterEnv(t)
+		run(t, other, nil, "objections", "import", objectionsFile(t, other, `{"email":"carl@example.net","effective_at":"2025-05-20T08:00:00Z","channel":"email"}`+"\n"), "--db", otherDB)
+		if code, _, stderr := run(t, other, nil, filterArgs(other, otherDB)...); code != 0 {
+			t.Fatal(stderr)
+		}
+		b, _ := os.ReadFile(otherDB + ".eligibility")
+		os.WriteFile(db+".eligibility", b, 0o644)
+		if code, _, stderr := run(t, dir, nil, filterArgs(dir, db)...); code != 0 {
+			t.Fatalf("exit %d: %s", code, stderr)
+		}
+		if got := kept(t, dir); got != "c1 c2 c3 c4 c5" {
+			t.Fatalf("kept %q: the other database's objection leaked in", got)
+		}
+	})
 	t.Run("input is output", func(t *testing.T) {
 		dir, db := filterEnv(t)
 		args := []string{"filter", "--in", filepath.Join(dir, "content.jsonl"), "--out", filepath.Join(dir, "content.jsonl"), "--manifest", filepath.Join(dir, "manifest.json"), "--db", db}

@@ -27,11 +27,17 @@ type EligibilityOrigin struct {
 func (db *DB) EligibilitySnapshot(ctx context.Context, cache string) (*eligibility.Snapshot, EligibilityOrigin, error) {
 	if cache != "" {
 		if snap, sum, err := readSnapshotFile(cache); err == nil {
+			// A cache from another database (or from before a restore) does
+			// not name an entry of this chain: rebuild rather than trust it.
+			onChain, err := db.hasEntry(ctx, snap.Head)
+			if err != nil {
+				return nil, EligibilityOrigin{}, err
+			}
 			n, err := db.EntriesSince(ctx, snap.Head.Seq, ledger.KindSnapshotRegistered)
 			if err != nil {
 				return nil, EligibilityOrigin{}, err
 			}
-			if n == 0 {
+			if onChain && n == 0 {
 				return snap, EligibilityOrigin{Source: "cache", Path: cache, SHA256: sum}, nil
 			}
 		}
@@ -100,4 +106,16 @@ func WriteSnapshotFile(snap *eligibility.Snapshot, path string) (string, error) 
 		return "", err
 	}
 	return sum, os.Rename(f.Name(), path)
+}
+
+// hasEntry reports whether the chain holds h (the empty chain's head included).
+func (db *DB) hasEntry(ctx context.Context, h ledger.Head) (bool, error) {
+	if h.Seq == 0 {
+		return h.Hash == ledger.Genesis, nil
+	}
+	var n int
+	if err := db.r.QueryRowContext(ctx, "SELECT COUNT(*) FROM ledger WHERE seq = $1 AND hash = $2", h.Seq, h.Hash).Scan(&n); err != nil {
+		return false, fmt.Errorf("store: ledger: %w", err)
+	}
+	return n == 1, nil
 }
