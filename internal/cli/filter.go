@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"runtime/pprof"
 	"strings"
 	"time"
 
@@ -32,6 +33,7 @@ type filterConfig struct {
 	checkpoint string
 	workers    int
 	progress   string
+	cpuProfile string
 }
 
 func filterCmd(ctx context.Context, args []string, env Env) error {
@@ -50,6 +52,7 @@ func filterCmd(ctx context.Context, args []string, env Env) error {
 	f.StringVar(&c.checkpoint, "checkpoint", "", "ledger checkpoint that must still be on the chain (default <db>.ledger-checkpoint if present)")
 	f.IntVar(&c.workers, "workers", 0, "parallel workers (default: every CPU)")
 	f.StringVar(&c.progress, "progress", "auto", "progress line on stderr: auto (when a terminal), always, never")
+	f.StringVar(&c.cpuProfile, "cpuprofile", "", "write a CPU profile (go tool pprof) to this file")
 	if err := f.parse(args); err != nil {
 		return err
 	}
@@ -88,6 +91,17 @@ func lineagePath(out string) string {
 
 func (c *filterConfig) run(ctx context.Context, env Env, dbGiven bool) error {
 	started := time.Now()
+	if c.cpuProfile != "" {
+		f, err := os.Create(c.cpuProfile)
+		if err != nil {
+			return err
+		}
+		defer f.Close()
+		if err := pprof.StartCPUProfile(f); err != nil {
+			return err
+		}
+		defer pprof.StopCPUProfile()
+	}
 	// Everything that could make the result unprovable is checked before a
 	// single record is written: policy, time, store, ledger.
 	pol, err := policy.Load(c.policy)

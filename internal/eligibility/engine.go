@@ -179,8 +179,14 @@ func (e *Engine) Decide(it *Item) Decision {
 		return d
 	}
 	// 4. the author must be in the directory.
-	author := e.snap.keys.lookup(pc, it.AuthorID)
-	inDir := author >= 0 && e.snap.flags[author]&flagInDirectory != 0
+	keys := e.snap.keys
+	entry, found := keys.lookup(pc, it.AuthorID)
+	var flags uint8
+	author := int32(-1)
+	if found {
+		author, flags = keys.index(entry), keys.flags(entry)
+	}
+	inDir := flags&flagInDirectory != 0
 	if inDir {
 		d.Author = author
 	} else if e.excludeUnknown {
@@ -191,7 +197,7 @@ func (e *Engine) Decide(it *Item) Decision {
 	// 5. minors: under the minimum age at c; an unknown birthdate counts as minor.
 	birth := int32(unknownBirth)
 	if inDir {
-		birth = e.snap.birth[author]
+		birth = keys.birth(entry)
 	}
 	if birth == unknownBirth {
 		if e.excludeNoBirth {
@@ -204,11 +210,11 @@ func (e *Engine) Decide(it *Item) Decision {
 	}
 	// 6. the author's objection, or missing consent.
 	if e.consentMode {
-		if !e.consented(author, c) {
+		if !e.consented(author, flags, c) {
 			d.Reason = NoConsent
 			return d
 		}
-	} else if e.objected(author, c) {
+	} else if e.objected(author, flags, c) {
 		d.Reason = Objection
 		return d
 	}
@@ -244,6 +250,50 @@ func (e *Engine) Decide(it *Item) Decision {
 	return d
 }
 
+// Prefetch touches the accounts a batch of items will look up, in two
+// tight loops of independent loads (slots, then entries), so their cache
+// misses overlap instead of stalling Decide one after another. It changes
+// nothing; Decide gives the same answers with or without it.
+func (e *Engine) Prefetch(items []Item) uint32 {
+	keys := e.snap.keys
+	if len(keys.slots) == 0 {
+		return 0
+	}
+	var slots [256]uint32
+	n := 0
+	var sink uint32
+	add := func(pc uint8, id []byte) {
+		if n < len(slots) {
+			s := keys.slots[keys.hash(pc, id)&keys.mask]
+			slots[n] = s
+			n++
+		}
+	}
+	for i := range items {
+		it := &items[i]
+		if it.Malformed {
+			continue
+		}
+		pc := productCode(it.Product)
+		if pc == 0 {
+			continue
+		}
+		add(pc, it.AuthorID)
+		for _, m := range it.Mentions {
+			add(pc, m)
+		}
+		for _, t := range it.Tags {
+			add(pc, t)
+		}
+	}
+	for _, s := range slots[:n] {
+		if s != 0 {
+			sink += uint32(keys.arena[s-1])
+		}
+	}
+	return sink
+}
+
 func (e *Engine) visible(v []byte) bool {
 	if v == nil {
 		return false
@@ -256,9 +306,10 @@ func (e *Engine) visible(v []byte) bool {
 	return false
 }
 
-// objected applies rule 6 in objection mode to account idx (-1: unknown).
-func (e *Engine) objected(idx int32, c int64) bool {
-	if idx < 0 {
+// objected applies rule 6 in objection mode to account idx (-1: unknown);
+// flags say whether it has objections at all, sparing the map lookup.
+func (e *Engine) objected(idx int32, flags uint8, c int64) bool {
+	if idx < 0 || flags&flagObjection == 0 {
 		return false
 	}
 	until, ok := e.objectionUntil[idx]
@@ -266,18 +317,22 @@ func (e *Engine) objected(idx int32, c int64) bool {
 }
 
 // consented applies rule 6 in consent mode: consent in force at S and at c.
-func (e *Engine) consented(idx int32, c int64) bool {
-	return idx >= 0 && e.consentAtAsOf[idx] && inForce(e.snap.consents[idx], c)
+func (e *Engine) consented(idx int32, flags uint8, c int64) bool {
+	return idx >= 0 && flags&flagConsent != 0 && e.consentAtAsOf[idx] && inForce(e.snap.consents[idx], c)
 }
 
 func (e *Engine) anyExcluded(pc uint8, ids [][]byte, c int64) bool {
+	keys := e.snap.keys
 	for _, id := range ids {
-		idx := e.snap.keys.lookup(pc, id)
+		idx, flags := int32(-1), uint8(0)
+		if entry, ok := keys.lookup(pc, id); ok {
+			idx, flags = keys.index(entry), keys.flags(entry)
+		}
 		if e.consentMode {
-			if !e.consented(idx, c) {
+			if !e.consented(idx, flags, c) {
 				return true
 			}
-		} else if e.objected(idx, c) {
+		} else if e.objected(idx, flags, c) {
 			return true
 		}
 	}

@@ -22,12 +22,12 @@ import (
 //	"NTELIG01"
 //	ledger head: u64 seq, 64 bytes hex hash
 //	products: u8 n, then per product u8 length + name (codes are positions)
-//	keys: u32 n, u32 arena length, arena, (n+1) × u32 offsets, n × u8 flags, n × i32 birthdates
+//	keys: u32 n, then per key: u8 product code, u8 flags, i32 birthdate, u16 id length, id
 //	objections, consents: u32 count, then count × (i32 key, i64 from, i64 to), sorted by key
 //	item exclusions: u32 count, then count × (u32 length, bytes), sorted
 //	stats: 6 × u64
 //	SHA-256 (32 bytes)
-const fileMagic = "NTELIG01"
+const fileMagic = "NTELIG02"
 
 // ErrCorrupt is returned for a snapshot file that fails its checks.
 var ErrCorrupt = errors.New("eligibility: snapshot file is damaged or not a snapshot file")
@@ -51,11 +51,14 @@ func (s *Snapshot) Write(w io.Writer) (sha string, err error) {
 	}
 	n := s.keys.len()
 	ew.le(uint32(n))
-	ew.le(uint32(len(s.keys.arena)))
-	ew.bytes(s.keys.arena)
-	ew.le(s.keys.off)
-	ew.le(s.flags)
-	ew.le(s.birth)
+	for _, e := range s.keys.off {
+		id := s.keys.id(e)
+		ew.le(s.keys.product(e))
+		ew.le(s.keys.flags(e))
+		ew.le(s.keys.birth(e))
+		ew.le(uint16(len(id)))
+		ew.bytes(id)
+	}
 	for _, m := range []map[int32][]Interval{s.objections, s.consents} {
 		keys := make([]int32, 0, len(m))
 		total := 0
@@ -154,18 +157,19 @@ func Read(r io.Reader) (*Snapshot, string, error) {
 		}
 	}
 	n := int(rd.u32())
-	arenaLen := int(rd.u32())
-	if rd.err != nil || n > 1<<30 || arenaLen > 1<<31 {
+	if rd.err != nil || n > 1<<28 {
 		return nil, "", ErrCorrupt
 	}
-	s.keys = &keyTable{seed: newKeyTable(0).seed}
-	s.keys.arena = rd.bytes(arenaLen)
-	s.keys.off = make([]uint32, n+1)
-	rd.le(s.keys.off)
-	s.flags = make([]uint8, n)
-	rd.le(s.flags)
-	s.birth = make([]int32, n)
-	rd.le(s.birth)
+	s.keys = newKeyTable(n)
+	for i := 0; i < n && rd.err == nil; i++ {
+		product, flags := rd.u8(), rd.u8()
+		birth := int32(rd.u32())
+		id := rd.bytes(int(rd.u16()))
+		if product == 0 || int(product) > len(productNames) || len(id) == 0 {
+			return nil, "", ErrCorrupt
+		}
+		s.keys.add(product, id, birth, flags)
+	}
 	for _, m := range []map[int32][]Interval{s.objections, s.consents} {
 		count := int(rd.u32())
 		for i := 0; i < count && rd.err == nil; i++ {
@@ -197,31 +201,11 @@ func Read(r io.Reader) (*Snapshot, string, error) {
 	if _, err := br.ReadByte(); err != io.EOF {
 		return nil, "", fmt.Errorf("%w: data after the end", ErrCorrupt)
 	}
-	if err := s.validate(); err != nil {
-		return nil, "", err
-	}
-	s.keys.index()
-	return s, hex.EncodeToString(want), nil
-}
-
-// validate checks the offsets, so a bad file cannot index out of range.
-func (s *Snapshot) validate() error {
-	off := s.keys.off
-	if len(off) == 0 || off[0] != 0 || int(off[len(off)-1]) != len(s.keys.arena) {
-		return ErrCorrupt
-	}
-	for i := 1; i < len(off); i++ {
-		if off[i] <= off[i-1] { // every key has at least its product byte
-			return ErrCorrupt
-		}
-		if p := s.keys.arena[off[i-1]]; p == 0 || int(p) > len(productNames) {
-			return ErrCorrupt
-		}
-	}
 	if s.Head.Seq < 0 || len(s.Head.Hash) != 64 {
-		return ErrCorrupt
+		return nil, "", ErrCorrupt
 	}
-	return nil
+	s.keys.build()
+	return s, hex.EncodeToString(want), nil
 }
 
 type errReader struct {
@@ -252,6 +236,14 @@ func (e *errReader) u8() uint8 {
 	}
 	_, e.err = io.ReadFull(e.r, e.buf[:1])
 	return e.buf[0]
+}
+
+func (e *errReader) u16() uint16 {
+	if e.err != nil {
+		return 0
+	}
+	_, e.err = io.ReadFull(e.r, e.buf[:2])
+	return binary.LittleEndian.Uint16(e.buf[:2])
 }
 
 func (e *errReader) u32() uint32 {

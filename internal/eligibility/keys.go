@@ -2,22 +2,30 @@ package eligibility
 
 import (
 	"bytes"
+	"encoding/binary"
 	"hash/maphash"
 
 	"github.com/notrain/notrain/internal/platform"
 )
 
-// keyTable maps (product, account id) to a dense index. Keys live in one
-// byte arena (product code, then the id); lookups use open addressing over
-// uint32 slots. About 4 bytes of offsets, 8 of slots and the id's own bytes
-// per account: a million accounts fit in a few tens of megabytes.
+// keyTable maps (product, account id) to an account. Each account is one
+// entry in a byte arena holding everything a decision reads about it:
+//
+//	index u32 | birth i32 | flags u8 | product u8 | id length u16 | id
+//
+// so a lookup touches two cache lines, the slot and the entry, instead of
+// one per array. Slots are uint32 arena offsets (+1; 0 is empty) with open
+// addressing. About 8 bytes of slots, 16 of entry and the id's bytes per
+// account: a million accounts take a few tens of megabytes.
 type keyTable struct {
 	arena []byte
-	off   []uint32 // key i is arena[off[i]:off[i+1]]
-	slots []uint32 // 0 empty, else index+1
+	off   []uint32 // entry offset of each index, for Key and the file
+	slots []uint32
 	mask  uint64
 	seed  maphash.Seed
 }
+
+const entryHeader = 12
 
 // productCode numbers the known products from 1; 0 is "unknown".
 func productCode(p []byte) uint8 {
@@ -32,31 +40,50 @@ func productCode(p []byte) uint8 {
 var productNames = platform.Products()
 
 func newKeyTable(capHint int) *keyTable {
-	return &keyTable{off: make([]uint32, 1, capHint+1), arena: make([]byte, 0, capHint*10), seed: maphash.MakeSeed()}
+	return &keyTable{off: make([]uint32, 0, capHint), arena: make([]byte, 0, capHint*20), seed: maphash.MakeSeed()}
 }
 
-func (k *keyTable) len() int { return len(k.off) - 1 }
+func (k *keyTable) len() int { return len(k.off) }
 
-// add appends a key (callers add each key once) and returns its index.
-func (k *keyTable) add(product uint8, id []byte) int32 {
-	k.arena = append(k.arena, product)
-	k.arena = append(k.arena, id...)
+// add appends an account (each key once) and returns its index.
+func (k *keyTable) add(product uint8, id []byte, birth int32, flags uint8) int32 {
+	idx := uint32(len(k.off))
 	k.off = append(k.off, uint32(len(k.arena)))
-	return int32(k.len() - 1)
+	var h [entryHeader]byte
+	binary.LittleEndian.PutUint32(h[0:], idx)
+	binary.LittleEndian.PutUint32(h[4:], uint32(birth))
+	h[8], h[9] = flags, product
+	binary.LittleEndian.PutUint16(h[10:], uint16(len(id)))
+	k.arena = append(k.arena, h[:]...)
+	k.arena = append(k.arena, id...)
+	return int32(idx)
+}
+
+func (k *keyTable) entry(idx int32) uint32 { return k.off[idx] }
+
+func (k *keyTable) product(e uint32) uint8 { return k.arena[e+9] }
+func (k *keyTable) flags(e uint32) uint8   { return k.arena[e+8] }
+func (k *keyTable) birth(e uint32) int32 {
+	return int32(binary.LittleEndian.Uint32(k.arena[e+4:]))
+}
+func (k *keyTable) index(e uint32) int32 { return int32(binary.LittleEndian.Uint32(k.arena[e:])) }
+func (k *keyTable) id(e uint32) []byte {
+	n := uint32(binary.LittleEndian.Uint16(k.arena[e+10:]))
+	return k.arena[e+entryHeader : e+entryHeader+n]
 }
 
 // key returns the product code and id of index i.
 func (k *keyTable) key(i int32) (uint8, []byte) {
-	b := k.arena[k.off[i]:k.off[i+1]]
-	return b[0], b[1:]
+	e := k.off[i]
+	return k.product(e), k.id(e)
 }
 
 func (k *keyTable) hash(product uint8, id []byte) uint64 {
 	return maphash.Bytes(k.seed, id) ^ (uint64(product) * 0x9E3779B97F4A7C15)
 }
 
-// index builds the slots once all keys are added.
-func (k *keyTable) index() {
+// build makes the slots once all accounts are added.
+func (k *keyTable) build() {
 	n := k.len()
 	size := 8
 	for size < 2*n {
@@ -64,32 +91,34 @@ func (k *keyTable) index() {
 	}
 	k.slots = make([]uint32, size)
 	k.mask = uint64(size - 1)
-	for i := range n {
-		p, id := k.key(int32(i))
-		j := k.hash(p, id) & k.mask
+	for _, e := range k.off {
+		j := k.hash(k.product(e), k.id(e)) & k.mask
 		for k.slots[j] != 0 {
 			j = (j + 1) & k.mask
 		}
-		k.slots[j] = uint32(i + 1)
+		k.slots[j] = e + 1
 	}
 }
 
-// lookup returns the index of (product, id), or -1.
-func (k *keyTable) lookup(product uint8, id []byte) int32 {
+// lookup returns the entry of (product, id), or ok = false.
+func (k *keyTable) lookup(product uint8, id []byte) (e uint32, ok bool) {
 	if product == 0 || len(k.slots) == 0 {
-		return -1
+		return 0, false
 	}
 	j := k.hash(product, id) & k.mask
 	for {
 		s := k.slots[j]
 		if s == 0 {
-			return -1
+			return 0, false
 		}
-		i := s - 1
-		b := k.arena[k.off[i]:k.off[i+1]]
-		if b[0] == product && bytes.Equal(b[1:], id) {
-			return int32(i)
+		e = s - 1
+		a := k.arena[e:]
+		if a[9] == product && int(binary.LittleEndian.Uint16(a[10:])) == len(id) && bytes.Equal(a[entryHeader:entryHeader+len(id)], id) {
+			return e, true
 		}
 		j = (j + 1) & k.mask
 	}
 }
+
+// setFlags updates the flags of an entry (used while building).
+func (k *keyTable) setFlags(e uint32, f uint8) { k.arena[e+8] = f }

@@ -13,16 +13,19 @@ type Interval struct {
 	From, To int64
 }
 
-const flagInDirectory = 1
+// Account flags.
+const (
+	flagInDirectory = 1 << iota
+	flagObjection   // has objection intervals: look in the map
+	flagConsent     // has consent intervals
+)
 
 // Snapshot is the immutable state the rules need, read at one ledger head:
 // the directory (who exists, born when), the objections and consents per
 // account after e-mail, link-group and scope expansion, and the store's
 // item exclusions. It does not depend on the as-of time or the policy.
 type Snapshot struct {
-	keys       *keyTable
-	flags      []uint8
-	birth      []int32 // packed YYYYMMDD, 0 unknown
+	keys       *keyTable // accounts with their birthdates (packed YYYYMMDD, 0 unknown) and flags
 	objections map[int32][]Interval
 	consents   map[int32][]Interval
 	items      map[string]struct{}
@@ -97,7 +100,7 @@ func Build(src Source, capHint int) (*Snapshot, error) {
 		return nil, fmt.Errorf("eligibility: accounts: %w", err)
 	}
 	b.addUndirected()
-	b.snap.keys.index()
+	b.snap.keys.build()
 	if len(b.byGroup) > 0 {
 		if err := src.Accounts(b.secondPass); err != nil {
 			return nil, fmt.Errorf("eligibility: accounts: %w", err)
@@ -138,10 +141,8 @@ func (b *builder) firstPass(a AccountRow) error {
 	if pc == 0 {
 		return fmt.Errorf("account %s/%s: unknown product", a.Product, a.AccountID)
 	}
-	idx := b.snap.keys.add(pc, []byte(a.AccountID))
 	birth, _ := PackDate(a.Birthdate)
-	b.snap.flags = append(b.snap.flags, flagInDirectory)
-	b.snap.birth = append(b.snap.birth, birth)
+	idx := b.snap.keys.add(pc, []byte(a.AccountID), birth, flagInDirectory)
 	b.snap.Stats.Accounts++
 	k := Key{a.Product, a.AccountID}
 	var matched []int32
@@ -184,9 +185,7 @@ func (b *builder) addUndirected() {
 		if pc == 0 {
 			continue // validated on import; an unknown product can match no record
 		}
-		idx := b.snap.keys.add(pc, []byte(k.AccountID))
-		b.snap.flags = append(b.snap.flags, 0)
-		b.snap.birth = append(b.snap.birth, unknownBirth)
+		idx := b.snap.keys.add(pc, []byte(k.AccountID), unknownBirth, 0)
 		for _, gi := range b.byKey[k] {
 			b.grant(idx, gi, k.Product)
 		}
@@ -208,10 +207,11 @@ func (b *builder) secondPass(a AccountRow) error {
 	if a.Group == "" || len(gs) == 0 {
 		return nil
 	}
-	idx := b.snap.keys.lookup(productCode([]byte(a.Product)), []byte(a.AccountID))
-	if idx < 0 {
+	e, ok := b.snap.keys.lookup(productCode([]byte(a.Product)), []byte(a.AccountID))
+	if !ok {
 		return fmt.Errorf("account %s/%s changed between two reads of one snapshot", a.Product, a.AccountID)
 	}
+	idx := b.snap.keys.index(e)
 	for _, gi := range gs {
 		b.grant(idx, gi, a.Product)
 	}
@@ -224,13 +224,15 @@ func (b *builder) grant(idx, gi int32, product string) {
 	if !g.covers(product) {
 		return
 	}
-	m := b.snap.objections
+	m, flag := b.snap.objections, uint8(flagObjection)
 	if b.consent[gi] {
-		m = b.snap.consents
+		m, flag = b.snap.consents, flagConsent
 	}
 	if !slices.Contains(m[idx], g.Interval) {
 		m[idx] = append(m[idx], g.Interval)
 	}
+	e := b.snap.keys.entry(idx)
+	b.snap.keys.setFlags(e, b.snap.keys.flags(e)|flag)
 }
 
 func (b *builder) finish() *Snapshot {
@@ -244,8 +246,11 @@ func (b *builder) finish() *Snapshot {
 // Lookup returns the account index of (product, id) and whether it is in
 // the directory; the index is -1 when the snapshot does not know the key.
 func (s *Snapshot) Lookup(product, id []byte) (int32, bool) {
-	idx := s.keys.lookup(productCode(product), id)
-	return idx, idx >= 0 && s.flags[idx]&flagInDirectory != 0
+	e, ok := s.keys.lookup(productCode(product), id)
+	if !ok {
+		return -1, false
+	}
+	return s.keys.index(e), s.keys.flags(e)&flagInDirectory != 0
 }
 
 // Key returns the product and account id of an index.

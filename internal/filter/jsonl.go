@@ -253,9 +253,31 @@ func decideChunk(job Job, p *record.Parser, c *chunk, wantRejects bool) {
 	}
 	outp := outPool.Get().(*[]byte)
 	out := (*outp)[:0]
-	var it eligibility.Item
 	data := c.data
 	line := c.firstLine
+	var b batch
+	p.StartBatch()
+	flush := func() {
+		job.Engine.Prefetch(b.items[:b.n])
+		for i := range b.n {
+			d := job.Engine.Decide(&b.items[i])
+			c.counts.add(d)
+			full := b.full[i]
+			if d.Reason == eligibility.Keep {
+				out = append(out, full...)
+				if full[len(full)-1] != '\n' {
+					out = append(out, '\n') // the last record of a file may lack one
+				}
+				if d.Author >= 0 {
+					c.authors = append(c.authors, d.Author)
+				}
+			} else if b.why[i] != "" && wantRejects {
+				c.rejects = appendReject(c.rejects, job.Inputs[c.file], b.line[i], b.why[i], b.rec[i])
+			}
+		}
+		b.n = 0
+		p.ResetBatch()
+	}
 	for len(data) > 0 {
 		end := bytes.IndexByte(data, '\n')
 		var rec, full []byte
@@ -269,24 +291,28 @@ func decideChunk(job Job, p *record.Parser, c *chunk, wantRejects bool) {
 			line++
 			continue
 		}
-		why := p.Parse(trimCR(rec), &it)
-		d := job.Engine.Decide(&it)
-		c.counts.add(d)
-		if d.Reason == eligibility.Keep {
-			out = append(out, full...)
-			if full[len(full)-1] != '\n' {
-				out = append(out, '\n') // the last record of a file may lack one
-			}
-			if d.Author >= 0 {
-				c.authors = append(c.authors, d.Author)
-			}
-		} else if why != "" && wantRejects {
-			c.rejects = appendReject(c.rejects, job.Inputs[c.file], line, why, rec)
+		i := b.n
+		b.why[i] = p.Parse(trimCR(rec), &b.items[i])
+		b.full[i], b.rec[i], b.line[i] = full, rec, line
+		b.n++
+		if b.n == len(b.items) {
+			flush()
 		}
 		line++
 	}
+	flush()
 	*outp = out
 	c.out = outp
+}
+
+// batch is a run of parsed records decided together (see Engine.Prefetch).
+type batch struct {
+	n     int
+	items [64]eligibility.Item
+	why   [64]string
+	full  [64][]byte
+	rec   [64][]byte
+	line  [64]int64
 }
 
 var outPool = sync.Pool{New: func() any { b := make([]byte, 0, chunkSize); return &b }}

@@ -42,14 +42,16 @@ type Parser struct {
 	// WantText decodes the text field (needed only by policy rules).
 	WantText bool
 
-	seen    [fieldCount]bool
-	strings [fieldCount][]byte // decoded values of string fields
-	lists   [2][][]byte        // mentions, tags
-	scratch []byte             // decoded escapes live here
-	line    []byte
-	pos     int
-	depth   int
-	why     string
+	seen      [fieldCount]bool
+	strings   [fieldCount][]byte // decoded values of string fields
+	lists     [2][][]byte        // mentions, tags
+	listStart [2]int             // where this record's lists begin
+	scratch   []byte             // decoded escapes live here
+	batch     bool               // keep decoded values until ResetBatch
+	line      []byte
+	pos       int
+	depth     int
+	why       string
 }
 
 // Parse fills it from one line (without its newline). It returns "" for a
@@ -79,14 +81,29 @@ func (p *Parser) Parse(line []byte, it *eligibility.Item) string {
 	return ""
 }
 
+// StartBatch makes the items of the following Parse calls stay valid until
+// ResetBatch, so a batch of records can be decided together.
+func (p *Parser) StartBatch() {
+	p.batch = true
+	p.ResetBatch()
+}
+
+// ResetBatch releases the decoded values of the batch.
+func (p *Parser) ResetBatch() {
+	p.lists[0], p.lists[1] = p.lists[0][:0], p.lists[1][:0]
+	p.scratch = p.scratch[:0]
+}
+
 func (p *Parser) reset(line []byte) {
 	p.line, p.pos, p.depth, p.why = line, 0, 0, ""
 	p.seen = [fieldCount]bool{}
 	for i := range p.strings {
 		p.strings[i] = nil
 	}
-	p.lists[0], p.lists[1] = p.lists[0][:0], p.lists[1][:0]
-	p.scratch = p.scratch[:0]
+	if !p.batch {
+		p.ResetBatch()
+	}
+	p.listStart = [2]int{len(p.lists[0]), len(p.lists[1])}
 }
 
 func (p *Parser) fail(why string) {
@@ -111,7 +128,15 @@ func (p *Parser) fill(it *eligibility.Item) {
 	it.ID, it.Product, it.AuthorID = p.strings[fID], p.strings[fProduct], p.strings[fAuthor]
 	it.Kind, it.Visibility, it.Text = p.strings[fKind], p.strings[fVisibility], p.strings[fText]
 	it.CreatedAt = c
-	it.Mentions, it.Tags = p.lists[0], p.lists[1]
+	// Full slice expressions: a later record's appends never show here.
+	it.Mentions = p.lists[0][p.listStart[0]:len(p.lists[0]):len(p.lists[0])]
+	it.Tags = p.lists[1][p.listStart[1]:len(p.lists[1]):len(p.lists[1])]
+	if len(it.Mentions) == 0 {
+		it.Mentions = nil
+	}
+	if len(it.Tags) == 0 {
+		it.Tags = nil
+	}
 	it.Raw = p.line
 }
 
