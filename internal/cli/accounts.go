@@ -46,5 +46,10 @@ func accountsImport(ctx context.Context, args []string, env Env) error {
 	}
 	fmt.Fprintf(env.Stdout, "imported %d accounts from %s: %d new, %d updated, %d unchanged (ledger entry %d)\n",
 		res.Records, path, res.Inserted, res.Updated, res.Unchanged, res.LedgerSeq)
+	// The import is committed; a failed cache refresh only means the next
+	// filter run builds it.
+	if err := db.RefreshEligibilityCache(ctx); err != nil {
+		fmt.Fprintf(env.Stderr, "notrain: eligibility cache not refreshed: %v\n", err)
+	}
 	return nil
 }

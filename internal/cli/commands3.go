@@ -130,5 +130,8 @@ func objectionsImport(ctx context.Context, args []string, env Env) error {
 		return fmt.Errorf("%s: %w (nothing was imported)", path, err)
 	}
 	fmt.Fprintf(env.Stdout, "imported %d objections from %s (ledger up to entry %d)\n", res.Records, path, res.LedgerSeq)
+	if err := db.RefreshEligibilityCache(ctx); err != nil {
+		fmt.Fprintf(env.Stderr, "notrain: eligibility cache not refreshed: %v\n", err)
+	}
 	return nil
 }

@@ -7,6 +7,8 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"runtime"
+	"runtime/debug"
 	"runtime/pprof"
 	"strings"
 	"time"
@@ -91,6 +93,9 @@ func lineagePath(out string) string {
 
 func (c *filterConfig) run(ctx context.Context, env Env, dbGiven bool) error {
 	started := time.Now()
+	// The snapshot is built once and read for the whole run; a tight GC
+	// target keeps the transient garbage of building it small.
+	debug.SetGCPercent(25)
 	if c.cpuProfile != "" {
 		f, err := os.Create(c.cpuProfile)
 		if err != nil {
@@ -140,8 +145,8 @@ func (c *filterConfig) run(ctx context.Context, env Env, dbGiven bool) error {
 		switch {
 		case cache == "off":
 			cache = ""
-		case cache == "" && db.Path() != "":
-			cache = db.Path() + ".eligibility"
+		case cache == "":
+			cache = db.CachePath()
 		}
 		var o store.EligibilityOrigin
 		if snap, o, err = db.EligibilitySnapshot(ctx, cache); err != nil {
@@ -154,7 +159,7 @@ func (c *filterConfig) run(ctx context.Context, env Env, dbGiven bool) error {
 		if err != nil {
 			return err
 		}
-		verified, err = db.VerifyLedger(ctx, cp, &snap.Head)
+		verified, err = db.VerifyLedgerFrom(ctx, cp, &snap.Head)
 		var bad *ledger.BadEntryError
 		if errors.As(err, &bad) {
 			return fmt.Errorf("ledger BROKEN at entry %d (%s): refusing to build a snapshot whose objections cannot be proven", bad.Seq, bad.Reason)
@@ -164,6 +169,7 @@ func (c *filterConfig) run(ctx context.Context, env Env, dbGiven bool) error {
 		}
 	}
 	engine := eligibility.NewEngine(pol, snap, asOf)
+	boundMemory(snap.Len())
 	job := filter.Job{Inputs: c.inputs, Output: c.output, Lineage: c.lineage, Rejects: c.rejects, Engine: engine,
 		WantText: pol.Compiled.Len() > 0, Workers: c.workers, Progress: progressWriter(env, c.progress)}
 	res, err := filter.Run(ctx, job)
@@ -296,6 +302,22 @@ func sortedReasons(m map[string]int64) []reasonCount {
 		}
 	}
 	return out
+}
+
+// boundMemory keeps the heap close to what the job needs: the snapshot is
+// large and lives for the whole run, while everything else is recycled
+// buffers, so the default GC headroom (a second copy of the live heap) is
+// wasted memory. The soft limit is the budget of 64 MB plus 40 bytes per
+// account, or twice the live heap if a directory with long ids needs more.
+func boundMemory(accounts int) {
+	debug.SetGCPercent(25)
+	var ms runtime.MemStats
+	runtime.ReadMemStats(&ms)
+	limit := max(int64(64<<20+40*accounts), 2*int64(ms.HeapAlloc))
+	debug.SetMemoryLimit(limit)
+	// Hand back what loading used and no longer needs (decompression
+	// windows, ledger rows) before the long run starts.
+	debug.FreeOSMemory()
 }
 
 // progressWriter returns stderr for the progress line when wanted.

@@ -65,12 +65,21 @@ func TestFilterHonoursImportedObjections(t *testing.T) {
 	if got := kept(t, dir); got != "c1 c2 c3 c4 c5" {
 		t.Fatalf("before any objection kept %q", got)
 	}
-	// anna objects by letter, with another spelling of her address; the
-	// eligibility cache written by the first run must not hide it.
+	// anna objects by letter, with another spelling of her address. The
+	// import refreshes the eligibility cache; put the stale one from the
+	// first run back: the filter must notice and not be fooled by it.
+	stale, err := os.ReadFile(db + ".eligibility")
+	if err != nil {
+		t.Fatal(err)
+	}
 	obj := objectionsFile(t, dir, `{"email":" ANNA@Example.DE","scope":"all","received_at":"2025-05-20T08:00:00Z","effective_at":"2025-05-20T08:00:00Z","channel":"letter","note":"ticket 4711"}`+"\n")
 	if code, _, stderr := run(t, dir, nil, "objections", "import", obj, "--db", db); code != 0 {
 		t.Fatal(stderr)
 	}
+	if fresh, _ := os.ReadFile(db + ".eligibility"); string(fresh) == string(stale) {
+		t.Fatal("the import did not refresh the eligibility cache")
+	}
+	os.WriteFile(db+".eligibility", stale, 0o600)
 	code, out, stderr := run(t, dir, nil, filterArgs(dir, db)...)
 	if code != 0 {
 		t.Fatalf("exit %d: %s", code, stderr)

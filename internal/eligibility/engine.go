@@ -49,10 +49,11 @@ type Engine struct {
 	kindOK     [maxCodes]bool // by kind code; 0 = unknown kind
 	productOK  [maxCodes][maxCodes]bool
 
-	// objectionUntil[i]: content of account i created before this moment is
-	// excluded (math.MaxInt64: an objection is in force at the as-of time).
-	objectionUntil map[int32]int64
-	consentAtAsOf  map[int32]bool
+	// objectionUntil[g]: content of the account with grant slot g created
+	// before this moment is excluded (math.MaxInt64: an objection is in
+	// force at the as-of time; 0: none applies).
+	objectionUntil []int64
+	consentAtAsOf  []bool
 	items          map[string]struct{}
 
 	consentMode      bool
@@ -86,8 +87,8 @@ func kindCode(k []byte) int {
 func NewEngine(pol *policy.Policy, snap *Snapshot, asOf time.Time) *Engine {
 	e := &Engine{
 		pol: pol, snap: snap, asOf: asOf.UnixMicro(), asOfTime: asOf.UTC(),
-		objectionUntil:   make(map[int32]int64, len(snap.objections)),
-		consentAtAsOf:    make(map[int32]bool, len(snap.consents)),
+		objectionUntil:   make([]int64, len(snap.grantStart)),
+		consentAtAsOf:    make([]bool, len(snap.grantStart)),
 		items:            make(map[string]struct{}, len(snap.items)+len(pol.ExcludeItems)),
 		consentMode:      pol.Mode == policy.ModeConsent,
 		excludeUnknown:   pol.UnknownAuthor == policy.Exclude,
@@ -107,26 +108,25 @@ func NewEngine(pol *policy.Policy, snap *Snapshot, asOf time.Time) *Engine {
 	// Rule 6 over intervals, folded into one threshold per account: an
 	// objection effective at or before S that is not withdrawn at S excludes
 	// everything; one withdrawn at W <= S excludes content created before W.
-	for idx, ivs := range snap.objections {
+	for slot := 1; slot < len(snap.grantStart); slot++ {
 		var until int64
-		for _, iv := range ivs {
-			if iv.From > e.asOf {
+		for _, g := range snap.grants[snap.grantStart[slot-1]:snap.grantStart[slot]] {
+			if g.From > e.asOf {
 				continue
 			}
-			if iv.To == 0 || iv.To > e.asOf {
-				until = math.MaxInt64
-				break
+			if g.consent {
+				if g.To == 0 || g.To > e.asOf {
+					e.consentAtAsOf[slot] = true
+				}
+				continue
 			}
-			until = max(until, iv.To)
+			if g.To == 0 || g.To > e.asOf {
+				until = math.MaxInt64
+			} else {
+				until = max(until, g.To)
+			}
 		}
-		if until != 0 {
-			e.objectionUntil[idx] = until
-		}
-	}
-	for idx, ivs := range snap.consents {
-		if inForce(ivs, e.asOf) {
-			e.consentAtAsOf[idx] = true
-		}
+		e.objectionUntil[slot] = until
 	}
 	for id := range snap.items {
 		e.items[id] = struct{}{}
@@ -182,9 +182,10 @@ func (e *Engine) Decide(it *Item) Decision {
 	keys := e.snap.keys
 	entry, found := keys.lookup(pc, it.AuthorID)
 	var flags uint8
+	var slot uint32
 	author := int32(-1)
 	if found {
-		author, flags = keys.index(entry), keys.flags(entry)
+		author, flags, slot = keys.index(entry), keys.flags(entry), keys.grants(entry)
 	}
 	inDir := flags&flagInDirectory != 0
 	if inDir {
@@ -210,11 +211,11 @@ func (e *Engine) Decide(it *Item) Decision {
 	}
 	// 6. the author's objection, or missing consent.
 	if e.consentMode {
-		if !e.consented(author, flags, c) {
+		if !e.consented(slot, c) {
 			d.Reason = NoConsent
 			return d
 		}
-	} else if e.objected(author, flags, c) {
+	} else if e.objected(slot, c) {
 		d.Reason = Objection
 		return d
 	}
@@ -264,7 +265,7 @@ func (e *Engine) Prefetch(items []Item) uint32 {
 	var sink uint32
 	add := func(pc uint8, id []byte) {
 		if n < len(slots) {
-			s := keys.slots[keys.hash(pc, id)&keys.mask]
+			s := keys.slots[keys.start(pc, id)]
 			slots[n] = s
 			n++
 		}
@@ -306,33 +307,29 @@ func (e *Engine) visible(v []byte) bool {
 	return false
 }
 
-// objected applies rule 6 in objection mode to account idx (-1: unknown);
-// flags say whether it has objections at all, sparing the map lookup.
-func (e *Engine) objected(idx int32, flags uint8, c int64) bool {
-	if idx < 0 || flags&flagObjection == 0 {
-		return false
-	}
-	until, ok := e.objectionUntil[idx]
-	return ok && c < until
+// objected applies rule 6 in objection mode to the account with grant
+// slot (0: none, or not in the snapshot).
+func (e *Engine) objected(slot uint32, c int64) bool {
+	return slot != 0 && c < e.objectionUntil[slot]
 }
 
 // consented applies rule 6 in consent mode: consent in force at S and at c.
-func (e *Engine) consented(idx int32, flags uint8, c int64) bool {
-	return idx >= 0 && flags&flagConsent != 0 && e.consentAtAsOf[idx] && inForce(e.snap.consents[idx], c)
+func (e *Engine) consented(slot uint32, c int64) bool {
+	return slot != 0 && e.consentAtAsOf[slot] && inForce(e.snap.intervals(slot, true), c)
 }
 
 func (e *Engine) anyExcluded(pc uint8, ids [][]byte, c int64) bool {
 	keys := e.snap.keys
 	for _, id := range ids {
-		idx, flags := int32(-1), uint8(0)
+		var slot uint32
 		if entry, ok := keys.lookup(pc, id); ok {
-			idx, flags = keys.index(entry), keys.flags(entry)
+			slot = keys.grants(entry)
 		}
 		if e.consentMode {
-			if !e.consented(idx, flags, c) {
+			if !e.consented(slot, c) {
 				return true
 			}
-		} else if e.objected(idx, flags, c) {
+		} else if e.objected(slot, c) {
 			return true
 		}
 	}

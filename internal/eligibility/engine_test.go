@@ -69,7 +69,7 @@ func engine(t *testing.T, src *memSource, pol string, at string) *Engine {
 	if err != nil {
 		t.Fatal(err)
 	}
-	snap, err := Build(src, 16)
+	snap, err := Build(src, 16, 0)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -8,8 +8,8 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"hash"
 	"io"
-	"slices"
 	"sort"
 
 	"github.com/klauspost/compress/zstd"
@@ -22,19 +22,21 @@ import (
 //	"NTELIG01"
 //	ledger head: u64 seq, 64 bytes hex hash
 //	products: u8 n, then per product u8 length + name (codes are positions)
-//	keys: u32 n, then per key: u8 product code, u8 flags, i32 birthdate, u16 id length, id
+//	keys: u32 n, u64 total id bytes, then per key: u8 product code, u8 flags, i32 birthdate, u16 id length, id
 //	objections, consents: u32 count, then count × (i32 key, i64 from, i64 to), sorted by key
 //	item exclusions: u32 count, then count × (u32 length, bytes), sorted
 //	stats: 6 × u64
 //	SHA-256 (32 bytes)
-const fileMagic = "NTELIG02"
+const fileMagic = "NTELIG03"
 
 // ErrCorrupt is returned for a snapshot file that fails its checks.
 var ErrCorrupt = errors.New("eligibility: snapshot file is damaged or not a snapshot file")
 
 // Write encodes s to w.
 func (s *Snapshot) Write(w io.Writer) (sha string, err error) {
-	zw, err := zstd.NewWriter(w, zstd.WithEncoderLevel(zstd.SpeedDefault))
+	// A small window: the file compresses nearly as well, and reading it
+	// back needs a megabyte of history instead of eight.
+	zw, err := zstd.NewWriter(w, zstd.WithEncoderLevel(zstd.SpeedDefault), zstd.WithWindowSize(1<<20))
 	if err != nil {
 		return "", err
 	}
@@ -51,28 +53,28 @@ func (s *Snapshot) Write(w io.Writer) (sha string, err error) {
 	}
 	n := s.keys.len()
 	ew.le(uint32(n))
+	ew.le(uint64(len(s.keys.arena) - n*entryHeader)) // id bytes, to size the arena on reading
+	var rec []byte
 	for _, e := range s.keys.off {
 		id := s.keys.id(e)
-		ew.le(s.keys.product(e))
-		ew.le(s.keys.flags(e))
-		ew.le(s.keys.birth(e))
-		ew.le(uint16(len(id)))
-		ew.bytes(id)
+		rec = append(rec[:0], s.keys.product(e), s.keys.flags(e))
+		rec = binary.LittleEndian.AppendUint32(rec, uint32(s.keys.birth(e)))
+		rec = binary.LittleEndian.AppendUint16(rec, uint16(len(id)))
+		ew.bytes(append(rec, id...))
 	}
-	for _, m := range []map[int32][]Interval{s.objections, s.consents} {
-		keys := make([]int32, 0, len(m))
+	for _, consent := range []bool{false, true} {
 		total := 0
-		for k, ivs := range m {
-			keys = append(keys, k)
-			total += len(ivs)
+		for _, g := range s.grants {
+			if g.consent == consent {
+				total++
+			}
 		}
-		slices.Sort(keys)
 		ew.le(uint32(total))
-		for _, k := range keys {
-			for _, iv := range m[k] {
-				ew.le(k)
-				ew.le(iv.From)
-				ew.le(iv.To)
+		for idx, e := range s.keys.off {
+			for _, iv := range s.intervals(s.keys.grants(e), consent) {
+				rec = binary.LittleEndian.AppendUint32(rec[:0], uint32(idx))
+				rec = binary.LittleEndian.AppendUint64(rec, uint64(iv.From))
+				ew.bytes(binary.LittleEndian.AppendUint64(rec, uint64(iv.To)))
 			}
 		}
 	}
@@ -132,132 +134,126 @@ func (e *errWriter) le(v any) {
 // Read decodes a snapshot file and checks its hash. It returns the
 // snapshot and the file's content hash.
 func Read(r io.Reader) (*Snapshot, string, error) {
-	zr, err := zstd.NewReader(r, zstd.WithDecoderConcurrency(1))
+	zr, err := zstd.NewReader(r, zstd.WithDecoderConcurrency(1), zstd.WithDecoderLowmem(true), zstd.WithDecoderMaxWindow(8<<20))
 	if err != nil {
 		return nil, "", err
 	}
 	defer zr.Close()
-	h := sha256.New()
-	br := bufio.NewReaderSize(zr, 1<<20)
-	rd := &errReader{r: io.TeeReader(br, h)}
-	magic := rd.bytes(len(fileMagic))
-	if rd.err != nil || string(magic) != fileMagic {
+	rd := &peekReader{br: bufio.NewReaderSize(zr, 1<<20), h: sha256.New()}
+	if string(rd.take(len(fileMagic))) != fileMagic {
 		return nil, "", ErrCorrupt
 	}
-	s := &Snapshot{objections: map[int32][]Interval{}, consents: map[int32][]Interval{}, items: map[string]struct{}{}}
-	s.Head.Seq = int64(rd.u64())
-	s.Head.Hash = string(bytes.TrimRight(rd.bytes(64), "\x00"))
+	s := &Snapshot{items: map[string]struct{}{}}
+	s.Head.Seq = int64(binary.LittleEndian.Uint64(rd.take(8)))
+	s.Head.Hash = string(bytes.TrimRight(rd.take(64), "\x00"))
 	np := int(rd.u8())
-	if np != len(productNames) {
+	if rd.err == nil && np != len(productNames) {
 		return nil, "", fmt.Errorf("%w: it knows %d products, this notrain %d", ErrCorrupt, np, len(productNames))
 	}
 	for _, p := range productNames {
-		if name := string(rd.bytes(int(rd.u8()))); name != p {
+		if name := string(rd.take(int(rd.u8()))); rd.err == nil && name != p {
 			return nil, "", fmt.Errorf("%w: product codes differ (%q, want %q)", ErrCorrupt, name, p)
 		}
 	}
 	n := int(rd.u32())
-	if rd.err != nil || n > 1<<28 {
+	idBytes := binary.LittleEndian.Uint64(rd.take(8))
+	if rd.err != nil || n > 1<<28 || idBytes > 1<<34 {
 		return nil, "", ErrCorrupt
 	}
-	s.keys = newKeyTable(n)
+	s.keys = newKeyTable(n, int(idBytes))
 	for i := 0; i < n && rd.err == nil; i++ {
-		product, flags := rd.u8(), rd.u8()
-		birth := int32(rd.u32())
-		id := rd.bytes(int(rd.u16()))
+		hdr := rd.take(8)
+		if rd.err != nil {
+			break
+		}
+		product, flags := hdr[0], hdr[1]
+		birth := int32(binary.LittleEndian.Uint32(hdr[2:]))
+		id := rd.take(int(binary.LittleEndian.Uint16(hdr[6:])))
 		if product == 0 || int(product) > len(productNames) || len(id) == 0 {
 			return nil, "", ErrCorrupt
 		}
-		s.keys.add(product, id, birth, flags)
+		s.keys.add(product, id, birth, flags&^(flagObjection|flagConsent))
 	}
-	for _, m := range []map[int32][]Interval{s.objections, s.consents} {
+	pending := map[int32][]grant{}
+	for _, consent := range []bool{false, true} {
 		count := int(rd.u32())
 		for i := 0; i < count && rd.err == nil; i++ {
-			k := int32(rd.u32())
-			iv := Interval{From: int64(rd.u64()), To: int64(rd.u64())}
+			b := rd.take(20)
+			if rd.err != nil {
+				break
+			}
+			k := int32(binary.LittleEndian.Uint32(b))
+			iv := Interval{From: int64(binary.LittleEndian.Uint64(b[4:])), To: int64(binary.LittleEndian.Uint64(b[12:]))}
 			if k < 0 || int(k) >= n {
 				return nil, "", ErrCorrupt
 			}
-			m[k] = append(m[k], iv)
+			pending[k] = append(pending[k], grant{Interval: iv, consent: consent})
+			flag := uint8(flagObjection)
+			if consent {
+				flag = flagConsent
+			}
+			e := s.keys.entry(k)
+			s.keys.setFlags(e, s.keys.flags(e)|flag)
 		}
 	}
 	items := int(rd.u32())
 	for i := 0; i < items && rd.err == nil; i++ {
-		s.items[string(rd.bytes(int(rd.u32())))] = struct{}{}
+		s.items[string(rd.take(int(rd.u32())))] = struct{}{}
 	}
 	stats := make([]int, 6)
 	for i := range stats {
-		stats[i] = int(rd.u64())
+		stats[i] = int(binary.LittleEndian.Uint64(rd.take(8)))
 	}
 	s.Stats = Stats{Accounts: stats[0], Objections: stats[1], ObjectionKeys: stats[2], Consents: stats[3], ConsentKeys: stats[4], ItemExclusions: stats[5]}
 	if rd.err != nil {
 		return nil, "", fmt.Errorf("%w: %v", ErrCorrupt, rd.err)
 	}
-	want := h.Sum(nil)
+	want := rd.h.Sum(nil)
 	got := make([]byte, 32)
-	if _, err := io.ReadFull(br, got); err != nil || !bytes.Equal(got, want) {
+	if _, err := io.ReadFull(rd.br, got); err != nil || !bytes.Equal(got, want) {
 		return nil, "", fmt.Errorf("%w: content hash does not match", ErrCorrupt)
 	}
-	if _, err := br.ReadByte(); err != io.EOF {
+	if _, err := rd.br.ReadByte(); err != io.EOF {
 		return nil, "", fmt.Errorf("%w: data after the end", ErrCorrupt)
 	}
 	if s.Head.Seq < 0 || len(s.Head.Hash) != 64 {
 		return nil, "", ErrCorrupt
 	}
 	s.keys.build()
+	s.attach(pending)
 	return s, hex.EncodeToString(want), nil
 }
 
-type errReader struct {
-	r   io.Reader
+// peekReader hands out the next n bytes straight from the read buffer,
+// hashing them, without a copy or a call per field.
+type peekReader struct {
+	br  *bufio.Reader
+	h   hash.Hash
 	err error
-	buf [8]byte
 }
 
-func (e *errReader) bytes(n int) []byte {
-	if e.err != nil || n < 0 {
-		e.err = errors.Join(e.err, ErrCorrupt)
-		return nil
+// take returns the next n bytes, valid until the next call.
+func (p *peekReader) take(n int) []byte {
+	if p.err != nil {
+		return make([]byte, n)
 	}
-	b := make([]byte, n)
-	_, e.err = io.ReadFull(e.r, b)
+	if n > p.br.Size() {
+		b := make([]byte, n)
+		if _, p.err = io.ReadFull(p.br, b); p.err != nil {
+			return make([]byte, n)
+		}
+		p.h.Write(b)
+		return b
+	}
+	b, err := p.br.Peek(n)
+	if err != nil {
+		p.err = err
+		return make([]byte, n)
+	}
+	p.h.Write(b)
+	p.br.Discard(n)
 	return b
 }
 
-func (e *errReader) le(v any) {
-	if e.err == nil {
-		e.err = binary.Read(e.r, binary.LittleEndian, v)
-	}
-}
-
-func (e *errReader) u8() uint8 {
-	if e.err != nil {
-		return 0
-	}
-	_, e.err = io.ReadFull(e.r, e.buf[:1])
-	return e.buf[0]
-}
-
-func (e *errReader) u16() uint16 {
-	if e.err != nil {
-		return 0
-	}
-	_, e.err = io.ReadFull(e.r, e.buf[:2])
-	return binary.LittleEndian.Uint16(e.buf[:2])
-}
-
-func (e *errReader) u32() uint32 {
-	if e.err != nil {
-		return 0
-	}
-	_, e.err = io.ReadFull(e.r, e.buf[:4])
-	return binary.LittleEndian.Uint32(e.buf[:4])
-}
-
-func (e *errReader) u64() uint64 {
-	if e.err != nil {
-		return 0
-	}
-	_, e.err = io.ReadFull(e.r, e.buf[:8])
-	return binary.LittleEndian.Uint64(e.buf[:8])
-}
+func (p *peekReader) u8() uint8   { return p.take(1)[0] }
+func (p *peekReader) u32() uint32 { return binary.LittleEndian.Uint32(p.take(4)) }

@@ -9,7 +9,7 @@ import (
 func TestSnapshotFileRoundTrip(t *testing.T) {
 	src := directory()
 	src.consents = []Grant{{EmailHash: "h-ben", Interval: Interval{From: 5}}}
-	snap, err := Build(src, 4)
+	snap, err := Build(src, 4, 0)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -46,7 +46,7 @@ func engineFor(t *testing.T, snap *Snapshot, pol, at string) *Engine {
 }
 
 func TestSnapshotFileRefusesDamage(t *testing.T) {
-	snap, err := Build(directory(), 4)
+	snap, err := Build(directory(), 4, 0)
 	if err != nil {
 		t.Fatal(err)
 	}

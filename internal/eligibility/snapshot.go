@@ -25,12 +25,52 @@ const (
 // account after e-mail, link-group and scope expansion, and the store's
 // item exclusions. It does not depend on the as-of time or the policy.
 type Snapshot struct {
-	keys       *keyTable // accounts with their birthdates (packed YYYYMMDD, 0 unknown) and flags
-	objections map[int32][]Interval
-	consents   map[int32][]Interval
+	keys *keyTable // accounts with their birthdates (packed YYYYMMDD, 0 unknown) and flags
+	// The objection and consent intervals of the account whose entry holds
+	// grant slot g are grants[grantStart[g-1]:grantStart[g]]: flat arrays,
+	// a few bytes per objector instead of a map of small slices.
+	grantStart []uint32
+	grants     []grant
 	items      map[string]struct{}
 	Head       ledger.Head
 	Stats      Stats
+}
+
+// grant is one interval of an account's objection or consent.
+type grant struct {
+	Interval
+	consent bool
+}
+
+// intervals returns an account's intervals of one kind, for a slot.
+func (s *Snapshot) intervals(slot uint32, consent bool) []Interval {
+	if slot == 0 {
+		return nil
+	}
+	var out []Interval
+	for _, g := range s.grants[s.grantStart[slot-1]:s.grantStart[slot]] {
+		if g.consent == consent {
+			out = append(out, g.Interval)
+		}
+	}
+	return out
+}
+
+// attach gives each account with grants its slot and lays the grants out
+// flat, in account order.
+func (s *Snapshot) attach(pending map[int32][]grant) {
+	idxs := make([]int32, 0, len(pending))
+	for idx := range pending {
+		idxs = append(idxs, idx)
+	}
+	slices.Sort(idxs)
+	s.grantStart = make([]uint32, 1, len(idxs)+1)
+	s.grants = make([]grant, 0, len(idxs))
+	for _, idx := range idxs {
+		s.grants = append(s.grants, pending[idx]...)
+		s.grantStart = append(s.grantStart, uint32(len(s.grants)))
+		s.keys.setGrants(s.keys.entry(idx), uint32(len(s.grantStart)-1))
+	}
 }
 
 // Stats describe a snapshot for manifests.
@@ -81,11 +121,14 @@ type Source interface {
 // beyond the compact directory is proportional to the grants, not the
 // directory: a first pass finds the matched accounts and their groups, a
 // second adds the rest of those groups.
-func Build(src Source, capHint int) (*Snapshot, error) {
+//
+// accounts and idBytes (the directory's size and the total length of its
+// account ids) size the tables; 0 means unknown.
+func Build(src Source, accounts, idBytes int) (*Snapshot, error) {
 	b := &builder{
-		snap: &Snapshot{keys: newKeyTable(capHint), objections: map[int32][]Interval{}, consents: map[int32][]Interval{},
-			items: map[string]struct{}{}, Head: src.Head()},
+		snap:    &Snapshot{keys: newKeyTable(accounts, idBytes), items: map[string]struct{}{}, Head: src.Head()},
 		byEmail: map[string][]int32{}, byKey: map[Key][]int32{}, byGroup: map[string][]int32{},
+		pending: map[int32][]grant{},
 	}
 	if err := src.Objections(func(g Grant) error { b.addGrant(g, false); return nil }); err != nil {
 		return nil, fmt.Errorf("eligibility: objections: %w", err)
@@ -117,6 +160,7 @@ type builder struct {
 	byKey   map[Key][]int32
 	byGroup map[string][]int32 // link group → grants that reach it
 	seen    map[Key]bool
+	pending map[int32][]grant // account index → its intervals, until attach
 }
 
 func (b *builder) addGrant(g Grant, consent bool) {
@@ -224,12 +268,14 @@ func (b *builder) grant(idx, gi int32, product string) {
 	if !g.covers(product) {
 		return
 	}
-	m, flag := b.snap.objections, uint8(flagObjection)
-	if b.consent[gi] {
-		m, flag = b.snap.consents, flagConsent
+	ng := grant{Interval: g.Interval, consent: b.consent[gi]}
+	if slices.Contains(b.pending[idx], ng) {
+		return
 	}
-	if !slices.Contains(m[idx], g.Interval) {
-		m[idx] = append(m[idx], g.Interval)
+	b.pending[idx] = append(b.pending[idx], ng)
+	flag := uint8(flagObjection)
+	if ng.consent {
+		flag = flagConsent
 	}
 	e := b.snap.keys.entry(idx)
 	b.snap.keys.setFlags(e, b.snap.keys.flags(e)|flag)
@@ -237,8 +283,19 @@ func (b *builder) grant(idx, gi int32, product string) {
 
 func (b *builder) finish() *Snapshot {
 	s := b.snap
-	s.Stats.ObjectionKeys = len(s.objections)
-	s.Stats.ConsentKeys = len(s.consents)
+	s.attach(b.pending)
+	for _, gs := range b.pending {
+		var obj, cons bool
+		for _, g := range gs {
+			obj, cons = obj || !g.consent, cons || g.consent
+		}
+		if obj {
+			s.Stats.ObjectionKeys++
+		}
+		if cons {
+			s.Stats.ConsentKeys++
+		}
+	}
 	s.Stats.ItemExclusions = len(s.items)
 	return s
 }

@@ -32,7 +32,7 @@ func simpleEngine(t *testing.T) *eligibility.Engine {
 		w.accounts = append(w.accounts, eligibility.AccountRow{Product: "facebook", AccountID: fmt.Sprintf("a%d", i), Birthdate: b, EmailHash: fmt.Sprintf("e%d", i)})
 	}
 	w.objections = []eligibility.Grant{{EmailHash: "e3", Interval: eligibility.Interval{From: asOf.Add(-time.Hour).UnixMicro()}}}
-	snap, err := eligibility.Build(w, 10)
+	snap, err := eligibility.Build(w, 10, 0)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -47,7 +47,9 @@ type chunk struct {
 // Memory is the snapshot plus a bounded number of chunks in flight.
 func runJSONL(ctx context.Context, job Job, inFmts []Format, outFmt Format, out, rejects *Temp, lin *lineage, res *Result) error {
 	g, ctx := errgroup.WithContext(ctx)
-	inflight := 2*job.Workers + 2
+	// Enough chunks in flight to keep every worker busy while the writer
+	// catches up, and no more: each costs a megabyte in and out.
+	inflight := job.Workers + 2
 	bufs := &sync.Pool{New: func() any { b := make([]byte, chunkSize); return &b }}
 	work := make(chan *chunk, inflight)
 	done := make(chan *chunk, inflight)

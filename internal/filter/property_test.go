@@ -394,7 +394,7 @@ func TestPropertyFastPathMatchesNaive(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		snap, err := eligibility.Build(w, len(w.accounts))
+		snap, err := eligibility.Build(w, len(w.accounts), 0)
 		if err != nil {
 			t.Fatal(err)
 		}

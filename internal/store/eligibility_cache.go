@@ -42,14 +42,14 @@ func (db *DB) EligibilitySnapshot(ctx context.Context, cache string) (*eligibili
 			}
 		}
 	}
-	accounts, err := db.CountAccounts(ctx)
-	if err != nil {
-		return nil, EligibilityOrigin{}, err
+	var accounts, idBytes int
+	if err := db.r.QueryRowContext(ctx, "SELECT COUNT(*), COALESCE(SUM(LENGTH(account_id)), 0) FROM accounts").Scan(&accounts, &idBytes); err != nil {
+		return nil, EligibilityOrigin{}, fmt.Errorf("store: directory size: %w", err)
 	}
 	var snap *eligibility.Snapshot
-	err = db.ReadEligibility(ctx, func(src eligibility.Source) error {
+	err := db.ReadEligibility(ctx, func(src eligibility.Source) error {
 		var err error
-		snap, err = eligibility.Build(src, accounts)
+		snap, err = eligibility.Build(src, accounts, idBytes)
 		return err
 	})
 	if err != nil {
@@ -73,6 +73,25 @@ func readSnapshotFile(path string) (*eligibility.Snapshot, string, error) {
 	}
 	defer f.Close()
 	return eligibility.Read(f)
+}
+
+// CachePath is where the compact eligibility cache of a SQLite store lives
+// ("" for PostgreSQL).
+func (db *DB) CachePath() string {
+	if db.path == "" {
+		return ""
+	}
+	return db.path + ".eligibility"
+}
+
+// RefreshEligibilityCache rebuilds the cache after a large change (an
+// import), so the next filter run starts from it instead of the tables.
+func (db *DB) RefreshEligibilityCache(ctx context.Context) error {
+	if db.CachePath() == "" {
+		return nil
+	}
+	_, _, err := db.EligibilitySnapshot(ctx, db.CachePath())
+	return err
 }
 
 // ReadSnapshotFile reads an exported eligibility snapshot.

@@ -172,3 +172,27 @@ func mustFail(db *store.DB) error {
 	_, err := db.VerifyLedger(ctx, nil)
 	return err
 }
+
+// Verifying from a checkpoint still catches what happened after it, and a
+// checkpoint that no longer matches.
+func TestLedgerVerifyFromCheckpoint(t *testing.T) {
+	db := chain(t, 30)
+	cp, err := db.VerifyLedger(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	mid := ledger.Head{Seq: 10}
+	rawOpen(t, db.Path()).QueryRow("SELECT hash FROM ledger WHERE seq = 10").Scan(&mid.Hash)
+	if h, err := db.VerifyLedgerFrom(ctx, &mid); err != nil || h != cp {
+		t.Fatalf("from checkpoint: %v %v", h, err)
+	}
+	raw := rawOpen(t, db.Path())
+	mustExec(t, raw, `UPDATE ledger SET body = '{"n":99}' WHERE seq = 20`)
+	if bad := badEntry(t, func() error { _, err := db.VerifyLedgerFrom(ctx, &mid); return err }()); bad.Seq != 20 {
+		t.Fatalf("edit after the checkpoint reported at %d", bad.Seq)
+	}
+	wrong := ledger.Head{Seq: 10, Hash: cp.Hash}
+	if bad := badEntry(t, func() error { _, err := db.VerifyLedgerFrom(ctx, &wrong); return err }()); bad.Seq != 10 {
+		t.Fatalf("wrong checkpoint reported at %d", bad.Seq)
+	}
+}
