@@ -31,6 +31,7 @@ const (
 	CodeEmailTooLong    = "email_too_long"
 	CodeScopeInvalid    = "scope_invalid"
 	CodeReasonTooLong   = "reason_too_long"
+	CodeReasonInvalid   = "reason_invalid"
 	CodeLangInvalid     = "lang_invalid"
 	CodeRateLimited     = "rate_limited"
 	CodeCodeFormat      = "code_format"

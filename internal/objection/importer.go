@@ -105,6 +105,9 @@ func (s *Service) parseImport(line []byte, now time.Time) (newObjection, error) 
 	if utf8.RuneCountInString(r.Note) > 1000 {
 		return n, errors.New("note is longer than 1000 characters")
 	}
+	if !plainText(r.Note) {
+		return n, errors.New("note contains control characters")
+	}
 	n.Channel, n.Note = r.Channel, r.Note
 	return n, nil
 }

@@ -125,6 +125,9 @@ func (s *Service) Start(ctx context.Context, in StartInput) (Started, error) {
 	if utf8.RuneCountInString(in.Reason) > MaxReason {
 		return Started{}, fieldErr(CodeReasonTooLong, "reason")
 	}
+	if !plainText(in.Reason) {
+		return Started{}, fieldErr(CodeReasonInvalid, "reason")
+	}
 	if !s.cat.Has(in.Lang) {
 		return Started{}, fieldErr(CodeLangInvalid, "lang")
 	}
@@ -164,6 +167,20 @@ func (s *Service) Start(ctx context.Context, in StartInput) (Started, error) {
 	}
 	s.countSent(sent)
 	return s.started(req), nil
+}
+
+// plainText reports whether s is valid UTF-8 free of control characters
+// other than line breaks and tabs (NUL, for one, no database stores).
+func plainText(s string) bool {
+	if !utf8.ValidString(s) {
+		return false
+	}
+	for _, r := range s {
+		if r < 0x20 && r != '\n' && r != '\r' && r != '\t' || r == 0x7f {
+			return false
+		}
+	}
+	return true
 }
 
 // ParseEmail validates an address as the flows do, with the refusal a form shows.

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"path/filepath"
 	"sort"
 	"strings"
 	"sync"
@@ -15,10 +16,20 @@ import (
 	"github.com/notrain/notrain/internal/objection"
 	"github.com/notrain/notrain/internal/otp"
 	"github.com/notrain/notrain/internal/store"
+	"github.com/notrain/notrain/internal/testutil/dbtest"
 	"github.com/notrain/notrain/internal/testutil/fixture"
 )
 
 var ctx = context.Background()
+
+// freshDSN gives each (sub)test its own database: a new SQLite file, or a
+// new PostgreSQL database when the test runs on PostgreSQL.
+func freshDSN(t *testing.T, dsn string) string {
+	if dbtest.IsPostgres(dsn) {
+		return dbtest.Postgres(t)
+	}
+	return filepath.Join(t.TempDir(), "notrain.db")
+}
 
 func start(t *testing.T, f *fixture.Fixture, flow objection.Flow, addr string) objection.Started {
 	t.Helper()
@@ -39,7 +50,11 @@ func refusal(t *testing.T, err error, code string) *objection.Error {
 }
 
 func TestObjectionCoversLinkedAccounts(t *testing.T) {
-	f := fixture.New(t, fixture.Options{})
+	dbtest.Each(t, testObjectionCoversLinkedAccounts)
+}
+
+func testObjectionCoversLinkedAccounts(t *testing.T, dsn string) {
+	f := fixture.New(t, fixture.Options{DSN: freshDSN(t, dsn)})
 	f.Import(t, fixture.Accounts)
 	// Another spelling of the address matches (case, surrounding space).
 	st := start(t, f, objection.FlowObjection, "  ANNA@Example.DE ")
@@ -107,7 +122,9 @@ func TestScopeNarrowsToProducts(t *testing.T) {
 	}
 }
 
-func TestCodeRules(t *testing.T) {
+func TestCodeRules(t *testing.T) { dbtest.Each(t, testCodeRules) }
+
+func testCodeRules(t *testing.T, dsn string) {
 	type step func(t *testing.T, f *fixture.Fixture, rid string, code string)
 	verifyOK := func(t *testing.T, f *fixture.Fixture, rid, code string) {
 		t.Helper()
@@ -218,7 +235,7 @@ func TestCodeRules(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			f := fixture.New(t, fixture.Options{})
+			f := fixture.New(t, fixture.Options{DSN: freshDSN(t, dsn)})
 			f.Import(t, fixture.Accounts)
 			st := start(t, f, objection.FlowObjection, "anna@example.de")
 			tt.run(t, f, st.RequestID, f.CodeFor(t, st.RequestID))
@@ -268,8 +285,10 @@ func TestCodeIsStoredOnlyAsKeyedHash(t *testing.T) {
 	}
 }
 
-func TestPerAddressLimits(t *testing.T) {
-	f := fixture.New(t, fixture.Options{})
+func TestPerAddressLimits(t *testing.T) { dbtest.Each(t, testPerAddressLimits) }
+
+func testPerAddressLimits(t *testing.T, dsn string) {
+	f := fixture.New(t, fixture.Options{DSN: freshDSN(t, dsn)})
 	f.Import(t, fixture.Accounts)
 	for _, addr := range []string{"anna@example.de", "nobody@example.de"} {
 		t.Run(addr, func(t *testing.T) {
@@ -303,7 +322,11 @@ func TestPerAddressLimits(t *testing.T) {
 }
 
 func TestUnknownAddressGetsNoticeNotCode(t *testing.T) {
-	f := fixture.New(t, fixture.Options{})
+	dbtest.Each(t, testUnknownAddressGetsNoticeNotCode)
+}
+
+func testUnknownAddressGetsNoticeNotCode(t *testing.T, dsn string) {
+	f := fixture.New(t, fixture.Options{DSN: freshDSN(t, dsn)})
 	f.Import(t, fixture.Accounts)
 	known := start(t, f, objection.FlowObjection, "anna@example.de")
 	unknown := start(t, f, objection.FlowObjection, "nobody@example.de")
@@ -358,8 +381,10 @@ func codeLike(s string) bool {
 }
 
 // 100 goroutines present the right code at once: exactly one wins.
-func TestConcurrentRightCodesOneWins(t *testing.T) {
-	f := fixture.New(t, fixture.Options{})
+func TestConcurrentRightCodesOneWins(t *testing.T) { dbtest.Each(t, testConcurrentRightCodesOneWins) }
+
+func testConcurrentRightCodesOneWins(t *testing.T, dsn string) {
+	f := fixture.New(t, fixture.Options{DSN: dsn})
 	f.Import(t, fixture.Accounts)
 	st := start(t, f, objection.FlowObjection, "anna@example.de")
 	code := f.CodeFor(t, st.RequestID)
@@ -395,8 +420,10 @@ func TestConcurrentRightCodesOneWins(t *testing.T) {
 }
 
 // 50 wrong guesses at once: at most 5 are compared.
-func TestConcurrentWrongGuessesCapped(t *testing.T) {
-	f := fixture.New(t, fixture.Options{})
+func TestConcurrentWrongGuessesCapped(t *testing.T) { dbtest.Each(t, testConcurrentWrongGuessesCapped) }
+
+func testConcurrentWrongGuessesCapped(t *testing.T, dsn string) {
+	f := fixture.New(t, fixture.Options{DSN: dsn})
 	f.Import(t, fixture.Accounts)
 	st := start(t, f, objection.FlowObjection, "anna@example.de")
 	code := f.CodeFor(t, st.RequestID)
@@ -424,7 +451,11 @@ func TestConcurrentWrongGuessesCapped(t *testing.T) {
 }
 
 func TestWithdrawalEndsObjectionsOfLinkedAccounts(t *testing.T) {
-	f := fixture.New(t, fixture.Options{})
+	dbtest.Each(t, testWithdrawalEndsObjectionsOfLinkedAccounts)
+}
+
+func testWithdrawalEndsObjectionsOfLinkedAccounts(t *testing.T, dsn string) {
+	f := fixture.New(t, fixture.Options{DSN: freshDSN(t, dsn)})
 	f.Import(t, fixture.Accounts)
 	confirm := func(flow objection.Flow, addr string) objection.Outcome {
 		t.Helper()
@@ -476,6 +507,7 @@ func TestStartValidation(t *testing.T) {
 		{objection.StartInput{Email: strings.Repeat("a", 60) + "@" + strings.Repeat("b", 200) + ".de", Lang: "de"}, objection.CodeEmailTooLong},
 		{objection.StartInput{Email: "anna@example.de", Lang: "fr"}, objection.CodeLangInvalid},
 		{objection.StartInput{Email: "anna@example.de", Lang: "de", Reason: strings.Repeat("ä", objection.MaxReason+1)}, objection.CodeReasonTooLong},
+		{objection.StartInput{Email: "anna@example.de", Lang: "de", Reason: "nul\x00byte"}, objection.CodeReasonInvalid},
 	}
 	for _, tt := range tests {
 		tt.in.Flow = objection.FlowObjection

@@ -13,7 +13,7 @@ import (
 // ReadEligibility runs fn with an eligibility.Source over one consistent
 // read of the store (one read transaction, so one ledger head).
 func (db *DB) ReadEligibility(ctx context.Context, fn func(eligibility.Source) error) error {
-	tx, err := db.r.BeginTx(ctx, &sql.TxOptions{ReadOnly: true})
+	tx, err := db.readTx(ctx)
 	if err != nil {
 		return fmt.Errorf("store: eligibility read: %w", err)
 	}

@@ -28,7 +28,7 @@ func (db *DB) LedgerScan(ctx context.Context, fn func(ledger.Entry) error) (ledg
 func (db *DB) ledgerScan(ctx context.Context, fn func(ledger.Entry) error) (ledger.Head, int64, error) {
 	// One read transaction: the entries and the head come from one snapshot
 	// even while a server keeps appending.
-	tx, err := db.r.BeginTx(ctx, nil)
+	tx, err := db.readTx(ctx)
 	if err != nil {
 		return ledger.Head{}, 0, fmt.Errorf("store: ledger scan: %w", err)
 	}
@@ -114,7 +114,7 @@ func (db *DB) VerifyLedgerFrom(ctx context.Context, cp *ledger.Head, extra ...*l
 	if cp == nil || cp.Seq == 0 {
 		return db.VerifyLedger(ctx, extra...)
 	}
-	tx, err := db.r.BeginTx(ctx, nil)
+	tx, err := db.readTx(ctx)
 	if err != nil {
 		return ledger.Head{}, fmt.Errorf("store: ledger scan: %w", err)
 	}

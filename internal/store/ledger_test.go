@@ -4,18 +4,21 @@ import (
 	"context"
 	"database/sql"
 	"errors"
+	"fmt"
 	"math/rand/v2"
+	"path/filepath"
 	"strings"
 	"testing"
 
 	"github.com/notrain/notrain/internal/ledger"
 	"github.com/notrain/notrain/internal/store"
+	"github.com/notrain/notrain/internal/testutil/dbtest"
 )
 
-// chain writes n entries and returns the store.
-func chain(t *testing.T, n int) *store.DB {
+// chain writes n entries into a fresh store at dsn and returns it.
+func chain(t *testing.T, dsn string, n int) *store.DB {
 	t.Helper()
-	db := openTemp(t)
+	db := openAt(t, dsn)
 	for i := range n {
 		if err := db.Write(ctx, func(ctx context.Context, tx *store.Tx) error { return appendEntry(ctx, tx, i) }); err != nil {
 			t.Fatal(err)
@@ -38,13 +41,15 @@ func badEntry(t *testing.T, err error) *ledger.BadEntryError {
 
 // Every single-byte change to any stored column of any entry is caught,
 // and the error names the changed entry.
-func TestLedgerDetectsSingleByteEdits(t *testing.T) {
+func TestLedgerDetectsSingleByteEdits(t *testing.T) { dbtest.Each(t, testLedgerDetectsSingleByteEdits) }
+
+func testLedgerDetectsSingleByteEdits(t *testing.T, dsn string) {
 	const n = 20
 	rng := rand.New(rand.NewPCG(1, 2))
 	cols := []string{"at", "kind", "body", "prev_hash", "hash"}
+	db := chain(t, dsn, n)
+	raw := dbtest.Raw(t, dsn)
 	for trial := range 60 {
-		db := chain(t, n)
-		raw := rawOpen(t, db.Path())
 		seq := 1 + rng.IntN(n)
 		col := cols[trial%len(cols)]
 		var old string
@@ -60,6 +65,13 @@ func TestLedgerDetectsSingleByteEdits(t *testing.T) {
 		_, err := db.VerifyLedger(ctx, nil)
 		if bad := badEntry(t, err); bad.Seq != int64(seq) {
 			t.Fatalf("edit of %s in entry %d reported at entry %d: %v", col, seq, bad.Seq, bad)
+		}
+		// Put the byte back: the chain verifies again.
+		if _, err := raw.Exec("UPDATE ledger SET "+col+" = $1 WHERE seq = $2", typed(col, old), seq); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := db.VerifyLedger(ctx, nil); err != nil {
+			t.Fatalf("restored chain does not verify: %v", err)
 		}
 	}
 }
@@ -92,10 +104,16 @@ func typed(col, v string) any {
 	return v
 }
 
-func TestLedgerDetectsDeletion(t *testing.T) {
-	for _, seq := range []int{1, 7, 20} {
-		db := chain(t, 20)
-		raw := rawOpen(t, db.Path())
+func TestLedgerDetectsDeletion(t *testing.T) { dbtest.Each(t, testLedgerDetectsDeletion) }
+
+func testLedgerDetectsDeletion(t *testing.T, dsn string) {
+	for i, seq := range []int{1, 7, 20} {
+		sub := filepath.Join(t.TempDir(), fmt.Sprintf("n%d.db", i))
+		if dbtest.IsPostgres(dsn) {
+			sub = dbtest.Postgres(t)
+		}
+		db := chain(t, sub, 20)
+		raw := dbtest.Raw(t, sub)
 		mustExec(t, raw, "DELETE FROM ledger WHERE seq = $1", seq)
 		bad := badEntry(t, mustFail(db))
 		if bad.Seq != int64(seq) {
@@ -104,9 +122,11 @@ func TestLedgerDetectsDeletion(t *testing.T) {
 	}
 }
 
-func TestLedgerDetectsReorder(t *testing.T) {
-	db := chain(t, 20)
-	raw := rawOpen(t, db.Path())
+func TestLedgerDetectsReorder(t *testing.T) { dbtest.Each(t, testLedgerDetectsReorder) }
+
+func testLedgerDetectsReorder(t *testing.T, dsn string) {
+	db := chain(t, dsn, 20)
+	raw := dbtest.Raw(t, dsn)
 	// Swap the contents of entries 5 and 6, keeping their sequence numbers.
 	mustExec(t, raw, "UPDATE ledger SET seq = -5 WHERE seq = 5")
 	mustExec(t, raw, "UPDATE ledger SET seq = 5 WHERE seq = 6")
@@ -117,10 +137,14 @@ func TestLedgerDetectsReorder(t *testing.T) {
 }
 
 func TestLedgerDetectsRecomputedRewrite(t *testing.T) {
+	dbtest.Each(t, testLedgerDetectsRecomputedRewrite)
+}
+
+func testLedgerDetectsRecomputedRewrite(t *testing.T, dsn string) {
 	// An editor who recomputes the edited entry's hash still breaks the
 	// link from the next entry.
-	db := chain(t, 10)
-	raw := rawOpen(t, db.Path())
+	db := chain(t, dsn, 10)
+	raw := dbtest.Raw(t, dsn)
 	var e ledger.Entry
 	var body string
 	if err := raw.QueryRow("SELECT seq, at, kind, body, prev_hash FROM ledger WHERE seq = 4").Scan(&e.Seq, &e.At, &e.Kind, &body, &e.PrevHash); err != nil {
@@ -137,9 +161,11 @@ func TestLedgerDetectsRecomputedRewrite(t *testing.T) {
 // A cut-off tail is invisible to the chain itself; the head recorded with
 // each append catches it, and when the head row is cut back too, the
 // checkpoint from an earlier verification does.
-func TestLedgerDetectsCutOffTail(t *testing.T) {
-	db := chain(t, 20)
-	raw := rawOpen(t, db.Path())
+func TestLedgerDetectsCutOffTail(t *testing.T) { dbtest.Each(t, testLedgerDetectsCutOffTail) }
+
+func testLedgerDetectsCutOffTail(t *testing.T, dsn string) {
+	db := chain(t, dsn, 20)
+	raw := dbtest.Raw(t, dsn)
 	checkpoint, err := db.VerifyLedger(ctx, nil)
 	if err != nil {
 		t.Fatal(err)
@@ -175,18 +201,20 @@ func mustFail(db *store.DB) error {
 
 // Verifying from a checkpoint still catches what happened after it, and a
 // checkpoint that no longer matches.
-func TestLedgerVerifyFromCheckpoint(t *testing.T) {
-	db := chain(t, 30)
+func TestLedgerVerifyFromCheckpoint(t *testing.T) { dbtest.Each(t, testLedgerVerifyFromCheckpoint) }
+
+func testLedgerVerifyFromCheckpoint(t *testing.T, dsn string) {
+	db := chain(t, dsn, 30)
 	cp, err := db.VerifyLedger(ctx)
 	if err != nil {
 		t.Fatal(err)
 	}
 	mid := ledger.Head{Seq: 10}
-	rawOpen(t, db.Path()).QueryRow("SELECT hash FROM ledger WHERE seq = 10").Scan(&mid.Hash)
+	dbtest.Raw(t, dsn).QueryRow("SELECT hash FROM ledger WHERE seq = 10").Scan(&mid.Hash)
 	if h, err := db.VerifyLedgerFrom(ctx, &mid); err != nil || h != cp {
 		t.Fatalf("from checkpoint: %v %v", h, err)
 	}
-	raw := rawOpen(t, db.Path())
+	raw := dbtest.Raw(t, dsn)
 	mustExec(t, raw, `UPDATE ledger SET body = '{"n":99}' WHERE seq = 20`)
 	if bad := badEntry(t, func() error { _, err := db.VerifyLedgerFrom(ctx, &mid); return err }()); bad.Seq != 20 {
 		t.Fatalf("edit after the checkpoint reported at %d", bad.Seq)

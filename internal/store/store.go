@@ -61,6 +61,8 @@ type DB struct {
 type Options struct {
 	// MaxBatch caps how many writes share one commit (default 256).
 	MaxBatch int
+	// MaxConns caps PostgreSQL connections (default 16).
+	MaxConns int
 }
 
 // Open opens (and migrates) the store named by dsn: a "postgres://" or
@@ -73,7 +75,10 @@ func Open(ctx context.Context, dsn string, opt Options) (*DB, error) {
 	var err error
 	switch {
 	case strings.HasPrefix(dsn, "postgres://"), strings.HasPrefix(dsn, "postgresql://"):
-		return nil, errors.New("store: PostgreSQL is not supported by this build yet")
+		if opt.MaxConns <= 0 {
+			opt.MaxConns = 16
+		}
+		db, err = openPostgres(ctx, dsn, opt.MaxConns)
 	default:
 		db, err = openSQLite(ctx, dsn)
 	}
@@ -195,6 +200,19 @@ func (db *DB) migrate(ctx context.Context) error {
 		return fmt.Errorf("store: migrations: %w", err)
 	}
 	sort.Strings(files)
+	if db.dialect == Postgres {
+		// One migrator at a time across instances: a session-level
+		// advisory lock on a connection held for the whole migration.
+		conn, err := db.w.Conn(ctx)
+		if err != nil {
+			return fmt.Errorf("store: migrations: %w", err)
+		}
+		defer conn.Close()
+		if _, err := conn.ExecContext(ctx, "SELECT pg_advisory_lock($1)", migrationLock); err != nil {
+			return fmt.Errorf("store: migration lock: %w", err)
+		}
+		defer conn.ExecContext(context.WithoutCancel(ctx), "SELECT pg_advisory_unlock($1)", migrationLock)
+	}
 	if _, err := db.w.ExecContext(ctx, `CREATE TABLE IF NOT EXISTS schema_migrations (
 		version BIGINT PRIMARY KEY, name TEXT NOT NULL, applied_at BIGINT NOT NULL)`); err != nil {
 		return fmt.Errorf("store: migrations table: %w", err)

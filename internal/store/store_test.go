@@ -2,7 +2,6 @@ package store_test
 
 import (
 	"context"
-	"database/sql"
 	"errors"
 	"fmt"
 	"path/filepath"
@@ -11,13 +10,15 @@ import (
 	"time"
 
 	"github.com/notrain/notrain/internal/store"
+	"github.com/notrain/notrain/internal/testutil/dbtest"
 )
 
 var ctx = context.Background()
 
-func openTemp(t *testing.T) *store.DB {
+// openAt opens (and migrates) the store at dsn.
+func openAt(t *testing.T, dsn string) *store.DB {
 	t.Helper()
-	db, err := store.Open(ctx, filepath.Join(t.TempDir(), "notrain.db"), store.Options{})
+	db, err := store.Open(ctx, dsn, store.Options{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -34,8 +35,9 @@ func TestOpenRefusesVolatileTargets(t *testing.T) {
 	}
 }
 
-func TestMigrationsAreIdempotent(t *testing.T) {
-	path := filepath.Join(t.TempDir(), "notrain.db")
+func TestMigrationsAreIdempotent(t *testing.T) { dbtest.Each(t, testMigrationsAreIdempotent) }
+
+func testMigrationsAreIdempotent(t *testing.T, path string) {
 	counts := map[int]bool{}
 	for range 3 {
 		db, err := store.Open(ctx, path, store.Options{})
@@ -46,7 +48,7 @@ func TestMigrationsAreIdempotent(t *testing.T) {
 			t.Fatal(err)
 		}
 		var n int
-		if err := rawOpen(t, path).QueryRow("SELECT COUNT(*) FROM schema_migrations").Scan(&n); err != nil || n < 2 {
+		if err := dbtest.Raw(t, path).QueryRow("SELECT COUNT(*) FROM schema_migrations").Scan(&n); err != nil || n < 2 {
 			t.Fatalf("schema_migrations rows = %d, %v", n, err)
 		}
 		counts[n] = true
@@ -54,7 +56,7 @@ func TestMigrationsAreIdempotent(t *testing.T) {
 	if len(counts) != 1 {
 		t.Fatalf("reopening applied migrations again: %v", counts)
 	}
-	raw := rawOpen(t, path)
+	raw := dbtest.Raw(t, path)
 	// A database from a newer notrain is refused, not silently used.
 	if _, err := raw.Exec("INSERT INTO schema_migrations VALUES (9999, 'future', 0)"); err != nil {
 		t.Fatal(err)
@@ -65,24 +67,26 @@ func TestMigrationsAreIdempotent(t *testing.T) {
 }
 
 func TestDurabilitySettings(t *testing.T) {
-	db := openTemp(t)
-	raw := rawOpen(t, db.Path())
+	db := openAt(t, filepath.Join(t.TempDir(), "notrain.db"))
+	raw := dbtest.Raw(t, db.Path())
 	var mode string
 	if err := raw.QueryRow("PRAGMA journal_mode").Scan(&mode); err != nil || mode != "wal" {
 		t.Fatalf("journal_mode = %q, %v", mode, err)
 	}
 }
 
-// rawOpen opens the same file with the driver directly, as an attacker or
-// a careless operator could.
-func rawOpen(t *testing.T, path string) *sql.DB {
-	t.Helper()
-	raw, err := sql.Open("sqlite", "file:"+path+"?_pragma=busy_timeout(5000)")
-	if err != nil {
-		t.Fatal(err)
+// Sessions are pinned to synchronous_commit=on even where the connection
+// asks for less.
+func TestPostgresPinsSynchronousCommit(t *testing.T) {
+	dsn := dbtest.Postgres(t)
+	db := openAt(t, dsn+"&options=-c%20synchronous_commit%3Doff")
+	var v string
+	err := db.Write(ctx, func(ctx context.Context, tx *store.Tx) error {
+		return tx.QueryRowForTest(ctx, "SHOW synchronous_commit").Scan(&v)
+	})
+	if err != nil || v != "on" {
+		t.Fatalf("synchronous_commit in a write = %q, %v", v, err)
 	}
-	t.Cleanup(func() { raw.Close() })
-	return raw
 }
 
 func appendEntry(ctx context.Context, tx *store.Tx, n int) error {
@@ -91,8 +95,10 @@ func appendEntry(ctx context.Context, tx *store.Tx, n int) error {
 }
 
 // A failing write inside a group commit undoes only itself.
-func TestGroupCommitIsolatesFailures(t *testing.T) {
-	db := openTemp(t)
+func TestGroupCommitIsolatesFailures(t *testing.T) { dbtest.Each(t, testGroupCommitIsolatesFailures) }
+
+func testGroupCommitIsolatesFailures(t *testing.T, dsn string) {
+	db := openAt(t, dsn)
 	var wg sync.WaitGroup
 	errs := make([]error, 200)
 	for i := range 200 {
@@ -130,7 +136,11 @@ func TestGroupCommitIsolatesFailures(t *testing.T) {
 // Writes that return nil are durable when Write returns: a second process
 // opening the file sees them.
 func TestAcknowledgedWritesAreVisibleToOthers(t *testing.T) {
-	db := openTemp(t)
+	dbtest.Each(t, testAcknowledgedWritesAreVisibleToOthers)
+}
+
+func testAcknowledgedWritesAreVisibleToOthers(t *testing.T, dsn string) {
+	db := openAt(t, dsn)
 	var wg sync.WaitGroup
 	for i := range 50 {
 		wg.Go(func() {
@@ -141,13 +151,15 @@ func TestAcknowledgedWritesAreVisibleToOthers(t *testing.T) {
 	}
 	wg.Wait()
 	var n int
-	if err := rawOpen(t, db.Path()).QueryRow("SELECT COUNT(*) FROM ledger").Scan(&n); err != nil || n != 50 {
+	if err := dbtest.Raw(t, dsn).QueryRow("SELECT COUNT(*) FROM ledger").Scan(&n); err != nil || n != 50 {
 		t.Fatalf("another connection sees %d entries, %v", n, err)
 	}
 }
 
-func TestWriteAfterCloseFails(t *testing.T) {
-	db, err := store.Open(ctx, filepath.Join(t.TempDir(), "n.db"), store.Options{})
+func TestWriteAfterCloseFails(t *testing.T) { dbtest.Each(t, testWriteAfterCloseFails) }
+
+func testWriteAfterCloseFails(t *testing.T, dsn string) {
+	db, err := store.Open(ctx, dsn, store.Options{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -158,8 +170,10 @@ func TestWriteAfterCloseFails(t *testing.T) {
 	}
 }
 
-func TestCancelledWriteIsNotApplied(t *testing.T) {
-	db := openTemp(t)
+func TestCancelledWriteIsNotApplied(t *testing.T) { dbtest.Each(t, testCancelledWriteIsNotApplied) }
+
+func testCancelledWriteIsNotApplied(t *testing.T, dsn string) {
+	db := openAt(t, dsn)
 	cctx, cancel := context.WithCancel(ctx)
 	cancel()
 	err := db.Write(cctx, func(ctx context.Context, tx *store.Tx) error { return appendEntry(ctx, tx, 1) })

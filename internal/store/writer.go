@@ -123,6 +123,16 @@ func (db *DB) commit(batch []*op) {
 		return
 	}
 	tx := &Tx{db: db, tx: sqlTx, ctx: ctx}
+	if db.dialect == Postgres {
+		// Every batch of every instance takes the ledger head's row lock
+		// first: one lock order, so batches that lock other rows too
+		// (a code request, then the head) can never deadlock each other.
+		if err := tx.loadHead(ctx); err != nil {
+			sqlTx.Rollback()
+			fail(err)
+			return
+		}
+	}
 	// Runs after the deferred result delivery is set up but before it
 	// fires: the connection is free again once the transaction has ended.
 	defer func() { db.prepareLater(tx.unprepared) }()
@@ -295,15 +305,9 @@ func (tx *Tx) queryRow(ctx context.Context, q string, args ...any) *sql.Row {
 // its sequence number and hash filled in.
 func (tx *Tx) Append(ctx context.Context, at time.Time, kind string, body map[string]any) (ledger.Entry, error) {
 	if tx.head == nil {
-		var h ledger.Head
-		q := "SELECT seq, hash FROM ledger_head WHERE id = 1"
-		if tx.db.dialect == Postgres {
-			q += " FOR UPDATE" // serialises appends across instances
+		if err := tx.loadHead(ctx); err != nil {
+			return ledger.Entry{}, err
 		}
-		if err := tx.queryRow(ctx, q).Scan(&h.Seq, &h.Hash); err != nil {
-			return ledger.Entry{}, fmt.Errorf("store: ledger head: %w", err)
-		}
-		tx.head = &h
 	}
 	b, err := ledger.Body(body)
 	if err != nil {
@@ -322,6 +326,21 @@ func (tx *Tx) Append(ctx context.Context, at time.Time, kind string, body map[st
 	return e, nil
 }
 
+// loadHead reads the chain's head into the transaction, locking it on
+// PostgreSQL (SQLite has one writer anyway).
+func (tx *Tx) loadHead(ctx context.Context) error {
+	var h ledger.Head
+	q := "SELECT seq, hash FROM ledger_head WHERE id = 1"
+	if tx.db.dialect == Postgres {
+		q += " FOR UPDATE"
+	}
+	if err := tx.queryRow(ctx, q).Scan(&h.Seq, &h.Hash); err != nil {
+		return fmt.Errorf("store: ledger head: %w", err)
+	}
+	tx.head = &h
+	return nil
+}
+
 // flushLedgerHead writes the cached head once per batch instead of once per entry.
 func (tx *Tx) flushLedgerHead(ctx context.Context) error {
 	if !tx.headDirty {
@@ -335,4 +354,10 @@ func (tx *Tx) flushLedgerHead(ctx context.Context) error {
 		return errors.Join(errors.New("store: ledger head row is missing"), err)
 	}
 	return nil
+}
+
+// QueryRowForTest runs a query in the write transaction (tests read
+// session settings this way).
+func (tx *Tx) QueryRowForTest(ctx context.Context, q string, args ...any) *sql.Row {
+	return tx.tx.QueryRowContext(ctx, q, args...)
 }
