@@ -32,7 +32,7 @@ import (
 
 // formatVersion changes whenever the generated data changes for the same
 // flags, so that stale data sets are regenerated.
-const formatVersion = 1
+const formatVersion = 2
 
 var (
 	// asOf is the snapshot time the benchmark passes to both sides; every
@@ -117,8 +117,13 @@ func main() {
 		workers    = flag.Int("workers", runtime.GOMAXPROCS(0), "content generator goroutines")
 		chunk      = flag.Int("chunk", 32768, "records per generated chunk")
 		rowGroup   = flag.Int64("row-group", 128*1024, "rows per Parquet row group")
+		version    = flag.Bool("version", false, "print the data format version and exit")
 	)
 	flag.Parse()
+	if *version {
+		fmt.Println(formatVersion)
+		return
+	}
 	if *records < 0 || *accounts < 1 || *objections < 0 || *objections > *accounts || *workers < 1 || *chunk < 1 {
 		fmt.Fprintln(os.Stderr, "gen: need -records >= 0, -accounts >= 1, 0 <= -objections <= -accounts, -workers >= 1, -chunk >= 1")
 		os.Exit(2)
@@ -367,7 +372,7 @@ func writeObjections(w *bufio.Writer, ds *dataset, n int, r *rand.Rand) error {
 	for i, ai := range perm {
 		a := ds.accounts[ai]
 		received := time.Unix(from.Unix()+r.Int64N(span), 0).UTC()
-		effective := received.Add(time.Duration(r.Int64N(int64(48 * time.Hour / time.Second))) * time.Second)
+		effective := received.Add(time.Duration(r.Int64N(int64(48*time.Hour/time.Second))) * time.Second)
 		b = append(b[:0], `{"email":"`...)
 		b = append(b, a.email...)
 		b = append(b, `","scope":`...)
@@ -699,6 +704,19 @@ func genChunk(ds *dataset, seed uint64, chunkIdx, lo, hi int, withPQ bool) chunk
 			// Cut the line short (never at its end, so it stays invalid).
 			line := res.jsonl[start : len(res.jsonl)-1]
 			cut := 1 + r.IntN(len(line)-1)
+			if r.Float64() < 0.3 {
+				// Right after a key's colon: a reader that does not stop at
+				// the newline takes the next line for the missing value.
+				var colons []int
+				for i := 1; i < len(line)-1; i++ {
+					if line[i] == ':' && line[i-1] == '"' {
+						colons = append(colons, i+1)
+					}
+				}
+				if len(colons) > 0 {
+					cut = colons[r.IntN(len(colons))]
+				}
+			}
 			res.jsonl = append(res.jsonl[:start+cut], '\n')
 			continue
 		}

@@ -82,6 +82,11 @@ func filterCmd(ctx context.Context, args []string, env Env) error {
 	return c.run(ctx, env, f.given["db"])
 }
 
+func (c *filterConfig) parquet() bool {
+	f, err := filter.FormatOf(c.output)
+	return err == nil && f == filter.Parquet
+}
+
 // lineagePath puts the sidecar next to the output: snap.jsonl.gz → snap.lineage.jsonl.
 func lineagePath(out string) string {
 	base := out
@@ -169,7 +174,7 @@ func (c *filterConfig) run(ctx context.Context, env Env, dbGiven bool) error {
 		}
 	}
 	engine := eligibility.NewEngine(pol, snap, asOf)
-	boundMemory(snap.Len())
+	boundMemory(snap.Len(), c.parquet())
 	job := filter.Job{Inputs: c.inputs, Output: c.output, Lineage: c.lineage, Rejects: c.rejects, Engine: engine,
 		WantText: pol.Compiled.Len() > 0, Workers: c.workers, Progress: progressWriter(env, c.progress)}
 	res, err := filter.Run(ctx, job)
@@ -307,14 +312,17 @@ func sortedReasons(m map[string]int64) []reasonCount {
 // boundMemory keeps the heap close to what the job needs: the snapshot is
 // large and lives for the whole run, while everything else is recycled
 // buffers, so the default GC headroom (a second copy of the live heap) is
-// wasted memory. The soft limit is the budget of 64 MB plus 40 bytes per
-// account, or twice the live heap if a directory with long ids needs more.
-func boundMemory(accounts int) {
+// wasted memory. For JSON Lines the soft limit is the budget of 64 MB plus
+// 40 bytes per account, or twice the live heap if a directory with long ids
+// needs more. Parquet's memory follows the input's row-group and page
+// sizes, which the file chooses, so it gets the tight GC target only.
+func boundMemory(accounts int, parquet bool) {
 	debug.SetGCPercent(25)
-	var ms runtime.MemStats
-	runtime.ReadMemStats(&ms)
-	limit := max(int64(64<<20+40*accounts), 2*int64(ms.HeapAlloc))
-	debug.SetMemoryLimit(limit)
+	if !parquet {
+		var ms runtime.MemStats
+		runtime.ReadMemStats(&ms)
+		debug.SetMemoryLimit(max(int64(64<<20+40*accounts), 2*int64(ms.HeapAlloc)))
+	}
 	// Hand back what loading used and no longer needs (decompression
 	// windows, ledger rows) before the long run starts.
 	debug.FreeOSMemory()

@@ -146,12 +146,13 @@ func (c *serveConfig) run(ctx context.Context, log *slog.Logger, env Env) error 
 	}
 	svc, err := objection.New(db, keys, composer, cat, m, disp.Wake, objection.Config{
 		CodeTTL: c.codeTTL, BaseURL: c.baseURL, MailDomain: base.Hostname(), ThirdPartyExcluded: true, Now: env.Now,
+		ClientLimit: c.ipRateLimit,
 	})
 	if err != nil {
 		return err
 	}
 	srv, err := web.New(svc, db, cat, m, reg, web.Config{
-		Dev: dev, TrustedProxies: trusted, IPRateLimit: c.ipRateLimit, ThirdPartyExcluded: true, Now: env.Now, Log: log,
+		Dev: dev, TrustedProxies: trusted, ThirdPartyExcluded: true, Now: env.Now, Log: log,
 	})
 	if err != nil {
 		return err

@@ -57,6 +57,7 @@ type Config struct {
 	BaseURL            string        // for links in mails
 	MailDomain         string        // right-hand side of Message-IDs
 	ThirdPartyExcluded bool          // what confirmations say about tags and mentions
+	ClientLimit        int           // code requests per minute per client address; 0 = off
 	Now                func() time.Time
 }
 
@@ -101,6 +102,7 @@ type StartInput struct {
 	Reason  string
 	Lang    string
 	Channel string // web | api
+	Client  string // client address (for --ip-rate-limit); "" = not limited
 }
 
 // Started is the answer to a code request. It is the same whether or not
@@ -143,6 +145,9 @@ func (s *Service) Start(ctx context.Context, in StartInput) (Started, error) {
 	}
 	var sent sentMail
 	err = s.db.Write(ctx, func(ctx context.Context, tx *store.Tx) error {
+		if err := s.checkClientLimit(ctx, tx, in.Client, now); err != nil {
+			return err
+		}
 		if err := s.checkAddressLimit(ctx, tx, h, now); err != nil {
 			return err
 		}
@@ -210,6 +215,24 @@ const (
 	sentCode
 	sentNotice
 )
+
+// CodeClientLimited is the refusal of --ip-rate-limit.
+const CodeClientLimited = "ip_rate_limited"
+
+// checkClientLimit enforces the per-client limit in the store, so several
+// instances count the same requests. A refused request records nothing.
+func (s *Service) checkClientLimit(ctx context.Context, tx *store.Tx, client string, now time.Time) error {
+	if s.cfg.ClientLimit <= 0 || client == "" {
+		return nil
+	}
+	allowed, oldest, err := tx.ClientEvent(ctx, client, now.Add(-time.Minute), now, s.cfg.ClientLimit)
+	if err != nil || allowed {
+		return err
+	}
+	until := oldest.Add(time.Minute)
+	retry := max(until.Sub(now).Round(time.Second), time.Second)
+	return &Error{Code: CodeClientLimited, Status: http.StatusTooManyRequests, RetryAfter: retry, Until: until}
+}
 
 // checkAddressLimit enforces the per-address limits and records this request.
 // It counts requests for unknown addresses the same way, so a 429 says
@@ -302,15 +325,20 @@ func (s *Service) countSent(sent sentMail) {
 
 func (s *Service) countRefusal(err error) error {
 	var e *Error
-	if s.m != nil && errors.As(err, &e) && e.Code == CodeRateLimited {
-		s.m.RateLimited.WithLabelValues("address").Inc()
+	if s.m != nil && errors.As(err, &e) {
+		switch e.Code {
+		case CodeRateLimited:
+			s.m.RateLimited.WithLabelValues("address").Inc()
+		case CodeClientLimited:
+			s.m.RateLimited.WithLabelValues("client_address").Inc()
+		}
 	}
 	return err
 }
 
 // Resend replaces the code of a pending request with a new one. The old code
 // stops working. It is subject to the cool-down and the per-address limits.
-func (s *Service) Resend(ctx context.Context, flow Flow, requestID string) (Started, error) {
+func (s *Service) Resend(ctx context.Context, flow Flow, requestID, client string) (Started, error) {
 	if !ids.IsRequest(requestID) {
 		return Started{}, notFound()
 	}
@@ -334,6 +362,9 @@ func (s *Service) Resend(ctx context.Context, flow Flow, requestID string) (Star
 		}
 		if next := req.CodeSentAt.Add(otp.ResendCooldown); now.Before(next) {
 			return &Error{Code: CodeResendTooSoon, Status: http.StatusTooManyRequests, RetryAfter: next.Sub(now).Round(time.Second) + time.Second, Until: next}
+		}
+		if err := s.checkClientLimit(ctx, tx, client, now); err != nil {
+			return err
 		}
 		if err := s.checkAddressLimit(ctx, tx, req.EmailHash, now); err != nil {
 			return err

@@ -198,7 +198,7 @@ func testCodeRules(t *testing.T, dsn string) {
 				f.Svc.Verify(ctx, objection.FlowObjection, rid, wrong(code))
 			}
 			f.Clock.Advance(otp.ResendCooldown)
-			if _, err := f.Svc.Resend(ctx, objection.FlowObjection, rid); err != nil {
+			if _, err := f.Svc.Resend(ctx, objection.FlowObjection, rid, ""); err != nil {
 				t.Fatal(err)
 			}
 			fresh := f.CodeFor(t, rid)
@@ -213,7 +213,7 @@ func testCodeRules(t *testing.T, dsn string) {
 		}},
 		{"resend has a cool-down", func(t *testing.T, f *fixture.Fixture, rid, code string) {
 			f.Clock.Advance(otp.ResendCooldown - time.Second)
-			_, err := f.Svc.Resend(ctx, objection.FlowObjection, rid)
+			_, err := f.Svc.Resend(ctx, objection.FlowObjection, rid, "")
 			if e := refusal(t, err, objection.CodeResendTooSoon); e.Status != http.StatusTooManyRequests || e.RetryAfter <= 0 {
 				t.Fatalf("refusal = %+v", e)
 			}
@@ -221,7 +221,7 @@ func testCodeRules(t *testing.T, dsn string) {
 		}},
 		{"resend extends the lifetime", func(t *testing.T, f *fixture.Fixture, rid, code string) {
 			f.Clock.Advance(otp.DefaultTTL + time.Minute)
-			if _, err := f.Svc.Resend(ctx, objection.FlowObjection, rid); err != nil {
+			if _, err := f.Svc.Resend(ctx, objection.FlowObjection, rid, ""); err != nil {
 				t.Fatal(err)
 			}
 			verifyOK(t, f, rid, f.CodeFor(t, rid))
@@ -229,7 +229,7 @@ func testCodeRules(t *testing.T, dsn string) {
 		{"no resend after use", func(t *testing.T, f *fixture.Fixture, rid, code string) {
 			verifyOK(t, f, rid, code)
 			f.Clock.Advance(otp.ResendCooldown)
-			_, err := f.Svc.Resend(ctx, objection.FlowObjection, rid)
+			_, err := f.Svc.Resend(ctx, objection.FlowObjection, rid, "")
 			refusal(t, err, objection.CodeCodeUsed)
 		}},
 	}
@@ -340,7 +340,7 @@ func testUnknownAddressGetsNoticeNotCode(t *testing.T, dsn string) {
 	}
 	// The notice is sent at most once a day.
 	f.Clock.Advance(otp.ResendCooldown)
-	if _, err := f.Svc.Resend(ctx, objection.FlowObjection, unknown.RequestID); err != nil {
+	if _, err := f.Svc.Resend(ctx, objection.FlowObjection, unknown.RequestID, ""); err != nil {
 		t.Fatal(err)
 	}
 	start(t, f, objection.FlowWithdrawal, "nobody@example.de")

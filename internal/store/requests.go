@@ -168,5 +168,11 @@ func (tx *Tx) Forget(ctx context.Context, cutoff, keepEvents time.Time) error {
 	if _, err := tx.exec(ctx, `DELETE FROM address_events WHERE at < $1`, micros(keepEvents)); err != nil {
 		return fmt.Errorf("store: forget events: %w", err)
 	}
+	if _, err := tx.exec(ctx, `DELETE FROM client_events WHERE at < $1`, micros(keepEvents)); err != nil {
+		return fmt.Errorf("store: forget events: %w", err)
+	}
+	if _, err := tx.exec(ctx, `DELETE FROM idempotency WHERE created_at < $1`, micros(keepEvents)); err != nil {
+		return fmt.Errorf("store: forget idempotency keys: %w", err)
+	}
 	return nil
 }

@@ -119,11 +119,7 @@ func (s *Server) apiStart(flow objection.Flow) http.HandlerFunc {
 			return
 		}
 		lang := s.apiLang(r, req.Lang)
-		if e := s.checkIPLimit(w, r); e != nil {
-			s.apiFail(w, r, lang, e)
-			return
-		}
-		in := objection.StartInput{Flow: flow, Email: req.Email, Lang: lang, Channel: "api", Scope: objection.AllAccounts}
+		in := objection.StartInput{Flow: flow, Email: req.Email, Lang: lang, Channel: "api", Scope: objection.AllAccounts, Client: s.client(r)}
 		if flow == objection.FlowObjection {
 			scope, err := parseScope(req.Scope)
 			if err != nil {
@@ -163,11 +159,7 @@ func (s *Server) apiResend(flow objection.Flow) http.HandlerFunc {
 			s.apiFail(w, r, "", err)
 			return
 		}
-		if e := s.checkIPLimit(w, r); e != nil {
-			s.apiFail(w, r, "", e)
-			return
-		}
-		st, err := s.svc.Resend(r.Context(), flow, req.RequestID)
+		st, err := s.svc.Resend(r.Context(), flow, req.RequestID, s.client(r))
 		if err != nil {
 			s.apiFail(w, r, "", err)
 			return
@@ -269,19 +261,4 @@ func setRetryAfter(w http.ResponseWriter, e *objection.Error) {
 	if e.RetryAfter > 0 {
 		w.Header().Set("Retry-After", strconv.Itoa(retrySeconds(e.RetryAfter)))
 	}
-}
-
-// checkIPLimit applies --ip-rate-limit to requests that send mail.
-func (s *Server) checkIPLimit(w http.ResponseWriter, r *http.Request) *objection.Error {
-	if s.limiter == nil {
-		return nil
-	}
-	ok, wait := s.limiter.allow(clientAddr(r, s.cfg.TrustedProxies))
-	if ok {
-		return nil
-	}
-	if s.m != nil {
-		s.m.RateLimited.WithLabelValues("client_address").Inc()
-	}
-	return &objection.Error{Code: "ip_rate_limited", Status: http.StatusTooManyRequests, RetryAfter: wait, Until: s.now().Add(wait)}
 }

@@ -5,8 +5,6 @@ import (
 	"net/http"
 	"net/netip"
 	"strings"
-	"sync"
-	"time"
 )
 
 // clientAddr returns the address rate limits apply to. X-Forwarded-For is
@@ -53,45 +51,11 @@ func isTrusted(a netip.Addr, trusted []netip.Prefix) bool {
 	return false
 }
 
-// ipLimiter is a sliding-window counter per client address.
-type ipLimiter struct {
-	mu     sync.Mutex
-	limit  int
-	window time.Duration
-	now    func() time.Time
-	hits   map[netip.Prefix][]time.Time
-	swept  time.Time
-}
-
-func newIPLimiter(limit int, window time.Duration, now func() time.Time) *ipLimiter {
-	return &ipLimiter{limit: limit, window: window, now: now, hits: map[netip.Prefix][]time.Time{}}
-}
-
-// allow records a hit and reports whether it is within the limit, and if
-// not, how long until it would be.
-func (l *ipLimiter) allow(key netip.Prefix) (bool, time.Duration) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	now := l.now()
-	cutoff := now.Add(-l.window)
-	if now.Sub(l.swept) > l.window {
-		for k, v := range l.hits {
-			if len(v) == 0 || !v[len(v)-1].After(cutoff) {
-				delete(l.hits, k)
-			}
-		}
-		l.swept = now
+// client is the key the service's per-client limit counts requests under.
+func (s *Server) client(r *http.Request) string {
+	p := clientAddr(r, s.cfg.TrustedProxies)
+	if !p.IsValid() {
+		return ""
 	}
-	h := l.hits[key]
-	i := 0
-	for i < len(h) && !h[i].After(cutoff) {
-		i++
-	}
-	h = h[i:]
-	if len(h) >= l.limit {
-		l.hits[key] = h
-		return false, h[0].Add(l.window).Sub(now)
-	}
-	l.hits[key] = append(h, now)
-	return true, 0
+	return p.String()
 }

@@ -81,11 +81,7 @@ func (s *Server) startPage(flow objection.Flow) http.HandlerFunc {
 			}
 			s.page(w, r, status, formPage, title, d)
 		}
-		if e := s.checkIPLimit(w, r); e != nil {
-			fail(e)
-			return
-		}
-		in := objection.StartInput{Flow: flow, Email: form.Email, Lang: lang, Channel: "web", Scope: objection.AllAccounts}
+		in := objection.StartInput{Flow: flow, Email: form.Email, Lang: lang, Channel: "web", Scope: objection.AllAccounts, Client: s.client(r)}
 		if flow == objection.FlowObjection {
 			in.Reason = strings.TrimSpace(form.Reason)
 			if !form.ScopeAll {
@@ -166,12 +162,8 @@ func (s *Server) resendPage(flow objection.Flow) http.HandlerFunc {
 		if !s.parseForm(w, r) {
 			return
 		}
-		if e := s.checkIPLimit(w, r); e != nil {
-			s.checkPageError(w, r, flow, e)
-			return
-		}
 		rid := r.PathValue("rid")
-		if _, err := s.svc.Resend(r.Context(), flow, rid); err != nil {
+		if _, err := s.svc.Resend(r.Context(), flow, rid, s.client(r)); err != nil {
 			s.checkPageError(w, r, flow, err)
 			return
 		}

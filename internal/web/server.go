@@ -22,8 +22,7 @@ const MaxBody = 16 << 10
 // Config configures the web layer.
 type Config struct {
 	Dev                bool           // dev mailbox routes and banner
-	TrustedProxies     []netip.Prefix // whose X-Forwarded-For is believed
-	IPRateLimit        int            // code requests per minute per client address; 0 = off
+	TrustedProxies     []netip.Prefix // whose X-Forwarded-For is believed (the service applies the limit)
 	ThirdPartyExcluded bool           // what confirmation pages say about tags and mentions
 	Now                func() time.Time
 	Log                *slog.Logger
@@ -39,7 +38,6 @@ type Server struct {
 	gatherer prometheus.Gatherer
 	cfg      Config
 	log      *slog.Logger
-	limiter  *ipLimiter
 }
 
 // New builds the server; it fails if a template or translation is broken.
@@ -54,11 +52,7 @@ func New(svc *objection.Service, db *store.DB, cat *locale.Catalog, m *metrics.M
 	if cfg.Log == nil {
 		cfg.Log = slog.Default()
 	}
-	s := &Server{svc: svc, db: db, cat: cat, pages: pages, m: m, gatherer: g, cfg: cfg, log: cfg.Log}
-	if cfg.IPRateLimit > 0 {
-		s.limiter = newIPLimiter(cfg.IPRateLimit, time.Minute, cfg.Now)
-	}
-	return s, nil
+	return &Server{svc: svc, db: db, cat: cat, pages: pages, m: m, gatherer: g, cfg: cfg, log: cfg.Log}, nil
 }
 
 func (s *Server) now() time.Time { return s.cfg.Now().UTC() }

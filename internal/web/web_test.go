@@ -25,9 +25,13 @@ type env struct {
 	disp *mail.Dispatcher
 }
 
-func newEnv(t *testing.T, cfg web.Config) *env {
+func newEnv(t *testing.T, cfg web.Config, clientLimit ...int) *env {
 	t.Helper()
-	f := fixture.New(t, fixture.Options{})
+	opt := fixture.Options{}
+	if len(clientLimit) > 0 {
+		opt.ClientLimit = clientLimit[0]
+	}
+	f := fixture.New(t, opt)
 	f.Import(t, fixture.Accounts)
 	if cfg.Now == nil {
 		cfg.Now = f.Clock.Now
@@ -287,7 +291,7 @@ func TestSecurityHeaders(t *testing.T) {
 }
 
 func TestIPRateLimitIgnoresForgedForwardedFor(t *testing.T) {
-	e := newEnv(t, web.Config{IPRateLimit: 3})
+	e := newEnv(t, web.Config{}, 3)
 	for i := range 5 {
 		resp, body := postJSON(t, e.URL+"/api/v1/objections", `{"email":"person`+string(rune('a'+i))+`@example.de"}`,
 			"X-Forwarded-For", "10.0.0."+string(rune('1'+i)))
@@ -310,7 +314,7 @@ func TestIPRateLimitIgnoresForgedForwardedFor(t *testing.T) {
 }
 
 func TestIPRateLimitBehindTrustedProxy(t *testing.T) {
-	e := newEnv(t, web.Config{IPRateLimit: 2, TrustedProxies: []netip.Prefix{netip.MustParsePrefix("127.0.0.0/8")}})
+	e := newEnv(t, web.Config{TrustedProxies: []netip.Prefix{netip.MustParsePrefix("127.0.0.0/8")}}, 2)
 	send := func(xff string) int {
 		resp, _ := postJSON(t, e.URL+"/api/v1/objections", `{"email":"x@example.de"}`, "X-Forwarded-For", xff)
 		return resp.StatusCode
