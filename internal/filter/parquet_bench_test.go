@@ -26,7 +26,7 @@ import (
 // objections of accounts.jsonl and objections.jsonl, under the default
 // policy as of the data set's as_of:
 //
-//	NOTRAIN_BENCH_DATA=/tmp/pqdata go test -run '^$' -bench ParquetFilter -benchtime 3x ./internal/filter/
+//	NOTRAIN_BENCH_DATA=bench/data go test -run '^$' -bench ParquetFilter -benchtime 3x ./internal/filter/
 //
 // NOTRAIN_BENCH_OUT keeps the last output there (to compare it with
 // bench/duckdb_filter.mjs or bench/reference); NOTRAIN_BENCH_CLI_GC=1 runs

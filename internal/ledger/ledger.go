@@ -139,6 +139,19 @@ func NewVerifier(cps ...*Head) *Verifier {
 	return v
 }
 
+// ResumeVerifier continues a verification after a head verified earlier;
+// extra checkpoints after it must be found too.
+func ResumeVerifier(from Head, extra ...*Head) *Verifier {
+	v := NewVerifier(extra...)
+	for seq := range v.checkpoints {
+		if seq <= from.Seq {
+			delete(v.checkpoints, seq) // at or before the start: covered by from
+		}
+	}
+	v.head = from
+	return v
+}
+
 // Add checks the next entry.
 func (v *Verifier) Add(e Entry) error {
 	want := v.head.Seq + 1
