@@ -237,3 +237,36 @@ func TestComposerRendersEveryMailInEveryLanguage(t *testing.T) {
 		}
 	}
 }
+
+// Sessions are reused: many mails go over a few connections, and a pooled
+// connection the server dropped is replaced without losing the mail.
+func TestSMTPSessionsAreReused(t *testing.T) {
+	f, srv, d := setup(t)
+	for i := range 12 {
+		f.Clock.Advance(25 * time.Hour) // past the per-address limits
+		if _, err := f.Svc.Start(ctx, objection.StartInput{Flow: objection.FlowObjection, Email: "anna@example.de", Lang: "en", Scope: objection.AllAccounts}); err != nil {
+			t.Fatal(err, i)
+		}
+		d.RunOnce(ctx)
+	}
+	if n := len(srv.Messages()); n != 12 {
+		t.Fatalf("%d mails arrived, want 12", n)
+	}
+	if s := srv.Sessions(); s > d.Workers {
+		t.Fatalf("%d SMTP sessions for 12 mails", s)
+	}
+	// The server goes away and comes back: pooled sessions are dead.
+	addr := srv.Addr
+	srv.Close()
+	back, err := smtptest.Listen(addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer back.Close()
+	f.Clock.Advance(25 * time.Hour)
+	f.Svc.Start(ctx, objection.StartInput{Flow: objection.FlowObjection, Email: "anna@example.de", Lang: "en", Scope: objection.AllAccounts})
+	d.RunOnce(ctx)
+	if n := len(back.Messages()); n != 1 {
+		t.Fatalf("after the server restarted %d mails arrived, want 1", n)
+	}
+}

@@ -45,7 +45,24 @@ type SMTP struct {
 	helo       string
 	timeout    time.Duration
 	tlsConfig  *tls.Config
+
+	// idle holds open sessions for reuse: at thousands of mails a second a
+	// TCP and TLS handshake per mail would cost more than the mail.
+	idle chan *session
 }
+
+// session is an open SMTP connection ready for the next mail.
+type session struct {
+	c        *smtp.Client
+	conn     net.Conn
+	lastUsed time.Time
+}
+
+// maxIdle bounds pooled sessions; idleFor closes those unused for longer.
+const (
+	maxIdle = 8
+	idleFor = 30 * time.Second
+)
 
 // NewSMTP parses an smtp:// or smtps:// URL.
 func NewSMTP(rawURL, helo string) (*SMTP, error) {
@@ -99,6 +116,7 @@ func NewSMTP(rawURL, helo string) (*SMTP, error) {
 	if s.helo == "" {
 		s.helo = "localhost"
 	}
+	s.idle = make(chan *session, maxIdle)
 	return s, nil
 }
 
@@ -111,14 +129,109 @@ func (s *SMTP) String() string {
 	return scheme + "://" + s.addr
 }
 
-// Send delivers msg to one recipient.
-func (s *SMTP) Send(ctx context.Context, from, to string, msg []byte) (err error) {
+// Send delivers msg to one recipient, on a pooled session when one is
+// open. A pooled session that turns out dead before any of the mail was
+// sent is replaced by a fresh one once; after that, errors count.
+func (s *SMTP) Send(ctx context.Context, from, to string, msg []byte) error {
 	ctx, cancel := context.WithTimeout(ctx, s.timeout)
 	defer cancel()
+	ss, pooled, err := s.session(ctx)
+	if err != nil {
+		return err
+	}
+	dl, _ := ctx.Deadline()
+	ss.conn.SetDeadline(dl)
+	sent, err := s.deliver(ss, from, to, msg)
+	if err != nil && pooled && !sent && !IsPermanent(err) {
+		ss.c.Close()
+		if ss, err = s.dial(ctx); err != nil {
+			return err
+		}
+		ss.conn.SetDeadline(dl)
+		_, err = s.deliver(ss, from, to, msg)
+	}
+	if err != nil {
+		ss.c.Close()
+		return err
+	}
+	s.release(ss)
+	return nil
+}
+
+// deliver runs one mail transaction; sent reports whether the message
+// itself went out (after that, a failure must not be retried blindly).
+func (s *SMTP) deliver(ss *session, from, to string, msg []byte) (sent bool, err error) {
+	c := ss.c
+	if err := c.Mail(from); err != nil {
+		return false, classify("MAIL FROM", err)
+	}
+	if err := c.Rcpt(to); err != nil {
+		c.Reset()
+		return false, classify("RCPT TO", err)
+	}
+	w, err := c.Data()
+	if err != nil {
+		return false, classify("DATA", err)
+	}
+	if _, err := w.Write(msg); err != nil {
+		return true, classify("DATA", err)
+	}
+	if err := w.Close(); err != nil {
+		return true, classify("end of DATA", err)
+	}
+	return true, nil
+}
+
+// session takes an idle session or opens one; pooled reports which.
+func (s *SMTP) session(ctx context.Context) (*session, bool, error) {
+	for {
+		select {
+		case ss := <-s.idle:
+			if time.Since(ss.lastUsed) < idleFor {
+				return ss, true, nil
+			}
+			ss.c.Close()
+			continue
+		default:
+		}
+		ss, err := s.dial(ctx)
+		return ss, false, err
+	}
+}
+
+// release resets a session after a good mail and keeps it if there is room.
+func (s *SMTP) release(ss *session) {
+	if err := ss.c.Reset(); err != nil {
+		ss.c.Close()
+		return
+	}
+	ss.conn.SetDeadline(time.Time{})
+	ss.lastUsed = time.Now()
+	select {
+	case s.idle <- ss:
+	default:
+		ss.c.Quit()
+	}
+}
+
+// Close ends the pooled sessions.
+func (s *SMTP) Close() {
+	for {
+		select {
+		case ss := <-s.idle:
+			ss.c.Quit()
+		default:
+			return
+		}
+	}
+}
+
+// dial opens a session: connect, greeting, EHLO, STARTTLS, AUTH.
+func (s *SMTP) dial(ctx context.Context) (*session, error) {
 	var d net.Dialer
 	conn, err := d.DialContext(ctx, "tcp", s.addr)
 	if err != nil {
-		return fmt.Errorf("mail: connect %s: %w", s.addr, err)
+		return nil, fmt.Errorf("mail: connect %s: %w", s.addr, err)
 	}
 	if dl, ok := ctx.Deadline(); ok {
 		conn.SetDeadline(dl)
@@ -129,46 +242,31 @@ func (s *SMTP) Send(ctx context.Context, from, to string, msg []byte) (err error
 	c, err := smtp.NewClient(conn, s.host)
 	if err != nil {
 		conn.Close()
-		return classify("greeting", err)
+		return nil, classify("greeting", err)
 	}
-	defer c.Close()
+	fail := func(step string, err error) (*session, error) {
+		c.Close()
+		return nil, classify(step, err)
+	}
 	if err := c.Hello(s.helo); err != nil {
-		return classify("HELO", err)
+		return fail("HELO", err)
 	}
 	if !s.implicit {
 		if ok, _ := c.Extension("STARTTLS"); ok {
 			if err := c.StartTLS(s.tlsConfig); err != nil {
-				return classify("STARTTLS", err)
+				return fail("STARTTLS", err)
 			}
 		} else if s.requireTLS {
-			return &PermanentError{Err: fmt.Errorf("mail: %s does not offer STARTTLS and starttls=required", s.addr)}
+			c.Close()
+			return nil, &PermanentError{Err: fmt.Errorf("mail: %s does not offer STARTTLS and starttls=required", s.addr)}
 		}
 	}
 	if s.auth != nil {
 		if err := c.Auth(s.auth); err != nil {
-			return classify("AUTH", err)
+			return fail("AUTH", err)
 		}
 	}
-	if err := c.Mail(from); err != nil {
-		return classify("MAIL FROM", err)
-	}
-	if err := c.Rcpt(to); err != nil {
-		return classify("RCPT TO", err)
-	}
-	w, err := c.Data()
-	if err != nil {
-		return classify("DATA", err)
-	}
-	if _, err := w.Write(msg); err != nil {
-		return classify("DATA", err)
-	}
-	if err := w.Close(); err != nil {
-		return classify("end of DATA", err)
-	}
-	// The message is accepted once DATA is answered with 250; a failing QUIT
-	// must not make us send it twice.
-	_ = c.Quit()
-	return nil
+	return &session{c: c, conn: conn, lastUsed: time.Now()}, nil
 }
 
 func classify(step string, err error) error {

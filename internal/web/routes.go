@@ -28,13 +28,13 @@ func (s *Server) routes() *http.ServeMux {
 	mux.HandleFunc("GET /withdrawal/{rid}/done", s.donePage(wd))
 	mux.HandleFunc("GET /static/style.css", s.stylesheet)
 
-	// JSON API.
-	mux.HandleFunc("POST /api/v1/objections", s.apiStart(obj))
-	mux.HandleFunc("POST /api/v1/objections/verify", s.apiVerify(obj))
-	mux.HandleFunc("POST /api/v1/objections/resend", s.apiResend(obj))
-	mux.HandleFunc("POST /api/v1/withdrawals", s.apiStart(wd))
-	mux.HandleFunc("POST /api/v1/withdrawals/verify", s.apiVerify(wd))
-	mux.HandleFunc("POST /api/v1/withdrawals/resend", s.apiResend(wd))
+	// JSON API; every POST honours Idempotency-Key.
+	mux.HandleFunc("POST /api/v1/objections", s.idempotent("objections", s.apiStart(obj)))
+	mux.HandleFunc("POST /api/v1/objections/verify", s.idempotent("objections/verify", s.apiVerify(obj)))
+	mux.HandleFunc("POST /api/v1/objections/resend", s.idempotent("objections/resend", s.apiResend(obj)))
+	mux.HandleFunc("POST /api/v1/withdrawals", s.idempotent("withdrawals", s.apiStart(wd)))
+	mux.HandleFunc("POST /api/v1/withdrawals/verify", s.idempotent("withdrawals/verify", s.apiVerify(wd)))
+	mux.HandleFunc("POST /api/v1/withdrawals/resend", s.idempotent("withdrawals/resend", s.apiResend(wd)))
 	mux.HandleFunc("/api/", s.apiNotFound)
 
 	// Operations.

@@ -2,6 +2,8 @@ package web_test
 
 import (
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"encoding/json"
 	"io"
 	"net/http"
@@ -15,6 +17,7 @@ import (
 	"time"
 
 	"github.com/notrain/notrain/internal/mail"
+	"github.com/notrain/notrain/internal/store"
 	"github.com/notrain/notrain/internal/testutil/fixture"
 	"github.com/notrain/notrain/internal/web"
 )
@@ -470,5 +473,78 @@ func TestHealthAndMetrics(t *testing.T) {
 		if !strings.Contains(m, want) {
 			t.Errorf("metrics lack %q", want)
 		}
+	}
+}
+
+func TestIdempotencyKey(t *testing.T) {
+	e := newEnv(t, web.Config{Dev: true})
+	body := `{"email":"anna@example.de","lang":"de"}`
+	first, b1 := postJSON(t, e.URL+"/api/v1/objections", body, "Idempotency-Key", "k-1")
+	if first.StatusCode != http.StatusAccepted {
+		t.Fatalf("first: %d %s", first.StatusCode, b1)
+	}
+	mails := len(e.Mails(t))
+	// A replay gets the first answer, byte for byte, and writes nothing.
+	again, b2 := postJSON(t, e.URL+"/api/v1/objections", body, "Idempotency-Key", "k-1")
+	if again.StatusCode != http.StatusAccepted || b2 != b1 || again.Header.Get("Idempotent-Replayed") != "true" {
+		t.Fatalf("replay: %d %s (first %s)", again.StatusCode, b2, b1)
+	}
+	if n := len(e.Mails(t)); n != mails {
+		t.Fatalf("a replay sent mail: %d → %d", mails, n)
+	}
+	// The same key with another body is refused.
+	other, b3 := postJSON(t, e.URL+"/api/v1/objections", `{"email":"ben@example.com"}`, "Idempotency-Key", "k-1")
+	if other.StatusCode != http.StatusUnprocessableEntity || errorCode(t, b3) != "idempotency_key_reused" {
+		t.Fatalf("reuse: %d %s", other.StatusCode, b3)
+	}
+	// Keys are per route: the same key on verify is a new request; a
+	// replayed successful verify gives the same reference, not "code used".
+	var st struct {
+		RequestID string `json:"request_id"`
+	}
+	json.Unmarshal([]byte(b1), &st)
+	vbody := `{"request_id":"` + st.RequestID + `","code":"` + e.CodeFor(t, st.RequestID) + `"}`
+	v1, vb1 := postJSON(t, e.URL+"/api/v1/objections/verify", vbody, "Idempotency-Key", "k-1")
+	v2, vb2 := postJSON(t, e.URL+"/api/v1/objections/verify", vbody, "Idempotency-Key", "k-1")
+	if v1.StatusCode != http.StatusOK || v2.StatusCode != http.StatusOK || vb1 != vb2 {
+		t.Fatalf("verify replay: %d %s / %d %s", v1.StatusCode, vb1, v2.StatusCode, vb2)
+	}
+	if n, _, _ := e.DB.ObjectionCounts(context.Background()); n != 1 {
+		t.Fatalf("%d objections after a replayed verify", n)
+	}
+	// Without the key, the same verify is a second attempt: the code is used.
+	v3, vb3 := postJSON(t, e.URL+"/api/v1/objections/verify", vbody)
+	if v3.StatusCode != http.StatusConflict || errorCode(t, vb3) != "code_used" {
+		t.Fatalf("verify without key: %d %s", v3.StatusCode, vb3)
+	}
+	for _, bad := range []string{strings.Repeat("x", 256), "with space", "ümlaut"} {
+		r, b := postJSON(t, e.URL+"/api/v1/objections", body, "Idempotency-Key", bad)
+		if r.StatusCode != http.StatusBadRequest || errorCode(t, b) != "idempotency_key_invalid" {
+			t.Fatalf("key %q: %d %s", bad, r.StatusCode, b)
+		}
+	}
+}
+
+// While the first request with a key is being processed, a repeat gets
+// 409; once its holder's lease has run out, the key can be used again.
+func TestIdempotencyKeyInFlight(t *testing.T) {
+	e := newEnv(t, web.Config{})
+	body := `{"email":"anna@example.de"}`
+	// A holder that took the key and has not answered yet.
+	err := e.DB.Write(context.Background(), func(ctx context.Context, tx *store.Tx) error {
+		sum := sha256.Sum256([]byte("application/json\x00" + body))
+		_, _, err := tx.ClaimIdempotencyKey(ctx, "k-2", "objections", hex.EncodeToString(sum[:]), e.Clock.Now(), time.Minute)
+		return err
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	r, b := postJSON(t, e.URL+"/api/v1/objections", body, "Idempotency-Key", "k-2")
+	if r.StatusCode != http.StatusConflict || errorCode(t, b) != "idempotency_in_flight" || r.Header.Get("Retry-After") == "" {
+		t.Fatalf("in flight: %d %s", r.StatusCode, b)
+	}
+	e.Clock.Advance(2 * time.Minute)
+	if r, b := postJSON(t, e.URL+"/api/v1/objections", body, "Idempotency-Key", "k-2"); r.StatusCode != http.StatusAccepted {
+		t.Fatalf("after the lease: %d %s", r.StatusCode, b)
 	}
 }

@@ -53,6 +53,7 @@ type Server struct {
 	opt    Options
 
 	mu       sync.Mutex
+	sessions int
 	msgs     []Message
 	reject   *smtp.SMTPError
 	notify   chan struct{}
@@ -203,7 +204,17 @@ func (m Message) Code() string {
 type backend struct{ s *Server }
 
 func (b *backend) NewSession(c *smtp.Conn) (smtp.Session, error) {
+	b.s.mu.Lock()
+	b.s.sessions++
+	b.s.mu.Unlock()
 	return &session{s: b.s, conn: c}, nil
+}
+
+// Sessions is how many SMTP connections clients opened.
+func (s *Server) Sessions() int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.sessions
 }
 
 type session struct {
