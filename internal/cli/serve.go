@@ -40,6 +40,7 @@ type serveConfig struct {
 	codeTTL        time.Duration
 	logLevel       string
 	retryBase      time.Duration
+	mailLease      time.Duration
 }
 
 func serve(ctx context.Context, args []string, env Env) error {
@@ -56,6 +57,7 @@ func serve(ctx context.Context, args []string, env Env) error {
 	f.DurationVar(&c.codeTTL, "code-ttl", otp.DefaultTTL, "how long a one-time code is valid (at most 24h)")
 	f.StringVar(&c.logLevel, "log-level", "info", "debug, info, warn or error")
 	f.DurationVar(&c.retryBase, "mail-retry", 30*time.Second, "first mail retry delay; doubles per attempt up to 1h")
+	f.DurationVar(&c.mailLease, "mail-lease", 2*time.Minute, "how long a delivery attempt holds a mail before another instance (or this one, restarted) may try it")
 	if err := f.parse(args); err != nil {
 		return err
 	}
@@ -134,7 +136,7 @@ func (c *serveConfig) run(ctx context.Context, log *slog.Logger, env Env) error 
 	m := metrics.New(reg)
 	reg.MustRegister(outboxCollector(db))
 
-	disp := &mailpkg.Dispatcher{DB: db, From: c.mailFrom, Now: env.Now, Log: log, Metrics: m, BackoffBase: c.retryBase}
+	disp := &mailpkg.Dispatcher{DB: db, From: c.mailFrom, Now: env.Now, Log: log, Metrics: m, BackoffBase: c.retryBase, Lease: c.mailLease}
 	mailDesc := "dev mailbox at " + c.baseURL + "/dev/mail"
 	if !dev {
 		smtp, err := mailpkg.NewSMTP(c.mail, base.Hostname())

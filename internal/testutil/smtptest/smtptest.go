@@ -53,6 +53,7 @@ type Server struct {
 	opt    Options
 
 	mu       sync.Mutex
+	refuse   func(rcpt string) bool // recipients answered with 550
 	sessions int
 	msgs     []Message
 	reject   *smtp.SMTPError
@@ -151,6 +152,15 @@ func (s *Server) Reject(code int) {
 		return
 	}
 	s.reject = &smtp.SMTPError{Code: code, EnhancedCode: smtp.EnhancedCode{code / 100, 0, 0}, Message: "test server refuses"}
+}
+
+// RefuseRecipients answers RCPT TO with 550 (mailbox unavailable) for the
+// recipients pred selects, as a real server does for an address that does
+// not exist.
+func (s *Server) RefuseRecipients(pred func(rcpt string) bool) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.refuse = pred
 }
 
 // Messages returns what has arrived so far.
@@ -252,10 +262,13 @@ func (ss *session) Mail(from string, _ *smtp.MailOptions) error {
 
 func (ss *session) Rcpt(to string, _ *smtp.RcptOptions) error {
 	ss.s.mu.Lock()
-	rej := ss.s.reject
+	rej, refuse := ss.s.reject, ss.s.refuse
 	ss.s.mu.Unlock()
 	if rej != nil {
 		return rej
+	}
+	if refuse != nil && refuse(to) {
+		return &smtp.SMTPError{Code: 550, EnhancedCode: smtp.EnhancedCode{5, 1, 1}, Message: "no such mailbox"}
 	}
 	ss.to = append(ss.to, to)
 	return nil
