@@ -57,7 +57,8 @@ type mailbox struct {
 	other   atomic.Int64 // confirmations and the like
 }
 
-var subjectCode = regexp.MustCompile(`(?m)^Subject: [^\r\n]*?\b(\d{6})\b`)
+// The code leads the subject, which is Q-encoded: "=?utf-8?q?123456_ist_…".
+var subjectCode = regexp.MustCompile(`(?m)^Subject: [^\r\n]*?[^0-9](\d{6})[^0-9]`)
 
 func (m *mailbox) deliver(rcpt string, raw []byte) {
 	c := subjectCode.FindSubmatch(raw)

@@ -9,7 +9,6 @@ import (
 
 	"github.com/notrain/notrain/internal/ledger"
 	"github.com/notrain/notrain/internal/locale"
-	"github.com/notrain/notrain/internal/mail"
 	"github.com/notrain/notrain/internal/objection"
 	"github.com/notrain/notrain/internal/policy"
 	"github.com/notrain/notrain/internal/store"
@@ -117,11 +116,7 @@ func objectionsImport(ctx context.Context, args []string, env Env) error {
 	if err != nil {
 		return err
 	}
-	composer, err := mail.NewComposer(cat)
-	if err != nil {
-		return err
-	}
-	svc, err := objection.New(db, keys, composer, cat, nil, nil, objection.Config{Now: env.Now})
+	svc, err := objection.New(db, keys, cat, nil, nil, objection.Config{Now: env.Now})
 	if err != nil {
 		return err
 	}

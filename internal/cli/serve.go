@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"net/http/pprof"
 	"net/mail"
 	"net/netip"
 	"net/url"
@@ -41,6 +42,7 @@ type serveConfig struct {
 	logLevel       string
 	retryBase      time.Duration
 	mailLease      time.Duration
+	debugAddr      string
 }
 
 func serve(ctx context.Context, args []string, env Env) error {
@@ -57,6 +59,7 @@ func serve(ctx context.Context, args []string, env Env) error {
 	f.DurationVar(&c.codeTTL, "code-ttl", otp.DefaultTTL, "how long a one-time code is valid (at most 24h)")
 	f.StringVar(&c.logLevel, "log-level", "info", "debug, info, warn or error")
 	f.DurationVar(&c.retryBase, "mail-retry", 30*time.Second, "first mail retry delay; doubles per attempt up to 1h")
+	f.StringVar(&c.debugAddr, "debug-addr", "", "serve Go's profiler (/debug/pprof) on this loopback address, e.g. 127.0.0.1:6060")
 	f.DurationVar(&c.mailLease, "mail-lease", 2*time.Minute, "how long a delivery attempt holds a mail before another instance (or this one, restarted) may try it")
 	if err := f.parse(args); err != nil {
 		return err
@@ -136,7 +139,7 @@ func (c *serveConfig) run(ctx context.Context, log *slog.Logger, env Env) error 
 	m := metrics.New(reg)
 	reg.MustRegister(outboxCollector(db))
 
-	disp := &mailpkg.Dispatcher{DB: db, From: c.mailFrom, Now: env.Now, Log: log, Metrics: m, BackoffBase: c.retryBase, Lease: c.mailLease}
+	disp := &mailpkg.Dispatcher{DB: db, Composer: composer, From: c.mailFrom, Now: env.Now, Log: log, Metrics: m, BackoffBase: c.retryBase, Lease: c.mailLease}
 	mailDesc := "dev mailbox at " + c.baseURL + "/dev/mail"
 	if !dev {
 		smtp, err := mailpkg.NewSMTP(c.mail, base.Hostname())
@@ -146,7 +149,7 @@ func (c *serveConfig) run(ctx context.Context, log *slog.Logger, env Env) error 
 		disp.Sender = smtp
 		mailDesc = smtp.String()
 	}
-	svc, err := objection.New(db, keys, composer, cat, m, disp.Wake, objection.Config{
+	svc, err := objection.New(db, keys, cat, m, disp.Wake, objection.Config{
 		CodeTTL: c.codeTTL, BaseURL: c.baseURL, MailDomain: base.Hostname(), ThirdPartyExcluded: true, Now: env.Now,
 		ClientLimit: c.ipRateLimit,
 	})
@@ -154,7 +157,7 @@ func (c *serveConfig) run(ctx context.Context, log *slog.Logger, env Env) error 
 		return err
 	}
 	srv, err := web.New(svc, db, cat, m, reg, web.Config{
-		Dev: dev, TrustedProxies: trusted, ThirdPartyExcluded: true, Now: env.Now, Log: log,
+		Dev: dev, TrustedProxies: trusted, ThirdPartyExcluded: true, Now: env.Now, Log: log, Composer: composer,
 	})
 	if err != nil {
 		return err
@@ -165,6 +168,21 @@ func (c *serveConfig) run(ctx context.Context, log *slog.Logger, env Env) error 
 		}
 	}
 
+	if c.debugAddr != "" {
+		if !loopback(c.debugAddr) {
+			return usageError{"--debug-addr must be a loopback address: the profiler is not for the network"}
+		}
+		dl, err := net.Listen("tcp", c.debugAddr)
+		if err != nil {
+			return fmt.Errorf("listen on %s: %w", c.debugAddr, err)
+		}
+		dmux := http.NewServeMux()
+		dmux.HandleFunc("/debug/pprof/", pprof.Index)
+		dmux.HandleFunc("/debug/pprof/profile", pprof.Profile)
+		dmux.HandleFunc("/debug/pprof/trace", pprof.Trace)
+		go (&http.Server{Handler: dmux, ReadHeaderTimeout: 5 * time.Second}).Serve(dl)
+		defer dl.Close()
+	}
 	ln, err := net.Listen("tcp", c.addr)
 	if err != nil {
 		return fmt.Errorf("listen on %s: %w", c.addr, err)

@@ -1,6 +1,9 @@
 package ids
 
-import "testing"
+import (
+	"testing"
+	"time"
+)
 
 func TestReferenceShape(t *testing.T) {
 	seen := map[string]bool{}
@@ -25,5 +28,14 @@ func TestRequestShape(t *testing.T) {
 	r := Request()
 	if !IsRequest(r) || IsRequest(r[:31]) || IsRequest("ZZ"+r[2:]) {
 		t.Fatalf("request id checks wrong for %q", r)
+	}
+}
+
+func TestOrderedSortsByTime(t *testing.T) {
+	a := Ordered()
+	time.Sleep(2 * time.Millisecond)
+	b := Ordered()
+	if !(a < b) || !IsRequest(a) || a[12:] == b[12:] {
+		t.Fatalf("Ordered: %s then %s", a, b)
 	}
 }

@@ -3,6 +3,7 @@ package mail
 import (
 	"bytes"
 	"embed"
+	"encoding/json"
 	"fmt"
 	htmltemplate "html/template"
 	"regexp"
@@ -12,6 +13,7 @@ import (
 
 	"github.com/notrain/notrain/internal/locale"
 	"github.com/notrain/notrain/internal/platform"
+	"github.com/notrain/notrain/internal/store"
 )
 
 //go:embed templates/*
@@ -35,22 +37,23 @@ func allKinds() []string {
 
 // AccountLine is one covered account as a confirmation lists it.
 type AccountLine struct {
-	Product string
-	Handle  string
+	Product string `json:"p"`
+	Handle  string `json:"h,omitempty"`
 }
 
-// Data is what the mail templates may show.
+// Data is what the mail templates may show. It is stored with the queued
+// mail (as JSON) and rendered when the mail is sent.
 type Data struct {
-	Lang               string
-	Flow               string // objection | withdrawal
-	Code               string
-	ExpiresAt          time.Time
-	Reference          string
-	At                 time.Time
-	Accounts           []AccountLine
-	Ended              int
-	ThirdPartyExcluded bool
-	BaseURL            string
+	Lang               string        `json:"-"`
+	Flow               string        `json:"flow,omitempty"` // objection | withdrawal
+	Code               string        `json:"code,omitempty"`
+	ExpiresAt          time.Time     `json:"expires_at,omitzero"`
+	Reference          string        `json:"ref,omitempty"`
+	At                 time.Time     `json:"at,omitzero"`
+	Accounts           []AccountLine `json:"accounts,omitempty"`
+	Ended              int           `json:"ended,omitempty"`
+	ThirdPartyExcluded bool          `json:"third_party_excluded,omitempty"`
+	BaseURL            string        `json:"base_url,omitempty"`
 }
 
 // Composer renders mails in every language of the catalog.
@@ -120,6 +123,24 @@ func (c *Composer) funcs(lang string) texttemplate.FuncMap {
 		"time":    func(t time.Time) string { return t.UTC().Format("2006-01-02 15:04") },
 		"product": func(p string) string { return c.cat.T(lang, "product_"+p) },
 	}
+}
+
+// Render fills in the subject and bodies of a mail stored as template data;
+// a mail stored rendered comes back as it is.
+func (c *Composer) Render(m store.Mail) (store.Mail, error) {
+	if m.Data == "" || m.Kind == KindSuppressed {
+		return m, nil
+	}
+	var d Data
+	if err := json.Unmarshal([]byte(m.Data), &d); err != nil {
+		return m, fmt.Errorf("mail: stored data of %s: %w", m.ID, err)
+	}
+	subject, text, html, err := c.Compose(m.Kind, m.Lang, d)
+	if err != nil {
+		return m, err
+	}
+	m.Subject, m.Text, m.HTML = subject, text, html
+	return m, nil
 }
 
 // Compose renders the subject, text and HTML of a mail.

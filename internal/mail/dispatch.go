@@ -16,18 +16,20 @@ import (
 // records each attempt. With several instances on one database, the lease
 // (and SKIP LOCKED on PostgreSQL) keeps a mail from being sent twice at once.
 type Dispatcher struct {
-	DB      *store.DB
-	Sender  Sender // nil: dev mailbox, mails count as delivered at once
-	From    string
-	Now     func() time.Time
-	Log     *slog.Logger
-	Metrics *metrics.Metrics
+	DB       *store.DB
+	Composer *Composer // renders mails stored as template data
+	Sender   Sender    // nil: dev mailbox, mails count as delivered at once
+	From     string
+	Now      func() time.Time
+	Log      *slog.Logger
+	Metrics  *metrics.Metrics
 
 	BackoffBase time.Duration // first retry delay (default 30 s), doubling per attempt
 	BackoffMax  time.Duration // cap on one delay (default 1 h)
 	MaxAttempts int           // then abandoned (default 15, about 10 hours)
-	Workers     int           // parallel SMTP sessions (default 4)
-	Batch       int           // mails leased at once (default 32)
+	Workers     int           // parallel SMTP sessions per loop (default 8)
+	Batch       int           // mails leased at once (default 64)
+	Loops       int           // delivery loops working side by side (default 1: more only help when CPU is spare)
 	Lease       time.Duration // how long a lease lasts (default 5 min)
 	Poll        time.Duration // how often to look without a wake-up (default 1 s)
 
@@ -36,7 +38,7 @@ type Dispatcher struct {
 }
 
 func (d *Dispatcher) defaults() {
-	d.wakeOnce.Do(func() { d.wake = make(chan struct{}, 1) })
+	d.wakeOnce.Do(func() { d.wake = make(chan struct{}, 16) })
 	if d.Now == nil {
 		d.Now = time.Now
 	}
@@ -53,10 +55,13 @@ func (d *Dispatcher) defaults() {
 		d.MaxAttempts = 15
 	}
 	if d.Workers <= 0 {
-		d.Workers = 4
+		d.Workers = 8
 	}
 	if d.Batch <= 0 {
-		d.Batch = 32
+		d.Batch = 64
+	}
+	if d.Loops <= 0 {
+		d.Loops = 1
 	}
 	if d.Lease <= 0 {
 		d.Lease = 5 * time.Minute
@@ -68,16 +73,27 @@ func (d *Dispatcher) defaults() {
 
 // Wake asks the dispatcher to look at the outbox now (after a commit).
 func (d *Dispatcher) Wake() {
-	d.wakeOnce.Do(func() { d.wake = make(chan struct{}, 1) })
+	d.wakeOnce.Do(func() { d.wake = make(chan struct{}, 16) })
 	select {
 	case d.wake <- struct{}{}:
 	default:
 	}
 }
 
-// Run delivers until ctx ends.
+// Run delivers until ctx ends, with several loops: while one waits for its
+// batch's outcomes to commit, another is sending. Leases keep them (and
+// other instances) from taking the same mail.
 func (d *Dispatcher) Run(ctx context.Context) error {
 	d.defaults()
+	var wg sync.WaitGroup
+	for range d.Loops {
+		wg.Go(func() { d.loop(ctx) })
+	}
+	wg.Wait()
+	return nil
+}
+
+func (d *Dispatcher) loop(ctx context.Context) {
 	t := time.NewTicker(d.Poll)
 	defer t.Stop()
 	for {
@@ -92,7 +108,7 @@ func (d *Dispatcher) Run(ctx context.Context) error {
 		}
 		select {
 		case <-ctx.Done():
-			return nil
+			return
 		case <-d.wake:
 		case <-t.C:
 		}
@@ -113,65 +129,94 @@ func (d *Dispatcher) RunOnce(ctx context.Context) (int, error) {
 	if err != nil || len(mails) == 0 {
 		return 0, err
 	}
+	// Send the whole batch in parallel, then record every outcome in one
+	// write: a worker never waits for a commit between two mails.
+	errs := make([]error, len(mails))
 	sem := make(chan struct{}, d.Workers)
 	var wg sync.WaitGroup
-	for _, m := range mails {
+	for i, m := range mails {
 		sem <- struct{}{}
 		wg.Add(1)
 		go func() {
 			defer func() { <-sem; wg.Done() }()
-			d.deliver(ctx, m)
+			errs[i] = d.send(ctx, m)
 		}()
 	}
 	wg.Wait()
+	d.record(ctx, mails, errs)
 	return len(mails), nil
 }
 
-func (d *Dispatcher) deliver(ctx context.Context, m store.Mail) {
-	sendErr := d.send(ctx, m)
+// record stores the outcome of each attempt and counts it.
+func (d *Dispatcher) record(ctx context.Context, mails []store.Mail, errs []error) {
 	now := d.Now()
-	var record func(context.Context, *store.Tx) error
-	switch {
-	case sendErr == nil:
-		record = func(ctx context.Context, tx *store.Tx) error {
-			return tx.MarkMailSent(ctx, m.ID, now, d.Sender != nil)
+	type failure struct {
+		next    time.Time
+		reason  string
+		abandon bool
+	}
+	failures := make([]failure, len(mails))
+	for i, m := range mails {
+		if errs[i] == nil {
+			continue
 		}
-	default:
 		attempt := m.Attempts + 1
-		abandon := IsPermanent(sendErr) || attempt >= d.MaxAttempts
-		next := now.Add(d.backoff(attempt))
-		reason := sendErr.Error()
-		record = func(ctx context.Context, tx *store.Tx) error {
-			return tx.MarkMailFailed(ctx, m.ID, next, reason, abandon)
-		}
-		d.Log.Warn("mail delivery failed", "mail", m.ID, "kind", m.Kind, "attempt", attempt, "abandoned", abandon, "err", sendErr)
-		if d.Metrics != nil {
-			typ := "temporary"
-			if IsPermanent(sendErr) {
-				typ = "permanent"
-			}
-			d.Metrics.MailFailures.WithLabelValues(typ).Inc()
-			if abandon {
-				d.Metrics.MailAbandoned.Inc()
-			}
-		}
+		failures[i] = failure{next: now.Add(d.backoff(attempt)), reason: errs[i].Error(),
+			abandon: IsPermanent(errs[i]) || attempt >= d.MaxAttempts}
+		d.Log.Warn("mail delivery failed", "mail", m.ID, "kind", m.Kind, "attempt", attempt, "abandoned", failures[i].abandon, "err", errs[i])
 	}
 	// Recording must not be lost to a cancelled context: a mail that was
 	// delivered but not marked would be sent again after the lease ends.
 	rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 30*time.Second)
 	defer cancel()
-	if err := d.DB.Write(rctx, record); err != nil {
-		d.Log.Error("outbox: recording a delivery attempt failed; the mail may be sent again after its lease", "mail", m.ID, "err", err)
+	err := d.DB.Write(rctx, func(ctx context.Context, tx *store.Tx) error {
+		for i, m := range mails {
+			var err error
+			if errs[i] == nil {
+				err = tx.MarkMailSent(ctx, m.ID, now, d.Sender != nil)
+			} else {
+				f := failures[i]
+				err = tx.MarkMailFailed(ctx, m.ID, f.next, f.reason, f.abandon)
+			}
+			if err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		d.Log.Error("outbox: recording delivery attempts failed; these mails may be sent again after their lease", "mails", len(mails), "err", err)
 		return
 	}
-	if sendErr == nil && d.Metrics != nil && m.Kind != KindSuppressed {
-		d.Metrics.MailDelivered.WithLabelValues(m.Kind).Inc()
+	if d.Metrics == nil {
+		return
+	}
+	for i, m := range mails {
+		switch {
+		case errs[i] == nil && m.Kind != KindSuppressed:
+			d.Metrics.MailDelivered.WithLabelValues(m.Kind).Inc()
+		case errs[i] != nil:
+			typ := "temporary"
+			if IsPermanent(errs[i]) {
+				typ = "permanent"
+			}
+			d.Metrics.MailFailures.WithLabelValues(typ).Inc()
+			if failures[i].abandon {
+				d.Metrics.MailAbandoned.Inc()
+			}
+		}
 	}
 }
 
 func (d *Dispatcher) send(ctx context.Context, m store.Mail) error {
 	if d.Sender == nil || m.Kind == KindSuppressed {
 		return nil
+	}
+	if d.Composer != nil {
+		var err error
+		if m, err = d.Composer.Render(m); err != nil {
+			return &PermanentError{Err: err}
+		}
 	}
 	raw, err := Build(Message{From: d.From, To: m.To, Subject: m.Subject, Text: m.Text, HTML: m.HTML,
 		Lang: m.Lang, MessageID: m.MessageID, Date: m.CreatedAt})

@@ -24,7 +24,7 @@ func setup(t *testing.T) (*fixture.Fixture, *smtptest.Server, *mail.Dispatcher) 
 	if err != nil {
 		t.Fatal(err)
 	}
-	d := &mail.Dispatcher{DB: f.DB, Sender: sender, From: "notrain <noreply@notrain.test>", Now: f.Clock.Now,
+	d := &mail.Dispatcher{DB: f.DB, Composer: f.Composer, Sender: sender, From: "notrain <noreply@notrain.test>", Now: f.Clock.Now,
 		Log: fixture.Quiet(), Metrics: f.Metrics, BackoffBase: time.Minute, MaxAttempts: 4}
 	return f, srv, d
 }

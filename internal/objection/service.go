@@ -6,6 +6,7 @@ package objection
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"net/http"
@@ -63,17 +64,16 @@ type Config struct {
 
 // Service runs the flows.
 type Service struct {
-	db      *store.DB
-	keys    *secret.Keys
-	compose *mail.Composer
-	cat     *locale.Catalog
-	m       *metrics.Metrics
-	wake    func()
-	cfg     Config
+	db   *store.DB
+	keys *secret.Keys
+	cat  *locale.Catalog
+	m    *metrics.Metrics
+	wake func()
+	cfg  Config
 }
 
 // New makes a Service. wake is called after a commit that queued mail.
-func New(db *store.DB, keys *secret.Keys, compose *mail.Composer, cat *locale.Catalog, m *metrics.Metrics, wake func(), cfg Config) (*Service, error) {
+func New(db *store.DB, keys *secret.Keys, cat *locale.Catalog, m *metrics.Metrics, wake func(), cfg Config) (*Service, error) {
 	if cfg.CodeTTL == 0 {
 		cfg.CodeTTL = otp.DefaultTTL
 	}
@@ -89,7 +89,7 @@ func New(db *store.DB, keys *secret.Keys, compose *mail.Composer, cat *locale.Ca
 	if wake == nil {
 		wake = func() {}
 	}
-	return &Service{db: db, keys: keys, compose: compose, cat: cat, m: m, wake: wake, cfg: cfg}, nil
+	return &Service{db: db, keys: keys, cat: cat, m: m, wake: wake, cfg: cfg}, nil
 }
 
 func (s *Service) now() time.Time { return s.cfg.Now().UTC() }
@@ -279,7 +279,7 @@ func (s *Service) queueCodeMail(ctx context.Context, tx *store.Tx, req store.Cod
 			return sentNothing, err
 		}
 		if len(recent) > 0 {
-			id := ids.Random(16)
+			id := ids.Ordered()
 			return sentNothing, tx.QueueMail(ctx, store.Mail{ID: id, MessageID: id + "@" + s.cfg.MailDomain,
 				Kind: mail.KindSuppressed, RequestID: req.ID, To: req.Email, Lang: req.Lang, CreatedAt: now})
 		}
@@ -292,18 +292,19 @@ func (s *Service) queueCodeMail(ctx context.Context, tx *store.Tx, req store.Cod
 	return what, err
 }
 
-// queue composes a mail and puts it in the outbox of this transaction.
+// queue puts a mail in the outbox of this transaction, as template data:
+// rendering happens when it is sent, outside the transaction.
 func (s *Service) queue(ctx context.Context, tx *store.Tx, kind string, req store.CodeRequest, now time.Time, d mail.Data) error {
 	d.BaseURL = s.cfg.BaseURL
 	d.ThirdPartyExcluded = s.cfg.ThirdPartyExcluded
-	subject, text, html, err := s.compose.Compose(kind, req.Lang, d)
+	data, err := json.Marshal(d)
 	if err != nil {
-		return err
+		return fmt.Errorf("objection: mail data: %w", err)
 	}
-	id := ids.Random(16)
+	id := ids.Ordered()
 	if err := tx.QueueMail(ctx, store.Mail{
 		ID: id, MessageID: id + "@" + s.cfg.MailDomain, Kind: kind, RequestID: req.ID, To: req.Email, Lang: req.Lang,
-		Subject: subject, Text: text, HTML: html, CreatedAt: now,
+		Data: string(data), CreatedAt: now,
 	}); err != nil {
 		return err
 	}

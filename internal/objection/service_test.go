@@ -263,7 +263,7 @@ func TestCodeLifetimeIsConfigurableWithinBounds(t *testing.T) {
 	_, err := f.Svc.Verify(ctx, objection.FlowObjection, st.RequestID, code)
 	refusal(t, err, objection.CodeCodeExpired)
 
-	if _, err := objection.New(f.DB, f.Keys, f.Composer, f.Cat, nil, nil, objection.Config{CodeTTL: otp.MaxTTL + time.Second}); err == nil {
+	if _, err := objection.New(f.DB, f.Keys, f.Cat, nil, nil, objection.Config{CodeTTL: otp.MaxTTL + time.Second}); err == nil {
 		t.Fatal("a code lifetime over 24 h was accepted")
 	}
 }

@@ -18,6 +18,7 @@ type Mail struct {
 	Subject       string
 	Text          string
 	HTML          string
+	Data          string // template data (JSON), rendered when sent; "" for mails stored rendered
 	Status        string // queued | sent | abandoned
 	Attempts      int
 	NextAttemptAt time.Time
@@ -33,13 +34,13 @@ const (
 	MailAbandoned = "abandoned"
 )
 
-const mailCols = `id, message_id, kind, request_id, rcpt, lang, subject, text_body, html_body, status, attempts,
+const mailCols = `id, message_id, kind, request_id, rcpt, lang, subject, text_body, html_body, data, status, attempts,
 	next_attempt_at, last_error, created_at, sent_at`
 
 func scanMail(row interface{ Scan(...any) error }) (Mail, error) {
 	var m Mail
 	var next, created, sent int64
-	err := row.Scan(&m.ID, &m.MessageID, &m.Kind, &m.RequestID, &m.To, &m.Lang, &m.Subject, &m.Text, &m.HTML, &m.Status,
+	err := row.Scan(&m.ID, &m.MessageID, &m.Kind, &m.RequestID, &m.To, &m.Lang, &m.Subject, &m.Text, &m.HTML, &m.Data, &m.Status,
 		&m.Attempts, &next, &m.LastError, &created, &sent)
 	if isNoRows(err) {
 		return m, ErrNotFound
@@ -60,8 +61,8 @@ func (tx *Tx) QueueMail(ctx context.Context, m Mail) error {
 		m.NextAttemptAt = m.CreatedAt
 	}
 	_, err := tx.exec(ctx, `INSERT INTO outbox (`+mailCols+`)
-		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15)`,
-		m.ID, m.MessageID, m.Kind, m.RequestID, m.To, m.Lang, m.Subject, m.Text, m.HTML, m.Status, m.Attempts,
+		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16)`,
+		m.ID, m.MessageID, m.Kind, m.RequestID, m.To, m.Lang, m.Subject, m.Text, m.HTML, m.Data, m.Status, m.Attempts,
 		micros(m.NextAttemptAt), m.LastError, micros(m.CreatedAt), micros(m.SentAt))
 	if err != nil {
 		return fmt.Errorf("store: queue mail: %w", err)
@@ -115,7 +116,7 @@ func (tx *Tx) MarkMailSent(ctx context.Context, id string, at time.Time, wipe bo
 	q := `UPDATE outbox SET status = 'sent', sent_at = $2, attempts = attempts + 1, lease_until = 0, last_error = '' WHERE id = $1`
 	if wipe {
 		q = `UPDATE outbox SET status = 'sent', sent_at = $2, attempts = attempts + 1, lease_until = 0, last_error = '',
-			text_body = '', html_body = '' WHERE id = $1`
+			text_body = '', html_body = '', data = '' WHERE id = $1`
 	}
 	if _, err := tx.exec(ctx, q, id, micros(at)); err != nil {
 		return fmt.Errorf("store: mark mail sent: %w", err)

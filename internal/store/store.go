@@ -46,10 +46,13 @@ type DB struct {
 	path    string  // SQLite file, "" for PostgreSQL
 	w       *sql.DB // the write path: one connection for SQLite
 	r       *sql.DB // reads: a pool; the same as w for PostgreSQL
-	ops     chan *op
-	stop    chan struct{}
-	stopped chan struct{}
-	maxOps  int
+
+	checkpointer *sql.DB       // SQLite: the connection that checkpoints the WAL
+	checkpointed chan struct{} // closed when the checkpointer has stopped
+	ops          chan *op
+	stop         chan struct{}
+	stopped      chan struct{}
+	maxOps       int
 
 	closeMu sync.RWMutex
 	closed  bool
@@ -94,6 +97,10 @@ func Open(ctx context.Context, dsn string, opt Options) (*DB, error) {
 	db.stop = make(chan struct{})
 	db.stopped = make(chan struct{})
 	go db.writer()
+	if db.checkpointer != nil {
+		db.checkpointed = make(chan struct{})
+		go db.checkpoints()
+	}
 	return db, nil
 }
 
@@ -115,6 +122,9 @@ func (db *DB) Close() error {
 	db.closeMu.Unlock()
 	close(db.stop)
 	<-db.stopped
+	if db.checkpointed != nil {
+		<-db.checkpointed
+	}
 	return db.closeConns()
 }
 
@@ -123,6 +133,10 @@ func (db *DB) closeConns() error {
 	err := db.w.Close()
 	if db.r != db.w {
 		err = errors.Join(err, db.r.Close())
+	}
+	if db.checkpointer != nil {
+		// The last connection to close checkpoints what is left.
+		err = errors.Join(err, db.checkpointer.Close())
 	}
 	return err
 }
@@ -148,7 +162,10 @@ func openSQLite(ctx context.Context, path string) (*DB, error) {
 	// busy_timeout lets a CLI import and a running server share the file.
 	common := "_pragma=journal_mode(WAL)&_pragma=synchronous(FULL)&_pragma=busy_timeout(10000)&_pragma=foreign_keys(1)"
 	u := "file:" + (&url.URL{Path: abs}).EscapedPath() + "?"
-	w, err := sql.Open("sqlite", u+common+"&_txlock=immediate")
+	// The write connection never checkpoints: a commit that crosses the
+	// WAL threshold would copy pages back into the database while every
+	// writer waits. A background connection checkpoints instead.
+	w, err := sql.Open("sqlite", u+common+"&_txlock=immediate&_pragma=wal_autocheckpoint(0)")
 	if err != nil {
 		return nil, fmt.Errorf("store: open %s: %w", path, err)
 	}
@@ -164,12 +181,38 @@ func openSQLite(ctx context.Context, path string) (*DB, error) {
 	}
 	r.SetMaxOpenConns(8)
 	r.SetMaxIdleConns(8)
-	db := &DB{dialect: SQLite, path: abs, w: w, r: r}
+	cp, err := sql.Open("sqlite", u+common)
+	if err != nil {
+		w.Close()
+		r.Close()
+		return nil, fmt.Errorf("store: open %s: %w", path, err)
+	}
+	cp.SetMaxOpenConns(1)
+	db := &DB{dialect: SQLite, path: abs, w: w, r: r, checkpointer: cp}
 	if err := db.checkSQLiteDurability(ctx); err != nil {
 		db.closeConns()
 		return nil, err
 	}
 	return db, nil
+}
+
+// checkpoints copies the WAL back into the database file in the
+// background (PASSIVE: it never blocks writers or readers), so the WAL stays
+// small without any commit paying for it.
+func (db *DB) checkpoints() {
+	defer close(db.checkpointed)
+	t := time.NewTicker(500 * time.Millisecond)
+	defer t.Stop()
+	for {
+		select {
+		case <-db.stop:
+			return
+		case <-t.C:
+			ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+			db.checkpointer.ExecContext(ctx, "PRAGMA wal_checkpoint(PASSIVE)")
+			cancel()
+		}
+	}
 }
 
 // checkSQLiteDurability refuses settings under which a committed (and so

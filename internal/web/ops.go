@@ -3,6 +3,8 @@ package web
 import (
 	"net/http"
 	"time"
+
+	"github.com/notrain/notrain/internal/store"
 )
 
 // healthz reports whether the store answers, with the outbox's state.
@@ -29,9 +31,23 @@ func (s *Server) healthz(w http.ResponseWriter, r *http.Request) {
 	writeJSON(w, http.StatusOK, resp)
 }
 
+// devMails reads the newest mails of the dev mailbox, rendered.
+func (s *Server) devMails(r *http.Request, limit int) ([]store.Mail, error) {
+	mails, err := s.db.Mails(r.Context(), limit)
+	if err != nil || s.cfg.Composer == nil {
+		return mails, err
+	}
+	for i := range mails {
+		if mails[i], err = s.cfg.Composer.Render(mails[i]); err != nil {
+			return nil, err
+		}
+	}
+	return mails, nil
+}
+
 // devMailPage shows the dev mailbox.
 func (s *Server) devMailPage(w http.ResponseWriter, r *http.Request) {
-	mails, err := s.db.Mails(r.Context(), 100)
+	mails, err := s.devMails(r, 100)
 	if err != nil {
 		s.log.Error("dev mail", "err", err)
 		s.errorPage(w, r, http.StatusInternalServerError, "err_internal")
@@ -42,7 +58,7 @@ func (s *Server) devMailPage(w http.ResponseWriter, r *http.Request) {
 
 // devMailJSON is the dev mailbox for scripts and tests, newest first.
 func (s *Server) devMailJSON(w http.ResponseWriter, r *http.Request) {
-	mails, err := s.db.Mails(r.Context(), 500)
+	mails, err := s.devMails(r, 500)
 	if err != nil {
 		s.log.Error("dev mail", "err", err)
 		s.apiError(w, r, http.StatusInternalServerError, "internal", nil)

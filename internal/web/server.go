@@ -11,6 +11,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/notrain/notrain/internal/locale"
+	"github.com/notrain/notrain/internal/mail"
 	"github.com/notrain/notrain/internal/metrics"
 	"github.com/notrain/notrain/internal/objection"
 	"github.com/notrain/notrain/internal/store"
@@ -26,6 +27,7 @@ type Config struct {
 	ThirdPartyExcluded bool           // what confirmation pages say about tags and mentions
 	Now                func() time.Time
 	Log                *slog.Logger
+	Composer           *mail.Composer // renders mails for the dev mailbox
 }
 
 // Server is the HTTP side of notrain.

@@ -41,13 +41,14 @@ func newEnv(t *testing.T, cfg web.Config, clientLimit ...int) *env {
 	}
 	cfg.Log = fixture.Quiet()
 	cfg.ThirdPartyExcluded = true
+	cfg.Composer = f.Composer
 	srv, err := web.New(f.Svc, f.DB, f.Cat, f.Metrics, f.Reg, cfg)
 	if err != nil {
 		t.Fatal(err)
 	}
 	ts := httptest.NewServer(srv.Handler())
 	t.Cleanup(ts.Close)
-	return &env{Fixture: f, URL: ts.URL, disp: &mail.Dispatcher{DB: f.DB, Now: f.Clock.Now, Log: fixture.Quiet()}}
+	return &env{Fixture: f, URL: ts.URL, disp: &mail.Dispatcher{DB: f.DB, Composer: f.Composer, Now: f.Clock.Now, Log: fixture.Quiet()}}
 }
 
 // deliver runs the dev dispatcher once, as the server's background loop would.
