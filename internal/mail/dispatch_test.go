@@ -270,3 +270,22 @@ func TestSMTPSessionsAreReused(t *testing.T) {
 		t.Fatalf("after the server restarted %d mails arrived, want 1", n)
 	}
 }
+
+// When mail backs up, codes go out before confirmations.
+func TestCodesBeforeConfirmations(t *testing.T) {
+	f, srv, d := setup(t)
+	st, _ := f.Svc.Start(ctx, objection.StartInput{Flow: objection.FlowObjection, Email: "anna@example.de", Lang: "en", Scope: objection.AllAccounts})
+	d.RunOnce(ctx)
+	code := srv.WaitFor(t, 5*time.Second, smtptest.To("anna@example.de")).Code()
+	if _, err := f.Svc.Verify(ctx, objection.FlowObjection, st.RequestID, code); err != nil { // queues a confirmation
+		t.Fatal(err)
+	}
+	f.Clock.Advance(time.Second)
+	f.Svc.Start(ctx, objection.StartInput{Flow: objection.FlowObjection, Email: "ben@example.com", Lang: "en", Scope: objection.AllAccounts})
+	d.Batch = 1
+	d.RunOnce(ctx)
+	msgs := srv.Messages()
+	if last := msgs[len(msgs)-1]; last.To[0] != "ben@example.com" || last.Code() == "" {
+		t.Fatalf("the older confirmation went before the newer code: %q to %v", last.Subject, last.To)
+	}
+}

@@ -281,7 +281,7 @@ func (s *Service) queueCodeMail(ctx context.Context, tx *store.Tx, req store.Cod
 		if len(recent) > 0 {
 			id := ids.Ordered()
 			return sentNothing, tx.QueueMail(ctx, store.Mail{ID: id, MessageID: id + "@" + s.cfg.MailDomain,
-				Kind: mail.KindSuppressed, RequestID: req.ID, To: req.Email, Lang: req.Lang, CreatedAt: now})
+				Kind: mail.KindSuppressed, RequestID: req.ID, To: req.Email, Lang: req.Lang, CreatedAt: now, Urgent: true})
 		}
 		if err := tx.AddressEvent(ctx, req.EmailHash, eventNotice, now); err != nil {
 			return sentNothing, err
@@ -304,7 +304,7 @@ func (s *Service) queue(ctx context.Context, tx *store.Tx, kind string, req stor
 	id := ids.Ordered()
 	if err := tx.QueueMail(ctx, store.Mail{
 		ID: id, MessageID: id + "@" + s.cfg.MailDomain, Kind: kind, RequestID: req.ID, To: req.Email, Lang: req.Lang,
-		Data: string(data), CreatedAt: now,
+		Data: string(data), CreatedAt: now, Urgent: kind == mail.KindCode || kind == mail.KindNoAccount,
 	}); err != nil {
 		return err
 	}

@@ -19,6 +19,7 @@ type Mail struct {
 	Text          string
 	HTML          string
 	Data          string // template data (JSON), rendered when sent; "" for mails stored rendered
+	Urgent        bool   // sent before others when mail backs up (codes)
 	Status        string // queued | sent | abandoned
 	Attempts      int
 	NextAttemptAt time.Time
@@ -60,10 +61,14 @@ func (tx *Tx) QueueMail(ctx context.Context, m Mail) error {
 	if m.NextAttemptAt.IsZero() {
 		m.NextAttemptAt = m.CreatedAt
 	}
-	_, err := tx.exec(ctx, `INSERT INTO outbox (`+mailCols+`)
-		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16)`,
+	priority := 1
+	if m.Urgent {
+		priority = 0
+	}
+	_, err := tx.exec(ctx, `INSERT INTO outbox (`+mailCols+`, priority)
+		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17)`,
 		m.ID, m.MessageID, m.Kind, m.RequestID, m.To, m.Lang, m.Subject, m.Text, m.HTML, m.Data, m.Status, m.Attempts,
-		micros(m.NextAttemptAt), m.LastError, micros(m.CreatedAt), micros(m.SentAt))
+		micros(m.NextAttemptAt), m.LastError, micros(m.CreatedAt), micros(m.SentAt), priority)
 	if err != nil {
 		return fmt.Errorf("store: queue mail: %w", err)
 	}
@@ -74,7 +79,7 @@ func (tx *Tx) QueueMail(ctx context.Context, m Mail) error {
 // that no other dispatcher (in this or another instance) sends them meanwhile.
 func (tx *Tx) ClaimMails(ctx context.Context, now, leaseUntil time.Time, limit int) ([]Mail, error) {
 	q := `SELECT ` + mailCols + ` FROM outbox WHERE status = 'queued' AND next_attempt_at <= $1 AND lease_until <= $1
-		ORDER BY next_attempt_at LIMIT $2`
+		ORDER BY priority, next_attempt_at LIMIT $2`
 	if tx.db.dialect == Postgres {
 		q += " FOR UPDATE SKIP LOCKED"
 	}
