@@ -3,11 +3,8 @@
 package account
 
 import (
-	"bufio"
 	"bytes"
 	"context"
-	"crypto/sha256"
-	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -17,6 +14,7 @@ import (
 	"unicode"
 
 	"github.com/notrain/notrain/internal/email"
+	"github.com/notrain/notrain/internal/jsonlines"
 	"github.com/notrain/notrain/internal/ledger"
 	"github.com/notrain/notrain/internal/platform"
 	"github.com/notrain/notrain/internal/secret"
@@ -36,15 +34,6 @@ type Record struct {
 	Handle    string `json:"handle"`
 	Group     string `json:"group"`
 }
-
-// LineError names the line that made an import fail.
-type LineError struct {
-	Line int
-	Err  error
-}
-
-func (e *LineError) Error() string { return fmt.Sprintf("line %d: %v", e.Line, e.Err) }
-func (e *LineError) Unwrap() error { return e.Err }
 
 // ParseLine decodes and validates one record.
 func ParseLine(line []byte) (Record, error) {
@@ -111,32 +100,19 @@ type Parsed struct {
 }
 
 // Parse reads a whole account file, validating every line. The first bad
-// line stops it with a *LineError; e-mail addresses leave it only as keyed hashes.
+// line stops it with a *jsonlines.LineError; e-mail addresses leave it only
+// as keyed hashes.
 func Parse(r io.Reader, keys *secret.Keys) (Parsed, error) {
-	h := sha256.New()
-	br := bufio.NewReaderSize(io.TeeReader(r, h), 64<<10)
 	var p Parsed
 	seen := map[store.AccountKey]int{}
-	for n := 1; ; n++ {
-		line, err := readLine(br)
-		if err == io.EOF {
-			break
-		}
-		if err != nil {
-			return p, &LineError{Line: n, Err: err}
-		}
-		p.Bytes += int64(len(line))
-		line = bytes.TrimSpace(line)
-		if len(line) == 0 {
-			continue
-		}
+	sha, size, err := jsonlines.Each(r, MaxLine, func(n int, line []byte) error {
 		rec, err := ParseLine(line)
 		if err != nil {
-			return p, &LineError{Line: n, Err: err}
+			return err
 		}
 		k := store.AccountKey{Product: rec.Product, AccountID: rec.AccountID}
 		if first, dup := seen[k]; dup {
-			return p, &LineError{Line: n, Err: fmt.Errorf("account %s/%s already appears on line %d", k.Product, k.AccountID, first)}
+			return fmt.Errorf("account %s/%s already appears on line %d", k.Product, k.AccountID, first)
 		}
 		seen[k] = n
 		a := store.Account{Product: rec.Product, AccountID: rec.AccountID, Birthdate: rec.Birthdate, Handle: rec.Handle, Group: rec.Group}
@@ -146,31 +122,10 @@ func Parse(r io.Reader, keys *secret.Keys) (Parsed, error) {
 		}
 		p.Accounts = append(p.Accounts, a)
 		p.Lines = n
-	}
-	p.SHA256 = hex.EncodeToString(h.Sum(nil))
-	return p, nil
-}
-
-// readLine returns the next line including its newline, refusing lines over MaxLine.
-func readLine(br *bufio.Reader) ([]byte, error) {
-	var out []byte
-	for {
-		chunk, err := br.ReadSlice('\n')
-		out = append(out, chunk...)
-		if len(out) > MaxLine {
-			return nil, fmt.Errorf("line is longer than %d bytes", MaxLine)
-		}
-		switch {
-		case err == nil:
-			return out, nil
-		case errors.Is(err, bufio.ErrBufferFull):
-			continue
-		case errors.Is(err, io.EOF) && len(out) > 0:
-			return out, nil
-		default:
-			return nil, err
-		}
-	}
+		return nil
+	})
+	p.SHA256, p.Bytes = sha, size
+	return p, err
 }
 
 // Result is what an import did.

@@ -6,6 +6,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/notrain/notrain/internal/jsonlines"
 	"github.com/notrain/notrain/internal/secret"
 )
 
@@ -38,7 +39,7 @@ func TestParseHashesSpellingVariantsAlike(t *testing.T) {
 func TestParseRefusesLongLines(t *testing.T) {
 	in := `{"product":"facebook","account_id":"` + strings.Repeat("x", MaxLine) + `"}`
 	_, err := Parse(strings.NewReader(in), keys(t))
-	var le *LineError
+	var le *jsonlines.LineError
 	if !errors.As(err, &le) || le.Line != 1 {
 		t.Fatalf("err = %v", err)
 	}

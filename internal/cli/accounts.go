@@ -6,8 +6,32 @@ import (
 	"os"
 	"path/filepath"
 
+	"github.com/notrain/notrain/internal/secret"
+	"github.com/notrain/notrain/internal/store"
+
 	"github.com/notrain/notrain/internal/account"
 )
+
+// openImport opens an import file, the store and the keys; done closes them.
+func (s *storeFlags) openImport(ctx context.Context, env Env, path string) (*os.File, *store.DB, *secret.Keys, func(), error) {
+	in, err := os.Open(path)
+	if err != nil {
+		return nil, nil, nil, nil, err
+	}
+	db, err := s.open(ctx)
+	if err != nil {
+		in.Close()
+		return nil, nil, nil, nil, err
+	}
+	log, _ := newLogger(env, "info")
+	keys, err := s.keys(log)
+	if err != nil {
+		in.Close()
+		db.Close()
+		return nil, nil, nil, nil, err
+	}
+	return in, db, keys, func() { in.Close(); db.Close() }, nil
+}
 
 func accountsImport(ctx context.Context, args []string, env Env) error {
 	var s storeFlags
@@ -20,21 +44,11 @@ func accountsImport(ctx context.Context, args []string, env Env) error {
 		return usageError{"usage: notrain accounts import FILE.jsonl [--db …]"}
 	}
 	path := f.args[0]
-	in, err := os.Open(path)
+	in, db, keys, done, err := s.openImport(ctx, env, path)
 	if err != nil {
 		return err
 	}
-	defer in.Close()
-	db, err := s.open(ctx)
-	if err != nil {
-		return err
-	}
-	defer db.Close()
-	log, _ := newLogger(env, "info")
-	keys, err := s.keys(log)
-	if err != nil {
-		return err
-	}
+	defer done()
 	// Validate the whole file before touching the store: all or nothing.
 	parsed, err := account.Parse(in, keys)
 	if err != nil {

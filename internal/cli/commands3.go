@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"os"
 	"path/filepath"
 
 	"github.com/notrain/notrain/internal/ledger"
@@ -97,21 +96,11 @@ func objectionsImport(ctx context.Context, args []string, env Env) error {
 		return usageError{"usage: notrain objections import FILE.jsonl [--db …]"}
 	}
 	path := f.args[0]
-	in, err := os.Open(path)
+	in, db, keys, done, err := s.openImport(ctx, env, path)
 	if err != nil {
 		return err
 	}
-	defer in.Close()
-	db, err := s.open(ctx)
-	if err != nil {
-		return err
-	}
-	defer db.Close()
-	log, _ := newLogger(env, "info")
-	keys, err := s.keys(log)
-	if err != nil {
-		return err
-	}
+	defer done()
 	cat, err := locale.Load()
 	if err != nil {
 		return err

@@ -17,6 +17,8 @@ import (
 	"sync"
 	"time"
 
+	"golang.org/x/net/netutil"
+
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
 
@@ -187,6 +189,10 @@ func (c *serveConfig) run(ctx context.Context, log *slog.Logger, env Env) error 
 	if err != nil {
 		return fmt.Errorf("listen on %s: %w", c.addr, err)
 	}
+	// Cap open connections below the file-descriptor limit: under a surge,
+	// further clients wait in the kernel's accept queue instead of taking
+	// the descriptors the store and the mail sender need.
+	ln = netutil.LimitListener(ln, maxConnections())
 	hs := &http.Server{
 		Handler:           srv.Handler(),
 		ReadHeaderTimeout: 5 * time.Second,

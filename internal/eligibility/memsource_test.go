@@ -1,6 +1,7 @@
 package eligibility
 
 import (
+	"cmp"
 	"slices"
 
 	"github.com/notrain/notrain/internal/ledger"
@@ -19,10 +20,10 @@ func (m *memSource) Head() ledger.Head { return ledger.Head{Seq: 1, Hash: ledger
 func (m *memSource) Accounts(fn func(AccountRow) error) error {
 	sorted := slices.Clone(m.accounts)
 	slices.SortFunc(sorted, func(a, b AccountRow) int {
-		if c := compare(a.Product, b.Product); c != 0 {
+		if c := cmp.Compare(a.Product, b.Product); c != 0 {
 			return c
 		}
-		return compare(a.AccountID, b.AccountID)
+		return cmp.Compare(a.AccountID, b.AccountID)
 	})
 	for _, a := range sorted {
 		if err := fn(a); err != nil {

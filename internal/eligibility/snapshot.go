@@ -1,6 +1,7 @@
 package eligibility
 
 import (
+	"cmp"
 	"fmt"
 	"slices"
 
@@ -219,10 +220,10 @@ func (b *builder) addUndirected() {
 		}
 	}
 	slices.SortFunc(keys, func(x, y Key) int {
-		if c := compare(x.Product, y.Product); c != 0 {
+		if c := cmp.Compare(x.Product, y.Product); c != 0 {
 			return c
 		}
-		return compare(x.AccountID, y.AccountID)
+		return cmp.Compare(x.AccountID, y.AccountID)
 	})
 	for _, k := range keys {
 		pc := productCode([]byte(k.Product))
@@ -234,16 +235,6 @@ func (b *builder) addUndirected() {
 			b.grant(idx, gi, k.Product)
 		}
 	}
-}
-
-func compare(a, b string) int {
-	switch {
-	case a < b:
-		return -1
-	case a > b:
-		return 1
-	}
-	return 0
 }
 
 func (b *builder) secondPass(a AccountRow) error {

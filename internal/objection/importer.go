@@ -1,11 +1,8 @@
 package objection
 
 import (
-	"bufio"
 	"bytes"
 	"context"
-	"crypto/sha256"
-	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -14,6 +11,7 @@ import (
 	"time"
 	"unicode/utf8"
 
+	"github.com/notrain/notrain/internal/jsonlines"
 	"github.com/notrain/notrain/internal/ledger"
 	"github.com/notrain/notrain/internal/platform"
 	"github.com/notrain/notrain/internal/store"
@@ -31,15 +29,6 @@ type ImportRecord struct {
 	Channel     string          `json:"channel"`
 	Note        string          `json:"note"`
 }
-
-// LineError names the line that made an import fail.
-type LineError struct {
-	Line int
-	Err  error
-}
-
-func (e *LineError) Error() string { return fmt.Sprintf("line %d: %v", e.Line, e.Err) }
-func (e *LineError) Unwrap() error { return e.Err }
 
 var channelName = regexp.MustCompile(`^[a-z][a-z0-9_]{0,31}$`)
 
@@ -147,30 +136,17 @@ type ImportResult struct {
 // entry for the file: all or nothing.
 func (s *Service) Import(ctx context.Context, r io.Reader, source string) (ImportResult, error) {
 	now := s.now()
-	h := sha256.New()
-	br := bufio.NewReaderSize(io.TeeReader(r, h), 64<<10)
 	var recs []newObjection
-	for n := 1; ; n++ {
-		line, err := br.ReadSlice('\n')
-		if errors.Is(err, bufio.ErrBufferFull) || len(line) > maxImportLine {
-			return ImportResult{}, &LineError{Line: n, Err: fmt.Errorf("line is longer than %d bytes", maxImportLine)}
-		}
-		if err != nil && !errors.Is(err, io.EOF) {
-			return ImportResult{}, &LineError{Line: n, Err: err}
-		}
-		if t := bytes.TrimSpace(line); len(t) > 0 {
-			rec, perr := s.parseImport(t, now)
-			if perr != nil {
-				return ImportResult{}, &LineError{Line: n, Err: perr}
-			}
-			recs = append(recs, rec)
-		}
-		if errors.Is(err, io.EOF) {
-			break
-		}
+	sha, _, err := jsonlines.Each(r, maxImportLine, func(_ int, line []byte) error {
+		rec, err := s.parseImport(line, now)
+		recs = append(recs, rec)
+		return err
+	})
+	if err != nil {
+		return ImportResult{}, err
 	}
-	res := ImportResult{Records: len(recs), SHA256: hex.EncodeToString(h.Sum(nil))}
-	err := s.db.Bulk(ctx, func(ctx context.Context, tx *store.Tx) error {
+	res := ImportResult{Records: len(recs), SHA256: sha}
+	err = s.db.Bulk(ctx, func(ctx context.Context, tx *store.Tx) error {
 		for _, rec := range recs {
 			if _, _, _, err := s.record(ctx, tx, rec, now); err != nil {
 				return err

@@ -5,6 +5,7 @@
 package objection
 
 import (
+	"cmp"
 	"context"
 	"encoding/json"
 	"errors"
@@ -554,21 +555,11 @@ func covered(ctx context.Context, tx *store.Tx, emailHash string, named []store.
 	}
 	slices.SortFunc(out, func(a, b store.Account) int {
 		if a.Product != b.Product {
-			return compareString(a.Product, b.Product)
+			return cmp.Compare(a.Product, b.Product)
 		}
-		return compareString(a.AccountID, b.AccountID)
+		return cmp.Compare(a.AccountID, b.AccountID)
 	})
 	return out, nil
-}
-
-func compareString(a, b string) int {
-	switch {
-	case a < b:
-		return -1
-	case a > b:
-		return 1
-	}
-	return 0
 }
 
 // newObjection is an objection about to be recorded, from any channel.

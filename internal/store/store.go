@@ -160,7 +160,9 @@ func openSQLite(ctx context.Context, path string) (*DB, error) {
 	}
 	// Durability first: WAL with synchronous=FULL fsyncs every commit.
 	// busy_timeout lets a CLI import and a running server share the file.
-	common := "_pragma=journal_mode(WAL)&_pragma=synchronous(FULL)&_pragma=busy_timeout(10000)&_pragma=foreign_keys(1)"
+	// temp_store(MEMORY): statement journals and sorts never need a file,
+	// so a process short of file descriptors cannot fail a write for that.
+	common := "_pragma=journal_mode(WAL)&_pragma=synchronous(FULL)&_pragma=busy_timeout(10000)&_pragma=foreign_keys(1)&_pragma=temp_store(2)"
 	u := "file:" + (&url.URL{Path: abs}).EscapedPath() + "?"
 	// The write connection never checkpoints: a commit that crosses the
 	// WAL threshold would copy pages back into the database while every

@@ -1,0 +1,33 @@
+package jsonlines
+
+import (
+	"errors"
+	"strings"
+	"testing"
+)
+
+func TestEach(t *testing.T) {
+	var got []string
+	var nums []int
+	sha, size, err := Each(strings.NewReader("a\n\n  b  \r\nc"), 10, func(n int, line []byte) error {
+		got, nums = append(got, string(line)), append(nums, n)
+		return nil
+	})
+	if err != nil || strings.Join(got, ",") != "a,b,c" || nums[2] != 4 || size != 11 || len(sha) != 64 {
+		t.Fatalf("Each = %q %v %d %s %v", got, nums, size, sha, err)
+	}
+	_, _, err = Each(strings.NewReader("ok\n"+strings.Repeat("x", 11)+"\n"), 10, func(int, []byte) error { return nil })
+	var le *LineError
+	if !errors.As(err, &le) || le.Line != 2 {
+		t.Fatalf("long line: %v", err)
+	}
+	_, _, err = Each(strings.NewReader("a\nb\n"), 10, func(n int, _ []byte) error {
+		if n == 2 {
+			return errors.New("bad")
+		}
+		return nil
+	})
+	if !errors.As(err, &le) || le.Line != 2 || le.Error() != "line 2: bad" {
+		t.Fatalf("callback error: %v", err)
+	}
+}
