@@ -33,7 +33,7 @@ go build -o "$out/reference" ./bench/reference
 go build -o "$out/ids" ./bench/ids
 want=$(node -p 'require("./bench/package.json").dependencies["@duckdb/node-api"]')
 have=$(node -p 'try { require("./bench/node_modules/@duckdb/node-api/package.json").version } catch { "" }')
-[[ $have == "$want" ]] || (cd bench && npm ci --no-audit --no-fund --loglevel=error)
+[[ $have == "$want" ]] || (cd bench && npm install --no-save --no-audit --no-fund --loglevel=error)
 
 "$out/gen" -records "$records" -accounts "$accounts" -objections "$objections" -seed "$seed" -out "$data"
 

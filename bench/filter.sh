@@ -90,7 +90,7 @@ duckdb_version=$(node -p 'require("./bench/package.json").dependencies["@duckdb/
 installed=$(node -p 'try { require("./bench/node_modules/@duckdb/node-api/package.json").version } catch { "" }')
 if [[ $installed != "$duckdb_version" ]]; then
 	say "installing DuckDB (@duckdb/node-api $duckdb_version) into $bench/node_modules"
-	(cd "$bench" && npm ci --no-audit --no-fund --loglevel=error)
+	(cd "$bench" && npm install --no-save --no-audit --no-fund --loglevel=error)
 fi
 
 # ---------------------------------------------------------------- data
