@@ -2,6 +2,7 @@ package mail
 
 import (
 	"context"
+	"errors"
 	"log/slog"
 	"math/rand/v2"
 	"strings"
@@ -28,8 +29,8 @@ type Dispatcher struct {
 	BackoffMax  time.Duration // cap on one delay (default 1 h)
 	MaxAttempts int           // then abandoned (default 15, about 10 hours)
 	Workers     int           // parallel SMTP sessions per loop (default 8)
-	Batch       int           // mails leased at once (default 64)
-	Loops       int           // delivery loops working side by side (default 1: more only help when CPU is spare)
+	Batch       int           // mails leased at once (default 256)
+	Loops       int           // delivery loops working side by side (default 2)
 	Lease       time.Duration // how long a lease lasts (default 5 min)
 	Poll        time.Duration // how often to look without a wake-up (default 1 s)
 
@@ -57,11 +58,16 @@ func (d *Dispatcher) defaults() {
 	if d.Workers <= 0 {
 		d.Workers = 8
 	}
+	// Under a surge the outbox, not the CPU, held people waiting for their
+	// code: each batch waits for two commits (claim, record), so big
+	// batches and a second loop that sends while the first one commits
+	// cut the code mail's delay at 1,500 objections/s from 13 s to 1 s
+	// (bench/surge.sh). At low load a claim simply returns fewer mails.
 	if d.Batch <= 0 {
-		d.Batch = 64
+		d.Batch = 256
 	}
 	if d.Loops <= 0 {
-		d.Loops = 1
+		d.Loops = 2
 	}
 	if d.Lease <= 0 {
 		d.Lease = 5 * time.Minute
@@ -120,6 +126,9 @@ func (d *Dispatcher) loop(ctx context.Context) {
 func (d *Dispatcher) RunOnce(ctx context.Context) (int, error) {
 	d.defaults()
 	var mails []store.Mail
+	// The send deadline is on the real clock (contexts are); the lease is
+	// on d.Now's, which is the real one outside tests.
+	claimed := time.Now()
 	now := d.Now()
 	err := d.DB.Write(ctx, func(ctx context.Context, tx *store.Tx) error {
 		var err error
@@ -131,21 +140,45 @@ func (d *Dispatcher) RunOnce(ctx context.Context) (int, error) {
 	}
 	// Send the whole batch in parallel, then record every outcome in one
 	// write: a worker never waits for a commit between two mails.
+	//
+	// Everything must be sent and recorded while the lease holds; after it
+	// another loop or instance may take the same mails. So sending stops
+	// early enough to record, a mail not yet started by then is released
+	// untouched (no attempt counted), and one in flight is cut off and
+	// counted as a temporary failure.
+	sendCtx, cancel := context.WithDeadline(ctx, claimed.Add(d.Lease-recordMargin(d.Lease)))
+	defer cancel()
 	errs := make([]error, len(mails))
 	sem := make(chan struct{}, d.Workers)
 	var wg sync.WaitGroup
 	for i, m := range mails {
-		sem <- struct{}{}
+		select {
+		case sem <- struct{}{}:
+		case <-sendCtx.Done():
+		}
+		if sendCtx.Err() != nil {
+			errs[i] = errNotAttempted
+			continue
+		}
 		wg.Add(1)
 		go func() {
 			defer func() { <-sem; wg.Done() }()
-			errs[i] = d.send(ctx, m)
+			errs[i] = d.send(sendCtx, m)
 		}()
 	}
 	wg.Wait()
 	d.record(ctx, mails, errs)
 	return len(mails), nil
 }
+
+// errNotAttempted marks a leased mail the batch ran out of lease for.
+var errNotAttempted = errors.New("mail: not attempted within the lease")
+
+// recordMargin is the part of a lease kept for recording the outcomes.
+func recordMargin(lease time.Duration) time.Duration { return min(recordTimeout, lease/2) }
+
+// recordTimeout bounds the write that records a batch's outcomes.
+const recordTimeout = 30 * time.Second
 
 // record stores the outcome of each attempt and counts it.
 func (d *Dispatcher) record(ctx context.Context, mails []store.Mail, errs []error) {
@@ -157,7 +190,7 @@ func (d *Dispatcher) record(ctx context.Context, mails []store.Mail, errs []erro
 	}
 	failures := make([]failure, len(mails))
 	for i, m := range mails {
-		if errs[i] == nil {
+		if errs[i] == nil || errors.Is(errs[i], errNotAttempted) {
 			continue
 		}
 		attempt := m.Attempts + 1
@@ -167,14 +200,17 @@ func (d *Dispatcher) record(ctx context.Context, mails []store.Mail, errs []erro
 	}
 	// Recording must not be lost to a cancelled context: a mail that was
 	// delivered but not marked would be sent again after the lease ends.
-	rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 30*time.Second)
+	rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), recordTimeout)
 	defer cancel()
 	err := d.DB.Write(rctx, func(ctx context.Context, tx *store.Tx) error {
 		for i, m := range mails {
 			var err error
-			if errs[i] == nil {
+			switch {
+			case errors.Is(errs[i], errNotAttempted):
+				err = tx.ReleaseMail(ctx, m.ID)
+			case errs[i] == nil:
 				err = tx.MarkMailSent(ctx, m.ID, now, d.Sender != nil)
-			} else {
+			default:
 				f := failures[i]
 				err = tx.MarkMailFailed(ctx, m.ID, f.next, f.reason, f.abandon)
 			}
@@ -193,6 +229,7 @@ func (d *Dispatcher) record(ctx context.Context, mails []store.Mail, errs []erro
 	}
 	for i, m := range mails {
 		switch {
+		case errors.Is(errs[i], errNotAttempted):
 		case errs[i] == nil && m.Kind != KindSuppressed:
 			d.Metrics.MailDelivered.WithLabelValues(m.Kind).Inc()
 		case errs[i] != nil:

@@ -2,6 +2,7 @@ package mail_test
 
 import (
 	"context"
+	"fmt"
 	"strings"
 	"testing"
 	"time"
@@ -287,5 +288,77 @@ func TestCodesBeforeConfirmations(t *testing.T) {
 	msgs := srv.Messages()
 	if last := msgs[len(msgs)-1]; last.To[0] != "ben@example.com" || last.Code() == "" {
 		t.Fatalf("the older confirmation went before the newer code: %q to %v", last.Subject, last.To)
+	}
+}
+
+// slowSender delivers over real SMTP after a pause, like a relay that
+// takes its time with every mail.
+type slowSender struct {
+	mail.Sender
+	pause time.Duration
+}
+
+func (s slowSender) Send(ctx context.Context, from, to string, msg []byte) error {
+	select {
+	case <-time.After(s.pause):
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+	return s.Sender.Send(ctx, from, to, msg)
+}
+
+// A batch never outlives its lease: once the lease is about to end another
+// instance may claim the same mails, so sending what is left then would
+// deliver it twice. What was not started is released untouched.
+func TestBatchStaysWithinItsLease(t *testing.T) {
+	f, srv, d := setup(t)
+	const n = 8
+	for i := range n {
+		if _, err := f.Svc.Start(ctx, objection.StartInput{Flow: objection.FlowObjection, Email: fmt.Sprintf("nobody%d@example.org", i),
+			Lang: "en", Scope: objection.AllAccounts}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	d.Sender = slowSender{Sender: d.Sender, pause: 200 * time.Millisecond}
+	d.Workers, d.Lease = 1, time.Second // 0.5 s to send, 0.5 s kept for recording
+	start := time.Now()
+	if got, err := d.RunOnce(ctx); err != nil || got != n {
+		t.Fatalf("RunOnce = %d, %v; want all %d claimed", got, err, n)
+	}
+	if took := time.Since(start); took >= d.Lease {
+		t.Fatalf("the batch took %s, longer than its lease", took)
+	}
+	sent := len(srv.Messages())
+	if sent >= n-4 {
+		t.Fatalf("%d of %d mails sent in half a second at 200 ms each", sent, n)
+	}
+	mails, err := f.DB.Mails(ctx, 100)
+	if err != nil {
+		t.Fatal(err)
+	}
+	untouched := 0
+	for _, m := range mails {
+		if m.Status == store.MailQueued && m.Attempts == 0 {
+			untouched++
+		}
+	}
+	if untouched < 4 {
+		t.Fatalf("%d mails left untouched, want the ≥ 4 never started: %+v", untouched, mails)
+	}
+	// Released, not leased: the next run takes them at once, same clock.
+	d.Sender = slowSender{Sender: d.Sender.(slowSender).Sender}
+	if got, _ := d.RunOnce(ctx); got < untouched {
+		t.Fatalf("next run claimed %d, want the %d released ones", got, untouched)
+	}
+	f.Clock.Advance(2 * time.Minute) // past the backoff of one cut off mid-send
+	d.RunOnce(ctx)
+	seen := map[string]int{}
+	for _, m := range srv.Messages() {
+		seen[m.To[0]]++
+	}
+	for i := range n {
+		if to := fmt.Sprintf("nobody%d@example.org", i); seen[to] != 1 {
+			t.Fatalf("%s got %d mails, want exactly 1 (%v)", to, seen[to], seen)
+		}
 	}
 }

@@ -145,6 +145,15 @@ func (tx *Tx) MarkMailFailed(ctx context.Context, id string, next time.Time, rea
 	return nil
 }
 
+// ReleaseMail gives up a lease on a mail that was not attempted, so the
+// next claim (of any instance) can take it at once.
+func (tx *Tx) ReleaseMail(ctx context.Context, id string) error {
+	if _, err := tx.exec(ctx, `UPDATE outbox SET lease_until = 0 WHERE id = $1 AND status = 'queued'`, id); err != nil {
+		return fmt.Errorf("store: release mail: %w", err)
+	}
+	return nil
+}
+
 // Mails lists the newest outbox entries that are real mails, newest first.
 func (db *DB) Mails(ctx context.Context, limit int) ([]Mail, error) {
 	rows, err := db.r.QueryContext(ctx, `SELECT `+mailCols+` FROM outbox WHERE kind <> 'suppressed'
