@@ -167,6 +167,19 @@ func pqFileSHA(t testing.TB, path string) string {
 
 func pqInt64(v int64) *int64 { return &v }
 
+// pqTimeFile writes a file of one row per id, built by row from the id and
+// the created_at value at the same index, and returns its path.
+func pqTimeFile[V, R any](t *testing.T, ids []string, at []V, row func(id string, at V) R) string {
+	t.Helper()
+	rows := make([]R, len(ids))
+	for i, id := range ids {
+		rows[i] = row(id, at[i])
+	}
+	path := filepath.Join(t.TempDir(), "in.parquet")
+	pqWrite(t, path, rows)
+	return path
+}
+
 func TestParquetRoundTrip(t *testing.T) {
 	dir := t.TempDir()
 	in1, in2 := filepath.Join(dir, "a.parquet"), filepath.Join(dir, "b.parquet")
@@ -369,41 +382,29 @@ func TestParquetTimestamps(t *testing.T) {
 	}
 	t.Run("millis", func(t *testing.T) {
 		ms := []*int64{pqInt64(birthday.UnixMilli() - 1), pqInt64(birthday.UnixMilli()), pqInt64(birthday.UnixMilli() + 1), nil}
-		var rows []pqMillisRow
-		for i, id := range ids {
-			r := pqMillisRow{CreatedAt: ms[i]}
+		check(t, pqTimeFile(t, ids, ms, func(id string, at *int64) pqMillisRow {
+			r := pqMillisRow{CreatedAt: at}
 			r.ID, r.Product, r.AuthorID, r.Kind, r.Visibility = head(id)
-			rows = append(rows, r)
-		}
-		path := filepath.Join(t.TempDir(), "in.parquet")
-		pqWrite(t, path, rows)
-		check(t, path)
+			return r
+		}))
 	})
 	t.Run("micros", func(t *testing.T) {
 		us := []*int64{pqInt64(birthday.UnixMicro() - 1), pqInt64(birthday.UnixMicro()), pqInt64(birthday.UnixMicro() + 1), nil}
-		var rows []pqMicrosRow
-		for i, id := range ids {
-			r := pqMicrosRow{CreatedAt: us[i]}
+		check(t, pqTimeFile(t, ids, us, func(id string, at *int64) pqMicrosRow {
+			r := pqMicrosRow{CreatedAt: at}
 			r.ID, r.Product, r.AuthorID, r.Kind, r.Visibility = head(id)
-			rows = append(rows, r)
-		}
-		path := filepath.Join(t.TempDir(), "in.parquet")
-		pqWrite(t, path, rows)
-		check(t, path)
+			return r
+		}))
 	})
 	t.Run("nanos", func(t *testing.T) {
 		// One nanosecond before the birthday truncates to the microsecond
 		// before it, not to the birthday.
 		ns := []*int64{pqInt64(birthday.UnixNano() - 1), pqInt64(birthday.UnixNano()), pqInt64(birthday.UnixNano() + 999), nil}
-		var rows []pqNanosRow
-		for i, id := range ids {
-			r := pqNanosRow{CreatedAt: ns[i]}
+		check(t, pqTimeFile(t, ids, ns, func(id string, at *int64) pqNanosRow {
+			r := pqNanosRow{CreatedAt: at}
 			r.ID, r.Product, r.AuthorID, r.Kind, r.Visibility = head(id)
-			rows = append(rows, r)
-		}
-		path := filepath.Join(t.TempDir(), "in.parquet")
-		pqWrite(t, path, rows)
-		check(t, path)
+			return r
+		}))
 	})
 	t.Run("int96", func(t *testing.T) {
 		// INT96 has no null here: the last row is from 1970, before leap
@@ -414,15 +415,11 @@ func TestParquetTimestamps(t *testing.T) {
 			return deprecated.Int96{uint32(uint64(nanos)), uint32(uint64(nanos) >> 32), uint32(days)}
 		}
 		vals := []deprecated.Int96{day(birthday, 86400e9), day(birthday, 0), day(birthday, 1000), day(time.Unix(0, 0), 0)}
-		var rows []pqInt96Row
-		for i, id := range ids {
-			r := pqInt96Row{CreatedAt: vals[i]}
+		check(t, pqTimeFile(t, ids, vals, func(id string, at deprecated.Int96) pqInt96Row {
+			r := pqInt96Row{CreatedAt: at}
 			r.ID, r.Product, r.AuthorID, r.Kind, r.Visibility = head(id)
-			rows = append(rows, r)
-		}
-		path := filepath.Join(t.TempDir(), "in.parquet")
-		pqWrite(t, path, rows)
-		check(t, path)
+			return r
+		}))
 	})
 }
 

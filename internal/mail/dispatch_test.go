@@ -21,13 +21,24 @@ func setup(t *testing.T) (*fixture.Fixture, *smtptest.Server, *mail.Dispatcher) 
 	f := fixture.New(t, fixture.Options{})
 	f.Import(t, fixture.Accounts)
 	srv := smtptest.Start(t)
-	sender, err := mail.NewSMTP(srv.URL(), "notrain.test")
+	d := &mail.Dispatcher{DB: f.DB, Composer: f.Composer, Sender: newSMTP(t, srv.URL()), From: "notrain <noreply@notrain.test>", Now: f.Clock.Now,
+		Log: fixture.Quiet(), Metrics: f.Metrics, BackoffBase: time.Minute, MaxAttempts: 4}
+	return f, srv, d
+}
+
+// object asks for an objection code for email, in English.
+func object(f *fixture.Fixture, email string) (objection.Started, error) {
+	return f.Svc.Start(ctx, objection.StartInput{Flow: objection.FlowObjection, Email: email, Lang: "en", Scope: objection.AllAccounts})
+}
+
+// newSMTP is the SMTP sender for url.
+func newSMTP(t *testing.T, url string) mail.Sender {
+	t.Helper()
+	s, err := mail.NewSMTP(url, "notrain.test")
 	if err != nil {
 		t.Fatal(err)
 	}
-	d := &mail.Dispatcher{DB: f.DB, Composer: f.Composer, Sender: sender, From: "notrain <noreply@notrain.test>", Now: f.Clock.Now,
-		Log: fixture.Quiet(), Metrics: f.Metrics, BackoffBase: time.Minute, MaxAttempts: 4}
-	return f, srv, d
+	return s
 }
 
 func outbox(t *testing.T, f *fixture.Fixture, requestID string) store.Mail {
@@ -64,7 +75,7 @@ func TestDeliveryOverSMTP(t *testing.T) {
 
 func TestTemporaryFailureIsRetriedWithBackoff(t *testing.T) {
 	f, srv, d := setup(t)
-	st, err := f.Svc.Start(ctx, objection.StartInput{Flow: objection.FlowObjection, Email: "anna@example.de", Lang: "en", Scope: objection.AllAccounts})
+	st, err := object(f, "anna@example.de")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -101,7 +112,7 @@ func TestTemporaryFailureIsRetriedWithBackoff(t *testing.T) {
 
 func TestPermanentFailureIsAbandonedAndCounted(t *testing.T) {
 	f, srv, d := setup(t)
-	st, err := f.Svc.Start(ctx, objection.StartInput{Flow: objection.FlowObjection, Email: "anna@example.de", Lang: "en", Scope: objection.AllAccounts})
+	st, err := object(f, "anna@example.de")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -122,7 +133,7 @@ func TestPermanentFailureIsAbandonedAndCounted(t *testing.T) {
 
 func TestGivesUpAfterMaxAttempts(t *testing.T) {
 	f, srv, d := setup(t)
-	st, _ := f.Svc.Start(ctx, objection.StartInput{Flow: objection.FlowObjection, Email: "anna@example.de", Lang: "en", Scope: objection.AllAccounts})
+	st, _ := object(f, "anna@example.de")
 	srv.Reject(421)
 	for range d.MaxAttempts {
 		d.RunOnce(ctx)
@@ -135,7 +146,7 @@ func TestGivesUpAfterMaxAttempts(t *testing.T) {
 
 func TestUnreachableServerIsTemporary(t *testing.T) {
 	f, srv, d := setup(t)
-	st, _ := f.Svc.Start(ctx, objection.StartInput{Flow: objection.FlowObjection, Email: "anna@example.de", Lang: "en", Scope: objection.AllAccounts})
+	st, _ := object(f, "anna@example.de")
 	srv.Close()
 	d.RunOnce(ctx)
 	if m := outbox(t, f, st.RequestID); m.Status != store.MailQueued || m.Attempts != 1 {
@@ -166,12 +177,8 @@ func TestSMTPWithTLSAndLogin(t *testing.T) {
 		t.Run(name, func(t *testing.T) {
 			f, _, d := setup(t)
 			srv := smtptest.StartWith(t, opt)
-			sender, err := mail.NewSMTP(srv.URL(), "notrain.test")
-			if err != nil {
-				t.Fatal(err)
-			}
-			d.Sender = sender
-			if _, err := f.Svc.Start(ctx, objection.StartInput{Flow: objection.FlowObjection, Email: "anna@example.de", Lang: "en", Scope: objection.AllAccounts}); err != nil {
+			d.Sender = newSMTP(t, srv.URL())
+			if _, err := object(f, "anna@example.de"); err != nil {
 				t.Fatal(err)
 			}
 			d.RunOnce(ctx)
@@ -184,12 +191,8 @@ func TestSMTPWithTLSAndLogin(t *testing.T) {
 	t.Run("wrong password is permanent", func(t *testing.T) {
 		f, _, d := setup(t)
 		srv := smtptest.StartWith(t, smtptest.Options{STARTTLS: true, User: "notrain", Pass: "right"})
-		sender, err := mail.NewSMTP(strings.Replace(srv.URL(), "right", "wrong", 1), "notrain.test")
-		if err != nil {
-			t.Fatal(err)
-		}
-		d.Sender = sender
-		st, _ := f.Svc.Start(ctx, objection.StartInput{Flow: objection.FlowObjection, Email: "anna@example.de", Lang: "en", Scope: objection.AllAccounts})
+		d.Sender = newSMTP(t, strings.Replace(srv.URL(), "right", "wrong", 1))
+		st, _ := object(f, "anna@example.de")
 		d.RunOnce(ctx)
 		if m := outbox(t, f, st.RequestID); m.Status != store.MailAbandoned || !strings.Contains(m.LastError, "535") {
 			t.Fatalf("outbox: %+v", m)
@@ -198,12 +201,8 @@ func TestSMTPWithTLSAndLogin(t *testing.T) {
 	t.Run("untrusted certificate is not accepted", func(t *testing.T) {
 		f, _, d := setup(t)
 		srv := smtptest.StartWith(t, smtptest.Options{STARTTLS: true})
-		sender, err := mail.NewSMTP("smtp://"+strings.Replace(srv.Addr, "127.0.0.1", "localhost", 1), "notrain.test")
-		if err != nil {
-			t.Fatal(err)
-		}
-		d.Sender = sender
-		f.Svc.Start(ctx, objection.StartInput{Flow: objection.FlowObjection, Email: "anna@example.de", Lang: "en", Scope: objection.AllAccounts})
+		d.Sender = newSMTP(t, "smtp://"+strings.Replace(srv.Addr, "127.0.0.1", "localhost", 1))
+		object(f, "anna@example.de")
 		d.RunOnce(ctx)
 		if n := len(srv.Messages()); n != 0 {
 			t.Fatalf("%d mails went to a server with an untrusted certificate", n)
@@ -213,12 +212,8 @@ func TestSMTPWithTLSAndLogin(t *testing.T) {
 
 func TestStartTLSRequiredRefusesPlainServer(t *testing.T) {
 	f, srv, d := setup(t)
-	sender, err := mail.NewSMTP(srv.URL()+"?starttls=required", "notrain.test")
-	if err != nil {
-		t.Fatal(err)
-	}
-	d.Sender = sender
-	st, _ := f.Svc.Start(ctx, objection.StartInput{Flow: objection.FlowObjection, Email: "anna@example.de", Lang: "en", Scope: objection.AllAccounts})
+	d.Sender = newSMTP(t, srv.URL()+"?starttls=required")
+	st, _ := object(f, "anna@example.de")
 	d.RunOnce(ctx)
 	if m := outbox(t, f, st.RequestID); m.Status != store.MailAbandoned || len(srv.Messages()) != 0 {
 		t.Fatalf("mail went out without TLS: %+v", m)
@@ -245,7 +240,7 @@ func TestSMTPSessionsAreReused(t *testing.T) {
 	f, srv, d := setup(t)
 	for i := range 12 {
 		f.Clock.Advance(25 * time.Hour) // past the per-address limits
-		if _, err := f.Svc.Start(ctx, objection.StartInput{Flow: objection.FlowObjection, Email: "anna@example.de", Lang: "en", Scope: objection.AllAccounts}); err != nil {
+		if _, err := object(f, "anna@example.de"); err != nil {
 			t.Fatal(err, i)
 		}
 		d.RunOnce(ctx)
@@ -265,7 +260,7 @@ func TestSMTPSessionsAreReused(t *testing.T) {
 	}
 	defer back.Close()
 	f.Clock.Advance(25 * time.Hour)
-	f.Svc.Start(ctx, objection.StartInput{Flow: objection.FlowObjection, Email: "anna@example.de", Lang: "en", Scope: objection.AllAccounts})
+	object(f, "anna@example.de")
 	d.RunOnce(ctx)
 	if n := len(back.Messages()); n != 1 {
 		t.Fatalf("after the server restarted %d mails arrived, want 1", n)
@@ -275,14 +270,14 @@ func TestSMTPSessionsAreReused(t *testing.T) {
 // When mail backs up, codes go out before confirmations.
 func TestCodesBeforeConfirmations(t *testing.T) {
 	f, srv, d := setup(t)
-	st, _ := f.Svc.Start(ctx, objection.StartInput{Flow: objection.FlowObjection, Email: "anna@example.de", Lang: "en", Scope: objection.AllAccounts})
+	st, _ := object(f, "anna@example.de")
 	d.RunOnce(ctx)
 	code := srv.WaitFor(t, 5*time.Second, smtptest.To("anna@example.de")).Code()
 	if _, err := f.Svc.Verify(ctx, objection.FlowObjection, st.RequestID, code); err != nil { // queues a confirmation
 		t.Fatal(err)
 	}
 	f.Clock.Advance(time.Second)
-	f.Svc.Start(ctx, objection.StartInput{Flow: objection.FlowObjection, Email: "ben@example.com", Lang: "en", Scope: objection.AllAccounts})
+	object(f, "ben@example.com")
 	d.Batch = 1
 	d.RunOnce(ctx)
 	msgs := srv.Messages()
@@ -314,8 +309,7 @@ func TestBatchStaysWithinItsLease(t *testing.T) {
 	f, srv, d := setup(t)
 	const n = 8
 	for i := range n {
-		if _, err := f.Svc.Start(ctx, objection.StartInput{Flow: objection.FlowObjection, Email: fmt.Sprintf("nobody%d@example.org", i),
-			Lang: "en", Scope: objection.AllAccounts}); err != nil {
+		if _, err := object(f, fmt.Sprintf("nobody%d@example.org", i)); err != nil {
 			t.Fatal(err)
 		}
 	}

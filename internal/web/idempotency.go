@@ -81,7 +81,7 @@ func (s *Server) idempotent(route string, h http.HandlerFunc) http.HandlerFunc {
 			return
 		}
 		r.Body = io.NopCloser(bytes.NewReader(body))
-		rec := &recorder{ResponseWriter: w}
+		rec := &recorder{statusWriter: statusWriter{ResponseWriter: w}}
 		h(rec, r)
 		// Keep the answer even if the client has gone: its retry must get it.
 		ctx, cancel := context.WithTimeout(context.WithoutCancel(r.Context()), 10*time.Second)
@@ -115,24 +115,14 @@ func validIdempotencyKey(k string) bool {
 	return true
 }
 
-// recorder keeps a copy of the answer while writing it.
+// recorder keeps a copy of the answer while writing it; statusWriter
+// tracks the status.
 type recorder struct {
-	http.ResponseWriter
-	status int
-	body   bytes.Buffer
-}
-
-func (r *recorder) WriteHeader(code int) {
-	if r.status == 0 {
-		r.status = code
-	}
-	r.ResponseWriter.WriteHeader(code)
+	statusWriter
+	body bytes.Buffer
 }
 
 func (r *recorder) Write(b []byte) (int, error) {
-	if r.status == 0 {
-		r.status = http.StatusOK
-	}
 	r.body.Write(b)
-	return r.ResponseWriter.Write(b)
+	return r.statusWriter.Write(b)
 }
