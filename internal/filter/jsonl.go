@@ -36,10 +36,8 @@ type chunk struct {
 	data      []byte
 	oversize  bool // data is empty: one record longer than maxRecord was skipped
 
-	out     *[]byte
-	rejects []byte
-	counts  Counts
-	authors []int32
+	out *[]byte
+	part
 }
 
 // runJSONL: a reader cuts the inputs into chunks of whole lines, workers
@@ -376,42 +374,24 @@ func writeInOrder(ctx context.Context, job Job, outFmt Format, out, rejects *Tem
 	if err != nil {
 		return err
 	}
-	pending := map[int]*chunk{}
-	next := 0
-	for c := range done {
-		pending[c.seq] = c
-		for {
-			c, ok := pending[next]
-			if !ok {
-				break
+	err = inOrder(ctx, done, func(c *chunk) int { return c.seq }, func(c *chunk) error {
+		if c.out != nil {
+			if _, err := w.Write(*c.out); err != nil {
+				return err
 			}
-			delete(pending, next)
-			next++
-			if c.out != nil {
-				if _, err := w.Write(*c.out); err != nil {
-					return err
-				}
-				outPool.Put(c.out)
-			}
-			if rejects != nil && len(c.rejects) > 0 {
-				if _, err := rejects.Write(c.rejects); err != nil {
-					return err
-				}
-			}
-			res.Counts.merge(&c.counts)
-			lin.addAll(c.authors)
-			progress.records.Add(c.counts.Read)
-			if c.buf != nil {
-				bufs.Put(c.buf)
-			}
-			<-slots
+			outPool.Put(c.out)
 		}
-	}
-	if err := ctx.Err(); err != nil {
+		if err := c.part.deliver(rejects, lin, progress, res); err != nil {
+			return err
+		}
+		if c.buf != nil {
+			bufs.Put(c.buf)
+		}
+		<-slots
+		return nil
+	})
+	if err != nil {
 		return err
-	}
-	if len(pending) > 0 {
-		return errors.New("filter: chunks lost between workers and writer")
 	}
 	return closeOut()
 }

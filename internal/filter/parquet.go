@@ -4,7 +4,6 @@ import (
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
-	"errors"
 	"fmt"
 	"hash"
 	"io"
@@ -39,11 +38,9 @@ type pqTask struct {
 	end   int64 // where the bytes of the parts end in the file
 	size  int64 // uncompressed, as the file's metadata says
 
-	rgw     *parquet.ConcurrentRowGroupWriter
-	kept    int64
-	counts  Counts
-	authors []int32
-	rejects []byte
+	rgw  *parquet.ConcurrentRowGroupWriter
+	kept int64
+	part
 }
 
 // pqInput is an open input. Workers read its pages while later parts of
@@ -348,48 +345,30 @@ func (p *pqPipeline) rowGroupWriter() *parquet.ConcurrentRowGroupWriter {
 
 // write commits the workers' row groups in input order, then the footer.
 func (p *pqPipeline) write(ctx context.Context, done <-chan *pqTask, rejects *Temp, lin *lineage, res *Result) error {
-	pending := map[int]*pqTask{}
-	next := 0
-	for t := range done {
-		pending[t.seq] = t
-		for {
-			t, ok := pending[next]
-			if !ok {
-				break
+	err := inOrder(ctx, done, func(t *pqTask) int { return t.seq }, func(t *pqTask) error {
+		if t.kept > 0 {
+			if _, err := t.rgw.Commit(); err != nil {
+				return fmt.Errorf("write %s: %w", p.job.Output, err)
 			}
-			delete(pending, next)
-			next++
-			if t.kept > 0 {
-				if _, err := t.rgw.Commit(); err != nil {
-					return fmt.Errorf("write %s: %w", p.job.Output, err)
-				}
-			}
-			select {
-			case p.rgws <- t.rgw:
-			default:
-			}
-			if rejects != nil && len(t.rejects) > 0 {
-				if _, err := rejects.Write(t.rejects); err != nil {
-					return err
-				}
-			}
-			res.Counts.merge(&t.counts)
-			lin.addAll(t.authors)
-			p.progress.records.Add(t.counts.Read)
-			if t.last {
-				if err := t.in.unchanged(); err != nil {
-					return err
-				}
-				t.in.close()
-			}
-			<-p.slots
 		}
-	}
-	if err := ctx.Err(); err != nil {
+		select {
+		case p.rgws <- t.rgw:
+		default:
+		}
+		if err := t.part.deliver(rejects, lin, &p.progress, res); err != nil {
+			return err
+		}
+		if t.last {
+			if err := t.in.unchanged(); err != nil {
+				return err
+			}
+			t.in.close()
+		}
+		<-p.slots
+		return nil
+	})
+	if err != nil {
 		return err
-	}
-	if len(pending) > 0 {
-		return errors.New("filter: row groups lost between workers and writer")
 	}
 	if err := p.pw.Close(); err != nil {
 		return fmt.Errorf("write %s: %w", p.job.Output, err)
