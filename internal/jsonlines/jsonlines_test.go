@@ -2,6 +2,7 @@ package jsonlines
 
 import (
 	"errors"
+	"fmt"
 	"strings"
 	"testing"
 )
@@ -29,5 +30,27 @@ func TestEach(t *testing.T) {
 	})
 	if !errors.As(err, &le) || le.Line != 2 || le.Error() != "line 2: bad" {
 		t.Fatalf("callback error: %v", err)
+	}
+}
+
+// TestEachFraming: a BOM opens the file only; only JSON whitespace is blank.
+func TestEachFraming(t *testing.T) {
+	tests := []struct {
+		in   string
+		want string
+	}{
+		{"\ufeffa\r\nb\r\n", "1:a,2:b"},
+		{"\ufeff\r\n\ufeffa\n", "2:\ufeffa"},
+		{" \t\r\n\u00a0\nc", "2:\u00a0,3:c"},
+		{"\u2028\n", "1:\u2028"},
+	}
+	for _, tt := range tests {
+		var got []string
+		if _, _, err := Each(strings.NewReader(tt.in), 100, func(n int, line []byte) error {
+			got = append(got, fmt.Sprintf("%d:%s", n, line))
+			return nil
+		}); err != nil || strings.Join(got, ",") != tt.want {
+			t.Errorf("Each(%q) = %q, %v; want %q", tt.in, got, err, tt.want)
+		}
 	}
 }
