@@ -3,10 +3,7 @@
 package account
 
 import (
-	"bytes"
 	"context"
-	"encoding/json"
-	"errors"
 	"fmt"
 	"io"
 	"strings"
@@ -19,6 +16,7 @@ import (
 	"github.com/notrain/notrain/internal/platform"
 	"github.com/notrain/notrain/internal/secret"
 	"github.com/notrain/notrain/internal/store"
+	"github.com/notrain/notrain/internal/strictjson"
 )
 
 // MaxLine is the longest line accepted (1 MiB): an account record is small,
@@ -35,16 +33,12 @@ type Record struct {
 	Group     string `json:"group"`
 }
 
-// ParseLine decodes and validates one record.
+// ParseLine decodes and validates one record. Unknown keys are refused:
+// a misspelt "email" would leave the account unmatched by objections.
 func ParseLine(line []byte) (Record, error) {
 	var r Record
-	dec := json.NewDecoder(bytes.NewReader(line))
-	dec.DisallowUnknownFields()
-	if err := dec.Decode(&r); err != nil {
-		return r, fmt.Errorf("not a valid account record: %w", err)
-	}
-	if dec.More() {
-		return r, errors.New("more than one JSON value on the line")
+	if err := strictjson.Decode(line, &r); err != nil {
+		return Record{}, fmt.Errorf("not a valid account record: %w", err)
 	}
 	if !platform.IsProduct(r.Product) {
 		return r, fmt.Errorf("product %q is not one of %s", r.Product, strings.Join(platform.Products(), ", "))

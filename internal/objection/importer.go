@@ -1,13 +1,13 @@
 package objection
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
 	"regexp"
+	"strings"
 	"time"
 	"unicode/utf8"
 
@@ -15,6 +15,7 @@ import (
 	"github.com/notrain/notrain/internal/ledger"
 	"github.com/notrain/notrain/internal/platform"
 	"github.com/notrain/notrain/internal/store"
+	"github.com/notrain/notrain/internal/strictjson"
 )
 
 // ImportRecord is one objection that came in by another channel (DESIGN.md):
@@ -35,16 +36,12 @@ var channelName = regexp.MustCompile(`^[a-z][a-z0-9_]{0,31}$`)
 // maxImportLine bounds one record: a runaway line must not exhaust memory.
 const maxImportLine = 64 << 10
 
-// parseImport validates one record into a newObjection.
+// parseImport validates one record into a newObjection. Unknown keys are
+// refused: a misspelt "scope" would widen the objection to all accounts.
 func (s *Service) parseImport(line []byte, now time.Time) (newObjection, error) {
 	var r ImportRecord
-	dec := json.NewDecoder(bytes.NewReader(line))
-	dec.DisallowUnknownFields()
-	if err := dec.Decode(&r); err != nil {
+	if err := strictjson.Decode(line, &r); err != nil {
 		return newObjection{}, fmt.Errorf("not a valid objection record: %w", err)
-	}
-	if dec.More() {
-		return newObjection{}, errors.New("more than one JSON value on the line")
 	}
 	var n newObjection
 	switch {
@@ -64,21 +61,21 @@ func (s *Service) parseImport(line []byte, now time.Time) (newObjection, error) 
 	default:
 		return n, errors.New("give email, or product and account_id")
 	}
-	scope, err := parseScopeJSON(r.Scope)
+	scope, err := ParseScopeJSON(r.Scope)
 	if err != nil {
-		return n, err
+		return n, fmt.Errorf("scope %s: use \"all\" or a list of products (%s)", r.Scope, strings.Join(platform.Products(), ", "))
 	}
 	n.Scope = scope
 	if r.EffectiveAt == "" {
 		return n, errors.New("effective_at is missing")
 	}
-	if n.EffectiveAt, err = time.Parse(time.RFC3339Nano, r.EffectiveAt); err != nil {
-		return n, fmt.Errorf("effective_at %q is not an RFC 3339 time", r.EffectiveAt)
+	if n.EffectiveAt, err = strictjson.Time(r.EffectiveAt); err != nil {
+		return n, fmt.Errorf("effective_at %w", err)
 	}
 	n.ReceivedAt = n.EffectiveAt
 	if r.ReceivedAt != "" {
-		if n.ReceivedAt, err = time.Parse(time.RFC3339Nano, r.ReceivedAt); err != nil {
-			return n, fmt.Errorf("received_at %q is not an RFC 3339 time", r.ReceivedAt)
+		if n.ReceivedAt, err = strictjson.Time(r.ReceivedAt); err != nil {
+			return n, fmt.Errorf("received_at %w", err)
 		}
 	}
 	switch {
@@ -99,29 +96,6 @@ func (s *Service) parseImport(line []byte, now time.Time) (newObjection, error) 
 	}
 	n.Channel, n.Note = r.Channel, r.Note
 	return n, nil
-}
-
-func parseScopeJSON(raw json.RawMessage) (Scope, error) {
-	raw = bytes.TrimSpace(raw)
-	if len(raw) == 0 || string(raw) == "null" {
-		return AllAccounts, nil
-	}
-	var one string
-	if json.Unmarshal(raw, &one) == nil {
-		if one != "all" {
-			return Scope{}, fmt.Errorf("scope %q: use \"all\" or a list of products", one)
-		}
-		return AllAccounts, nil
-	}
-	var list []string
-	if err := json.Unmarshal(raw, &list); err != nil || len(list) == 0 {
-		return Scope{}, fmt.Errorf("scope %s: use \"all\" or a list of products", raw)
-	}
-	scope, err := NewScope(list)
-	if err != nil {
-		return Scope{}, fmt.Errorf("scope %s: a list of products: %v", raw, list)
-	}
-	return scope, nil
 }
 
 // ImportResult is what an objection import did.
