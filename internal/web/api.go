@@ -1,7 +1,6 @@
 package web
 
 import (
-	"bytes"
 	"encoding/json"
 	"errors"
 	"io"
@@ -12,6 +11,7 @@ import (
 	"time"
 
 	"github.com/notrain/notrain/internal/objection"
+	"github.com/notrain/notrain/internal/strictjson"
 )
 
 // apiStartRequest is the body of POST /api/v1/objections and /withdrawals.
@@ -37,71 +37,65 @@ type apiError struct {
 	AttemptsRemaining *int   `json:"attempts_remaining,omitempty"`
 }
 
-// decodeError is a body that could not be decoded; code is stable.
+// decodeError is a body that could not be decoded; code is stable, field
+// names the key at fault when there is one.
 type decodeError struct {
 	status int
 	code   string
+	field  string
 }
 
 func (e *decodeError) Error() string { return e.code }
 
-// decodeJSON reads exactly one JSON object of the expected shape. Unknown
-// fields are refused so a misspelt "scope" cannot silently widen an objection.
+// extra is what the error envelope says beyond code and message.
+func (e *decodeError) extra() map[string]any {
+	if e.field == "" {
+		return nil
+	}
+	return map[string]any{"field": e.field}
+}
+
+// decodeJSON reads exactly one JSON object of the expected shape through
+// the one strict decoder (internal/strictjson): unknown, duplicate or
+// miscased keys are refused so a misspelt "scope" cannot silently widen an
+// objection. The body must be UTF-8 (RFC 8259 §8.1): application/json
+// defines no charset parameter, and one naming anything but UTF-8 is
+// refused rather than guessed at. A leading byte order mark is ignored, as
+// §8.1 allows.
 func decodeJSON(r *http.Request, v any) error {
-	ct, _, err := mime.ParseMediaType(r.Header.Get("Content-Type"))
+	ct, params, err := mime.ParseMediaType(r.Header.Get("Content-Type"))
 	if err != nil || ct != "application/json" {
-		return &decodeError{http.StatusUnsupportedMediaType, "unsupported_media_type"}
+		return &decodeError{status: http.StatusUnsupportedMediaType, code: "unsupported_media_type"}
+	}
+	if cs, ok := params["charset"]; ok && !strings.EqualFold(cs, "utf-8") {
+		return &decodeError{status: http.StatusUnsupportedMediaType, code: "unsupported_charset"}
 	}
 	body, err := io.ReadAll(r.Body)
 	var tooBig *http.MaxBytesError
 	if errors.As(err, &tooBig) {
-		return &decodeError{http.StatusRequestEntityTooLarge, "body_too_large"}
+		return &decodeError{status: http.StatusRequestEntityTooLarge, code: "body_too_large"}
 	}
 	if err != nil {
-		return &decodeError{http.StatusBadRequest, "invalid_request"}
+		return &decodeError{status: http.StatusBadRequest, code: "invalid_request"}
 	}
-	return decodeBody(body, v)
+	return decodeBody(strictjson.TrimBOM(body), v)
 }
 
+// decodeBody maps the decoder's refusals to stable codes: invalid_json for
+// a body that is not one well-formed UTF-8 JSON value with unique keys,
+// invalid_request for JSON of the wrong shape.
 func decodeBody(body []byte, v any) error {
-	dec := json.NewDecoder(bytes.NewReader(body))
-	dec.DisallowUnknownFields()
-	if err := dec.Decode(v); err != nil {
-		var syn *json.SyntaxError
-		var typ *json.UnmarshalTypeError
-		switch {
-		case errors.As(err, &syn), errors.Is(err, io.EOF), errors.Is(err, io.ErrUnexpectedEOF):
-			return &decodeError{http.StatusBadRequest, "invalid_json"}
-		case errors.As(err, &typ):
-			return &decodeError{http.StatusBadRequest, "invalid_request"}
-		default:
-			return &decodeError{http.StatusBadRequest, "invalid_request"}
-		}
+	err := strictjson.Decode(body, v)
+	var se *strictjson.Error
+	switch {
+	case err == nil:
+		return nil
+	case errors.As(err, &se) && se.Kind == strictjson.Malformed:
+		return &decodeError{status: http.StatusBadRequest, code: "invalid_json", field: se.Key}
+	case errors.As(err, &se):
+		return &decodeError{status: http.StatusBadRequest, code: "invalid_request", field: se.Key}
 	}
-	if _, err := dec.Token(); err != io.EOF {
-		return &decodeError{http.StatusBadRequest, "invalid_json"}
-	}
-	return nil
-}
-
-// parseScope reads "all", a product list, or nothing (all).
-func parseScope(raw json.RawMessage) (objection.Scope, error) {
-	raw = bytes.TrimSpace(raw)
-	if len(raw) == 0 || string(raw) == "null" {
-		return objection.AllAccounts, nil
-	}
-	var s string
-	if json.Unmarshal(raw, &s) == nil {
-		if s == "all" {
-			return objection.AllAccounts, nil
-		}
-		return objection.Scope{}, &objection.Error{Code: objection.CodeScopeInvalid, Field: "scope", Status: http.StatusBadRequest}
-	}
-	var list []string
-	if json.Unmarshal(raw, &list) != nil || len(list) == 0 {
-		return objection.Scope{}, &objection.Error{Code: objection.CodeScopeInvalid, Field: "scope", Status: http.StatusBadRequest}
-	}
-	return objection.NewScope(list)
+	return &decodeError{status: http.StatusBadRequest, code: "invalid_request"}
 }
 
 func (s *Server) apiLang(r *http.Request, explicit string) string {
@@ -121,14 +115,14 @@ func (s *Server) apiStart(flow objection.Flow) http.HandlerFunc {
 		lang := s.apiLang(r, req.Lang)
 		in := objection.StartInput{Flow: flow, Email: req.Email, Lang: lang, Channel: "api", Scope: objection.AllAccounts, Client: s.client(r)}
 		if flow == objection.FlowObjection {
-			scope, err := parseScope(req.Scope)
+			scope, err := objection.ParseScopeJSON(req.Scope)
 			if err != nil {
 				s.apiFail(w, r, lang, err)
 				return
 			}
 			in.Scope, in.Reason = scope, strings.TrimSpace(req.Reason)
 		} else if len(req.Scope) > 0 || req.Reason != "" {
-			s.apiFail(w, r, lang, &decodeError{http.StatusBadRequest, "invalid_request"})
+			s.apiFail(w, r, lang, &decodeError{status: http.StatusBadRequest, code: "invalid_request"})
 			return
 		}
 		st, err := s.svc.Start(r.Context(), in)
@@ -154,7 +148,7 @@ func (s *Server) apiResend(flow objection.Flow) http.HandlerFunc {
 		var req apiVerifyRequest
 		if err := decodeJSON(r, &req); err != nil || req.Code != "" {
 			if err == nil {
-				err = &decodeError{http.StatusBadRequest, "invalid_request"}
+				err = &decodeError{status: http.StatusBadRequest, code: "invalid_request"}
 			}
 			s.apiFail(w, r, "", err)
 			return
@@ -208,7 +202,7 @@ func (s *Server) apiFail(w http.ResponseWriter, r *http.Request, lang string, er
 	var e *objection.Error
 	switch {
 	case errors.As(err, &de):
-		s.apiError(w, r, de.status, de.code, nil)
+		s.apiError(w, r, de.status, de.code, de.extra())
 	case errors.As(err, &e):
 		if lang == "" || !s.cat.Has(lang) {
 			lang = s.apiLang(r, "")
