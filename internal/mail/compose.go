@@ -52,13 +52,25 @@ type Data struct {
 	At                 time.Time     `json:"at,omitzero"`
 	Accounts           []AccountLine `json:"accounts,omitempty"`
 	Ended              int           `json:"ended,omitempty"`
-	ThirdPartyExcluded bool          `json:"third_party_excluded,omitempty"`
+	ThirdPartyExcluded bool          `json:"-"` // set by the Composer from its Config, never stored
 	BaseURL            string        `json:"base_url,omitempty"`
+}
+
+// ComposerConfig is what mails say that comes from the deployment, not from
+// the request a mail answers.
+type ComposerConfig struct {
+	// ThirdPartyExcluded is whether the policy in force leaves out posts by
+	// others that tag or mention an objector (policy third_party: exclude).
+	// Confirmations promise it only then. It is applied when a mail is
+	// rendered, so a mail queued before a restart with another policy
+	// promises what the running policy does.
+	ThirdPartyExcluded bool
 }
 
 // Composer renders mails in every language of the catalog.
 type Composer struct {
 	cat  *locale.Catalog
+	cfg  ComposerConfig
 	text map[string]*texttemplate.Template // lang + "/" + kind
 	html map[string]*htmltemplate.Template
 }
@@ -67,8 +79,8 @@ var keyRef = regexp.MustCompile(`\bt "([a-z0-9_]+)"`)
 
 // NewComposer parses every template for every language and renders each once
 // with sample data, so a broken template or a missing key fails at start.
-func NewComposer(cat *locale.Catalog) (*Composer, error) {
-	c := &Composer{cat: cat, text: map[string]*texttemplate.Template{}, html: map[string]*htmltemplate.Template{}}
+func NewComposer(cat *locale.Catalog, cfg ComposerConfig) (*Composer, error) {
+	c := &Composer{cat: cat, cfg: cfg, text: map[string]*texttemplate.Template{}, html: map[string]*htmltemplate.Template{}}
 	for _, p := range platform.Products() {
 		if !cat.HasKey("product_" + p) {
 			return nil, fmt.Errorf("mail: no translation for product %q", p)
@@ -149,6 +161,7 @@ func (c *Composer) Compose(kind, lang string, d Data) (subject, text, html strin
 		lang = locale.Default
 	}
 	d.Lang = lang
+	d.ThirdPartyExcluded = c.cfg.ThirdPartyExcluded
 	tt, ok := c.text[lang+"/"+kind]
 	if !ok {
 		return "", "", "", fmt.Errorf("mail: no template for %q", kind)
