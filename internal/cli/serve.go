@@ -52,20 +52,7 @@ type serveConfig struct {
 func serve(ctx context.Context, args []string, env Env) error {
 	var c serveConfig
 	f := newFlags("serve", env.LookupEnv, env.Stderr)
-	c.storeFlags.register(f)
-	f.StringVar(&c.addr, "addr", "127.0.0.1:8080", "address to listen on")
-	f.StringVar(&c.baseURL, "base-url", "", "public URL of the portal, for links in mails (default http://ADDR)")
-	f.StringVar(&c.mail, "mail", "", `"dev" (mails kept in the database, shown at /dev/mail) or smtp://user:pass@host:port, smtps://… (default dev)`)
-	f.StringVar(&c.mailFrom, "mail-from", "", `sender address, e.g. "notrain <privacy@example.com>" (default noreply@ the base URL's host)`)
-	f.BoolVar(&c.demo, "demo", false, "add demo accounts to the directory and print them")
-	f.IntVar(&c.ipRateLimit, "ip-rate-limit", 30, "code requests per minute per client address; 0 = off")
-	f.StringVar(&c.trustedProxies, "trusted-proxies", "", "comma-separated CIDRs of reverse proxies whose X-Forwarded-For is believed")
-	f.DurationVar(&c.codeTTL, "code-ttl", otp.DefaultTTL, "how long a one-time code is valid (at most 24h)")
-	f.StringVar(&c.logLevel, "log-level", "info", "debug, info, warn or error")
-	f.DurationVar(&c.retryBase, "mail-retry", 30*time.Second, "first mail retry delay; doubles per attempt up to 1h")
-	f.StringVar(&c.debugAddr, "debug-addr", "", "serve Go's profiler (/debug/pprof) on this loopback address, e.g. 127.0.0.1:6060")
-	f.DurationVar(&c.mailLease, "mail-lease", 2*time.Minute, "how long a delivery attempt holds a mail before another instance (or this one, restarted) may try it")
-	f.StringVar(&c.policy, "policy", "", "policy file, the one filter uses (default: the built-in policy); confirmations promise only what it does")
+	c.register(f)
 	if err := f.parse(args); err != nil {
 		return err
 	}
@@ -77,6 +64,26 @@ func serve(ctx context.Context, args []string, env Env) error {
 		return err
 	}
 	return c.run(ctx, log, env)
+}
+
+// register declares serve's flags. Defaults that a package also applies to
+// a zero setting come from that package's Default… constants, so the two
+// cannot drift apart.
+func (c *serveConfig) register(f *flags) {
+	c.storeFlags.register(f)
+	f.StringVar(&c.addr, "addr", "127.0.0.1:8080", "address to listen on")
+	f.StringVar(&c.baseURL, "base-url", "", "public URL of the portal, for links in mails (default http://ADDR)")
+	f.StringVar(&c.mail, "mail", "", `"dev" (mails kept in the database, shown at /dev/mail) or smtp://user:pass@host:port, smtps://… (default dev)`)
+	f.StringVar(&c.mailFrom, "mail-from", "", `sender address, e.g. "notrain <privacy@example.com>" (default noreply@ the base URL's host)`)
+	f.BoolVar(&c.demo, "demo", false, "add demo accounts to the directory and print them")
+	f.IntVar(&c.ipRateLimit, "ip-rate-limit", 30, "code requests per minute per client address; 0 = off")
+	f.StringVar(&c.trustedProxies, "trusted-proxies", "", "comma-separated CIDRs of reverse proxies whose X-Forwarded-For is believed")
+	f.DurationVar(&c.codeTTL, "code-ttl", otp.DefaultTTL, "how long a one-time code is valid (at most "+otp.MaxTTL.String()+")")
+	f.StringVar(&c.logLevel, "log-level", "info", "debug, info, warn or error")
+	f.DurationVar(&c.retryBase, "mail-retry", mailpkg.DefaultBackoffBase, "first mail retry delay; doubles per attempt up to "+mailpkg.DefaultBackoffMax.String())
+	f.StringVar(&c.debugAddr, "debug-addr", "", "serve Go's profiler (/debug/pprof) on this loopback address, e.g. 127.0.0.1:6060")
+	f.DurationVar(&c.mailLease, "mail-lease", mailpkg.DefaultLease, "how long a delivery attempt holds a mail before another instance (or this one, restarted) may try it")
+	f.StringVar(&c.policy, "policy", "", "policy file, the one filter uses (default: the built-in policy); confirmations promise only what it does")
 }
 
 func newLogger(env Env, level string) (*slog.Logger, error) {
