@@ -28,6 +28,29 @@ func TestCodesListsEveryErrorCode(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
+		// A refusal names its code by constant, so the list below sees it.
+		ast.Inspect(f, func(n ast.Node) bool {
+			var code ast.Expr
+			switch n := n.(type) {
+			case *ast.CompositeLit:
+				if id, ok := n.Type.(*ast.Ident); ok && id.Name == "Error" {
+					for _, e := range n.Elts {
+						if kv, ok := e.(*ast.KeyValueExpr); ok && isIdent(kv.Key, "Code") {
+							code = kv.Value
+						}
+					}
+				}
+			case *ast.CallExpr:
+				if id, ok := n.Fun.(*ast.Ident); ok && id.Name == "fieldErr" && len(n.Args) > 0 {
+					code = n.Args[0]
+				}
+			}
+			// fieldErr passes its parameter on: its callers are checked.
+			if id, ok := code.(*ast.Ident); code != nil && (!ok || !strings.HasPrefix(id.Name, "Code")) && !isIdent(code, "code") {
+				t.Errorf("%s: a refusal's code must be a Code… constant", fset.Position(code.Pos()))
+			}
+			return true
+		})
 		for _, d := range f.Decls {
 			g, ok := d.(*ast.GenDecl)
 			if !ok || g.Tok != token.CONST {
@@ -61,4 +84,9 @@ func TestCodesListsEveryErrorCode(t *testing.T) {
 	if len(codes) != len(consts) {
 		t.Errorf("Codes() has %d codes, the package declares %d", len(codes), len(consts))
 	}
+}
+
+func isIdent(e ast.Expr, name string) bool {
+	id, ok := e.(*ast.Ident)
+	return ok && id.Name == name
 }
