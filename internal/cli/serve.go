@@ -27,6 +27,7 @@ import (
 	"github.com/notrain/notrain/internal/metrics"
 	"github.com/notrain/notrain/internal/objection"
 	"github.com/notrain/notrain/internal/otp"
+	"github.com/notrain/notrain/internal/policy"
 	"github.com/notrain/notrain/internal/store"
 	"github.com/notrain/notrain/internal/web"
 )
@@ -45,24 +46,13 @@ type serveConfig struct {
 	retryBase      time.Duration
 	mailLease      time.Duration
 	debugAddr      string
+	policy         string
 }
 
 func serve(ctx context.Context, args []string, env Env) error {
 	var c serveConfig
 	f := newFlags("serve", env.LookupEnv, env.Stderr)
-	c.storeFlags.register(f)
-	f.StringVar(&c.addr, "addr", "127.0.0.1:8080", "address to listen on")
-	f.StringVar(&c.baseURL, "base-url", "", "public URL of the portal, for links in mails (default http://ADDR)")
-	f.StringVar(&c.mail, "mail", "", `"dev" (mails kept in the database, shown at /dev/mail) or smtp://user:pass@host:port, smtps://… (default dev)`)
-	f.StringVar(&c.mailFrom, "mail-from", "", `sender address, e.g. "notrain <privacy@example.com>" (default noreply@ the base URL's host)`)
-	f.BoolVar(&c.demo, "demo", false, "add demo accounts to the directory and print them")
-	f.IntVar(&c.ipRateLimit, "ip-rate-limit", 30, "code requests per minute per client address; 0 = off")
-	f.StringVar(&c.trustedProxies, "trusted-proxies", "", "comma-separated CIDRs of reverse proxies whose X-Forwarded-For is believed")
-	f.DurationVar(&c.codeTTL, "code-ttl", otp.DefaultTTL, "how long a one-time code is valid (at most 24h)")
-	f.StringVar(&c.logLevel, "log-level", "info", "debug, info, warn or error")
-	f.DurationVar(&c.retryBase, "mail-retry", 30*time.Second, "first mail retry delay; doubles per attempt up to 1h")
-	f.StringVar(&c.debugAddr, "debug-addr", "", "serve Go's profiler (/debug/pprof) on this loopback address, e.g. 127.0.0.1:6060")
-	f.DurationVar(&c.mailLease, "mail-lease", 2*time.Minute, "how long a delivery attempt holds a mail before another instance (or this one, restarted) may try it")
+	c.register(f)
 	if err := f.parse(args); err != nil {
 		return err
 	}
@@ -74,6 +64,26 @@ func serve(ctx context.Context, args []string, env Env) error {
 		return err
 	}
 	return c.run(ctx, log, env)
+}
+
+// register declares serve's flags. Defaults that a package also applies to
+// a zero setting come from that package's Default… constants, so the two
+// cannot drift apart.
+func (c *serveConfig) register(f *flags) {
+	c.storeFlags.register(f)
+	f.StringVar(&c.addr, "addr", "127.0.0.1:8080", "address to listen on")
+	f.StringVar(&c.baseURL, "base-url", "", "public URL of the portal, for links in mails (default http://ADDR)")
+	f.StringVar(&c.mail, "mail", "", `"dev" (mails kept in the database, shown at /dev/mail) or smtp://user:pass@host:port, smtps://… (default dev)`)
+	f.StringVar(&c.mailFrom, "mail-from", "", `sender address, e.g. "notrain <privacy@example.com>" (default noreply@ the base URL's host)`)
+	f.BoolVar(&c.demo, "demo", false, "add demo accounts to the directory and print them")
+	f.IntVar(&c.ipRateLimit, "ip-rate-limit", 30, "code requests per minute per client address; 0 = off")
+	f.StringVar(&c.trustedProxies, "trusted-proxies", "", "comma-separated CIDRs of reverse proxies whose X-Forwarded-For is believed")
+	f.DurationVar(&c.codeTTL, "code-ttl", otp.DefaultTTL, "how long a one-time code is valid (at most "+otp.MaxTTL.String()+")")
+	f.StringVar(&c.logLevel, "log-level", "info", "debug, info, warn or error")
+	f.DurationVar(&c.retryBase, "mail-retry", mailpkg.DefaultBackoffBase, "first mail retry delay; doubles per attempt up to "+mailpkg.DefaultBackoffMax.String())
+	f.StringVar(&c.debugAddr, "debug-addr", "", "serve Go's profiler (/debug/pprof) on this loopback address, e.g. 127.0.0.1:6060")
+	f.DurationVar(&c.mailLease, "mail-lease", mailpkg.DefaultLease, "how long a delivery attempt holds a mail before another instance (or this one, restarted) may try it")
+	f.StringVar(&c.policy, "policy", "", "policy file, the one filter uses (default: the built-in policy); confirmations promise only what it does")
 }
 
 func newLogger(env Env, level string) (*slog.Logger, error) {
@@ -119,6 +129,14 @@ func (c *serveConfig) run(ctx context.Context, log *slog.Logger, env Env) error 
 		return usageError{fmt.Sprintf("--mail-from %q: %v", c.mailFrom, err)}
 	}
 
+	// Before the store is opened: a policy that does not load leaves nothing behind.
+	pol, err := policy.Load(c.policy)
+	if err != nil {
+		return fmt.Errorf("--policy: %w", err)
+	}
+	thirdPartyExcluded := pol.ThirdParty == policy.Exclude
+	log.Info("policy", "source", pol.Source, "sha256", pol.SHA256, "third_party", pol.ThirdParty)
+
 	db, err := c.open(ctx)
 	if err != nil {
 		return err
@@ -132,7 +150,7 @@ func (c *serveConfig) run(ctx context.Context, log *slog.Logger, env Env) error 
 	if err != nil {
 		return err
 	}
-	composer, err := mailpkg.NewComposer(cat)
+	composer, err := mailpkg.NewComposer(cat, mailpkg.ComposerConfig{ThirdPartyExcluded: thirdPartyExcluded})
 	if err != nil {
 		return err
 	}
@@ -159,7 +177,7 @@ func (c *serveConfig) run(ctx context.Context, log *slog.Logger, env Env) error 
 		return err
 	}
 	srv, err := web.New(svc, db, cat, m, reg, web.Config{
-		Dev: dev, TrustedProxies: trusted, ThirdPartyExcluded: true, Now: env.Now, Log: log, Composer: composer,
+		Dev: dev, TrustedProxies: trusted, ThirdPartyExcluded: thirdPartyExcluded, Now: env.Now, Log: log, Composer: composer,
 	})
 	if err != nil {
 		return err
@@ -202,7 +220,7 @@ func (c *serveConfig) run(ctx context.Context, log *slog.Logger, env Env) error 
 		MaxHeaderBytes:    16 << 10,
 		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
 	}
-	c.banner(env, ln.Addr().String(), dev, mailDesc, db)
+	c.banner(env, ln.Addr().String(), dev, mailDesc, db, pol)
 
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
@@ -230,7 +248,7 @@ func (c *serveConfig) run(ctx context.Context, log *slog.Logger, env Env) error 
 	return nil
 }
 
-func (c *serveConfig) banner(env Env, addr string, dev bool, mailDesc string, db *store.DB) {
+func (c *serveConfig) banner(env Env, addr string, dev bool, mailDesc string, db *store.DB, pol *policy.Policy) {
 	w := env.Stdout
 	fmt.Fprintf(w, "notrain %s: objection portal on http://%s/\n", version(), addr)
 	where := db.Path()
@@ -239,6 +257,7 @@ func (c *serveConfig) banner(env Env, addr string, dev bool, mailDesc string, db
 	}
 	fmt.Fprintf(w, "  store:  %s (%s)\n", where, db.Dialect())
 	fmt.Fprintf(w, "  mail:   %s\n", mailDesc)
+	fmt.Fprintf(w, "  policy: %s (sha256 %s)\n", pol.Source, pol.SHA256)
 	if dev {
 		fmt.Fprintln(w, "")
 		fmt.Fprintln(w, "  *** DEVELOPMENT MODE: no mail leaves this machine. Every mail, codes included, ***")

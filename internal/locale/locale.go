@@ -6,6 +6,7 @@ package locale
 import (
 	"embed"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io/fs"
 	"path"
@@ -29,9 +30,11 @@ type Catalog struct {
 }
 
 // Load reads the embedded catalogs and checks that they agree.
-func Load() (*Catalog, error) { return load(files) }
+func Load() (*Catalog, error) { return LoadFS(files) }
 
-func load(fsys fs.FS) (*Catalog, error) {
+// LoadFS reads catalogs from fsys (catalog/LANG.json) and checks them as Load
+// does; it lets a deployment's or a test's catalogs go through the same checks.
+func LoadFS(fsys fs.FS) (*Catalog, error) {
 	names, err := fs.Glob(fsys, "catalog/*.json")
 	if err != nil {
 		return nil, fmt.Errorf("locale: %w", err)
@@ -114,9 +117,36 @@ func (c *Catalog) Has(lang string) bool { _, ok := c.msgs[lang]; return ok }
 // HasKey reports whether key exists (in every language, as Load ensures).
 func (c *Catalog) HasKey(key string) bool { _, ok := c.msgs[Default][key]; return ok }
 
+// Check reports every key that lacks a message, naming the key and the
+// languages without it. Whoever shows messages checks every key it can use
+// once, at start (templates' keys, error codes' "err_" keys, titles), so a
+// missing translation stops the server instead of reaching a person.
+func (c *Catalog) Check(keys ...string) error {
+	var errs []error
+	seen := map[string]bool{}
+	for _, k := range keys {
+		if seen[k] {
+			continue
+		}
+		seen[k] = true
+		var missing []string
+		for _, l := range c.langs {
+			if _, ok := c.msgs[l][k]; !ok {
+				missing = append(missing, l)
+			}
+		}
+		if len(missing) > 0 {
+			errs = append(errs, fmt.Errorf("locale: key %q has no message in %s", k, strings.Join(missing, ", ")))
+		}
+	}
+	return errors.Join(errs...)
+}
+
 // T returns the message for key in lang with {name} placeholders replaced
-// from kv, given as name, value pairs. Unknown keys return the key itself;
-// templates are checked at start so that never reaches a person.
+// from kv, given as name, value pairs. An unknown key cannot reach T: every
+// key a page or mail can use passed Check at start (see Check), and Load
+// makes every language have the same keys. Were one to slip through, T
+// would return the key itself rather than an empty string.
 func (c *Catalog) T(lang, key string, kv ...any) string {
 	m, ok := c.msgs[lang]
 	if !ok {

@@ -1,9 +1,12 @@
 package locale
 
 import (
+	"slices"
 	"strings"
 	"testing"
 	"testing/fstest"
+	"text/template"
+	tparse "text/template/parse"
 )
 
 func TestEmbeddedCatalogsAgree(t *testing.T) {
@@ -42,7 +45,7 @@ func TestLoadRejectsMismatchedCatalogs(t *testing.T) {
 		},
 	}
 	for name, fsys := range cases {
-		if _, err := load(fsys); err == nil {
+		if _, err := LoadFS(fsys); err == nil {
 			t.Errorf("%s: load succeeded", name)
 		}
 	}
@@ -78,5 +81,56 @@ func TestT(t *testing.T) {
 	}
 	if got := c.T("xx", "withdraw_ended_many", "n", 3); got != "3 objections have ended." {
 		t.Fatalf("T with unknown language = %q", got)
+	}
+}
+
+func TestCheckNamesTheMissingKeyAndLanguages(t *testing.T) {
+	c, err := LoadFS(fstest.MapFS{
+		"catalog/en.json": {Data: []byte(`{"a":"A","b":"B"}`)},
+		"catalog/de.json": {Data: []byte(`{"a":"A","b":"B"}`)},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := c.Check("a", "b", "a"); err != nil {
+		t.Fatalf("known keys: %v", err)
+	}
+	err = c.Check("a", "gone", "b")
+	if err == nil || !strings.Contains(err.Error(), `"gone"`) || !strings.Contains(err.Error(), "de, en") || strings.Contains(err.Error(), `"a"`) {
+		t.Fatalf("Check = %v", err)
+	}
+}
+
+func TestTemplateKeys(t *testing.T) {
+	parse := func(src string) *template.Template {
+		t.Helper()
+		tt, err := template.New("page").Funcs(template.FuncMap{"t": func(string, ...any) string { return "" }}).Parse(src)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return tt
+	}
+	trees := func(tt *template.Template) []*tparse.Tree {
+		var out []*tparse.Tree
+		for _, x := range tt.Templates() {
+			out = append(out, x.Tree)
+		}
+		return out
+	}
+	tt := parse(`{{define "x"}}{{t "in_define"}}{{end}}{{t "plain"}}{{if .A}}{{t "in_if" "n" 1}}{{else}}{{t "in_else"}}{{end}}` +
+		`{{range .L}}{{t "in_range"}}{{else}}{{t "in_range_else"}}{{end}}{{with .W}}{{printf "%s" (t "in_parens")}}{{end}}{{template "x" (t "as_arg")}}`)
+	keys, err := TemplateKeys("t", trees(tt)...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	slices.Sort(keys)
+	want := []string{"as_arg", "in_define", "in_else", "in_if", "in_parens", "in_range", "in_range_else", "plain"}
+	if !slices.Equal(keys, want) {
+		t.Fatalf("keys = %v, want %v", keys, want)
+	}
+	for _, src := range []string{`{{t .Key}}`, `{{"k" | t}}`, `{{t}}`, `{{if .A}}{{t (printf "k%d" 1)}}{{end}}`} {
+		if keys, err := TemplateKeys("t", trees(parse(src))...); err == nil || !strings.Contains(err.Error(), "constant") {
+			t.Errorf("%s: keys %v, err %v", src, keys, err)
+		}
 	}
 }

@@ -6,9 +6,11 @@ import (
 	"encoding/json"
 	"fmt"
 	htmltemplate "html/template"
-	"regexp"
+	"maps"
+	"slices"
 	"strings"
 	texttemplate "text/template"
+	"text/template/parse"
 	"time"
 
 	"github.com/notrain/notrain/internal/locale"
@@ -52,54 +54,89 @@ type Data struct {
 	At                 time.Time     `json:"at,omitzero"`
 	Accounts           []AccountLine `json:"accounts,omitempty"`
 	Ended              int           `json:"ended,omitempty"`
-	ThirdPartyExcluded bool          `json:"third_party_excluded,omitempty"`
+	ThirdPartyExcluded bool          `json:"-"` // set by the Composer from its Config, never stored
 	BaseURL            string        `json:"base_url,omitempty"`
+}
+
+// ComposerConfig is what mails say that comes from the deployment, not from
+// the request a mail answers.
+type ComposerConfig struct {
+	// ThirdPartyExcluded is whether the policy in force leaves out posts by
+	// others that tag or mention an objector (policy third_party: exclude).
+	// Confirmations promise it only then. It is applied when a mail is
+	// rendered, so a mail queued before a restart with another policy
+	// promises what the running policy does.
+	ThirdPartyExcluded bool
 }
 
 // Composer renders mails in every language of the catalog.
 type Composer struct {
 	cat  *locale.Catalog
+	cfg  ComposerConfig
 	text map[string]*texttemplate.Template // lang + "/" + kind
 	html map[string]*htmltemplate.Template
 }
 
-var keyRef = regexp.MustCompile(`\bt "([a-z0-9_]+)"`)
+// subjectKeys is each kind's subject line; its placeholder, if any, is
+// filled in by Compose.
+func subjectKeys() map[string]string {
+	return map[string]string{
+		KindCode:                "mail_code_subject",
+		KindNoAccount:           "mail_noaccount_subject",
+		KindObjectionConfirmed:  "mail_objection_subject",
+		KindWithdrawalConfirmed: "mail_withdrawal_subject",
+	}
+}
 
-// NewComposer parses every template for every language and renders each once
-// with sample data, so a broken template or a missing key fails at start.
-func NewComposer(cat *locale.Catalog) (*Composer, error) {
-	c := &Composer{cat: cat, text: map[string]*texttemplate.Template{}, html: map[string]*htmltemplate.Template{}}
+// NewComposer parses every template for every language, checks that every
+// key a mail can use has a message in every language (the templates' keys,
+// read from their parsed trees, the subjects and the products' names), and
+// renders each mail once with sample data, so a broken template or a missing
+// message fails at start and never reaches a mail.
+func NewComposer(cat *locale.Catalog, cfg ComposerConfig) (*Composer, error) {
+	c := &Composer{cat: cat, cfg: cfg, text: map[string]*texttemplate.Template{}, html: map[string]*htmltemplate.Template{}}
+	keys := slices.Sorted(maps.Values(subjectKeys()))
 	for _, p := range platform.Products() {
-		if !cat.HasKey("product_" + p) {
-			return nil, fmt.Errorf("mail: no translation for product %q", p)
-		}
+		keys = append(keys, "product_"+p)
+	}
+	if err := cat.Check(keys...); err != nil {
+		return nil, fmt.Errorf("mail: %w", err)
 	}
 	for _, kind := range allKinds() {
+		if _, ok := subjectKeys()[kind]; !ok {
+			return nil, fmt.Errorf("mail: no subject for %q", kind)
+		}
 		for _, ext := range []string{"txt", "html"} {
 			src, err := templateFS.ReadFile("templates/" + kind + "." + ext)
 			if err != nil {
 				return nil, fmt.Errorf("mail: template %s.%s: %w", kind, ext, err)
 			}
-			for _, m := range keyRef.FindAllStringSubmatch(string(src), -1) {
-				if !cat.HasKey(m[1]) {
-					return nil, fmt.Errorf("mail: template %s.%s uses unknown key %q", kind, ext, m[1])
-				}
-			}
 			for _, lang := range cat.Languages() {
 				funcs := c.funcs(lang)
 				name := lang + "/" + kind
+				var tree *parse.Tree
 				if ext == "txt" {
 					t, err := texttemplate.New(name).Funcs(funcs).Option("missingkey=error").Parse(string(src))
 					if err != nil {
 						return nil, fmt.Errorf("mail: template %s.%s: %w", kind, ext, err)
 					}
-					c.text[name] = t
+					c.text[name], tree = t, t.Tree
 				} else {
 					t, err := htmltemplate.New(name).Funcs(htmltemplate.FuncMap(funcs)).Option("missingkey=error").Parse(string(src))
 					if err != nil {
 						return nil, fmt.Errorf("mail: template %s.%s: %w", kind, ext, err)
 					}
-					c.html[name] = t
+					c.html[name], tree = t, t.Tree
+				}
+				if lang != locale.Default {
+					continue // the same source: its keys are checked once
+				}
+				used, err := locale.TemplateKeys("t", tree)
+				if err != nil {
+					return nil, fmt.Errorf("mail: template %s.%s: %w", kind, ext, err)
+				}
+				if err := cat.Check(used...); err != nil {
+					return nil, fmt.Errorf("mail: template %s.%s: %w", kind, ext, err)
 				}
 			}
 		}
@@ -149,6 +186,7 @@ func (c *Composer) Compose(kind, lang string, d Data) (subject, text, html strin
 		lang = locale.Default
 	}
 	d.Lang = lang
+	d.ThirdPartyExcluded = c.cfg.ThirdPartyExcluded
 	tt, ok := c.text[lang+"/"+kind]
 	if !ok {
 		return "", "", "", fmt.Errorf("mail: no template for %q", kind)
@@ -160,15 +198,6 @@ func (c *Composer) Compose(kind, lang string, d Data) (subject, text, html strin
 	if err := c.html[lang+"/"+kind].Execute(&hb, d); err != nil {
 		return "", "", "", fmt.Errorf("mail: render %s html: %w", kind, err)
 	}
-	switch kind {
-	case KindCode:
-		subject = c.cat.T(lang, "mail_code_subject", "code", d.Code)
-	case KindNoAccount:
-		subject = c.cat.T(lang, "mail_noaccount_subject")
-	case KindObjectionConfirmed:
-		subject = c.cat.T(lang, "mail_objection_subject", "ref", d.Reference)
-	case KindWithdrawalConfirmed:
-		subject = c.cat.T(lang, "mail_withdrawal_subject", "ref", d.Reference)
-	}
+	subject = c.cat.T(lang, subjectKeys()[kind], "code", d.Code, "ref", d.Reference)
 	return subject, strings.TrimSpace(tb.String()) + "\n", hb.String(), nil
 }

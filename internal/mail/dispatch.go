@@ -25,13 +25,13 @@ type Dispatcher struct {
 	Log      *slog.Logger
 	Metrics  *metrics.Metrics
 
-	BackoffBase time.Duration // first retry delay (default 30 s), doubling per attempt
-	BackoffMax  time.Duration // cap on one delay (default 1 h)
+	BackoffBase time.Duration // first retry delay (default DefaultBackoffBase), doubling per attempt
+	BackoffMax  time.Duration // cap on one delay (default DefaultBackoffMax)
 	MaxAttempts int           // then abandoned (default 15, about 10 hours)
 	Workers     int           // parallel SMTP sessions per loop (default 8)
 	Batch       int           // mails leased at once (default 256)
 	Loops       int           // delivery loops working side by side (default 2)
-	Lease       time.Duration // how long a lease lasts (default 5 min)
+	Lease       time.Duration // how long a lease lasts (default DefaultLease)
 	Poll        time.Duration // how often to look without a wake-up (default 1 s)
 
 	wakeOnce sync.Once
@@ -47,10 +47,10 @@ func (d *Dispatcher) defaults() {
 		d.Log = slog.Default()
 	}
 	if d.BackoffBase <= 0 {
-		d.BackoffBase = 30 * time.Second
+		d.BackoffBase = DefaultBackoffBase
 	}
 	if d.BackoffMax <= 0 {
-		d.BackoffMax = time.Hour
+		d.BackoffMax = DefaultBackoffMax
 	}
 	if d.MaxAttempts <= 0 {
 		d.MaxAttempts = 15
@@ -70,7 +70,7 @@ func (d *Dispatcher) defaults() {
 		d.Loops = 2
 	}
 	if d.Lease <= 0 {
-		d.Lease = 5 * time.Minute
+		d.Lease = DefaultLease
 	}
 	if d.Poll <= 0 {
 		d.Poll = time.Second

@@ -5,13 +5,13 @@ import (
 	"embed"
 	"fmt"
 	"html/template"
-	"io/fs"
 	"net/http"
-	"regexp"
+	"text/template/parse"
 	"time"
 
 	"github.com/notrain/notrain/internal/locale"
 	"github.com/notrain/notrain/internal/objection"
+	"github.com/notrain/notrain/internal/platform"
 	"github.com/notrain/notrain/internal/store"
 )
 
@@ -27,26 +27,49 @@ type renderer struct {
 	sets map[string]*template.Template // lang + "/" + page
 }
 
-var keyRef = regexp.MustCompile(`\bt "([a-z0-9_]+)"`)
+// webCodes are the error codes the web layer answers with itself, beside the
+// service's (objection.Codes). A test holds the list to the codes the
+// package's Go code names.
+func webCodes() []string {
+	return []string{
+		"unsupported_media_type", "unsupported_charset", "body_too_large", "invalid_request", "invalid_json",
+		"not_found", "internal", "cross_origin",
+		"idempotency_key_invalid", "idempotency_key_reused", "idempotency_in_flight",
+	}
+}
 
-// newRenderer parses all templates and renders each page in each language
-// with empty data, so a broken template or an unknown key fails at start.
+// goKeys are the translation keys the package's Go code names: page titles,
+// error pages' messages, language names. A test holds the list to the code.
+func goKeys() []string {
+	return []string{
+		"object_title", "withdraw_title", "check_title", "done_objection_title", "done_withdrawal_title",
+		"error_title", "dev_mailbox_link", "lang_name", "err_code_invalid_last",
+	}
+}
+
+// startupKeys is every key the Go code can show besides the templates':
+// goKeys, each error code's message and each product's name.
+func startupKeys() []string {
+	keys := goKeys()
+	for _, c := range append(objection.Codes(), webCodes()...) {
+		keys = append(keys, "err_"+c)
+	}
+	for _, p := range platform.Products() {
+		keys = append(keys, "product_"+p)
+	}
+	return keys
+}
+
+// newRenderer parses all templates, checks that every translation key a page
+// or an API answer can use has a message in every language, and renders each
+// page in each language with sample data, so a broken template or a missing
+// message fails at start. That check is why no key can be missing later: the
+// templates' keys are read from their parsed trees (a computed key is
+// refused), and the keys Go code builds come from closed lists.
 func newRenderer(cat *locale.Catalog) (*renderer, error) {
 	r := &renderer{cat: cat, sets: map[string]*template.Template{}}
-	files, err := fs.Glob(assets, "templates/*.html")
-	if err != nil {
-		return nil, fmt.Errorf("web: templates: %w", err)
-	}
-	for _, f := range files {
-		src, err := assets.ReadFile(f)
-		if err != nil {
-			return nil, fmt.Errorf("web: %s: %w", f, err)
-		}
-		for _, m := range keyRef.FindAllStringSubmatch(string(src), -1) {
-			if !cat.HasKey(m[1]) {
-				return nil, fmt.Errorf("web: %s uses unknown translation key %q", f, m[1])
-			}
-		}
+	if err := cat.Check(startupKeys()...); err != nil {
+		return nil, fmt.Errorf("web: %w", err)
 	}
 	for _, lang := range cat.Languages() {
 		for _, p := range pageNames {
@@ -56,6 +79,19 @@ func newRenderer(cat *locale.Catalog) (*renderer, error) {
 				return nil, fmt.Errorf("web: page %s: %w", p, err)
 			}
 			r.sets[lang+"/"+p] = t
+		}
+	}
+	for _, p := range pageNames {
+		var trees []*parse.Tree
+		for _, t := range r.sets[locale.Default+"/"+p].Templates() {
+			trees = append(trees, t.Tree)
+		}
+		keys, err := locale.TemplateKeys("t", trees...)
+		if err != nil {
+			return nil, fmt.Errorf("web: page %s: %w", p, err)
+		}
+		if err := cat.Check(keys...); err != nil {
+			return nil, fmt.Errorf("web: page %s: %w", p, err)
 		}
 	}
 	sample := &pageData{Err: map[string]string{}, Form: formValues{Products: map[string]bool{}},

@@ -1,0 +1,13 @@
+package objection
+
+// Codes lists every stable error code the service refuses with. Whoever
+// shows refusals checks at start that each has a message ("err_"+code) in
+// every language; a test holds this list to the package's Code… constants.
+func Codes() []string {
+	return []string{
+		CodeEmailRequired, CodeEmailInvalid, CodeEmailTooLong, CodeScopeInvalid,
+		CodeReasonTooLong, CodeReasonInvalid, CodeLangInvalid, CodeRateLimited,
+		CodeCodeFormat, CodeCodeInvalid, CodeCodeExpired, CodeCodeUsed,
+		CodeTooManyAttempts, CodeRequestNotFound, CodeResendTooSoon, CodeClientLimited,
+	}
+}
