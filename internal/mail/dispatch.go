@@ -246,7 +246,16 @@ func (d *Dispatcher) record(ctx context.Context, mails []store.Mail, errs []erro
 }
 
 func (d *Dispatcher) send(ctx context.Context, m store.Mail) error {
-	if d.Sender == nil || m.Kind == KindSuppressed {
+	if d.Sender == nil {
+		return nil
+	}
+	if m.Kind == KindSuppressed {
+		// A placeholder must succeed, fail and wait for its retry exactly
+		// when a code to the same address would: its state is what the
+		// check page shows, and the page must not tell who has an account.
+		if p, ok := d.Sender.(Prober); ok {
+			return p.Probe(ctx, envelopeAddress(d.From), m.To)
+		}
 		return nil
 	}
 	if d.Composer != nil {

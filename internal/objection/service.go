@@ -270,26 +270,28 @@ func (s *Service) checkAddressLimit(ctx context.Context, tx *store.Tx, h string,
 
 // queueCodeMail queues the code for a known address, or at most one notice
 // a day for an unknown one. When the notice is not due, a suppressed
-// placeholder goes through the outbox instead, so the delivery state the
-// check page shows is the same as for a real mail.
+// placeholder goes through the outbox instead, queued, woken and attempted
+// exactly like a real mail (the dispatcher opens a mail transaction for it
+// and stops short of the message), so the delivery state the check page
+// shows, and when it changes, is the same as for a code. The notice events
+// are read for every address so both paths do the same work.
 func (s *Service) queueCodeMail(ctx context.Context, tx *store.Tx, req store.CodeRequest, code string, now time.Time) (sentMail, error) {
+	recent, err := tx.AddressEvents(ctx, req.EmailHash, eventNotice, now.Add(-noticeEvery))
+	if err != nil {
+		return sentNothing, err
+	}
 	kind, what := mail.KindCode, sentCode
-	if !req.Known {
-		recent, err := tx.AddressEvents(ctx, req.EmailHash, eventNotice, now.Add(-noticeEvery))
-		if err != nil {
-			return sentNothing, err
-		}
-		if len(recent) > 0 {
-			id := ids.Ordered()
-			return sentNothing, tx.QueueMail(ctx, store.Mail{ID: id, MessageID: id + "@" + s.cfg.MailDomain,
-				Kind: mail.KindSuppressed, RequestID: req.ID, To: req.Email, Lang: req.Lang, CreatedAt: now, Urgent: true})
-		}
+	switch {
+	case req.Known:
+	case len(recent) > 0:
+		kind, what, code = mail.KindSuppressed, sentNothing, ""
+	default:
 		if err := tx.AddressEvent(ctx, req.EmailHash, eventNotice, now); err != nil {
 			return sentNothing, err
 		}
 		kind, what, code = mail.KindNoAccount, sentNotice, ""
 	}
-	err := s.queue(ctx, tx, kind, req, now, mail.Data{Flow: req.Kind, Code: code, ExpiresAt: req.ExpiresAt})
+	err = s.queue(ctx, tx, kind, req, now, mail.Data{Flow: req.Kind, Code: code, ExpiresAt: req.ExpiresAt})
 	return what, err
 }
 
@@ -305,7 +307,7 @@ func (s *Service) queue(ctx context.Context, tx *store.Tx, kind string, req stor
 	id := ids.Ordered()
 	if err := tx.QueueMail(ctx, store.Mail{
 		ID: id, MessageID: id + "@" + s.cfg.MailDomain, Kind: kind, RequestID: req.ID, To: req.Email, Lang: req.Lang,
-		Data: string(data), CreatedAt: now, Urgent: kind == mail.KindCode || kind == mail.KindNoAccount,
+		Data: string(data), CreatedAt: now, Urgent: kind == mail.KindCode || kind == mail.KindNoAccount || kind == mail.KindSuppressed,
 	}); err != nil {
 		return err
 	}
