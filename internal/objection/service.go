@@ -641,7 +641,7 @@ func (s *Service) accept(ctx context.Context, tx *store.Tx, req store.CodeReques
 }
 
 func (s *Service) withdraw(ctx context.Context, tx *store.Tx, req store.CodeRequest, now time.Time) (Outcome, error) {
-	ended, err := tx.ObjectionsInForceFor(ctx, req.EmailHash)
+	ended, err := tx.ObjectionsInForceFor(ctx, req.EmailHash, req.CreatedAt)
 	if err != nil {
 		return Outcome{}, err
 	}
