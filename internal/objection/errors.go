@@ -26,21 +26,22 @@ func (e *Error) Error() string {
 
 // Stable error codes.
 const (
-	CodeEmailRequired   = "email_required"
-	CodeEmailInvalid    = "email_invalid"
-	CodeEmailTooLong    = "email_too_long"
-	CodeScopeInvalid    = "scope_invalid"
-	CodeReasonTooLong   = "reason_too_long"
-	CodeReasonInvalid   = "reason_invalid"
-	CodeLangInvalid     = "lang_invalid"
-	CodeRateLimited     = "rate_limited"
-	CodeCodeFormat      = "code_format"
-	CodeCodeInvalid     = "code_invalid"
-	CodeCodeExpired     = "code_expired"
-	CodeCodeUsed        = "code_used"
-	CodeTooManyAttempts = "too_many_attempts"
-	CodeRequestNotFound = "request_not_found"
-	CodeResendTooSoon   = "resend_too_soon"
+	CodeEmailRequired     = "email_required"
+	CodeEmailInvalid      = "email_invalid"
+	CodeEmailTooLong      = "email_too_long"
+	CodeEmailNotCanonical = "email_not_canonical"
+	CodeScopeInvalid      = "scope_invalid"
+	CodeReasonTooLong     = "reason_too_long"
+	CodeReasonInvalid     = "reason_invalid"
+	CodeLangInvalid       = "lang_invalid"
+	CodeRateLimited       = "rate_limited"
+	CodeCodeFormat        = "code_format"
+	CodeCodeInvalid       = "code_invalid"
+	CodeCodeExpired       = "code_expired"
+	CodeCodeUsed          = "code_used"
+	CodeTooManyAttempts   = "too_many_attempts"
+	CodeRequestNotFound   = "request_not_found"
+	CodeResendTooSoon     = "resend_too_soon"
 )
 
 func fieldErr(code, field string) *Error {

@@ -138,9 +138,10 @@ func (s *Service) Start(ctx context.Context, in StartInput) (Started, error) {
 		in.Scope, in.Reason = AllAccounts, ""
 	}
 	h := s.keys.EmailHash(addr.Canonical)
+	box := s.keys.EmailHash(addr.Mailbox)
 	now := s.now()
 	req := store.CodeRequest{
-		ID: ids.Request(), Kind: string(in.Flow), EmailHash: h, Email: addr.Delivery, Lang: in.Lang,
+		ID: ids.Request(), Kind: string(in.Flow), EmailHash: h, Email: addr.Canonical, Lang: in.Lang,
 		Scope: in.Scope.String(), Reason: in.Reason, Channel: in.Channel,
 		CodeSentAt: now, ExpiresAt: now.Add(s.cfg.CodeTTL), CreatedAt: now,
 	}
@@ -149,7 +150,7 @@ func (s *Service) Start(ctx context.Context, in StartInput) (Started, error) {
 		if err := s.checkClientLimit(ctx, tx, in.Client, now); err != nil {
 			return err
 		}
-		if err := s.checkAddressLimit(ctx, tx, h, now); err != nil {
+		if err := s.checkAddressLimit(ctx, tx, box, now); err != nil {
 			return err
 		}
 		known, err := tx.HasAccountWithEmail(ctx, h)
@@ -165,7 +166,7 @@ func (s *Service) Start(ctx context.Context, in StartInput) (Started, error) {
 		if err := tx.InsertRequest(ctx, req); err != nil {
 			return err
 		}
-		sent, err = s.queueCodeMail(ctx, tx, req, code, now)
+		sent, err = s.queueCodeMail(ctx, tx, req, box, code, now)
 		return err
 	})
 	if err != nil {
@@ -197,6 +198,8 @@ func ParseEmail(s string) (email.Address, error) {
 		return addr, fieldErr(CodeEmailRequired, "email")
 	case errors.Is(err, email.ErrTooLong):
 		return addr, fieldErr(CodeEmailTooLong, "email")
+	case errors.Is(err, email.ErrNotCanonical):
+		return addr, fieldErr(CodeEmailNotCanonical, "email")
 	case err != nil:
 		return addr, fieldErr(CodeEmailInvalid, "email")
 	}
@@ -275,8 +278,8 @@ func (s *Service) checkAddressLimit(ctx context.Context, tx *store.Tx, h string,
 // and stops short of the message), so the delivery state the check page
 // shows, and when it changes, is the same as for a code. The notice events
 // are read for every address so both paths do the same work.
-func (s *Service) queueCodeMail(ctx context.Context, tx *store.Tx, req store.CodeRequest, code string, now time.Time) (sentMail, error) {
-	recent, err := tx.AddressEvents(ctx, req.EmailHash, eventNotice, now.Add(-noticeEvery))
+func (s *Service) queueCodeMail(ctx context.Context, tx *store.Tx, req store.CodeRequest, box, code string, now time.Time) (sentMail, error) {
+	recent, err := tx.AddressEvents(ctx, box, eventNotice, now.Add(-noticeEvery))
 	if err != nil {
 		return sentNothing, err
 	}
@@ -286,7 +289,7 @@ func (s *Service) queueCodeMail(ctx context.Context, tx *store.Tx, req store.Cod
 	case len(recent) > 0:
 		kind, what, code = mail.KindSuppressed, sentNothing, ""
 	default:
-		if err := tx.AddressEvent(ctx, req.EmailHash, eventNotice, now); err != nil {
+		if err := tx.AddressEvent(ctx, box, eventNotice, now); err != nil {
 			return sentNothing, err
 		}
 		kind, what, code = mail.KindNoAccount, sentNotice, ""
@@ -370,7 +373,8 @@ func (s *Service) Resend(ctx context.Context, flow Flow, requestID, client strin
 		if err := s.checkClientLimit(ctx, tx, client, now); err != nil {
 			return err
 		}
-		if err := s.checkAddressLimit(ctx, tx, req.EmailHash, now); err != nil {
+		box := s.mailboxHash(req)
+		if err := s.checkAddressLimit(ctx, tx, box, now); err != nil {
 			return err
 		}
 		code, err := otp.Generate()
@@ -382,7 +386,7 @@ func (s *Service) Resend(ctx context.Context, flow Flow, requestID, client strin
 		if err := tx.RenewCode(ctx, req.ID, req.CodeHash, req.CodeSentAt, req.ExpiresAt); err != nil {
 			return err
 		}
-		sent, err = s.queueCodeMail(ctx, tx, req, code, now)
+		sent, err = s.queueCodeMail(ctx, tx, req, box, code, now)
 		return err
 	})
 	if err != nil {
@@ -390,6 +394,16 @@ func (s *Service) Resend(ctx context.Context, flow Flow, requestID, client strin
 	}
 	s.countSent(sent)
 	return s.started(req), nil
+}
+
+// mailboxHash is the key a request's per-address limits count under: the
+// hash of its address without a "+tag".
+func (s *Service) mailboxHash(req store.CodeRequest) string {
+	addr, err := email.Parse(req.Email)
+	if err != nil { // stored before today's rules; its own address then
+		return req.EmailHash
+	}
+	return s.keys.EmailHash(addr.Mailbox)
 }
 
 func notFound() *Error {

@@ -150,3 +150,25 @@ func statusLine(page string) string {
 	}
 	return page
 }
+
+// anna.İg@… would match anna.ig@…'s account under Unicode lower-casing: the
+// API and the form refuse it with a stable code and a message beside the field.
+func TestNonCanonicalAddressIsRefused(t *testing.T) {
+	e := newEnv(t, web.Config{})
+	resp, body := postJSON(t, e.URL+"/api/v1/objections", `{"email":"anna.\u0130g@example.de","lang":"en"}`)
+	if resp.StatusCode != http.StatusBadRequest || errorCode(t, body) != "email_not_canonical" || !strings.Contains(body, `"field":"email"`) {
+		t.Fatalf("API: %d %s", resp.StatusCode, body)
+	}
+	r, err := http.PostForm(e.URL+"/objection", url.Values{"email": {"anna.\u0130g@example.de"}, "scope": {"all"}, "lang": {"en"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	page, _ := io.ReadAll(r.Body)
+	r.Body.Close()
+	if r.StatusCode != http.StatusBadRequest || !strings.Contains(string(page), `id="email-error"`) || !strings.Contains(string(page), "lower case") {
+		t.Fatalf("form: %d\n%s", r.StatusCode, page)
+	}
+	if len(e.Mails(t)) != 0 {
+		t.Fatal("a mail was queued for a refused address")
+	}
+}
