@@ -45,6 +45,8 @@ type serveConfig struct {
 	retryBase      time.Duration
 	mailLease      time.Duration
 	debugAddr      string
+	metricsAddr    string
+	connsPerClient int
 }
 
 func serve(ctx context.Context, args []string, env Env) error {
@@ -62,6 +64,8 @@ func serve(ctx context.Context, args []string, env Env) error {
 	f.StringVar(&c.logLevel, "log-level", "info", "debug, info, warn or error")
 	f.DurationVar(&c.retryBase, "mail-retry", 30*time.Second, "first mail retry delay; doubles per attempt up to 1h")
 	f.StringVar(&c.debugAddr, "debug-addr", "", "serve Go's profiler (/debug/pprof) on this loopback address, e.g. 127.0.0.1:6060")
+	f.StringVar(&c.metricsAddr, "metrics-addr", "127.0.0.1:9464", `serve /metrics (Prometheus) on this address, not on --addr; "off" = none`)
+	f.IntVar(&c.connsPerClient, "conns-per-client", web.DefaultConnsPerClient, "open connections one client address may hold (trusted proxies exempt); 0 = no cap")
 	f.DurationVar(&c.mailLease, "mail-lease", 2*time.Minute, "how long a delivery attempt holds a mail before another instance (or this one, restarted) may try it")
 	if err := f.parse(args); err != nil {
 		return err
@@ -90,6 +94,14 @@ func (c *serveConfig) run(ctx context.Context, log *slog.Logger, env Env) error 
 	}
 	if c.ipRateLimit < 0 {
 		return usageError{"--ip-rate-limit must be 0 (off) or more"}
+	}
+	if c.connsPerClient < 0 {
+		return usageError{"--conns-per-client must be 0 (no cap) or more"}
+	}
+	if c.metricsAddr != "off" {
+		if _, _, err := net.SplitHostPort(c.metricsAddr); err != nil {
+			return usageError{fmt.Sprintf("--metrics-addr %q: %v (use host:port or off)", c.metricsAddr, err)}
+		}
 	}
 	trusted, err := parsePrefixes(c.trustedProxies)
 	if err != nil {
@@ -185,24 +197,30 @@ func (c *serveConfig) run(ctx context.Context, log *slog.Logger, env Env) error 
 		go (&http.Server{Handler: dmux, ReadHeaderTimeout: 5 * time.Second}).Serve(dl)
 		defer dl.Close()
 	}
+	// The metrics listener comes first: a port already taken there stops
+	// start before the portal takes any request.
+	metricsURL := ""
+	if c.metricsAddr != "off" {
+		ml, err := net.Listen("tcp", c.metricsAddr)
+		if err != nil {
+			return fmt.Errorf("listen on --metrics-addr %s: %w", c.metricsAddr, err)
+		}
+		ms := &http.Server{Handler: srv.MetricsHandler(), ReadHeaderTimeout: 5 * time.Second, IdleTimeout: web.IdleTimeout}
+		go ms.Serve(ml)
+		defer ms.Close()
+		metricsURL = "http://" + ml.Addr().String() + "/metrics"
+	}
 	ln, err := net.Listen("tcp", c.addr)
 	if err != nil {
 		return fmt.Errorf("listen on %s: %w", c.addr, err)
 	}
 	// Cap open connections below the file-descriptor limit: under a surge,
 	// further clients wait in the kernel's accept queue instead of taking
-	// the descriptors the store and the mail sender need.
-	ln = netutil.LimitListener(ln, maxConnections())
-	hs := &http.Server{
-		Handler:           srv.Handler(),
-		ReadHeaderTimeout: 5 * time.Second,
-		ReadTimeout:       15 * time.Second,
-		WriteTimeout:      30 * time.Second,
-		IdleTimeout:       2 * time.Minute,
-		MaxHeaderBytes:    16 << 10,
-		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
-	}
-	c.banner(env, ln.Addr().String(), dev, mailDesc, db)
+	// the descriptors the store and the mail sender need. Within that cap,
+	// one client address holds at most --conns-per-client of them.
+	ln = netutil.LimitListener(web.LimitPerClient(ln, c.connsPerClient, trusted), maxConnections())
+	hs := web.NewHTTPServer(srv.Handler(), slog.NewLogLogger(log.Handler(), slog.LevelWarn))
+	c.banner(env, ln.Addr().String(), dev, mailDesc, metricsURL, db)
 
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
@@ -230,7 +248,7 @@ func (c *serveConfig) run(ctx context.Context, log *slog.Logger, env Env) error 
 	return nil
 }
 
-func (c *serveConfig) banner(env Env, addr string, dev bool, mailDesc string, db *store.DB) {
+func (c *serveConfig) banner(env Env, addr string, dev bool, mailDesc, metricsURL string, db *store.DB) {
 	w := env.Stdout
 	fmt.Fprintf(w, "notrain %s: objection portal on http://%s/\n", version(), addr)
 	where := db.Path()
@@ -239,6 +257,9 @@ func (c *serveConfig) banner(env Env, addr string, dev bool, mailDesc string, db
 	}
 	fmt.Fprintf(w, "  store:  %s (%s)\n", where, db.Dialect())
 	fmt.Fprintf(w, "  mail:   %s\n", mailDesc)
+	if metricsURL != "" {
+		fmt.Fprintf(w, "  metrics: %s\n", metricsURL)
+	}
 	if dev {
 		fmt.Fprintln(w, "")
 		fmt.Fprintln(w, "  *** DEVELOPMENT MODE: no mail leaves this machine. Every mail, codes included, ***")

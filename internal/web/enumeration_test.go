@@ -172,3 +172,101 @@ func TestNonCanonicalAddressIsRefused(t *testing.T) {
 		t.Fatal("a mail was queued for a refused address")
 	}
 }
+
+// A page on another site can point its own name at 127.0.0.1 (DNS
+// rebinding) and read what the dev server answers: in dev mode, a request
+// whose Host is not a loopback name or address is refused.
+func TestDevModeAnswersOnlyLoopbackHosts(t *testing.T) {
+	e := newEnv(t, web.Config{Dev: true})
+	postJSON(t, e.URL+"/api/v1/objections", `{"email":"anna@example.de"}`)
+	for _, tc := range []struct {
+		host string
+		ok   bool
+	}{
+		{"localhost", true}, {"localhost:8080", true}, {"127.0.0.1:8080", true}, {"[::1]:8080", true}, {"127.1.2.3", true},
+		{"evil.example", false}, {"evil.example:8080", false}, {"localhost.evil.example", false}, {"127.0.0.1.nip.io", false}, {"0.0.0.0:8080", false},
+	} {
+		for _, path := range []string{"/dev/mail.json", "/dev/mail", "/"} {
+			req, _ := http.NewRequest(http.MethodGet, e.URL+path, nil)
+			req.Host = tc.host
+			resp, err := http.DefaultClient.Do(req)
+			if err != nil {
+				t.Fatal(err)
+			}
+			b, _ := io.ReadAll(resp.Body)
+			resp.Body.Close()
+			if (resp.StatusCode == http.StatusOK) != tc.ok {
+				t.Errorf("Host %q %s: %d", tc.host, path, resp.StatusCode)
+			}
+			if !tc.ok && strings.Contains(string(b), "example.de") {
+				t.Errorf("Host %q %s: the refusal shows mail", tc.host, path)
+			}
+		}
+	}
+	// Outside dev mode any Host is served (a reverse proxy names the site).
+	e = newEnv(t, web.Config{})
+	req, _ := http.NewRequest(http.MethodGet, e.URL+"/", nil)
+	req.Host = "objection.example.com"
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		t.Fatalf("production Host refused: %d", resp.StatusCode)
+	}
+}
+
+// /metrics is not on the listener people reach; it has its own handler
+// (served on --metrics-addr, loopback by default).
+func TestMetricsAreNotOnThePublicListener(t *testing.T) {
+	e := newEnv(t, web.Config{})
+	resp, err := http.Get(e.URL + "/metrics")
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusNotFound || strings.Contains(string(b), "notrain_") {
+		t.Fatalf("public /metrics: %d\n%s", resp.StatusCode, b)
+	}
+}
+
+// Everything a person can reach answers the same whichever address was
+// asked for: the API, the pages and /healthz, after the request and after
+// delivery. Each address gets a fresh portal so nothing else differs.
+func TestPublicAnswersDoNotMoveWithTheAddress(t *testing.T) {
+	var runs [][]string
+	for _, addr := range []string{"anna@example.de", "nobody@example.de"} {
+		e := newEnv(t, web.Config{})
+		var seen []string
+		resp, body := postJSON(t, e.URL+"/api/v1/objections", `{"email":"`+addr+`","lang":"en"}`)
+		seen = append(seen, normalize(resp.Status+headerDump(resp.Header)+body))
+		rid := ridRE.FindString(body)
+		for _, step := range []string{"queued", "delivered"} {
+			if step == "delivered" {
+				e.deliver(t)
+			}
+			seen = append(seen, normalize(get(t, e.URL+"/healthz", "en")), normalize(get(t, e.URL+"/objection/"+rid, "en")),
+				normalize(getAny(t, e.URL+"/metrics")))
+		}
+		runs = append(runs, seen)
+	}
+	for i := range runs[0] {
+		if runs[0][i] != runs[1][i] {
+			t.Fatalf("step %d differs for known and unknown addresses:\n%s\n----\n%s", i, runs[0][i], runs[1][i])
+		}
+	}
+}
+
+// getAny fetches u and returns its status and body, whatever the status.
+func getAny(t *testing.T, u string) string {
+	t.Helper()
+	resp, err := http.Get(u)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	return resp.Status + "\n" + string(b)
+}
