@@ -2,16 +2,15 @@ package objection
 
 import (
 	"fmt"
-	"net/http"
 	"time"
 )
 
 // Error is a refusal a person or client can act on. Code is stable: API
-// clients and the web pages translate it (the catalogs have "err_"+Code).
+// clients and the web pages translate it (the catalogs have "err_"+Code),
+// and the web layer maps it to an HTTP status; this package knows no HTTP.
 type Error struct {
 	Code       string
 	Field      string        // form field it belongs to, "" for the whole form
-	Status     int           // HTTP status
 	RetryAfter time.Duration // for 429s
 	Remaining  int           // attempts left, for code_invalid
 	Until      time.Time     // when the caller may try again, for rate limits
@@ -45,5 +44,5 @@ const (
 )
 
 func fieldErr(code, field string) *Error {
-	return &Error{Code: code, Field: field, Status: http.StatusBadRequest}
+	return &Error{Code: code, Field: field}
 }

@@ -10,7 +10,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"net/http"
 	"slices"
 	"time"
 	"unicode/utf8"
@@ -235,7 +234,7 @@ func (s *Service) checkClientLimit(ctx context.Context, tx *store.Tx, client str
 	}
 	until := oldest.Add(time.Minute)
 	retry := max(until.Sub(now).Round(time.Second), time.Second)
-	return &Error{Code: CodeClientLimited, Status: http.StatusTooManyRequests, RetryAfter: retry, Until: until}
+	return &Error{Code: CodeClientLimited, RetryAfter: retry, Until: until}
 }
 
 // checkAddressLimit enforces the per-address limits and records this request.
@@ -266,7 +265,7 @@ func (s *Service) checkAddressLimit(ctx context.Context, tx *store.Tx, h string,
 		if retry < time.Second {
 			retry = time.Second
 		}
-		return &Error{Code: CodeRateLimited, Field: "email", Status: http.StatusTooManyRequests, RetryAfter: retry, Until: until}
+		return &Error{Code: CodeRateLimited, Field: "email", RetryAfter: retry, Until: until}
 	}
 	return tx.AddressEvent(ctx, h, eventCodeRequest, now)
 }
@@ -362,13 +361,13 @@ func (s *Service) Resend(ctx context.Context, flow Flow, requestID, client strin
 			return err
 		}
 		if !req.UsedAt.IsZero() {
-			return &Error{Code: CodeCodeUsed, Status: http.StatusConflict}
+			return &Error{Code: CodeCodeUsed}
 		}
 		if req.Email == "" { // expired long ago and forgotten
 			return notFound()
 		}
 		if next := req.CodeSentAt.Add(otp.ResendCooldown); now.Before(next) {
-			return &Error{Code: CodeResendTooSoon, Status: http.StatusTooManyRequests, RetryAfter: next.Sub(now).Round(time.Second) + time.Second, Until: next}
+			return &Error{Code: CodeResendTooSoon, RetryAfter: next.Sub(now).Round(time.Second) + time.Second, Until: next}
 		}
 		if err := s.checkClientLimit(ctx, tx, client, now); err != nil {
 			return err
@@ -407,7 +406,7 @@ func (s *Service) mailboxHash(req store.CodeRequest) string {
 }
 
 func notFound() *Error {
-	return &Error{Code: CodeRequestNotFound, Status: http.StatusNotFound}
+	return &Error{Code: CodeRequestNotFound}
 }
 
 // Outcome is the result of a verified code.
@@ -457,10 +456,10 @@ func (s *Service) Verify(ctx context.Context, flow Flow, requestID, rawCode stri
 		}
 		switch {
 		case !req.UsedAt.IsZero():
-			refusal = &Error{Code: CodeCodeUsed, Field: "code", Status: http.StatusConflict}
+			refusal = &Error{Code: CodeCodeUsed, Field: "code"}
 			return nil
 		case !now.Before(req.ExpiresAt):
-			refusal = &Error{Code: CodeCodeExpired, Field: "code", Status: http.StatusGone}
+			refusal = &Error{Code: CodeCodeExpired, Field: "code"}
 			return nil
 		}
 		allowed, err := tx.CountAttempt(ctx, requestID, otp.MaxAttempts)
@@ -468,7 +467,7 @@ func (s *Service) Verify(ctx context.Context, flow Flow, requestID, rawCode stri
 			return err
 		}
 		if !allowed {
-			refusal = &Error{Code: CodeTooManyAttempts, Field: "code", Status: http.StatusTooManyRequests}
+			refusal = &Error{Code: CodeTooManyAttempts, Field: "code"}
 			return nil
 		}
 		checked = true
@@ -476,7 +475,7 @@ func (s *Service) Verify(ctx context.Context, flow Flow, requestID, rawCode stri
 		// sent; they take the same comparison and can never succeed.
 		matched = otp.Equal(s.keys.CodeHash(requestID, code), req.CodeHash) && req.Known
 		if !matched {
-			refusal = &Error{Code: CodeCodeInvalid, Field: "code", Status: http.StatusBadRequest, Remaining: otp.MaxAttempts - req.Attempts - 1}
+			refusal = &Error{Code: CodeCodeInvalid, Field: "code", Remaining: otp.MaxAttempts - req.Attempts - 1}
 			return nil
 		}
 		consumed, err := tx.ConsumeCode(ctx, requestID, now)
@@ -484,7 +483,7 @@ func (s *Service) Verify(ctx context.Context, flow Flow, requestID, rawCode stri
 			return err
 		}
 		if !consumed {
-			refusal = &Error{Code: CodeCodeUsed, Field: "code", Status: http.StatusConflict}
+			refusal = &Error{Code: CodeCodeUsed, Field: "code"}
 			return nil
 		}
 		if flow == FlowObjection {

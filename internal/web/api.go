@@ -95,11 +95,11 @@ func parseScope(raw json.RawMessage) (objection.Scope, error) {
 		if s == "all" {
 			return objection.AllAccounts, nil
 		}
-		return objection.Scope{}, &objection.Error{Code: objection.CodeScopeInvalid, Field: "scope", Status: http.StatusBadRequest}
+		return objection.Scope{}, &objection.Error{Code: objection.CodeScopeInvalid, Field: "scope"}
 	}
 	var list []string
 	if json.Unmarshal(raw, &list) != nil || len(list) == 0 {
-		return objection.Scope{}, &objection.Error{Code: objection.CodeScopeInvalid, Field: "scope", Status: http.StatusBadRequest}
+		return objection.Scope{}, &objection.Error{Code: objection.CodeScopeInvalid, Field: "scope"}
 	}
 	return objection.NewScope(list)
 }
@@ -222,7 +222,7 @@ func (s *Server) apiFail(w http.ResponseWriter, r *http.Request, lang string, er
 			n := max(e.Remaining, 0)
 			body.AttemptsRemaining = &n
 		}
-		writeJSON(w, e.Status, map[string]any{"error": body})
+		writeJSON(w, refusalStatus(e.Code), map[string]any{"error": body})
 	default:
 		s.log.Error("api", "route", r.Pattern, "err", err)
 		s.apiError(w, r, http.StatusInternalServerError, "internal", nil)
