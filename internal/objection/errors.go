@@ -41,6 +41,7 @@ const (
 	CodeTooManyAttempts   = "too_many_attempts"
 	CodeRequestNotFound   = "request_not_found"
 	CodeResendTooSoon     = "resend_too_soon"
+	CodeClientLimited     = "ip_rate_limited" // --ip-rate-limit
 )
 
 func fieldErr(code, field string) *Error {
