@@ -153,7 +153,7 @@ func (c *serveConfig) run(ctx context.Context, log *slog.Logger, env Env) error 
 	m := metrics.New(reg)
 	reg.MustRegister(outboxCollector(db))
 
-	disp := &mailpkg.Dispatcher{DB: db, Composer: composer, From: c.mailFrom, Now: env.Now, Log: log, Metrics: m, BackoffBase: c.retryBase, Lease: c.mailLease}
+	disp := &mailpkg.Dispatcher{Outbox: db, Composer: composer, From: c.mailFrom, Now: env.Now, Log: log, Metrics: m, BackoffBase: c.retryBase, Lease: c.mailLease}
 	mailDesc := "dev mailbox at " + c.baseURL + "/dev/mail"
 	if !dev {
 		smtp, err := mailpkg.NewSMTP(c.mail, base.Hostname())

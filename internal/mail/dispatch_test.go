@@ -21,7 +21,7 @@ func setup(t *testing.T) (*fixture.Fixture, *smtptest.Server, *mail.Dispatcher) 
 	f := fixture.New(t, fixture.Options{})
 	f.Import(t, fixture.Accounts)
 	srv := smtptest.Start(t)
-	d := &mail.Dispatcher{DB: f.DB, Composer: f.Composer, Sender: newSMTP(t, srv.URL()), From: "notrain <noreply@notrain.test>", Now: f.Clock.Now,
+	d := &mail.Dispatcher{Outbox: f.DB, Composer: f.Composer, Sender: newSMTP(t, srv.URL()), From: "notrain <noreply@notrain.test>", Now: f.Clock.Now,
 		Log: fixture.Quiet(), Metrics: f.Metrics, BackoffBase: time.Minute, MaxAttempts: 4}
 	return f, srv, d
 }

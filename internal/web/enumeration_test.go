@@ -41,7 +41,7 @@ func newLiveEnv(t *testing.T, smtpURL string, known []string) *liveEnv {
 		fmt.Fprintf(&b, `{"product":"facebook","account_id":"k%d","email":%q,"birthdate":"1990-01-01","handle":"k%d"}`+"\n", i, addr, i)
 	}
 	f.Import(t, b.String())
-	disp.DB, disp.Composer, disp.Now, disp.Metrics = f.DB, f.Composer, f.Clock.Now, f.Metrics
+	disp.Outbox, disp.Composer, disp.Now, disp.Metrics = f.DB, f.Composer, f.Clock.Now, f.Metrics
 	srv, err := web.New(f.Svc, f.DB, f.Cat, f.Metrics, f.Reg, web.Config{Now: f.Clock.Now, Log: fixture.Quiet(), Composer: f.Composer})
 	if err != nil {
 		t.Fatal(err)

@@ -51,7 +51,7 @@ func newEnv(t *testing.T, cfg web.Config, clientLimit ...int) *env {
 	t.Cleanup(ts.Close)
 	ms := httptest.NewServer(srv.MetricsHandler())
 	t.Cleanup(ms.Close)
-	return &env{Fixture: f, URL: ts.URL, MetricsURL: ms.URL, disp: &mail.Dispatcher{DB: f.DB, Composer: f.Composer, Now: f.Clock.Now, Log: fixture.Quiet()}}
+	return &env{Fixture: f, URL: ts.URL, MetricsURL: ms.URL, disp: &mail.Dispatcher{Outbox: f.DB, Composer: f.Composer, Now: f.Clock.Now, Log: fixture.Quiet()}}
 }
 
 // deliver runs the dev dispatcher once, as the server's background loop would.
