@@ -234,14 +234,15 @@ func (d *Dispatcher) send(ctx context.Context, m store.Mail) error {
 	if d.Sender == nil {
 		return nil
 	}
-	if m.Kind == KindSuppressed {
-		// A placeholder must succeed, fail and wait for its retry exactly
-		// when a code to the same address would: its state is what the
-		// check page shows, and the page must not tell who has an account.
-		if p, ok := d.Sender.(Prober); ok {
-			return p.Probe(ctx, envelopeAddress(d.From), m.To)
-		}
-		return nil
+	// A placeholder must succeed, fail and wait for its retry exactly when
+	// a code to the same address would, and cost the same work: its state
+	// is what the check page shows, and neither the page nor the time the
+	// service takes may tell who has an account. So it is rendered and
+	// built as the notice it stands in for, and its delivery is attempted
+	// up to the recipient, without handing over the message.
+	placeholder := m.Kind == KindSuppressed
+	if placeholder {
+		m.Kind = KindNoAccount
 	}
 	if d.Composer != nil {
 		var err error
@@ -253,6 +254,12 @@ func (d *Dispatcher) send(ctx context.Context, m store.Mail) error {
 		Lang: m.Lang, MessageID: m.MessageID, Date: m.CreatedAt})
 	if err != nil {
 		return &PermanentError{Err: err}
+	}
+	if placeholder {
+		if p, ok := d.Sender.(Prober); ok {
+			return p.Probe(ctx, envelopeAddress(d.From), m.To)
+		}
+		return nil
 	}
 	return d.Sender.Send(ctx, envelopeAddress(d.From), m.To, raw)
 }

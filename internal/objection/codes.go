@@ -145,23 +145,25 @@ const (
 // placeholder goes through the outbox instead, queued, woken and attempted
 // exactly like a real mail (the dispatcher opens a mail transaction for it
 // and stops short of the message), so the delivery state the check page
-// shows, and when it changes, is the same as for a code. The notice events
-// are read for every address so both paths do the same work.
+// shows, and when it changes, is the same as for a code. Every path does
+// the same work in the store (one read of the notice events, one event
+// written, one mail queued), so the answer's timing does not tell them
+// apart either.
 func (s *Service) queueCodeMail(ctx context.Context, tx *store.Tx, req store.CodeRequest, box, code string, now time.Time) (sentMail, error) {
 	recent, err := tx.AddressEvents(ctx, box, eventNotice, now.Add(-noticeEvery))
 	if err != nil {
 		return sentNothing, err
 	}
-	kind, what := mail.KindCode, sentCode
+	kind, what, event := mail.KindCode, sentCode, eventMail
 	switch {
 	case req.Known:
 	case len(recent) > 0:
 		kind, what, code = mail.KindSuppressed, sentNothing, ""
 	default:
-		if err := tx.AddressEvent(ctx, box, eventNotice, now); err != nil {
-			return sentNothing, err
-		}
-		kind, what, code = mail.KindNoAccount, sentNotice, ""
+		kind, what, code, event = mail.KindNoAccount, sentNotice, "", eventNotice
+	}
+	if err := tx.AddressEvent(ctx, box, event, now); err != nil {
+		return sentNothing, err
 	}
 	err = s.queue(ctx, tx, kind, req, now, mail.Data{Flow: req.Kind, Code: code, ExpiresAt: req.ExpiresAt})
 	return what, err

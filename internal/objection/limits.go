@@ -12,6 +12,7 @@ import (
 const (
 	eventCodeRequest = "code_request"
 	eventNotice      = "no_account_notice"
+	eventMail        = "mail_queued" // any other mail of a code request, so every path writes one event
 )
 
 // noticeEvery limits "no account uses this address" mails to one a day.
