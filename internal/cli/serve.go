@@ -64,7 +64,7 @@ func serve(ctx context.Context, args []string, env Env) error {
 	f.StringVar(&c.logLevel, "log-level", "info", "debug, info, warn or error")
 	f.DurationVar(&c.retryBase, "mail-retry", 30*time.Second, "first mail retry delay; doubles per attempt up to 1h")
 	f.StringVar(&c.debugAddr, "debug-addr", "", "serve Go's profiler (/debug/pprof) on this loopback address, e.g. 127.0.0.1:6060")
-	f.StringVar(&c.metricsAddr, "metrics-addr", "127.0.0.1:9464", `serve /metrics (Prometheus) on this address, not on --addr; "off" = none`)
+	f.StringVar(&c.metricsAddr, "metrics-addr", "127.0.0.1:9464", `serve /metrics (Prometheus) on this address, never on --addr; its counters tell code mails from "no account" notices, so keep it off the public network; "off" = none`)
 	f.IntVar(&c.connsPerClient, "conns-per-client", web.DefaultConnsPerClient, "open connections one client address may hold (trusted proxies exempt); 0 = no cap")
 	f.DurationVar(&c.mailLease, "mail-lease", 2*time.Minute, "how long a delivery attempt holds a mail before another instance (or this one, restarted) may try it")
 	if err := f.parse(args); err != nil {
