@@ -190,11 +190,18 @@ func TestServeRefusesUnsafeSettings(t *testing.T) {
 // server runs "notrain serve" in-process and returns its base URL.
 func server(t *testing.T, env map[string]string, args ...string) string {
 	t.Helper()
+	base, _ := serverOut(t, env, args...)
+	return base
+}
+
+// serverOut is server that also returns what serve printed.
+func serverOut(t *testing.T, env map[string]string, args ...string) (string, *syncBuffer) {
+	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
 	var out, errb syncBuffer
 	done := make(chan int)
 	go func() {
-		done <- cli.Run(ctx, append([]string{"serve", "--addr", "127.0.0.1:0"}, args...), cli.Env{Stdout: &out, Stderr: &errb, LookupEnv: lookup(env)})
+		done <- cli.Run(ctx, append([]string{"serve", "--addr", "127.0.0.1:0", "--metrics-addr", "127.0.0.1:0"}, args...), cli.Env{Stdout: &out, Stderr: &errb, LookupEnv: lookup(env)})
 	}()
 	t.Cleanup(func() {
 		cancel()
@@ -210,7 +217,7 @@ func server(t *testing.T, env map[string]string, args ...string) string {
 	re := regexp.MustCompile(`portal on (http://[0-9.:]+)/`)
 	for deadline := time.Now().Add(10 * time.Second); time.Now().Before(deadline); time.Sleep(20 * time.Millisecond) {
 		if m := re.FindStringSubmatch(out.String()); m != nil {
-			return m[1]
+			return m[1], &out
 		}
 		select {
 		case code := <-done:
@@ -219,7 +226,7 @@ func server(t *testing.T, env map[string]string, args ...string) string {
 		}
 	}
 	t.Fatalf("serve did not start: %s %s", out.String(), errb.String())
-	return ""
+	return "", nil
 }
 
 func postJSON(t *testing.T, url string, body any) (int, map[string]any) {

@@ -47,6 +47,8 @@ type serveConfig struct {
 	mailLease      time.Duration
 	debugAddr      string
 	policy         string
+	metricsAddr    string
+	connsPerClient int
 }
 
 func serve(ctx context.Context, args []string, env Env) error {
@@ -83,6 +85,8 @@ func (c *serveConfig) register(f *flags) {
 	f.DurationVar(&c.retryBase, "mail-retry", mailpkg.DefaultBackoffBase, "first mail retry delay; doubles per attempt up to "+mailpkg.DefaultBackoffMax.String())
 	f.StringVar(&c.debugAddr, "debug-addr", "", "serve Go's profiler (/debug/pprof) on this loopback address, e.g. 127.0.0.1:6060")
 	f.DurationVar(&c.mailLease, "mail-lease", mailpkg.DefaultLease, "how long a delivery attempt holds a mail before another instance (or this one, restarted) may try it")
+	f.StringVar(&c.metricsAddr, "metrics-addr", "127.0.0.1:9464", `serve /metrics (Prometheus) on this address, never on --addr; its counters tell code mails from "no account" notices, so keep it off the public network; "off" = none`)
+	f.IntVar(&c.connsPerClient, "conns-per-client", web.DefaultConnsPerClient, "open connections one client address may hold (trusted proxies exempt); 0 = no cap")
 	f.StringVar(&c.policy, "policy", "", "policy file, the one filter uses (default: the built-in policy); confirmations promise only what it does")
 }
 
@@ -100,6 +104,14 @@ func (c *serveConfig) run(ctx context.Context, log *slog.Logger, env Env) error 
 	}
 	if c.ipRateLimit < 0 {
 		return usageError{"--ip-rate-limit must be 0 (off) or more"}
+	}
+	if c.connsPerClient < 0 {
+		return usageError{"--conns-per-client must be 0 (no cap) or more"}
+	}
+	if c.metricsAddr != "off" {
+		if _, _, err := net.SplitHostPort(c.metricsAddr); err != nil {
+			return usageError{fmt.Sprintf("--metrics-addr %q: %v (use host:port or off)", c.metricsAddr, err)}
+		}
 	}
 	trusted, err := parsePrefixes(c.trustedProxies)
 	if err != nil {
@@ -159,7 +171,7 @@ func (c *serveConfig) run(ctx context.Context, log *slog.Logger, env Env) error 
 	m := metrics.New(reg)
 	reg.MustRegister(outboxCollector(db))
 
-	disp := &mailpkg.Dispatcher{DB: db, Composer: composer, From: c.mailFrom, Now: env.Now, Log: log, Metrics: m, BackoffBase: c.retryBase, Lease: c.mailLease}
+	disp := &mailpkg.Dispatcher{Outbox: db, Composer: composer, From: c.mailFrom, Now: env.Now, Log: log, Metrics: m, BackoffBase: c.retryBase, Lease: c.mailLease}
 	mailDesc := "dev mailbox at " + c.baseURL + "/dev/mail"
 	if !dev {
 		smtp, err := mailpkg.NewSMTP(c.mail, base.Hostname())
@@ -203,24 +215,30 @@ func (c *serveConfig) run(ctx context.Context, log *slog.Logger, env Env) error 
 		go (&http.Server{Handler: dmux, ReadHeaderTimeout: 5 * time.Second}).Serve(dl)
 		defer dl.Close()
 	}
+	// The metrics listener comes first: a port already taken there stops
+	// start before the portal takes any request.
+	metricsURL := ""
+	if c.metricsAddr != "off" {
+		ml, err := net.Listen("tcp", c.metricsAddr)
+		if err != nil {
+			return fmt.Errorf("listen on --metrics-addr %s: %w", c.metricsAddr, err)
+		}
+		ms := &http.Server{Handler: srv.MetricsHandler(), ReadHeaderTimeout: 5 * time.Second, IdleTimeout: web.IdleTimeout}
+		go ms.Serve(ml)
+		defer ms.Close()
+		metricsURL = "http://" + ml.Addr().String() + "/metrics"
+	}
 	ln, err := net.Listen("tcp", c.addr)
 	if err != nil {
 		return fmt.Errorf("listen on %s: %w", c.addr, err)
 	}
 	// Cap open connections below the file-descriptor limit: under a surge,
 	// further clients wait in the kernel's accept queue instead of taking
-	// the descriptors the store and the mail sender need.
-	ln = netutil.LimitListener(ln, maxConnections())
-	hs := &http.Server{
-		Handler:           srv.Handler(),
-		ReadHeaderTimeout: 5 * time.Second,
-		ReadTimeout:       15 * time.Second,
-		WriteTimeout:      30 * time.Second,
-		IdleTimeout:       2 * time.Minute,
-		MaxHeaderBytes:    16 << 10,
-		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
-	}
-	c.banner(env, ln.Addr().String(), dev, mailDesc, db, pol)
+	// the descriptors the store and the mail sender need. Within that cap,
+	// one client address holds at most --conns-per-client of them.
+	ln = netutil.LimitListener(web.LimitPerClient(ln, c.connsPerClient, trusted), maxConnections())
+	hs := web.NewHTTPServer(srv.Handler(), slog.NewLogLogger(log.Handler(), slog.LevelWarn))
+	c.banner(env, ln.Addr().String(), dev, mailDesc, metricsURL, db, pol)
 
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
@@ -248,7 +266,7 @@ func (c *serveConfig) run(ctx context.Context, log *slog.Logger, env Env) error 
 	return nil
 }
 
-func (c *serveConfig) banner(env Env, addr string, dev bool, mailDesc string, db *store.DB, pol *policy.Policy) {
+func (c *serveConfig) banner(env Env, addr string, dev bool, mailDesc, metricsURL string, db *store.DB, pol *policy.Policy) {
 	w := env.Stdout
 	fmt.Fprintf(w, "notrain %s: objection portal on http://%s/\n", version(), addr)
 	where := db.Path()
@@ -258,6 +276,9 @@ func (c *serveConfig) banner(env Env, addr string, dev bool, mailDesc string, db
 	fmt.Fprintf(w, "  store:  %s (%s)\n", where, db.Dialect())
 	fmt.Fprintf(w, "  mail:   %s\n", mailDesc)
 	fmt.Fprintf(w, "  policy: %s (sha256 %s)\n", pol.Source, pol.SHA256)
+	if metricsURL != "" {
+		fmt.Fprintf(w, "  metrics: %s\n", metricsURL)
+	}
 	if dev {
 		fmt.Fprintln(w, "")
 		fmt.Fprintln(w, "  *** DEVELOPMENT MODE: no mail leaves this machine. Every mail, codes included, ***")

@@ -1,19 +1,16 @@
 package cli_test
 
 import (
-	"context"
 	"html"
 	"io"
 	"net/http"
 	"net/http/cookiejar"
 	"net/url"
 	"path/filepath"
-	"regexp"
 	"strings"
 	"testing"
 	"time"
 
-	"github.com/notrain/notrain/internal/cli"
 	"github.com/notrain/notrain/internal/locale"
 	"github.com/notrain/notrain/internal/policy"
 	"github.com/notrain/notrain/internal/testutil/fixture"
@@ -113,41 +110,6 @@ func TestServePromisesWhatThePolicyDoes(t *testing.T) {
 			}
 		})
 	}
-}
-
-// serverOut is server that also hands back what serve prints.
-func serverOut(t *testing.T, env map[string]string, args ...string) (string, *syncBuffer) {
-	t.Helper()
-	ctx, cancel := context.WithCancel(context.Background())
-	var out, errb syncBuffer
-	done := make(chan int)
-	go func() {
-		done <- cli.Run(ctx, append([]string{"serve", "--addr", "127.0.0.1:0"}, args...), cli.Env{Stdout: &out, Stderr: &errb, LookupEnv: lookup(env)})
-	}()
-	t.Cleanup(func() {
-		cancel()
-		select {
-		case code := <-done:
-			if code != 0 {
-				t.Errorf("serve exited %d: %s", code, errb.String())
-			}
-		case <-time.After(15 * time.Second):
-			t.Error("serve did not stop within 15 s")
-		}
-	})
-	re := regexp.MustCompile(`portal on (http://[0-9.:]+)/`)
-	for deadline := time.Now().Add(10 * time.Second); time.Now().Before(deadline); time.Sleep(20 * time.Millisecond) {
-		if m := re.FindStringSubmatch(out.String()); m != nil {
-			return m[1], &out
-		}
-		select {
-		case code := <-done:
-			t.Fatalf("serve exited %d: %s", code, errb.String())
-		default:
-		}
-	}
-	t.Fatalf("serve did not start: %s %s", out.String(), errb.String())
-	return "", nil
 }
 
 // A policy serve cannot read or that fails its checks stops serve before it

@@ -1,9 +1,16 @@
 // Package email validates and canonicalises e-mail addresses.
 //
-// Two forms matter: the canonical form (Unicode NFC, lower case, domain in
-// its ASCII/punycode form) is what accounts and objections are matched on;
-// the delivery form keeps the local part as the person typed it (after NFC)
-// because a mailbox may, in theory, be case-sensitive.
+// The canonical form (Unicode NFC, lower case, domain in its ASCII/punycode
+// form) is what accounts and objections are matched on, and the only form
+// mail is sent to: a code goes to exactly the address that matched, never to
+// a spelling another mail system might take for a different mailbox.
+//
+// Lower-casing is ASCII lower-casing. A local part that any other mapping
+// would change (full Unicode case mapping such as İ → i or the Kelvin sign
+// → k, or compatibility normalisation such as ﬁ → fi) is refused
+// (ErrNotCanonical): such a spelling matches someone else's address in one
+// system and is delivered to a different mailbox by another, which is how a
+// stranger could receive a person's code.
 package email
 
 import (
@@ -21,14 +28,20 @@ var (
 	ErrEmpty   = errors.New("e-mail address is empty")
 	ErrTooLong = errors.New("e-mail address is too long")
 	ErrInvalid = errors.New("e-mail address is not valid")
+	// ErrNotCanonical refuses a local part whose letters other mappings
+	// than NFC and ASCII lower-casing would change (write Ö as ö, no İ).
+	ErrNotCanonical = errors.New("e-mail address has letters that could match another address; write them in lower case")
 )
 
 // Address is a validated e-mail address.
 type Address struct {
-	// Canonical is the matching form: NFC, lower case, ASCII domain.
+	// Canonical is the matching and delivery form: NFC, ASCII lower case,
+	// ASCII domain. It is its own canonical form.
 	Canonical string
-	// Delivery is the form mail is sent to: NFC local part as typed, ASCII domain.
-	Delivery string
+	// Mailbox is Canonical without a "+tag" in the local part: the mailbox
+	// that per-address limits count, since local+anything@domain usually
+	// reaches local@domain.
+	Mailbox string
 }
 
 // idnaProfile converts a domain to ASCII with the checks browsers and mail
@@ -69,14 +82,39 @@ func Parse(s string) (Address, error) {
 		return Address{}, ErrInvalid
 	}
 	ascii = strings.ToLower(ascii)
-	addr := Address{
-		Canonical: strings.ToLower(local) + "@" + ascii,
-		Delivery:  local + "@" + ascii,
+	lower := asciiLower(local)
+	if !stable(lower) {
+		return Address{}, ErrNotCanonical
 	}
-	if len(addr.Delivery) > 254 {
+	addr := Address{Canonical: lower + "@" + ascii, Mailbox: lower + "@" + ascii}
+	if i := strings.IndexByte(lower, '+'); i > 0 {
+		addr.Mailbox = lower[:i] + "@" + ascii
+	}
+	if len(addr.Canonical) > 254 {
 		return Address{}, ErrTooLong
 	}
 	return addr, nil
+}
+
+// asciiLower lower-cases A–Z and leaves every other character alone.
+func asciiLower(s string) string {
+	b := []byte(s)
+	for i, c := range b {
+		if 'A' <= c && c <= 'Z' {
+			b[i] = c + 'a' - 'A'
+		}
+	}
+	return string(b)
+}
+
+// stable reports whether an NFC, ASCII lower-cased local part stays the
+// same under the mappings other mail systems apply when they compare
+// addresses: Unicode lower-casing, upper- then lower-casing (which folds ı
+// and ſ into i and s), and compatibility normalisation (NFKC).
+func stable(local string) bool {
+	return strings.ToLower(local) == local &&
+		strings.ToLower(strings.ToUpper(local)) == local &&
+		norm.NFKC.String(local) == local
 }
 
 // Canonical returns the canonical form of s, or an error.

@@ -5,23 +5,37 @@ import (
 	"strings"
 	"testing"
 	"unicode/utf8"
+
+	"golang.org/x/text/unicode/norm"
 )
 
 func TestParse(t *testing.T) {
 	tests := []struct {
 		in        string
 		canonical string
-		delivery  string
+		mailbox   string // "" = canonical
 		err       error
 	}{
-		{in: "anna@example.de", canonical: "anna@example.de", delivery: "anna@example.de"},
-		{in: "  Anna.Schmidt@Example.DE ", canonical: "anna.schmidt@example.de", delivery: "Anna.Schmidt@example.de"},
-		{in: "jörg@müller.de", canonical: "jörg@xn--mller-kva.de", delivery: "jörg@xn--mller-kva.de"},
+		{in: "anna@example.de", canonical: "anna@example.de"},
+		{in: "  Anna.Schmidt@Example.DE ", canonical: "anna.schmidt@example.de"},
+		{in: "jörg@müller.de", canonical: "jörg@xn--mller-kva.de"},
+		{in: "Jörg@Müller.de", canonical: "jörg@xn--mller-kva.de"},
 		// NFD input (o + combining diaeresis) matches the NFC spelling.
-		{in: "jo\u0308rg@mu\u0308ller.de", canonical: "jörg@xn--mller-kva.de", delivery: "jörg@xn--mller-kva.de"},
-		{in: "JÖRG@MÜLLER.DE", canonical: "jörg@xn--mller-kva.de", delivery: "JÖRG@xn--mller-kva.de"},
-		{in: "user+tag@sub.example.com", canonical: "user+tag@sub.example.com", delivery: "user+tag@sub.example.com"},
-		{in: "a@xn--mller-kva.de", canonical: "a@xn--mller-kva.de", delivery: "a@xn--mller-kva.de"},
+		{in: "jo\u0308rg@mu\u0308ller.de", canonical: "jörg@xn--mller-kva.de"},
+		{in: "user+tag@sub.example.com", canonical: "user+tag@sub.example.com", mailbox: "user@sub.example.com"},
+		{in: "User+Tag+more@example.com", canonical: "user+tag+more@example.com", mailbox: "user@example.com"},
+		{in: "+tag@example.com", canonical: "+tag@example.com"},
+		{in: "a@xn--mller-kva.de", canonical: "a@xn--mller-kva.de"},
+		{in: "straße@example.de", canonical: "straße@example.de"},
+		// Local parts that anything but NFC and ASCII lower-casing would
+		// change: another system may match them to someone else's address.
+		{in: "anna.\u0130g@example.de", err: ErrNotCanonical}, // İ, lower-cased to i
+		{in: "JÖRG@MÜLLER.DE", err: ErrNotCanonical},
+		{in: "anna.\u212Ag@example.de", canonical: "anna.kg@example.de"}, // Kelvin sign: NFC makes it K
+		{in: "anna.\u0131g@example.de", err: ErrNotCanonical},            // dotless ı, upper-cased to I
+		{in: "anna.\u017Fg@example.de", err: ErrNotCanonical},            // long ſ, upper-cased to S
+		{in: "\uFF41nna@example.de", err: ErrNotCanonical},               // fullwidth ａ, NFKC a
+		{in: "\uFB01sh@example.de", err: ErrNotCanonical},                // ligature ﬁ, NFKC fi
 		{in: "", err: ErrEmpty},
 		{in: "   ", err: ErrEmpty},
 		{in: "anna", err: ErrInvalid},
@@ -57,15 +71,18 @@ func TestParse(t *testing.T) {
 		if err != nil {
 			continue
 		}
-		if got.Canonical != tt.canonical || got.Delivery != tt.delivery {
-			t.Errorf("Parse(%q) = %+v, want canonical %q delivery %q", tt.in, got, tt.canonical, tt.delivery)
+		if tt.mailbox == "" {
+			tt.mailbox = tt.canonical
+		}
+		if got.Canonical != tt.canonical || got.Mailbox != tt.mailbox {
+			t.Errorf("Parse(%q) = %+v, want canonical %q mailbox %q", tt.in, got, tt.canonical, tt.mailbox)
 		}
 	}
 }
 
 // Spelling variants of one address must all match the same canonical form.
 func TestCanonicalVariantsAgree(t *testing.T) {
-	variants := []string{"Jörg@Müller.de", "jörg@MÜLLER.DE", "jo\u0308rg@mu\u0308ller.de", "JÖRG@xn--mller-kva.de", " jörg@müller.de"}
+	variants := []string{"Jörg@Müller.de", "jörg@MÜLLER.DE", "jo\u0308rg@mu\u0308ller.de", "JöRG@xn--mller-kva.de", " jörg@müller.de"}
 	want, err := Canonical(variants[0])
 	if err != nil {
 		t.Fatal(err)
@@ -82,20 +99,36 @@ func FuzzParse(f *testing.F) {
 	for _, s := range []string{"anna@example.de", "jörg@müller.de", "a@b", "x@xn--mller-kva.de", "\"q\"@x.de", "a\r\n@x.de"} {
 		f.Add(s)
 	}
+	for _, s := range []string{"anna.\u0130g@example.de", "\u212A@x.de", "a+b@x.de", "\uFB01@x.de"} {
+		f.Add(s)
+	}
 	f.Fuzz(func(t *testing.T, s string) {
 		a, err := Parse(s)
 		if err != nil {
 			return
 		}
-		for _, v := range []string{a.Canonical, a.Delivery} {
+		for _, v := range []string{a.Canonical, a.Mailbox} {
 			if !utf8.ValidString(v) || len(v) > 254 || strings.ContainsAny(v, "\r\n\x00 <>\",;") {
 				t.Fatalf("Parse(%q) produced unsafe address %q", s, v)
 			}
 		}
 		// Canonicalisation is idempotent: the canonical form parses to itself.
 		again, err := Parse(a.Canonical)
-		if err != nil || again.Canonical != a.Canonical {
-			t.Fatalf("canonical %q of %q does not re-parse to itself: %q, %v", a.Canonical, s, again.Canonical, err)
+		if err != nil || again.Canonical != a.Canonical || again.Mailbox != a.Mailbox {
+			t.Fatalf("canonical %q of %q does not re-parse to itself: %+v, %v", a.Canonical, s, again, err)
+		}
+		// Only NFC and ASCII lower-casing lead from the input to the
+		// canonical form: no other mapping a mail system might apply (full
+		// Unicode case mapping, compatibility normalisation) changes it.
+		local := a.Canonical[:strings.LastIndexByte(a.Canonical, '@')]
+		for _, v := range []string{strings.ToLower(local), strings.ToLower(strings.ToUpper(local)), norm.NFKC.String(local)} {
+			if v != local {
+				t.Fatalf("Parse(%q) accepted local part %q, which another mapping turns into %q", s, local, v)
+			}
+		}
+		in := norm.NFC.String(strings.TrimSpace(s))
+		if got := asciiLower(in[:strings.LastIndexByte(in, '@')]); got != local {
+			t.Fatalf("Parse(%q): local part %q is not the input's NFC, ASCII lower-cased: %q", s, local, got)
 		}
 	})
 }

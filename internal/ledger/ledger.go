@@ -63,12 +63,27 @@ type Head struct {
 	Hash string `json:"hash"`
 }
 
-// Body encodes v canonically: sorted keys, no HTML escaping, no trailing newline.
-func Body(v map[string]any) ([]byte, error) {
+// Body encodes v (a typed body such as ObjectionAccepted, or a map)
+// canonically: object keys sorted at every level whatever the order of a
+// struct's fields, numbers as written, no HTML escaping, no trailing
+// newline. A body's hash then depends only on its content.
+func Body(v any) ([]byte, error) {
+	raw, err := json.Marshal(v)
+	if err != nil {
+		return nil, fmt.Errorf("ledger: encode body: %w", err)
+	}
+	// Decoding into generic values and encoding again sorts the keys of
+	// every object; UseNumber keeps numbers exactly as they were.
+	dec := json.NewDecoder(bytes.NewReader(raw))
+	dec.UseNumber()
+	var generic any
+	if err := dec.Decode(&generic); err != nil {
+		return nil, fmt.Errorf("ledger: encode body: %w", err)
+	}
 	var buf bytes.Buffer
 	enc := json.NewEncoder(&buf)
 	enc.SetEscapeHTML(false)
-	if err := enc.Encode(v); err != nil {
+	if err := enc.Encode(generic); err != nil {
 		return nil, fmt.Errorf("ledger: encode body: %w", err)
 	}
 	return bytes.TrimRight(buf.Bytes(), "\n"), nil

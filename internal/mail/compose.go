@@ -27,9 +27,10 @@ const (
 	KindNoAccount           = "no_account"
 	KindObjectionConfirmed  = "objection_confirmed"
 	KindWithdrawalConfirmed = "withdrawal_confirmed"
-	// KindSuppressed is an outbox row that is never sent: it stands in for a
-	// notice that is not due, so an unknown address's request goes through
-	// the same delivery states as a known one's.
+	// KindSuppressed is an outbox row whose message is never sent: it stands
+	// in for a notice that is not due, and its delivery is attempted up to
+	// RCPT TO (Prober), so an unknown address's request goes through the
+	// same delivery states as a known one's.
 	KindSuppressed = "suppressed"
 )
 

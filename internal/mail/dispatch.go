@@ -13,11 +13,19 @@ import (
 	"github.com/notrain/notrain/internal/store"
 )
 
+// Outbox is what the dispatcher needs of the store: lease the mails that
+// are due, and record the outcomes of a batch in one write. *store.DB is
+// one.
+type Outbox interface {
+	LeaseMails(ctx context.Context, now, leaseUntil time.Time, limit int) ([]store.Mail, error)
+	RecordAttempts(ctx context.Context, attempts []store.Attempt) error
+}
+
 // Dispatcher delivers the outbox: it leases due mails, sends them, and
 // records each attempt. With several instances on one database, the lease
 // (and SKIP LOCKED on PostgreSQL) keeps a mail from being sent twice at once.
 type Dispatcher struct {
-	DB       *store.DB
+	Outbox   Outbox
 	Composer *Composer // renders mails stored as template data
 	Sender   Sender    // nil: dev mailbox, mails count as delivered at once
 	From     string
@@ -125,16 +133,11 @@ func (d *Dispatcher) loop(ctx context.Context) {
 // many it attempted.
 func (d *Dispatcher) RunOnce(ctx context.Context) (int, error) {
 	d.defaults()
-	var mails []store.Mail
 	// The send deadline is on the real clock (contexts are); the lease is
 	// on d.Now's, which is the real one outside tests.
 	claimed := time.Now()
 	now := d.Now()
-	err := d.DB.Write(ctx, func(ctx context.Context, tx *store.Tx) error {
-		var err error
-		mails, err = tx.ClaimMails(ctx, now, now.Add(d.Lease), d.Batch)
-		return err
-	})
+	mails, err := d.Outbox.LeaseMails(ctx, now, now.Add(d.Lease), d.Batch)
 	if err != nil || len(mails) == 0 {
 		return 0, err
 	}
@@ -183,43 +186,25 @@ const recordTimeout = 30 * time.Second
 // record stores the outcome of each attempt and counts it.
 func (d *Dispatcher) record(ctx context.Context, mails []store.Mail, errs []error) {
 	now := d.Now()
-	type failure struct {
-		next    time.Time
-		reason  string
-		abandon bool
-	}
-	failures := make([]failure, len(mails))
+	attempts := make([]store.Attempt, len(mails))
 	for i, m := range mails {
-		if errs[i] == nil || errors.Is(errs[i], errNotAttempted) {
-			continue
+		switch {
+		case errors.Is(errs[i], errNotAttempted):
+			attempts[i] = store.Attempt{ID: m.ID, Released: true}
+		case errs[i] == nil:
+			attempts[i] = store.Attempt{ID: m.ID, Sent: true, At: now, Wipe: d.Sender != nil}
+		default:
+			attempt := m.Attempts + 1
+			attempts[i] = store.Attempt{ID: m.ID, Next: now.Add(d.backoff(attempt)), Reason: errs[i].Error(),
+				Abandon: IsPermanent(errs[i]) || attempt >= d.MaxAttempts}
+			d.Log.Warn("mail delivery failed", "mail", m.ID, "kind", m.Kind, "attempt", attempt, "abandoned", attempts[i].Abandon, "err", errs[i])
 		}
-		attempt := m.Attempts + 1
-		failures[i] = failure{next: now.Add(d.backoff(attempt)), reason: errs[i].Error(),
-			abandon: IsPermanent(errs[i]) || attempt >= d.MaxAttempts}
-		d.Log.Warn("mail delivery failed", "mail", m.ID, "kind", m.Kind, "attempt", attempt, "abandoned", failures[i].abandon, "err", errs[i])
 	}
 	// Recording must not be lost to a cancelled context: a mail that was
 	// delivered but not marked would be sent again after the lease ends.
 	rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), recordTimeout)
 	defer cancel()
-	err := d.DB.Write(rctx, func(ctx context.Context, tx *store.Tx) error {
-		for i, m := range mails {
-			var err error
-			switch {
-			case errors.Is(errs[i], errNotAttempted):
-				err = tx.ReleaseMail(ctx, m.ID)
-			case errs[i] == nil:
-				err = tx.MarkMailSent(ctx, m.ID, now, d.Sender != nil)
-			default:
-				f := failures[i]
-				err = tx.MarkMailFailed(ctx, m.ID, f.next, f.reason, f.abandon)
-			}
-			if err != nil {
-				return err
-			}
-		}
-		return nil
-	})
+	err := d.Outbox.RecordAttempts(rctx, attempts)
 	if err != nil {
 		d.Log.Error("outbox: recording delivery attempts failed; these mails may be sent again after their lease", "mails", len(mails), "err", err)
 		return
@@ -238,7 +223,7 @@ func (d *Dispatcher) record(ctx context.Context, mails []store.Mail, errs []erro
 				typ = "permanent"
 			}
 			d.Metrics.MailFailures.WithLabelValues(typ).Inc()
-			if failures[i].abandon {
+			if attempts[i].Abandon {
 				d.Metrics.MailAbandoned.Inc()
 			}
 		}
@@ -246,8 +231,18 @@ func (d *Dispatcher) record(ctx context.Context, mails []store.Mail, errs []erro
 }
 
 func (d *Dispatcher) send(ctx context.Context, m store.Mail) error {
-	if d.Sender == nil || m.Kind == KindSuppressed {
+	if d.Sender == nil {
 		return nil
+	}
+	// A placeholder must succeed, fail and wait for its retry exactly when
+	// a code to the same address would, and cost the same work: its state
+	// is what the check page shows, and neither the page nor the time the
+	// service takes may tell who has an account. So it is rendered and
+	// built as the notice it stands in for, and its delivery is attempted
+	// up to the recipient, without handing over the message.
+	placeholder := m.Kind == KindSuppressed
+	if placeholder {
+		m.Kind = KindNoAccount
 	}
 	if d.Composer != nil {
 		var err error
@@ -259,6 +254,12 @@ func (d *Dispatcher) send(ctx context.Context, m store.Mail) error {
 		Lang: m.Lang, MessageID: m.MessageID, Date: m.CreatedAt})
 	if err != nil {
 		return &PermanentError{Err: err}
+	}
+	if placeholder {
+		if p, ok := d.Sender.(Prober); ok {
+			return p.Probe(ctx, envelopeAddress(d.From), m.To)
+		}
+		return nil
 	}
 	return d.Sender.Send(ctx, envelopeAddress(d.From), m.To, raw)
 }

@@ -21,7 +21,7 @@ func setup(t *testing.T) (*fixture.Fixture, *smtptest.Server, *mail.Dispatcher) 
 	f := fixture.New(t, fixture.Options{})
 	f.Import(t, fixture.Accounts)
 	srv := smtptest.Start(t)
-	d := &mail.Dispatcher{DB: f.DB, Composer: f.Composer, Sender: newSMTP(t, srv.URL()), From: "notrain <noreply@notrain.test>", Now: f.Clock.Now,
+	d := &mail.Dispatcher{Outbox: f.DB, Composer: f.Composer, Sender: newSMTP(t, srv.URL()), From: "notrain <noreply@notrain.test>", Now: f.Clock.Now,
 		Log: fixture.Quiet(), Metrics: f.Metrics, BackoffBase: time.Minute, MaxAttempts: 4}
 	return f, srv, d
 }
@@ -354,5 +354,49 @@ func TestBatchStaysWithinItsLease(t *testing.T) {
 		if to := fmt.Sprintf("nobody%d@example.org", i); seen[to] != 1 {
 			t.Fatalf("%s got %d mails, want exactly 1 (%v)", to, seen[to], seen)
 		}
+	}
+}
+
+// A placeholder (an unknown address whose daily notice went out already)
+// takes the same delivery attempts as a code: it reaches the server and
+// offers the recipient, so a refusal, a 451 and a success show the same
+// state as for a code mail; the server never receives a message for it.
+func TestPlaceholderTakesTheSameDeliveryStates(t *testing.T) {
+	for _, tc := range []struct {
+		reject int
+		want   string
+	}{{0, store.MailSent}, {451, store.MailQueued}, {550, store.MailAbandoned}} {
+		t.Run(fmt.Sprint(tc.reject), func(t *testing.T) {
+			f, srv, d := setup(t)
+			if _, err := object(f, "nobody@example.de"); err != nil {
+				t.Fatal(err)
+			}
+			d.RunOnce(ctx) // the day's notice
+			before := len(srv.Messages())
+			srv.Reject(tc.reject)
+			known, err := object(f, "anna@example.de")
+			if err != nil {
+				t.Fatal(err)
+			}
+			unknown, err := object(f, "nobody@example.de")
+			if err != nil {
+				t.Fatal(err)
+			}
+			if n, err := d.RunOnce(ctx); err != nil || n != 2 {
+				t.Fatalf("RunOnce = %d, %v", n, err)
+			}
+			k, u := outbox(t, f, known.RequestID), outbox(t, f, unknown.RequestID)
+			if u.Kind != mail.KindSuppressed {
+				t.Fatalf("the unknown address's second request queued %s, not a placeholder", u.Kind)
+			}
+			if k.Status != tc.want || u.Status != tc.want || k.Attempts != u.Attempts {
+				t.Fatalf("code %s/%d, placeholder %s/%d; want both %s", k.Status, k.Attempts, u.Status, u.Attempts, tc.want)
+			}
+			for _, m := range srv.Messages()[before:] {
+				if strings.EqualFold(m.To[0], "nobody@example.de") {
+					t.Fatal("the placeholder handed a message to the server")
+				}
+			}
+		})
 	}
 }

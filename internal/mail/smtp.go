@@ -20,6 +20,14 @@ type Sender interface {
 	Send(ctx context.Context, from, to string, msg []byte) error
 }
 
+// Prober is a Sender that can attempt a delivery without a message: it
+// reaches the server and offers the recipient, then stops. The dispatcher
+// uses it for placeholders, so their delivery state follows the mail
+// server's exactly as a real mail's does.
+type Prober interface {
+	Probe(ctx context.Context, from, to string) error
+}
+
 // PermanentError marks a failure that retrying cannot fix (an SMTP 5xx reply).
 type PermanentError struct{ Err error }
 
@@ -133,6 +141,30 @@ func (s *SMTP) String() string {
 // open. A pooled session that turns out dead before any of the mail was
 // sent is replaced by a fresh one once; after that, errors count.
 func (s *SMTP) Send(ctx context.Context, from, to string, msg []byte) error {
+	return s.transact(ctx, func(ss *session) (bool, error) { return s.deliver(ss, from, to, msg) })
+}
+
+// Probe opens a mail transaction for to and resets it before DATA: the
+// server is reached and the recipient offered exactly as for a real mail,
+// so the attempt succeeds, fails for now or fails for good when a real
+// mail would, but no message is handed over.
+func (s *SMTP) Probe(ctx context.Context, from, to string) error {
+	return s.transact(ctx, func(ss *session) (bool, error) {
+		c := ss.c
+		if err := c.Mail(from); err != nil {
+			return false, classify("MAIL FROM", err)
+		}
+		if err := c.Rcpt(to); err != nil {
+			c.Reset()
+			return false, classify("RCPT TO", err)
+		}
+		return false, nil // release resets the transaction
+	})
+}
+
+// transact runs one transaction on a session, retrying once on a fresh
+// session when a pooled one turns out dead before anything was sent.
+func (s *SMTP) transact(ctx context.Context, run func(*session) (sent bool, err error)) error {
 	ctx, cancel := context.WithTimeout(ctx, s.timeout)
 	defer cancel()
 	ss, pooled, err := s.session(ctx)
@@ -141,14 +173,14 @@ func (s *SMTP) Send(ctx context.Context, from, to string, msg []byte) error {
 	}
 	dl, _ := ctx.Deadline()
 	ss.conn.SetDeadline(dl)
-	sent, err := s.deliver(ss, from, to, msg)
+	sent, err := run(ss)
 	if err != nil && pooled && !sent && !IsPermanent(err) {
 		ss.c.Close()
 		if ss, err = s.dial(ctx); err != nil {
 			return err
 		}
 		ss.conn.SetDeadline(dl)
-		_, err = s.deliver(ss, from, to, msg)
+		_, err = run(ss)
 	}
 	if err != nil {
 		ss.c.Close()

@@ -2,16 +2,15 @@ package objection
 
 import (
 	"fmt"
-	"net/http"
 	"time"
 )
 
 // Error is a refusal a person or client can act on. Code is stable: API
-// clients and the web pages translate it (the catalogs have "err_"+Code).
+// clients and the web pages translate it (the catalogs have "err_"+Code),
+// and the web layer maps it to an HTTP status; this package knows no HTTP.
 type Error struct {
 	Code       string
 	Field      string        // form field it belongs to, "" for the whole form
-	Status     int           // HTTP status
 	RetryAfter time.Duration // for 429s
 	Remaining  int           // attempts left, for code_invalid
 	Until      time.Time     // when the caller may try again, for rate limits
@@ -26,23 +25,25 @@ func (e *Error) Error() string {
 
 // Stable error codes.
 const (
-	CodeEmailRequired   = "email_required"
-	CodeEmailInvalid    = "email_invalid"
-	CodeEmailTooLong    = "email_too_long"
-	CodeScopeInvalid    = "scope_invalid"
-	CodeReasonTooLong   = "reason_too_long"
-	CodeReasonInvalid   = "reason_invalid"
-	CodeLangInvalid     = "lang_invalid"
-	CodeRateLimited     = "rate_limited"
-	CodeCodeFormat      = "code_format"
-	CodeCodeInvalid     = "code_invalid"
-	CodeCodeExpired     = "code_expired"
-	CodeCodeUsed        = "code_used"
-	CodeTooManyAttempts = "too_many_attempts"
-	CodeRequestNotFound = "request_not_found"
-	CodeResendTooSoon   = "resend_too_soon"
+	CodeEmailRequired     = "email_required"
+	CodeEmailInvalid      = "email_invalid"
+	CodeEmailTooLong      = "email_too_long"
+	CodeEmailNotCanonical = "email_not_canonical"
+	CodeScopeInvalid      = "scope_invalid"
+	CodeReasonTooLong     = "reason_too_long"
+	CodeReasonInvalid     = "reason_invalid"
+	CodeLangInvalid       = "lang_invalid"
+	CodeRateLimited       = "rate_limited"
+	CodeCodeFormat        = "code_format"
+	CodeCodeInvalid       = "code_invalid"
+	CodeCodeExpired       = "code_expired"
+	CodeCodeUsed          = "code_used"
+	CodeTooManyAttempts   = "too_many_attempts"
+	CodeRequestNotFound   = "request_not_found"
+	CodeResendTooSoon     = "resend_too_soon"
+	CodeClientLimited     = "ip_rate_limited" // --ip-rate-limit
 )
 
 func fieldErr(code, field string) *Error {
-	return &Error{Code: code, Field: field, Status: http.StatusBadRequest}
+	return &Error{Code: code, Field: field}
 }

@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"net/http"
 	"path/filepath"
 	"sort"
 	"strings"
@@ -144,9 +143,7 @@ func testCodeRules(t *testing.T, dsn string) {
 		{"single use", func(t *testing.T, f *fixture.Fixture, rid, code string) {
 			verifyOK(t, f, rid, code)
 			_, err := f.Svc.Verify(ctx, objection.FlowObjection, rid, code)
-			if e := refusal(t, err, objection.CodeCodeUsed); e.Status != http.StatusConflict {
-				t.Fatalf("status %d", e.Status)
-			}
+			refusal(t, err, objection.CodeCodeUsed)
 		}},
 		{"wrong code counts down", func(t *testing.T, f *fixture.Fixture, rid, code string) {
 			for left := otp.MaxAttempts - 1; left >= 0; left-- {
@@ -214,7 +211,7 @@ func testCodeRules(t *testing.T, dsn string) {
 		{"resend has a cool-down", func(t *testing.T, f *fixture.Fixture, rid, code string) {
 			f.Clock.Advance(otp.ResendCooldown - time.Second)
 			_, err := f.Svc.Resend(ctx, objection.FlowObjection, rid, "")
-			if e := refusal(t, err, objection.CodeResendTooSoon); e.Status != http.StatusTooManyRequests || e.RetryAfter <= 0 {
+			if e := refusal(t, err, objection.CodeResendTooSoon); e.RetryAfter <= 0 {
 				t.Fatalf("refusal = %+v", e)
 			}
 			verifyOK(t, f, rid, code)
@@ -302,8 +299,8 @@ func testPerAddressLimits(t *testing.T, dsn string) {
 			// The sixth within the hour is refused, for known and unknown addresses alike.
 			_, err := f.Svc.Start(ctx, objection.StartInput{Flow: objection.FlowObjection, Email: strings.ToUpper(addr), Lang: "en", Scope: objection.AllAccounts})
 			e := refusal(t, err, objection.CodeRateLimited)
-			if e.Status != http.StatusTooManyRequests || e.RetryAfter != 55*time.Minute {
-				t.Fatalf("refusal %+v, want 429 retry after 55m", e)
+			if e.RetryAfter != 55*time.Minute {
+				t.Fatalf("refusal %+v, want retry after 55m", e)
 			}
 			// An hour after the last, five more fit in the day; then the daily limit holds.
 			f.Clock.Advance(time.Hour)
@@ -512,9 +509,7 @@ func TestStartValidation(t *testing.T) {
 	for _, tt := range tests {
 		tt.in.Flow = objection.FlowObjection
 		_, err := f.Svc.Start(ctx, tt.in)
-		if e := refusal(t, err, tt.code); e.Status != http.StatusBadRequest {
-			t.Errorf("%q: status %d", tt.in.Email, e.Status)
-		}
+		refusal(t, err, tt.code)
 	}
 	// A reason of exactly the maximum length, in multi-byte characters, is fine.
 	_, err := f.Svc.Start(ctx, objection.StartInput{Flow: objection.FlowObjection, Email: "anna@example.de", Lang: "de", Reason: strings.Repeat("ä", objection.MaxReason), Scope: objection.AllAccounts})

@@ -51,14 +51,17 @@ func (tx *Tx) InsertObjection(ctx context.Context, o Objection) error {
 }
 
 // ObjectionsInForceFor returns the ids of objections in force at the moment
-// that were made with the e-mail hash or cover an account that uses it.
-func (tx *Tx) ObjectionsInForceFor(ctx context.Context, emailHash string) ([]string, error) {
-	rows, err := tx.query(ctx, `SELECT id FROM objections WHERE withdrawn_at = 0 AND status <> 'rejected' AND (
-			email_hash = $1 OR id IN (
+// that were made with the e-mail hash or cover an account that uses it, and
+// were recorded (their ledger entry's time) no later than recordedBy: a
+// withdrawal ends only what was in force when it was asked for.
+func (tx *Tx) ObjectionsInForceFor(ctx context.Context, emailHash string, recordedBy time.Time) ([]string, error) {
+	rows, err := tx.query(ctx, `SELECT o.id FROM objections o LEFT JOIN ledger l ON l.seq = o.ledger_seq
+		WHERE o.withdrawn_at = 0 AND o.status <> 'rejected' AND COALESCE(l.at, 0) <= $2 AND (
+			o.email_hash = $1 OR o.id IN (
 				SELECT oa.objection_id FROM objection_accounts oa
 				JOIN accounts a ON a.product = oa.product AND a.account_id = oa.account_id
 				WHERE a.email_hash = $1))
-		ORDER BY id`, emailHash)
+		ORDER BY o.id`, emailHash, micros(recordedBy))
 	if err != nil {
 		return nil, fmt.Errorf("store: objections in force: %w", err)
 	}

@@ -303,7 +303,7 @@ func (tx *Tx) queryRow(ctx context.Context, q string, args ...any) *sql.Row {
 
 // Append adds an entry to the ledger in this transaction and returns it with
 // its sequence number and hash filled in.
-func (tx *Tx) Append(ctx context.Context, at time.Time, kind string, body map[string]any) (ledger.Entry, error) {
+func (tx *Tx) Append(ctx context.Context, at time.Time, kind string, body any) (ledger.Entry, error) {
 	if tx.head == nil {
 		if err := tx.loadHead(ctx); err != nil {
 			return ledger.Entry{}, err

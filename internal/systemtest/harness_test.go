@@ -92,10 +92,11 @@ func (w *world) command(args ...string) *exec.Cmd {
 
 // instance is a running "notrain serve".
 type instance struct {
-	cmd  *exec.Cmd
-	url  string
-	logs *bytes.Buffer
-	done chan error
+	cmd     *exec.Cmd
+	url     string
+	metrics string // the operator's listener (--metrics-addr)
+	logs    *bytes.Buffer
+	done    chan error
 }
 
 func freePort(t *testing.T) string {
@@ -110,8 +111,8 @@ func freePort(t *testing.T) string {
 // serve starts an instance and waits until it answers /healthz.
 func (w *world) serve(extra ...string) *instance {
 	w.t.Helper()
-	addr := freePort(w.t)
-	args := append([]string{"serve", "--addr", addr, "--mail", w.smtp.URL(), "--mail-from", "notrain <noreply@notrain.test>",
+	addr, maddr := freePort(w.t), freePort(w.t)
+	args := append([]string{"serve", "--addr", addr, "--metrics-addr", maddr, "--mail", w.smtp.URL(), "--mail-from", "notrain <noreply@notrain.test>",
 		"--ip-rate-limit", "0", "--mail-retry", "200ms", "--log-level", "warn"}, extra...)
 	cmd := w.command(args...)
 	var logs bytes.Buffer
@@ -119,7 +120,7 @@ func (w *world) serve(extra ...string) *instance {
 	if err := cmd.Start(); err != nil {
 		w.t.Fatal(err)
 	}
-	in := &instance{cmd: cmd, url: "http://" + addr, logs: &logs, done: make(chan error, 1)}
+	in := &instance{cmd: cmd, url: "http://" + addr, metrics: "http://" + maddr, logs: &logs, done: make(chan error, 1)}
 	go func() { in.done <- cmd.Wait() }()
 	for deadline := time.Now().Add(20 * time.Second); time.Now().Before(deadline); time.Sleep(20 * time.Millisecond) {
 		select {

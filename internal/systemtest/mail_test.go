@@ -52,7 +52,7 @@ func TestMailOutage(t *testing.T) {
 			}
 		}
 		time.Sleep(1500 * time.Millisecond)
-		if metric(t, in.url, "notrain_mail_delivery_failures_total") == 0 {
+		if metric(t, in.metrics, "notrain_mail_delivery_failures_total") == 0 {
 			t.Fatal("no failed delivery was counted while the server was down")
 		}
 		back, err := smtptest.Listen(addr)
@@ -96,7 +96,7 @@ func TestMailOutage(t *testing.T) {
 		if sent != 69 || abandoned != 11 {
 			t.Fatalf("%d sent, %d abandoned; want 69 and 11", sent, abandoned)
 		}
-		if got := metric(t, in.url, "notrain_mail_abandoned_total"); got != 11 {
+		if got := metric(t, in.metrics, "notrain_mail_abandoned_total"); got != 11 {
 			t.Fatalf("notrain_mail_abandoned_total = %v, want 11", got)
 		}
 	})

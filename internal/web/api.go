@@ -216,7 +216,7 @@ func (s *Server) apiFail(w http.ResponseWriter, r *http.Request, lang string, er
 			n := max(e.Remaining, 0)
 			body.AttemptsRemaining = &n
 		}
-		writeJSON(w, e.Status, map[string]any{"error": body})
+		writeJSON(w, refusalStatus(e.Code), map[string]any{"error": body})
 	default:
 		s.log.Error("api", "route", r.Pattern, "err", err)
 		s.apiError(w, r, http.StatusInternalServerError, "internal", nil)

@@ -34,6 +34,12 @@ func clientAddr(r *http.Request, trusted []netip.Prefix) netip.Prefix {
 			}
 		}
 	}
+	return clientPrefix(addr)
+}
+
+// clientPrefix is the block one subscriber usually gets: the address
+// itself for IPv4, its /64 for IPv6.
+func clientPrefix(addr netip.Addr) netip.Prefix {
 	bits := 32
 	if addr.Is6() {
 		bits = 64

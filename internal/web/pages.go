@@ -77,7 +77,7 @@ func (s *Server) startPage(flow objection.Flow) http.HandlerFunc {
 				}
 				setRetryAfter(w, e)
 				s.addError(d, lang, e)
-				status = max(status, e.Status)
+				status = max(status, refusalStatus(e.Code))
 			}
 			s.page(w, r, status, formPage, title, d)
 		}
@@ -87,7 +87,7 @@ func (s *Server) startPage(flow objection.Flow) http.HandlerFunc {
 			if !form.ScopeAll {
 				scope, err := objection.NewScope(r.PostForm["product"])
 				if len(r.PostForm["product"]) == 0 {
-					err = &objection.Error{Code: objection.CodeScopeInvalid, Field: "scope", Status: http.StatusBadRequest}
+					err = &objection.Error{Code: objection.CodeScopeInvalid, Field: "scope"}
 				}
 				if err != nil {
 					// Report every field at once, not one per round trip.
@@ -130,7 +130,7 @@ func (s *Server) view(w http.ResponseWriter, r *http.Request, flow objection.Flo
 	var e *objection.Error
 	switch {
 	case errors.As(err, &e):
-		s.errorPage(w, r, e.Status, "err_"+e.Code)
+		s.errorPage(w, r, refusalStatus(e.Code), "err_"+e.Code)
 		return v, false
 	case err != nil:
 		s.log.Error("view", "err", err)
@@ -190,7 +190,7 @@ func (s *Server) checkPageError(w http.ResponseWriter, r *http.Request, flow obj
 	setRetryAfter(w, e)
 	d := &pageData{Lang: v.Lang, Flow: flow, View: v}
 	s.addError(d, s.pageLang(w, r, v.Lang), e)
-	s.page(w, r, e.Status, "check", "check_title", d)
+	s.page(w, r, refusalStatus(e.Code), "check", "check_title", d)
 }
 
 // donePage is the confirmation with the reference number.
@@ -200,7 +200,7 @@ func (s *Server) donePage(flow objection.Flow) http.HandlerFunc {
 		var e *objection.Error
 		switch {
 		case errors.As(err, &e):
-			s.errorPage(w, r, e.Status, "err_"+e.Code)
+			s.errorPage(w, r, refusalStatus(e.Code), "err_"+e.Code)
 			return
 		case err != nil:
 			s.log.Error("result", "err", err)

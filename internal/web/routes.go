@@ -37,9 +37,8 @@ func (s *Server) routes() *http.ServeMux {
 	mux.HandleFunc("POST /api/v1/withdrawals/resend", s.idempotent("withdrawals/resend", s.apiResend(wd)))
 	mux.HandleFunc("/api/", s.apiNotFound)
 
-	// Operations.
+	// Operations. /metrics is not here: see metricsRoutes.
 	mux.HandleFunc("GET /healthz", s.healthz)
-	mux.Handle("GET /metrics", promhttp.HandlerFor(s.gatherer, promhttp.HandlerOpts{}))
 
 	// The dev mailbox exists only in dev mail mode.
 	if s.cfg.Dev {
@@ -48,5 +47,15 @@ func (s *Server) routes() *http.ServeMux {
 	}
 
 	mux.HandleFunc("/", s.notFound)
+	return mux
+}
+
+// metricsRoutes is the operator's listener (--metrics-addr, loopback by
+// default). The counters tell code mails from "no account" notices, so they
+// must never be on the listener people reach.
+func (s *Server) metricsRoutes() *http.ServeMux {
+	mux := http.NewServeMux()
+	mux.Handle("GET /metrics", promhttp.HandlerFor(s.gatherer, promhttp.HandlerOpts{}))
+	mux.HandleFunc("GET /healthz", s.healthz)
 	return mux
 }

@@ -59,7 +59,17 @@ func New(svc *objection.Service, db *store.DB, cat *locale.Catalog, m *metrics.M
 
 func (s *Server) now() time.Time { return s.cfg.Now().UTC() }
 
-// Handler returns the complete handler with its middleware.
+// Handler returns the complete handler people reach, with its middleware.
 func (s *Server) Handler() http.Handler {
-	return s.recoverer(s.instrument(securityHeaders(limitBody(s.crossOrigin(s.routes())))))
+	h := s.recoverer(s.instrument(securityHeaders(limitBody(s.crossOrigin(s.routes())))))
+	if s.cfg.Dev {
+		h = loopbackHostOnly(h)
+	}
+	return h
+}
+
+// MetricsHandler serves /metrics (and /healthz) for the operator's own
+// listener; it is not part of Handler.
+func (s *Server) MetricsHandler() http.Handler {
+	return s.recoverer(s.metricsRoutes())
 }

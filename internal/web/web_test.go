@@ -24,8 +24,9 @@ import (
 
 type env struct {
 	*fixture.Fixture
-	URL  string
-	disp *mail.Dispatcher
+	URL        string
+	MetricsURL string // the operator's listener
+	disp       *mail.Dispatcher
 }
 
 func newEnv(t *testing.T, cfg web.Config, clientLimit ...int) *env {
@@ -48,7 +49,9 @@ func newEnv(t *testing.T, cfg web.Config, clientLimit ...int) *env {
 	}
 	ts := httptest.NewServer(srv.Handler())
 	t.Cleanup(ts.Close)
-	return &env{Fixture: f, URL: ts.URL, disp: &mail.Dispatcher{DB: f.DB, Composer: f.Composer, Now: f.Clock.Now, Log: fixture.Quiet()}}
+	ms := httptest.NewServer(srv.MetricsHandler())
+	t.Cleanup(ms.Close)
+	return &env{Fixture: f, URL: ts.URL, MetricsURL: ms.URL, disp: &mail.Dispatcher{Outbox: f.DB, Composer: f.Composer, Now: f.Clock.Now, Log: fixture.Quiet()}}
 }
 
 // deliver runs the dev dispatcher once, as the server's background loop would.
@@ -469,7 +472,7 @@ func TestHealthAndMetrics(t *testing.T) {
 	if !strings.Contains(h, `"status":"ok"`) || !strings.Contains(h, `"outbox_queued":1`) {
 		t.Fatalf("healthz = %s", h)
 	}
-	m := get(t, e.URL+"/metrics", "en")
+	m := get(t, e.MetricsURL+"/metrics", "en")
 	for _, want := range []string{"notrain_codes_sent_total 1", `notrain_http_requests_total{code="202",route="POST /api/v1/objections"} 1`} {
 		if !strings.Contains(m, want) {
 			t.Errorf("metrics lack %q", want)

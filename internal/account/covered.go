@@ -1,0 +1,64 @@
+package account
+
+import (
+	"cmp"
+	"context"
+	"errors"
+	"slices"
+
+	"github.com/notrain/notrain/internal/store"
+)
+
+// Covered returns the accounts an objection covers now: the accounts using
+// the e-mail hash or named by it, and every account in their link groups
+// (the accounts of one person across products), kept when inScope accepts
+// their product, sorted by product and id. Named accounts the directory
+// lacks are returned as bare keys: an objection for them must still hold.
+func Covered(ctx context.Context, tx *store.Tx, emailHash string, named []store.AccountKey, inScope func(product string) bool) ([]store.Account, error) {
+	var direct []store.Account
+	if emailHash != "" {
+		var err error
+		if direct, err = tx.AccountsByEmail(ctx, emailHash); err != nil {
+			return nil, err
+		}
+	}
+	var bare []store.Account
+	for _, k := range named {
+		a, err := tx.Account(ctx, k)
+		switch {
+		case errors.Is(err, store.ErrNotFound):
+			bare = append(bare, store.Account{Product: k.Product, AccountID: k.AccountID})
+		case err != nil:
+			return nil, err
+		default:
+			direct = append(direct, a)
+		}
+	}
+	var groups []string
+	for _, a := range direct {
+		if a.Group != "" && !slices.Contains(groups, a.Group) {
+			groups = append(groups, a.Group)
+		}
+	}
+	linked, err := tx.AccountsInGroups(ctx, groups)
+	if err != nil {
+		return nil, err
+	}
+	seen := map[store.AccountKey]bool{}
+	var out []store.Account
+	for _, a := range slices.Concat(direct, linked, bare) {
+		k := store.AccountKey{Product: a.Product, AccountID: a.AccountID}
+		if seen[k] || !inScope(a.Product) {
+			continue
+		}
+		seen[k] = true
+		out = append(out, a)
+	}
+	slices.SortFunc(out, func(a, b store.Account) int {
+		if a.Product != b.Product {
+			return cmp.Compare(a.Product, b.Product)
+		}
+		return cmp.Compare(a.AccountID, b.AccountID)
+	})
+	return out, nil
+}

@@ -1,0 +1,25 @@
+package ledger
+
+// Typed bodies of the entries the objection flows write. Body encodes them
+// canonically; times are RFC 3339 strings in UTC, as a verifier reads them.
+
+// ObjectionAccepted is the body of an objection.accepted entry. Accounts
+// and Subject are keyed pseudonyms, never account ids or addresses.
+type ObjectionAccepted struct {
+	Reference   string   `json:"reference"`
+	Subject     string   `json:"subject"` // pseudonym of the e-mail hash, "" for objections by account
+	Accounts    []string `json:"accounts"`
+	Scope       string   `json:"scope"`
+	Channel     string   `json:"channel"`
+	ReceivedAt  string   `json:"received_at"`
+	EffectiveAt string   `json:"effective_at"`
+}
+
+// ObjectionWithdrawn is the body of an objection.withdrawn entry.
+type ObjectionWithdrawn struct {
+	Reference   string   `json:"reference"`
+	Subject     string   `json:"subject"`
+	Objections  []string `json:"objections"` // references of the objections it ended
+	Channel     string   `json:"channel"`
+	WithdrawnAt string   `json:"withdrawn_at"`
+}

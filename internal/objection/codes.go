@@ -1,0 +1,377 @@
+package objection
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"time"
+	"unicode/utf8"
+
+	"github.com/notrain/notrain/internal/email"
+	"github.com/notrain/notrain/internal/ids"
+	"github.com/notrain/notrain/internal/mail"
+	"github.com/notrain/notrain/internal/otp"
+	"github.com/notrain/notrain/internal/store"
+)
+
+// StartInput is a request for a code.
+type StartInput struct {
+	Flow    Flow
+	Email   string
+	Scope   Scope // objections only
+	Reason  string
+	Lang    string
+	Channel string // web | api
+	Client  string // client address (for --ip-rate-limit); "" = not limited
+}
+
+// Started is the answer to a code request. It is the same whether or not
+// an account uses the address.
+type Started struct {
+	RequestID string
+	Flow      Flow
+	Lang      string
+	SentAt    time.Time
+	ExpiresAt time.Time
+	ResendAt  time.Time
+}
+
+// Start validates the input and, in one transaction, records the request
+// and queues either a code (the address belongs to an account) or a short
+// notice (it does not). The caller sees no difference.
+func (s *Service) Start(ctx context.Context, in StartInput) (Started, error) {
+	addr, err := ParseEmail(in.Email)
+	if err != nil {
+		return Started{}, err
+	}
+	if utf8.RuneCountInString(in.Reason) > MaxReason {
+		return Started{}, fieldErr(CodeReasonTooLong, "reason")
+	}
+	if !plainText(in.Reason) {
+		return Started{}, fieldErr(CodeReasonInvalid, "reason")
+	}
+	if !s.cat.Has(in.Lang) {
+		return Started{}, fieldErr(CodeLangInvalid, "lang")
+	}
+	if in.Flow == FlowWithdrawal {
+		in.Scope, in.Reason = AllAccounts, ""
+	}
+	h := s.keys.EmailHash(addr.Canonical)
+	box := s.keys.EmailHash(addr.Mailbox)
+	now := s.now()
+	req := store.CodeRequest{
+		ID: ids.Request(), Kind: string(in.Flow), EmailHash: h, Email: addr.Canonical, Lang: in.Lang,
+		Scope: in.Scope.String(), Reason: in.Reason, Channel: in.Channel,
+		CodeSentAt: now, ExpiresAt: now.Add(s.cfg.CodeTTL), CreatedAt: now,
+	}
+	var sent sentMail
+	err = s.db.Write(ctx, func(ctx context.Context, tx *store.Tx) error {
+		if err := s.checkClientLimit(ctx, tx, in.Client, now); err != nil {
+			return err
+		}
+		if err := s.checkAddressLimit(ctx, tx, box, now); err != nil {
+			return err
+		}
+		known, err := tx.HasAccountWithEmail(ctx, h)
+		if err != nil {
+			return err
+		}
+		req.Known = known
+		code, err := otp.Generate()
+		if err != nil {
+			return err
+		}
+		req.CodeHash = s.keys.CodeHash(req.ID, code)
+		if err := tx.InsertRequest(ctx, req); err != nil {
+			return err
+		}
+		sent, err = s.queueCodeMail(ctx, tx, req, box, code, now)
+		return err
+	})
+	if err != nil {
+		return Started{}, s.countRefusal(err)
+	}
+	s.countSent(sent)
+	return s.started(req), nil
+}
+
+// plainText reports whether s is valid UTF-8 free of control characters
+// other than line breaks and tabs (NUL, for one, no database stores).
+func plainText(s string) bool {
+	if !utf8.ValidString(s) {
+		return false
+	}
+	for _, r := range s {
+		if r < 0x20 && r != '\n' && r != '\r' && r != '\t' || r == 0x7f {
+			return false
+		}
+	}
+	return true
+}
+
+// ParseEmail validates an address as the flows do, with the refusal a form shows.
+func ParseEmail(s string) (email.Address, error) {
+	addr, err := email.Parse(s)
+	switch {
+	case errors.Is(err, email.ErrEmpty):
+		return addr, fieldErr(CodeEmailRequired, "email")
+	case errors.Is(err, email.ErrTooLong):
+		return addr, fieldErr(CodeEmailTooLong, "email")
+	case errors.Is(err, email.ErrNotCanonical):
+		return addr, fieldErr(CodeEmailNotCanonical, "email")
+	case err != nil:
+		return addr, fieldErr(CodeEmailInvalid, "email")
+	}
+	return addr, nil
+}
+
+func (s *Service) started(r store.CodeRequest) Started {
+	return Started{RequestID: r.ID, Flow: Flow(r.Kind), Lang: r.Lang, SentAt: r.CodeSentAt, ExpiresAt: r.ExpiresAt,
+		ResendAt: r.CodeSentAt.Add(otp.ResendCooldown)}
+}
+
+// sentMail says which mail a code request queued, for the metrics.
+type sentMail int
+
+const (
+	sentNothing sentMail = iota
+	sentCode
+	sentNotice
+)
+
+// queueCodeMail queues the code for a known address, or at most one notice
+// a day for an unknown one. When the notice is not due, a suppressed
+// placeholder goes through the outbox instead, queued, woken and attempted
+// exactly like a real mail (the dispatcher opens a mail transaction for it
+// and stops short of the message), so the delivery state the check page
+// shows, and when it changes, is the same as for a code. Every path does
+// the same work in the store (one read of the notice events, one event
+// written, one mail queued), so the answer's timing does not tell them
+// apart either.
+func (s *Service) queueCodeMail(ctx context.Context, tx *store.Tx, req store.CodeRequest, box, code string, now time.Time) (sentMail, error) {
+	recent, err := tx.AddressEvents(ctx, box, eventNotice, now.Add(-noticeEvery))
+	if err != nil {
+		return sentNothing, err
+	}
+	kind, what, event := mail.KindCode, sentCode, eventMail
+	switch {
+	case req.Known:
+	case len(recent) > 0:
+		kind, what, code = mail.KindSuppressed, sentNothing, ""
+	default:
+		kind, what, code, event = mail.KindNoAccount, sentNotice, "", eventNotice
+	}
+	if err := tx.AddressEvent(ctx, box, event, now); err != nil {
+		return sentNothing, err
+	}
+	err = s.queue(ctx, tx, kind, req, now, mail.Data{Flow: req.Kind, Code: code, ExpiresAt: req.ExpiresAt})
+	return what, err
+}
+
+// queue puts a mail in the outbox of this transaction, as template data:
+// rendering happens when it is sent, outside the transaction.
+func (s *Service) queue(ctx context.Context, tx *store.Tx, kind string, req store.CodeRequest, now time.Time, d mail.Data) error {
+	d.BaseURL = s.cfg.BaseURL
+	d.ThirdPartyExcluded = s.cfg.ThirdPartyExcluded
+	data, err := json.Marshal(d)
+	if err != nil {
+		return fmt.Errorf("objection: mail data: %w", err)
+	}
+	id := ids.Ordered()
+	if err := tx.QueueMail(ctx, store.Mail{
+		ID: id, MessageID: id + "@" + s.cfg.MailDomain, Kind: kind, RequestID: req.ID, To: req.Email, Lang: req.Lang,
+		Data: string(data), CreatedAt: now, Urgent: kind == mail.KindCode || kind == mail.KindNoAccount || kind == mail.KindSuppressed,
+	}); err != nil {
+		return err
+	}
+	tx.AfterCommit(s.wake)
+	return nil
+}
+
+func (s *Service) countSent(sent sentMail) {
+	if s.m == nil {
+		return
+	}
+	switch sent {
+	case sentCode:
+		s.m.CodesSent.Inc()
+	case sentNotice:
+		s.m.NoticesSent.Inc()
+	}
+}
+
+func (s *Service) countRefusal(err error) error {
+	var e *Error
+	if s.m != nil && errors.As(err, &e) {
+		switch e.Code {
+		case CodeRateLimited:
+			s.m.RateLimited.WithLabelValues("address").Inc()
+		case CodeClientLimited:
+			s.m.RateLimited.WithLabelValues("client_address").Inc()
+		}
+	}
+	return err
+}
+
+// Resend replaces the code of a pending request with a new one. The old code
+// stops working. It is subject to the cool-down and the per-address limits.
+func (s *Service) Resend(ctx context.Context, flow Flow, requestID, client string) (Started, error) {
+	if !ids.IsRequest(requestID) {
+		return Started{}, notFound()
+	}
+	now := s.now()
+	var req store.CodeRequest
+	var sent sentMail
+	err := s.db.Write(ctx, func(ctx context.Context, tx *store.Tx) error {
+		var err error
+		req, err = tx.Request(ctx, requestID)
+		if errors.Is(err, store.ErrNotFound) || err == nil && Flow(req.Kind) != flow {
+			return notFound()
+		}
+		if err != nil {
+			return err
+		}
+		if !req.UsedAt.IsZero() {
+			return &Error{Code: CodeCodeUsed}
+		}
+		if req.Email == "" { // expired long ago and forgotten
+			return notFound()
+		}
+		if next := req.CodeSentAt.Add(otp.ResendCooldown); now.Before(next) {
+			return &Error{Code: CodeResendTooSoon, RetryAfter: retryAfter(next, now), Until: next}
+		}
+		if err := s.checkClientLimit(ctx, tx, client, now); err != nil {
+			return err
+		}
+		box := s.mailboxHash(req)
+		if err := s.checkAddressLimit(ctx, tx, box, now); err != nil {
+			return err
+		}
+		code, err := otp.Generate()
+		if err != nil {
+			return err
+		}
+		req.CodeHash = s.keys.CodeHash(req.ID, code)
+		req.CodeSentAt, req.ExpiresAt, req.Attempts = now, now.Add(s.cfg.CodeTTL), 0
+		if err := tx.RenewCode(ctx, req.ID, req.CodeHash, req.CodeSentAt, req.ExpiresAt); err != nil {
+			return err
+		}
+		sent, err = s.queueCodeMail(ctx, tx, req, box, code, now)
+		return err
+	})
+	if err != nil {
+		return Started{}, s.countRefusal(err)
+	}
+	s.countSent(sent)
+	return s.started(req), nil
+}
+
+// mailboxHash is the key a request's per-address limits count under: the
+// hash of its address without a "+tag".
+func (s *Service) mailboxHash(req store.CodeRequest) string {
+	addr, err := email.Parse(req.Email)
+	if err != nil { // stored before today's rules; its own address then
+		return req.EmailHash
+	}
+	return s.keys.EmailHash(addr.Mailbox)
+}
+
+func notFound() *Error {
+	return &Error{Code: CodeRequestNotFound}
+}
+
+// Verify checks a code and, when it is right, records the objection or the
+// withdrawal, its ledger entry and its confirmation mail in one transaction.
+// The attempt counter is raised before the code is compared and that raise
+// is committed even when the code is wrong.
+func (s *Service) Verify(ctx context.Context, flow Flow, requestID, rawCode string) (Outcome, error) {
+	if !ids.IsRequest(requestID) {
+		return Outcome{}, notFound()
+	}
+	code, ok := otp.Normalize(rawCode)
+	if !ok {
+		return Outcome{}, fieldErr(CodeCodeFormat, "code")
+	}
+	now := s.now()
+	var out Outcome
+	var refusal *Error
+	var checked, matched bool
+	err := s.db.Write(ctx, func(ctx context.Context, tx *store.Tx) error {
+		req, err := tx.Request(ctx, requestID)
+		if errors.Is(err, store.ErrNotFound) || err == nil && Flow(req.Kind) != flow {
+			refusal = notFound()
+			return nil
+		}
+		if err != nil {
+			return err
+		}
+		switch {
+		case !req.UsedAt.IsZero():
+			refusal = &Error{Code: CodeCodeUsed, Field: "code"}
+			return nil
+		case !now.Before(req.ExpiresAt):
+			refusal = &Error{Code: CodeCodeExpired, Field: "code"}
+			return nil
+		}
+		allowed, err := tx.CountAttempt(ctx, requestID, otp.MaxAttempts)
+		if err != nil {
+			return err
+		}
+		if !allowed {
+			refusal = &Error{Code: CodeTooManyAttempts, Field: "code"}
+			return nil
+		}
+		checked = true
+		// Requests for unknown addresses carry the hash of a code nobody was
+		// sent; they take the same comparison and can never succeed.
+		matched = otp.Equal(s.keys.CodeHash(requestID, code), req.CodeHash) && req.Known
+		if !matched {
+			refusal = &Error{Code: CodeCodeInvalid, Field: "code", Remaining: otp.MaxAttempts - req.Attempts - 1}
+			return nil
+		}
+		consumed, err := tx.ConsumeCode(ctx, requestID, now)
+		if err != nil {
+			return err
+		}
+		if !consumed {
+			refusal = &Error{Code: CodeCodeUsed, Field: "code"}
+			return nil
+		}
+		if flow == FlowObjection {
+			out, err = s.accept(ctx, tx, req, now)
+		} else {
+			out, err = s.withdraw(ctx, tx, req, now)
+		}
+		if err != nil {
+			return err
+		}
+		return tx.FinishRequest(ctx, requestID, out.Reference)
+	})
+	if err != nil {
+		return Outcome{}, err
+	}
+	s.countVerify(flow, checked, matched, refusal)
+	if refusal != nil {
+		return Outcome{}, refusal
+	}
+	return out, nil
+}
+
+func (s *Service) countVerify(flow Flow, checked, matched bool, refusal *Error) {
+	if s.m == nil {
+		return
+	}
+	if checked {
+		if matched {
+			s.m.CodeChecks.WithLabelValues("match").Inc()
+		} else {
+			s.m.CodeChecks.WithLabelValues("mismatch").Inc()
+		}
+	}
+	if refusal != nil {
+		s.m.CodesFailed.WithLabelValues(refusal.Code).Inc()
+	} else {
+		s.m.CodesVerified.WithLabelValues(string(flow)).Inc()
+	}
+}
