@@ -53,7 +53,7 @@ func ParseLine(line []byte) (Record, error) {
 		return r, err
 	}
 	if r.Email != "" {
-		if _, err := email.Parse(r.Email); err != nil {
+		if _, err := email.ParseRecorded(r.Email); err != nil {
 			return r, fmt.Errorf("email %q: %w", r.Email, err)
 		}
 	}
@@ -111,7 +111,7 @@ func Parse(r io.Reader, keys *secret.Keys) (Parsed, error) {
 		seen[k] = n
 		a := store.Account{Product: rec.Product, AccountID: rec.AccountID, Birthdate: rec.Birthdate, Handle: rec.Handle, Group: rec.Group}
 		if rec.Email != "" {
-			addr, _ := email.Parse(rec.Email) // validated by ParseLine
+			addr, _ := email.ParseRecorded(rec.Email) // validated by ParseLine
 			a.EmailHash = keys.EmailHash(addr.Canonical)
 		}
 		p.Accounts = append(p.Accounts, a)

@@ -8,6 +8,7 @@ import (
 	"testing"
 	"unicode/utf8"
 
+	"github.com/notrain/notrain/internal/email"
 	"github.com/notrain/notrain/internal/jsonlines"
 	"github.com/notrain/notrain/internal/secret"
 )
@@ -135,5 +136,26 @@ func TestParseFraming(t *testing.T) {
 		if !errors.As(err, &le) || le.Line != tt.line || !strings.Contains(err.Error(), tt.want) {
 			t.Errorf("Parse(%q) = %v, want line %d: …%s…", tt.in, err, tt.line, tt.want)
 		}
+	}
+}
+
+// A directory address in capitals is the platform's own record: it imports,
+// and its owner's lower-case spelling matches it.
+func TestDirectoryAddressInCapitalsMatchesItsOwner(t *testing.T) {
+	keys := keys(t)
+	in := `{"product":"facebook","account_id":"u1","email":"JÖRG@MÜLLER.DE"}` + "\n"
+	p, err := Parse(strings.NewReader(in), keys)
+	if err != nil {
+		t.Fatalf("import refused a capitalised directory address: %v", err)
+	}
+	typed, err := email.Parse("jörg@müller.de")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got, want := p.Accounts[0].EmailHash, keys.EmailHash(typed.Canonical); got != want {
+		t.Errorf("directory hash %s, typed address hashes to %s: the owner could not object", got, want)
+	}
+	if _, err := Parse(strings.NewReader(`{"product":"facebook","account_id":"u2","email":"anna.İg@example.de"}`+"\n"), keys); err == nil {
+		t.Error("a directory address whose İ would become anna.ig was imported")
 	}
 }

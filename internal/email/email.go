@@ -96,6 +96,26 @@ func Parse(s string) (Address, error) {
 	return addr, nil
 }
 
+// ParseRecorded parses an address a platform recorded itself (the account
+// directory, an imported letter) rather than one a person typed to be sent a
+// code: it is lower-cased fully first, so "JÖRG@…" in a directory matches the
+// "jörg@…" its owner types, and then must be canonical like any other. Full
+// lower-casing must not merge a recorded spelling into another address, so
+// a letter outside ASCII that lower-cases into ASCII (İ → i) is refused, and
+// so is ſ, which other systems fold to s.
+func ParseRecorded(s string) (Address, error) {
+	if !utf8.ValidString(s) {
+		return Address{}, ErrInvalid
+	}
+	s = norm.NFC.String(s)
+	for _, r := range s {
+		if r >= utf8.RuneSelf && unicode.ToLower(r) < utf8.RuneSelf {
+			return Address{}, ErrNotCanonical
+		}
+	}
+	return Parse(strings.ToLower(s))
+}
+
 // asciiLower lower-cases A–Z and leaves every other character alone.
 func asciiLower(s string) string {
 	b := []byte(s)

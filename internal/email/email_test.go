@@ -132,3 +132,32 @@ func FuzzParse(f *testing.F) {
 		}
 	})
 }
+
+// A platform's directory (and an imported letter) may hold an address in
+// capitals; it is nobody's attempt to reach someone else's code, so it is
+// lower-cased fully and then must be canonical. The person matches it by
+// typing the lower-case spelling, which the portal accepts.
+func TestParseRecorded(t *testing.T) {
+	for _, tc := range []struct {
+		in, want string
+		err      error
+	}{
+		{in: "JÖRG@MÜLLER.DE", want: "jörg@xn--mller-kva.de"},
+		{in: "Anna@Example.DE", want: "anna@example.de"},
+		{in: "anna.\u0130g@example.de", err: ErrNotCanonical}, // İ would become anna.ig, someone else's
+		{in: "anna.\u017Fg@example.de", err: ErrNotCanonical},            // ſ is lower case, but folds to s elsewhere
+		{in: "not an address", err: ErrInvalid},
+	} {
+		a, err := ParseRecorded(tc.in)
+		if !errors.Is(err, tc.err) || a.Canonical != tc.want {
+			t.Errorf("ParseRecorded(%q) = %q, %v; want %q, %v", tc.in, a.Canonical, err, tc.want, tc.err)
+		}
+		if err != nil {
+			continue
+		}
+		typed, err := Parse(tc.want)
+		if err != nil || typed.Canonical != a.Canonical {
+			t.Errorf("the person's lower-case spelling %q parses to %q, %v: cannot match the record", tc.want, typed.Canonical, err)
+		}
+	}
+}

@@ -11,6 +11,7 @@ import (
 	"time"
 	"unicode/utf8"
 
+	"github.com/notrain/notrain/internal/email"
 	"github.com/notrain/notrain/internal/jsonlines"
 	"github.com/notrain/notrain/internal/ledger"
 	"github.com/notrain/notrain/internal/platform"
@@ -48,9 +49,11 @@ func (s *Service) parseImport(line []byte, now time.Time) (newObjection, error) 
 	case r.Email != "" && (r.Product != "" || r.AccountID != ""):
 		return n, errors.New("give either email, or product and account_id, not both")
 	case r.Email != "":
-		addr, err := ParseEmail(r.Email)
+		// A letter's address is recorded by the operator, as the
+		// directory's is: matched the same way (email.ParseRecorded).
+		addr, err := email.ParseRecorded(r.Email)
 		if err != nil {
-			return n, fmt.Errorf("email %q: %v", r.Email, err)
+			return n, fmt.Errorf("email %q: %w", r.Email, err)
 		}
 		n.EmailHash = s.keys.EmailHash(addr.Canonical)
 	case r.Product != "" && r.AccountID != "":
