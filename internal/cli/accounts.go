@@ -18,13 +18,14 @@ func (s *storeFlags) openImport(ctx context.Context, env Env, path string) (*os.
 	if err != nil {
 		return nil, nil, nil, nil, err
 	}
-	db, err := s.open(ctx)
+	// Imports are the one way besides serve --init to make a store.
+	db, err := s.create(ctx)
 	if err != nil {
 		in.Close()
 		return nil, nil, nil, nil, err
 	}
 	log, _ := newLogger(env, "info")
-	keys, err := s.keys(log)
+	keys, err := s.keys(ctx, db, log)
 	if err != nil {
 		in.Close()
 		db.Close()

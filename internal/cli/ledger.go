@@ -4,9 +4,9 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"strings"
 
 	"github.com/notrain/notrain/internal/ledger"
+	"github.com/notrain/notrain/internal/store"
 )
 
 func ledgerVerify(ctx context.Context, args []string, env Env) error {
@@ -23,7 +23,7 @@ func ledgerVerify(ctx context.Context, args []string, env Env) error {
 	if len(f.args) > 0 {
 		return usageError{"usage: notrain ledger verify [--db …] [--checkpoint FILE]"}
 	}
-	if checkpoint == "" && !strings.Contains(s.db, "://") {
+	if checkpoint == "" && !store.IsPostgres(s.db) {
 		checkpoint = s.db + ".ledger-checkpoint"
 	}
 	db, err := s.open(ctx)
