@@ -63,7 +63,7 @@ func accountsImport(ctx context.Context, args []string, env Env) error {
 		res.Records, path, res.Inserted, res.Updated, res.Unchanged, res.LedgerSeq)
 	// The import is committed; a failed cache refresh only means the next
 	// filter run builds it.
-	if err := db.RefreshEligibilityCache(ctx); err != nil {
+	if err := refreshCache(ctx, db); err != nil {
 		fmt.Fprintf(env.Stderr, "notrain: eligibility cache not refreshed: %v\n", err)
 	}
 	return nil

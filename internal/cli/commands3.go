@@ -2,15 +2,14 @@ package cli
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"path/filepath"
 
+	"github.com/notrain/notrain/internal/eligibility"
 	"github.com/notrain/notrain/internal/ledger"
 	"github.com/notrain/notrain/internal/locale"
 	"github.com/notrain/notrain/internal/objection"
 	"github.com/notrain/notrain/internal/policy"
-	"github.com/notrain/notrain/internal/store"
 )
 
 // policyCheck prints the effective policy and its hash, or why it is invalid.
@@ -57,7 +56,7 @@ func snapshotExport(ctx context.Context, args []string, env Env) error {
 		return err
 	}
 	defer db.Close()
-	snap, _, err := db.EligibilitySnapshot(ctx, "")
+	snap, err := db.BuildEligibility(ctx)
 	if err != nil {
 		return err
 	}
@@ -67,14 +66,10 @@ func snapshotExport(ctx context.Context, args []string, env Env) error {
 			return err
 		}
 	}
-	if _, err := db.VerifyLedger(ctx, cp, &snap.Head); err != nil {
-		var bad *ledger.BadEntryError
-		if errors.As(err, &bad) {
-			return fmt.Errorf("ledger BROKEN at entry %d (%s): no snapshot exported", bad.Seq, bad.Reason)
-		}
-		return err
+	if _, err := verifyLedger(ctx, db, cp, true, &snap.Head); err != nil {
+		return fmt.Errorf("%w: no snapshot exported", err)
 	}
-	sum, err := store.WriteSnapshotFile(snap, out)
+	sum, err := eligibility.WriteFile(snap, out)
 	if err != nil {
 		return err
 	}
@@ -114,7 +109,7 @@ func objectionsImport(ctx context.Context, args []string, env Env) error {
 		return fmt.Errorf("%s: %w (nothing was imported)", path, err)
 	}
 	fmt.Fprintf(env.Stdout, "imported %d objections from %s (ledger up to entry %d)\n", res.Records, path, res.LedgerSeq)
-	if err := db.RefreshEligibilityCache(ctx); err != nil {
+	if err := refreshCache(ctx, db); err != nil {
 		fmt.Fprintf(env.Stderr, "notrain: eligibility cache not refreshed: %v\n", err)
 	}
 	return nil

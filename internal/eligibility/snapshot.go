@@ -309,3 +309,19 @@ func (s *Snapshot) Key(idx int32) Key {
 
 // Len is the number of keys (directory accounts and accounts only named by grants).
 func (s *Snapshot) Len() int { return s.keys.len() }
+
+// LatestChange is the latest moment, not after now (Unix microseconds), at
+// which one of the snapshot's objections or consents began or ended: the
+// eligibility head time as far as the snapshot can tell (item exclusions
+// carry no time in it). Zero when there is none.
+func (s *Snapshot) LatestChange(now int64) int64 {
+	var latest int64
+	for _, g := range s.grants {
+		for _, t := range [2]int64{g.From, g.To} {
+			if t != 0 && t <= now && t > latest {
+				latest = t
+			}
+		}
+	}
+	return latest
+}
