@@ -61,17 +61,26 @@ func (m *Manifest) Encode() ([]byte, error) {
 	return append(b, '\n'), nil
 }
 
-// ReadManifest reads a manifest written by Encode and returns it with the
-// sha256 of the file.
+// ReadManifest reads the identifying fields of a manifest written by Encode
+// (snapshot id, as-of, policy hash, inputs, outputs, ledger head) and
+// returns them with the sha256 of the file.
 func ReadManifest(path string) (*Manifest, string, error) {
 	b, err := os.ReadFile(path)
 	if err != nil {
 		return nil, "", fmt.Errorf("manifest: %w", err)
 	}
-	var m Manifest
-	if err := json.Unmarshal(b, &m); err != nil {
+	var in struct {
+		SnapshotID   string      `json:"snapshot_id"`
+		AsOf         string      `json:"as_of"`
+		PolicySHA256 string      `json:"policy_sha256"`
+		LedgerHead   ledger.Head `json:"ledger_head"`
+		Inputs       []FileInfo  `json:"inputs"`
+		Outputs      []FileInfo  `json:"outputs"`
+	}
+	if err := json.Unmarshal(b, &in); err != nil {
 		return nil, "", fmt.Errorf("manifest %s: %w", path, err)
 	}
+	m := Manifest{SnapshotID: in.SnapshotID, AsOf: in.AsOf, PolicySHA256: in.PolicySHA256, LedgerHead: in.LedgerHead, Inputs: in.Inputs, Outputs: in.Outputs}
 	if m.SnapshotID == "" || m.AsOf == "" || m.PolicySHA256 == "" || len(m.Outputs) != 1 {
 		return nil, "", fmt.Errorf("manifest %s: not a snapshot manifest (snapshot_id, as_of, policy_sha256 or outputs missing)", path)
 	}
