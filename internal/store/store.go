@@ -58,6 +58,8 @@ type DB struct {
 	closed  bool
 
 	stmts sync.Map // SQL text → *sql.Stmt prepared on the write path
+
+	health writeHealth
 }
 
 // Options tune a DB.
