@@ -80,7 +80,7 @@ func snapshotExport(ctx context.Context, args []string, env Env) error {
 }
 
 // objectionsImport records objections received by other channels.
-func objectionsImport(ctx context.Context, args []string, env Env) error {
+func objectionsImport(ctx context.Context, args []string, env Env) (err error) {
 	var s storeFlags
 	f := newFlags("objections import", env.LookupEnv, env.Stderr)
 	s.register(f)
@@ -95,7 +95,7 @@ func objectionsImport(ctx context.Context, args []string, env Env) error {
 	if err != nil {
 		return err
 	}
-	defer done()
+	defer func() { done(err != nil) }()
 	cat, err := locale.Load()
 	if err != nil {
 		return err

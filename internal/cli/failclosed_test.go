@@ -35,6 +35,8 @@ import (
 //   - store: --db names a PostgreSQL database without notrain's schema, or
 //     with someone else's tables (filter, ledger verify, serve without --init;
 //     serve --init too for the foreign one)
+//   - store: a failed first import (a bad line, a missing file) leaves no
+//     new store or key behind
 //   - key: a key file other than the store's (accounts import, objections
 //     import, serve)
 //   - key: no key file for a store that already holds data
@@ -172,6 +174,15 @@ func TestFailsClosed(t *testing.T) {
 			raw.Close()
 			return e, []string{"accounts", "import", writeFile(t, filepath.Join(t.TempDir(), "a.jsonl"), fixture.Accounts), "--db", e.db}
 		}, "no notrain schema"},
+		{"accounts import: a bad file into a new store", func(t *testing.T) (env, []string) {
+			e := bare(t)
+			bad := writeFile(t, filepath.Join(t.TempDir(), "a.jsonl"), fixture.Accounts+`{"product":"myspace","account_id":"u9"}`+"\n")
+			return e, []string{"accounts", "import", bad, "--db", e.db}
+		}, "nothing was imported"},
+		{"objections import: a file that does not exist, into a new store", func(t *testing.T) (env, []string) {
+			e := bare(t)
+			return e, []string{"objections", "import", filepath.Join(e.dir, "typo.jsonl"), "--db", e.db}
+		}, "typo.jsonl"},
 		{"filter: PostgreSQL database without notrain's schema", func(t *testing.T) (env, []string) {
 			e := pgEmpty(t)
 			return e, filterIn(e)
