@@ -291,16 +291,6 @@ func (b *builder) finish() *Snapshot {
 	return s
 }
 
-// Lookup returns the account index of (product, id) and whether it is in
-// the directory; the index is -1 when the snapshot does not know the key.
-func (s *Snapshot) Lookup(product, id []byte) (int32, bool) {
-	e, ok := s.keys.lookup(productCode(product), id)
-	if !ok {
-		return -1, false
-	}
-	return s.keys.index(e), s.keys.flags(e)&flagInDirectory != 0
-}
-
 // Key returns the product and account id of an index.
 func (s *Snapshot) Key(idx int32) Key {
 	p, id := s.keys.key(idx)

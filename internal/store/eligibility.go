@@ -151,39 +151,3 @@ func (tx *Tx) RegisterSnapshot(ctx context.Context, s SnapshotRecord, entry map[
 	}
 	return e, nil
 }
-
-// Snapshots lists registered snapshots, newest first.
-func (db *DB) Snapshots(ctx context.Context) ([]SnapshotRecord, error) {
-	rows, err := db.r.QueryContext(ctx, `SELECT id, created_at, as_of, policy_sha256, eligibility_seq, eligibility_hash,
-		records_read, records_kept, manifest, manifest_sha256 FROM snapshots ORDER BY created_at DESC, id`)
-	if err != nil {
-		return nil, fmt.Errorf("store: snapshots: %w", err)
-	}
-	defer rows.Close()
-	var out []SnapshotRecord
-	for rows.Next() {
-		var s SnapshotRecord
-		if err := rows.Scan(&s.ID, &s.CreatedAt, &s.AsOf, &s.PolicySHA256, &s.Eligibility.Seq, &s.Eligibility.Hash,
-			&s.Read, &s.Kept, &s.Manifest, &s.ManifestSHA256); err != nil {
-			return nil, fmt.Errorf("store: snapshots: %w", err)
-		}
-		out = append(out, s)
-	}
-	return out, rows.Err()
-}
-
-// ExcludeItems adds item ids to the exclusion list.
-func (tx *Tx) ExcludeItems(ctx context.Context, ids []string, reason string, at int64, seq int64) (int, error) {
-	added := 0
-	for _, id := range ids {
-		res, err := tx.exec(ctx, `INSERT INTO item_exclusions (item_id, reason, added_at, ledger_seq) VALUES ($1, $2, $3, $4)
-			ON CONFLICT (item_id) DO NOTHING`, id, reason, at, seq)
-		if err != nil {
-			return added, fmt.Errorf("store: exclude item: %w", err)
-		}
-		if n, _ := res.RowsAffected(); n == 1 {
-			added++
-		}
-	}
-	return added, nil
-}

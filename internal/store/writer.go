@@ -248,9 +248,6 @@ func (tx *Tx) reset(m txMark) {
 // AfterCommit runs f once the transaction has committed (never if it fails).
 func (tx *Tx) AfterCommit(f func()) { tx.afterCommit = append(tx.afterCommit, f) }
 
-// Dialect is the database behind the transaction.
-func (tx *Tx) Dialect() Dialect { return tx.db.dialect }
-
 // The write path reuses prepared statements: parsing the same SQL for
 // every objection would cost more than executing it. SQL seen for the first
 // time is prepared on the transaction (the one write connection is busy
