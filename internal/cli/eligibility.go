@@ -5,6 +5,7 @@ import (
 	"fmt"
 
 	"github.com/notrain/notrain/internal/eligibility"
+	"github.com/notrain/notrain/internal/ledger"
 	"github.com/notrain/notrain/internal/store"
 )
 
@@ -37,7 +38,7 @@ func loadEligibility(ctx context.Context, db *store.DB, cache string) (*eligibil
 			}
 		}
 	}
-	snap, err := db.BuildEligibility(ctx)
+	snap, err := buildEligibility(ctx, db)
 	if err != nil {
 		return nil, eligibilityOrigin{}, nil, err
 	}
@@ -64,4 +65,56 @@ func refreshCache(ctx context.Context, db *store.DB) error {
 		return err
 	}
 	return pending.Install()
+}
+
+// buildEligibility reads the eligibility snapshot from the store's tables,
+// at one ledger head. The store and the eligibility package know nothing of
+// each other; storeSource carries the store's rows over.
+func buildEligibility(ctx context.Context, db *store.DB) (*eligibility.Snapshot, error) {
+	accounts, idBytes, err := db.DirectorySize(ctx)
+	if err != nil {
+		return nil, err
+	}
+	var snap *eligibility.Snapshot
+	err = db.ReadEligibility(ctx, func(r *store.EligibilityRead) error {
+		var err error
+		snap, err = eligibility.Build(storeSource{r}, accounts, idBytes)
+		return err
+	})
+	if err != nil {
+		return nil, fmt.Errorf("eligibility: %w", err)
+	}
+	return snap, nil
+}
+
+// storeSource is an eligibility.Source over one read of the store.
+type storeSource struct{ r *store.EligibilityRead }
+
+func (s storeSource) Head() ledger.Head { return s.r.Head() }
+
+func (s storeSource) Accounts(fn func(eligibility.AccountRow) error) error {
+	return s.r.Accounts(func(a store.AccountRow) error {
+		return fn(eligibility.AccountRow{Product: a.Product, AccountID: a.AccountID, EmailHash: a.EmailHash, Birthdate: a.Birthdate, Group: a.Group})
+	})
+}
+
+func (s storeSource) Objections(fn func(eligibility.Grant) error) error {
+	return s.r.Objections(func(g store.GrantRow) error { return fn(grant(g)) })
+}
+
+func (s storeSource) Consents(fn func(eligibility.Grant) error) error {
+	return s.r.Consents(func(g store.GrantRow) error { return fn(grant(g)) })
+}
+
+func (s storeSource) ItemExclusions(fn func(string) error) error { return s.r.ItemExclusions(fn) }
+
+func grant(g store.GrantRow) eligibility.Grant {
+	out := eligibility.Grant{EmailHash: g.EmailHash, Products: g.Products, Interval: eligibility.Interval{From: g.From, To: g.To}}
+	if len(g.Accounts) > 0 {
+		out.Accounts = make([]eligibility.Key, len(g.Accounts))
+		for i, k := range g.Accounts {
+			out.Accounts[i] = eligibility.Key{Product: k.Product, AccountID: k.AccountID}
+		}
+	}
+	return out
 }

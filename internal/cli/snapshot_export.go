@@ -35,7 +35,7 @@ func snapshotExport(ctx context.Context, args []string, env Env) error {
 		return err
 	}
 	defer db.Close()
-	snap, err := db.BuildEligibility(ctx)
+	snap, err := buildEligibility(ctx, db)
 	if err != nil {
 		return err
 	}

@@ -57,3 +57,24 @@ func (db *DB) RegisteredManifest(ctx context.Context, snapshotID string) (string
 	}
 	return sum, nil
 }
+
+// CachePath is where the compact eligibility cache of a SQLite store lives
+// ("" for PostgreSQL).
+func (db *DB) CachePath() string {
+	if db.path == "" {
+		return ""
+	}
+	return db.path + ".eligibility"
+}
+
+// hasEntry reports whether the chain holds h (the empty chain's head included).
+func (db *DB) hasEntry(ctx context.Context, h ledger.Head) (bool, error) {
+	if h.Seq == 0 {
+		return h.Hash == ledger.Genesis, nil
+	}
+	var n int
+	if err := db.r.QueryRowContext(ctx, "SELECT COUNT(*) FROM ledger WHERE seq = $1 AND hash = $2", h.Seq, h.Hash).Scan(&n); err != nil {
+		return false, fmt.Errorf("store: ledger: %w", err)
+	}
+	return n == 1, nil
+}
