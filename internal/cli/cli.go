@@ -30,16 +30,19 @@ type Env struct {
 const usage = `notrain: objections to AI training, honoured and proven.
 
 Usage:
-  notrain serve              [--addr 127.0.0.1:8080] [--db notrain.db] [--mail dev|smtp://…] [--demo] [--ip-rate-limit N]
+  notrain serve              [--addr 127.0.0.1:8080] [--db notrain.db] [--mail dev|smtp://…] [--init|--demo] [--ip-rate-limit N]
   notrain accounts import    FILE.jsonl [--db …]
   notrain objections import  FILE.jsonl [--db …]
   notrain filter             --in FILE… --out FILE --manifest FILE [--policy FILE] [--as-of RFC3339]
                              [--db …|--snapshot FILE] [--rejects FILE] [--lineage FILE]
+                             [--allow-empty-directory] [--reproduce MANIFEST]
   notrain policy check       [FILE]
   notrain snapshot export    --out FILE [--db …]
   notrain ledger verify      [--db …] [--checkpoint FILE]
   notrain version
 
+Only serve --init (or --demo) and the imports create a store; every other
+command refuses a --db that is not one.
 Every flag can also be set as an environment variable: --ip-rate-limit as
 NOTRAIN_IP_RATE_LIMIT; secrets (--secret, --mail) also as NOTRAIN_SECRET_FILE
 or NOTRAIN_MAIL_FILE naming a file that holds the value.

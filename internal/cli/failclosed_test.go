@@ -53,6 +53,9 @@ import (
 //   - output: colliding paths (--out = --manifest, --out = --lineage,
 //     --manifest = --rejects, an output onto the store or its key)
 //   - output: --lineage names an existing directory
+//   - register: the store refuses to register the snapshot after every
+//     output was written (the outputs are taken back, files they replaced
+//     restored)
 //
 // A corrupted or truncated eligibility cache is not trusted either; as it
 // is derived data, the run rebuilds it from the store instead of failing
@@ -332,6 +335,19 @@ func TestFailsClosed(t *testing.T) {
 			e := withAccounts(t)
 			return e, filterIn(e, "--rejects", e.db+".key")
 		}, "would be overwritten"},
+		{"filter: registering the snapshot fails", func(t *testing.T) (env, []string) {
+			e := withAccounts(t)
+			refuseRegistration(t, e.db)
+			return e, filterIn(e)
+		}, "register snapshot"},
+		{"filter: registering fails, the outputs it replaced come back", func(t *testing.T) (env, []string) {
+			e := withAccounts(t)
+			for _, f := range []string{"out.jsonl", "manifest.json", "out.lineage.jsonl"} {
+				writeFile(t, filepath.Join(e.dir, f), "the previous snapshot's "+f+"\n")
+			}
+			refuseRegistration(t, e.db)
+			return e, filterIn(e)
+		}, "register snapshot"},
 		{"filter: --lineage names an existing directory", func(t *testing.T) (env, []string) {
 			e := withAccounts(t)
 			lin := filepath.Join(e.dir, "lineage")
@@ -357,6 +373,17 @@ func TestFailsClosed(t *testing.T) {
 			}
 		})
 	}
+}
+
+// refuseRegistration makes the database itself refuse to register a
+// snapshot, the last step of a filter run.
+func refuseRegistration(t *testing.T, db string) {
+	t.Helper()
+	raw := dbtest.Raw(t, db)
+	if _, err := raw.Exec(`CREATE TRIGGER no_snapshots BEFORE INSERT ON snapshots BEGIN SELECT RAISE(ABORT, 'the disk says no'); END`); err != nil {
+		t.Fatal(err)
+	}
+	raw.Close()
 }
 
 // worldState lists the files in dir and beside a SQLite store, and the

@@ -125,7 +125,7 @@ func open(ctx context.Context, dsn string, opt Options, create bool) (*DB, error
 		return nil, err
 	}
 	db.maxOps = opt.MaxBatch
-	if err := db.migrate(ctx); err != nil {
+	if err := db.migrate(ctx, create); err != nil {
 		db.closeConns()
 		return nil, err
 	}
@@ -271,8 +271,9 @@ func (db *DB) checkSQLiteDurability(ctx context.Context) error {
 }
 
 // migrate applies the embedded migrations that are not yet recorded, each in
-// its own transaction, in file-name order.
-func (db *DB) migrate(ctx context.Context) error {
+// its own transaction, in file-name order. Only when creating may it make
+// the version table; Open has checked that the store has it.
+func (db *DB) migrate(ctx context.Context, create bool) error {
 	files, err := fs.Glob(migrations, "migrations/*.sql")
 	if err != nil {
 		return fmt.Errorf("store: migrations: %w", err)
@@ -291,9 +292,11 @@ func (db *DB) migrate(ctx context.Context) error {
 		}
 		defer conn.ExecContext(context.WithoutCancel(ctx), "SELECT pg_advisory_unlock($1)", migrationLock)
 	}
-	if _, err := db.w.ExecContext(ctx, `CREATE TABLE IF NOT EXISTS schema_migrations (
-		version BIGINT PRIMARY KEY, name TEXT NOT NULL, applied_at BIGINT NOT NULL)`); err != nil {
-		return fmt.Errorf("store: migrations table: %w", err)
+	if create {
+		if _, err := db.w.ExecContext(ctx, `CREATE TABLE IF NOT EXISTS schema_migrations (
+			version BIGINT PRIMARY KEY, name TEXT NOT NULL, applied_at BIGINT NOT NULL)`); err != nil {
+			return fmt.Errorf("store: migrations table: %w", err)
+		}
 	}
 	var current int64
 	if err := db.w.QueryRowContext(ctx, "SELECT COALESCE(MAX(version), 0) FROM schema_migrations").Scan(&current); err != nil {
