@@ -499,3 +499,24 @@ func TestDamagedCacheIsRebuilt(t *testing.T) {
 		})
 	}
 }
+
+// A store from before key checks were kept adopts the first key it is
+// opened with, then refuses any other.
+func TestKeyCheckIsRecordedForAnOlderStore(t *testing.T) {
+	dir, db := filterEnv(t)
+	raw := dbtest.Raw(t, db)
+	if _, err := raw.Exec("DELETE FROM key_check"); err != nil {
+		t.Fatal(err)
+	}
+	raw.Close()
+	accts := filepath.Join(dir, "a.jsonl")
+	if code, _, stderr := run(t, dir, nil, "accounts", "import", accts, "--db", db); code != 0 {
+		t.Fatal(stderr)
+	}
+	if n := count(t, db, "key_check"); n != 1 {
+		t.Fatalf("%d key checks recorded", n)
+	}
+	if code, _, stderr := run(t, dir, nil, "accounts", "import", accts, "--db", db, "--secret", strings.Repeat("77", 32)); code == 0 || !strings.Contains(stderr, "does not match") {
+		t.Fatalf("another key: exit %d, %s", code, stderr)
+	}
+}
