@@ -7,7 +7,9 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"io/fs"
 	"log/slog"
+	"os"
 	"path/filepath"
 	"strings"
 	"time"
@@ -28,16 +30,19 @@ type Env struct {
 const usage = `notrain: objections to AI training, honoured and proven.
 
 Usage:
-  notrain serve              [--addr 127.0.0.1:8080] [--db notrain.db] [--mail dev|smtp://…] [--demo] [--ip-rate-limit N]
+  notrain serve              [--addr 127.0.0.1:8080] [--db notrain.db] [--mail dev|smtp://…] [--init|--demo] [--ip-rate-limit N]
   notrain accounts import    FILE.jsonl [--db …]
   notrain objections import  FILE.jsonl [--db …]
   notrain filter             --in FILE… --out FILE --manifest FILE [--policy FILE] [--as-of RFC3339]
                              [--db …|--snapshot FILE] [--rejects FILE] [--lineage FILE]
+                             [--allow-empty-directory] [--reproduce MANIFEST]
   notrain policy check       [FILE]
   notrain snapshot export    --out FILE [--db …]
   notrain ledger verify      [--db …] [--checkpoint FILE]
   notrain version
 
+Only serve --init (or --demo) and the imports create a store; every other
+command refuses a --db that is not one.
 Every flag can also be set as an environment variable: --ip-rate-limit as
 NOTRAIN_IP_RATE_LIMIT; secrets (--secret, --mail) also as NOTRAIN_SECRET_FILE
 or NOTRAIN_MAIL_FILE naming a file that holds the value.
@@ -115,27 +120,76 @@ func (s *storeFlags) register(f *flags) {
 	f.StringVar(&s.keyFile, "key-file", "", "master key file (default: next to the SQLite file, <db>.key)")
 }
 
+// open opens an existing store; it never creates one.
 func (s *storeFlags) open(ctx context.Context) (*store.DB, error) {
-	return store.Open(ctx, s.db, store.Options{})
+	db, err := store.Open(ctx, s.db, store.Options{})
+	if errors.Is(err, store.ErrNoStore) {
+		return nil, fmt.Errorf("%w (nothing was created: a store is made by 'notrain serve --init' or by importing accounts or objections)", err)
+	}
+	return db, err
 }
 
-// keys loads the master key; created reports a newly generated key file.
-func (s *storeFlags) keys(log *slog.Logger) (*secret.Keys, error) {
-	path := s.keyFile
-	if path == "" && s.secret == "" {
-		if strings.Contains(s.db, "://") {
-			return nil, usageError{"with a PostgreSQL store, give --secret (or NOTRAIN_SECRET_FILE) or --key-file: every instance needs the same key"}
-		}
-		path = s.db + ".key"
+// create opens the store, creating it when it does not exist yet.
+func (s *storeFlags) create(ctx context.Context) (*store.DB, error) {
+	return store.Create(ctx, s.db, store.Options{})
+}
+
+// keyPath is the key file in use ("" when the key is given by --secret).
+func (s *storeFlags) keyPath() (string, error) {
+	if s.keyFile != "" || s.secret != "" {
+		return s.keyFile, nil
 	}
-	master, created, err := secret.Load(s.secret, path)
+	if store.IsPostgres(s.db) {
+		return "", usageError{"with a PostgreSQL store, give --secret (or NOTRAIN_SECRET_FILE) or --key-file: every instance needs the same key"}
+	}
+	return s.db + ".key", nil
+}
+
+// keys loads the master key and checks it against the store's check value.
+// A key file is generated only for a store that holds nothing yet: for a
+// store with data a new key would match none of its e-mail hashes, so a
+// missing key file is an error, as is a key that is not the store's.
+func (s *storeFlags) keys(ctx context.Context, db *store.DB, log *slog.Logger) (*secret.Keys, error) {
+	path, err := s.keyPath()
 	if err != nil {
+		return nil, err
+	}
+	st, err := db.KeyState(ctx)
+	if err != nil {
+		return nil, err
+	}
+	fresh := st.Check == "" && !st.HasData
+	master, created, err := secret.Load(s.secret, path, fresh)
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil, fmt.Errorf("master key file %s does not exist, but the store already holds data made with a key: give that key with --key-file or --secret (a new key would match none of its e-mail hashes)", filepath.Clean(path))
+	}
+	if err != nil {
+		return nil, err
+	}
+	keys, err := secret.New(master)
+	if err != nil {
+		return nil, err
+	}
+	if err := db.CheckKey(ctx, keys.Check()); err != nil {
+		if created {
+			os.Remove(path)
+		}
+		if errors.Is(err, store.ErrKeyMismatch) {
+			return nil, fmt.Errorf("%w (key from %s): give the key the store was created with; nothing was changed", err, keySource(s.secret, path))
+		}
 		return nil, err
 	}
 	if created && log != nil {
 		log.Warn("generated a new master key; back it up with the database: without it, stored e-mail hashes cannot be matched", "file", filepath.Clean(path))
 	}
-	return secret.New(master)
+	return keys, nil
+}
+
+func keySource(hexKey, path string) string {
+	if hexKey != "" {
+		return "--secret"
+	}
+	return filepath.Clean(path)
 }
 
 func version() string { return "0.1.0-dev" }

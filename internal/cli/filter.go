@@ -6,7 +6,6 @@ import (
 	"errors"
 	"fmt"
 	"os"
-	"path/filepath"
 	"runtime"
 	"runtime/debug"
 	"runtime/pprof"
@@ -36,6 +35,8 @@ type filterConfig struct {
 	workers    int
 	progress   string
 	cpuProfile string
+	allowEmpty bool
+	reproduce  string
 }
 
 func filterCmd(ctx context.Context, args []string, env Env) error {
@@ -55,6 +56,8 @@ func filterCmd(ctx context.Context, args []string, env Env) error {
 	f.IntVar(&c.workers, "workers", 0, "parallel workers (default: every CPU)")
 	f.StringVar(&c.progress, "progress", "auto", "progress line on stderr: auto (when a terminal), always, never")
 	f.StringVar(&c.cpuProfile, "cpuprofile", "", "write a CPU profile (go tool pprof) to this file")
+	f.BoolVar(&c.allowEmpty, "allow-empty-directory", false, "run even though the account directory holds no account (every record is then unknown_author); the manifest records it")
+	f.StringVar(&c.reproduce, "reproduce", "", "re-create the registered snapshot this manifest describes (its as-of and policy), for verification: registers nothing, exits non-zero unless the output's sha256 matches")
 	if err := f.parse(args); err != nil {
 		return err
 	}
@@ -67,17 +70,8 @@ func filterCmd(ctx context.Context, args []string, env Env) error {
 	if c.lineage == "" {
 		c.lineage = lineagePath(c.output)
 	}
-	for _, p := range []string{c.manifest, c.lineage, c.rejects} {
-		for _, in := range c.inputs {
-			if p != "" && filepath.Clean(p) == filepath.Clean(in) {
-				return usageError{fmt.Sprintf("%s is both an input and an output", p)}
-			}
-		}
-	}
-	for _, in := range c.inputs {
-		if filepath.Clean(in) == filepath.Clean(c.output) {
-			return usageError{fmt.Sprintf("%s is both an input and the output", in)}
-		}
+	if err := c.checkPaths(f.given["db"]); err != nil {
+		return err
 	}
 	return c.run(ctx, env, f.given["db"])
 }
@@ -101,19 +95,8 @@ func (c *filterConfig) run(ctx context.Context, env Env, dbGiven bool) error {
 	// The snapshot is built once and read for the whole run; a tight GC
 	// target keeps the transient garbage of building it small.
 	debug.SetGCPercent(25)
-	if c.cpuProfile != "" {
-		f, err := os.Create(c.cpuProfile)
-		if err != nil {
-			return err
-		}
-		defer f.Close()
-		if err := pprof.StartCPUProfile(f); err != nil {
-			return err
-		}
-		defer pprof.StopCPUProfile()
-	}
 	// Everything that could make the result unprovable is checked before a
-	// single record is written: policy, time, store, ledger.
+	// single record is written: policy, time, store, key, ledger, paths.
 	pol, err := policy.Load(c.policy)
 	if err != nil {
 		return err
@@ -128,8 +111,26 @@ func (c *filterConfig) run(ctx context.Context, env Env, dbGiven bool) error {
 			return usageError{fmt.Sprintf("--as-of %s is in the future: objections that arrive until then would be missed", c.asOf)}
 		}
 	}
+	var repro *reproduction
+	if c.reproduce != "" {
+		if !dbGiven && c.snapshot != "" {
+			return usageError{"--reproduce needs the store (--db): only a snapshot registered there can be reproduced"}
+		}
+		if repro, err = readReproduction(c.reproduce, pol, c.asOf); err != nil {
+			return err
+		}
+		asOf = repro.asOf
+	}
+	for _, p := range []string{c.output, c.manifest, c.lineage, c.rejects} {
+		if p != "" {
+			if err := filter.CheckTarget(p); err != nil {
+				return err
+			}
+		}
+	}
 	var snap *eligibility.Snapshot
-	var origin any
+	var origin eligibilityOrigin
+	var cache *eligibility.PendingFile
 	var verified ledger.Head
 	var db *store.DB
 	useStore := c.snapshot == "" || dbGiven
@@ -141,37 +142,67 @@ func (c *filterConfig) run(ctx context.Context, env Env, dbGiven bool) error {
 	}
 	if c.snapshot != "" {
 		var sum string
-		if snap, sum, err = store.ReadSnapshotFile(c.snapshot); err != nil {
-			return fmt.Errorf("eligibility snapshot: %w", err)
+		if snap, sum, err = eligibility.ReadFile(c.snapshot); err != nil {
+			return fmt.Errorf("eligibility snapshot %s: %w", c.snapshot, err)
 		}
-		origin = store.EligibilityOrigin{Source: "file", Path: c.snapshot, SHA256: sum}
+		origin = eligibilityOrigin{Source: "file", Path: c.snapshot, SHA256: sum}
+		if db != nil {
+			changed, err := db.ChangedSince(ctx, snap.Head)
+			if err != nil {
+				return err
+			}
+			if changed {
+				return fmt.Errorf("eligibility snapshot %s was exported at ledger entry %d; the store has changed eligibility since (or is another store): export a new one", c.snapshot, snap.Head.Seq)
+			}
+		}
 	} else {
-		cache := c.cache
+		cachePath := c.cache
 		switch {
-		case cache == "off":
-			cache = ""
-		case cache == "":
-			cache = db.CachePath()
+		case cachePath == "off":
+			cachePath = ""
+		case cachePath == "":
+			cachePath = db.CachePath()
 		}
-		var o store.EligibilityOrigin
-		if snap, o, err = db.EligibilitySnapshot(ctx, cache); err != nil {
+		if snap, origin, cache, err = loadEligibility(ctx, db, cachePath); err != nil {
 			return err
 		}
-		origin = o
+		if cache != nil {
+			defer cache.Discard()
+		}
+	}
+	if snap.Stats.Accounts == 0 && !c.allowEmpty {
+		return fmt.Errorf("the account directory is empty (no accounts were ever imported): every record would count as an unknown author, and a policy that keeps unknown authors would keep objectors' content; import the accounts first, or give --allow-empty-directory")
+	}
+	if repro == nil {
+		if err := c.checkAsOf(ctx, db, snap, asOf, now); err != nil {
+			return err
+		}
 	}
 	if db != nil {
 		cp, err := c.readCheckpoint(db)
 		if err != nil {
 			return err
 		}
-		verified, err = db.VerifyLedgerFrom(ctx, cp, &snap.Head)
-		var bad *ledger.BadEntryError
-		if errors.As(err, &bad) {
-			return fmt.Errorf("ledger BROKEN at entry %d (%s): refusing to build a snapshot whose objections cannot be proven", bad.Seq, bad.Reason)
-		}
+		verified, err = verifyLedger(ctx, db, cp, false, &snap.Head)
 		if err != nil {
-			return fmt.Errorf("ledger: %w", err)
+			return fmt.Errorf("%w: refusing to build a snapshot whose objections cannot be proven", err)
 		}
+		if repro != nil {
+			if err := repro.registered(ctx, db); err != nil {
+				return err
+			}
+		}
+	}
+	if c.cpuProfile != "" {
+		f, err := os.Create(c.cpuProfile)
+		if err != nil {
+			return err
+		}
+		defer f.Close()
+		if err := pprof.StartCPUProfile(f); err != nil {
+			return err
+		}
+		defer pprof.StopCPUProfile()
 	}
 	engine := eligibility.NewEngine(pol, snap, asOf)
 	boundMemory(snap.Len(), c.parquet())
@@ -181,16 +212,22 @@ func (c *filterConfig) run(ctx context.Context, env Env, dbGiven bool) error {
 	if err != nil {
 		return fmt.Errorf("filter: %w (nothing was written)", err)
 	}
-	ok := false
+	installed := false
 	defer func() {
-		if !ok {
+		if !installed {
 			res.Abort()
 		}
 	}()
+	if repro != nil {
+		if err := repro.compare(res); err != nil {
+			return err
+		}
+	}
 	effective, err := json.Marshal(pol)
 	if err != nil {
 		return err
 	}
+	register := db != nil && repro == nil
 	m := &filter.Manifest{
 		SnapshotID: "snap_" + ids.Random(8), CreatedAt: now.Format(time.RFC3339Nano), AsOf: asOf.Format(time.RFC3339Nano),
 		PolicySHA256: pol.SHA256,
@@ -199,8 +236,11 @@ func (c *filterConfig) run(ctx context.Context, env Env, dbGiven bool) error {
 		Eligibility: map[string]any{"origin": origin, "stats": snap.Stats},
 		Inputs:      res.Inputs, Outputs: []filter.FileInfo{res.Output},
 		Lineage: &filter.ManifestFile{FileInfo: res.Lineage, Accounts: res.Accounts},
-		Rejects: res.Rejects, Counts: &res.Counts, Registered: db != nil, Notrain: version(),
+		Rejects: res.Rejects, Counts: &res.Counts, Registered: register, AllowEmptyDirectory: c.allowEmpty, Notrain: version(),
 		DurationSeconds: time.Since(started).Seconds(),
+	}
+	if repro != nil {
+		m.Reproduces = repro.m.SnapshotID
 	}
 	body, err := m.Encode()
 	if err != nil {
@@ -210,20 +250,35 @@ func (c *filterConfig) run(ctx context.Context, env Env, dbGiven bool) error {
 	if err != nil {
 		return err
 	}
-	defer func() {
-		if !ok {
-			mt.Remove()
-		}
-	}()
 	if _, err := mt.Write(body); err != nil {
+		mt.Remove()
 		return err
 	}
 	minfo, err := mt.Close()
 	if err != nil {
+		mt.Remove()
 		return err
 	}
-	if db != nil {
-		var entry ledger.Entry
+	// All or nothing. Every output (data, lineage, rejects, manifest) is
+	// complete and synced under a temporary name by now. They are installed
+	// together first, because installing can still fail (a name that became
+	// a directory, a full disk) and an install can be taken back, while a
+	// ledger entry cannot. Only then is the snapshot registered; if that
+	// fails, the installation is undone and the files the outputs replaced
+	// are restored. The registration's commit is the point of no return:
+	// what follows (the ledger checkpoint, the eligibility cache, deleting
+	// replaced files) is upkeep whose failure is reported but changes
+	// nothing about the snapshot. A crash between install and commit leaves
+	// files whose manifest names a snapshot the ledger does not know, which
+	// an audit against the ledger shows; the reverse order would leave a
+	// registered snapshot that never existed.
+	inst, err := res.Install(mt)
+	if err != nil {
+		return fmt.Errorf("%w (nothing was written)", err)
+	}
+	installed = true
+	var entry ledger.Entry
+	if register {
 		err := db.Write(ctx, func(ctx context.Context, tx *store.Tx) error {
 			var err error
 			entry, err = tx.RegisterSnapshot(ctx, store.SnapshotRecord{
@@ -238,24 +293,28 @@ func (c *filterConfig) run(ctx context.Context, env Env, dbGiven bool) error {
 			return err
 		})
 		if err != nil {
-			return fmt.Errorf("register snapshot: %w (nothing was written)", err)
+			return errors.Join(fmt.Errorf("register snapshot: %w (nothing was written)", err), inst.Undo())
 		}
+	}
+	inst.Done()
+	if register {
 		// The chain was verified up to its head and this entry extends it:
 		// record the new head as the checkpoint a later cut would violate.
 		if path := c.checkpointPath(db); path != "" && entry.Seq == verified.Seq+1 {
 			if err := ledger.WriteCheckpoint(path, ledger.Head{Seq: entry.Seq, Hash: entry.Hash}); err != nil {
-				return fmt.Errorf("ledger checkpoint: %w (nothing was written)", err)
+				fmt.Fprintf(env.Stderr, "notrain: ledger checkpoint not advanced: %v\n", err)
 			}
 		}
 	}
-	if err := res.Commit(); err != nil {
-		return err
+	if cache != nil {
+		if err := cache.Install(); err != nil {
+			fmt.Fprintf(env.Stderr, "notrain: eligibility cache not written: %v\n", err)
+		}
 	}
-	if err := mt.Commit(); err != nil {
-		return err
-	}
-	ok = true
 	c.summary(env, m, res)
+	if repro != nil {
+		fmt.Fprintf(env.Stdout, "  reproduces %s: output sha256 %s matches its manifest; nothing was registered\n", repro.m.SnapshotID, res.Output.SHA256)
+	}
 	return nil
 }
 

@@ -1,6 +1,8 @@
 package cli_test
 
 import (
+	"bytes"
+	"context"
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
@@ -8,7 +10,9 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
+	"github.com/notrain/notrain/internal/store"
 	"github.com/notrain/notrain/internal/testutil/fixture"
 )
 
@@ -351,5 +355,76 @@ func TestPolicyCheck(t *testing.T) {
 	bad := writeFile(t, filepath.Join(dir, "p.yaml"), "kinds: [post, message]\n")
 	if code, _, stderr := run(t, dir, nil, "policy", "check", bad); code == 0 || !strings.Contains(stderr, "never training data") {
 		t.Fatalf("exit %d: %s", code, stderr)
+	}
+}
+
+// A registered snapshot can be re-created for verification after the
+// store has moved on: --reproduce takes its as-of and policy, matches its
+// output byte for byte, and registers nothing. A new snapshot as of that
+// moment is refused.
+func TestReproduceARegisteredSnapshot(t *testing.T) {
+	dir, db := filterEnv(t)
+	now := time.Now().UTC()
+	asOf := now.Add(-48 * time.Hour).Format(time.RFC3339)
+	if code, _, stderr := run(t, dir, nil, filterArgs(dir, db, "--as-of", asOf)...); code != 0 {
+		t.Fatal(stderr)
+	}
+	registered := filepath.Join(t.TempDir(), "registered.json")
+	if err := os.Rename(filepath.Join(dir, "manifest.json"), registered); err != nil {
+		t.Fatal(err)
+	}
+	first, _ := os.ReadFile(filepath.Join(dir, "out.jsonl"))
+	// anna objects after that snapshot was built.
+	obj := objectionsFile(t, dir, `{"email":"anna@example.de","effective_at":"`+now.Add(-24*time.Hour).Format(time.RFC3339)+`","channel":"letter"}`+"\n")
+	if code, _, stderr := run(t, dir, nil, "objections", "import", obj, "--db", db); code != 0 {
+		t.Fatal(stderr)
+	}
+	if code, _, stderr := run(t, dir, nil, filterArgs(dir, db, "--as-of", asOf)...); code != 2 || !strings.Contains(stderr, "--reproduce") {
+		t.Fatalf("a new snapshot before the objection: exit %d, %s", code, stderr)
+	}
+	entries := count(t, db, "ledger")
+	code, out, stderr := run(t, dir, nil, filterArgs(dir, db, "--reproduce", registered)...)
+	if code != 0 || !strings.Contains(out, "matches its manifest") {
+		t.Fatalf("exit %d: %s %s", code, out, stderr)
+	}
+	if again, _ := os.ReadFile(filepath.Join(dir, "out.jsonl")); !bytes.Equal(again, first) {
+		t.Fatal("the reproduced output differs")
+	}
+	if n := count(t, db, "ledger"); n != entries {
+		t.Fatalf("reproducing appended %d ledger entries", n-entries)
+	}
+	b, _ := os.ReadFile(filepath.Join(dir, "manifest.json"))
+	if !strings.Contains(string(b), `"registered": false`) || !strings.Contains(string(b), `"reproduces": "snap_`) {
+		t.Fatalf("manifest: %s", b)
+	}
+	// Now the objection is honoured by every new snapshot.
+	if code, _, stderr := run(t, dir, nil, filterArgs(dir, db)...); code != 0 {
+		t.Fatal(stderr)
+	}
+	if got := kept(t, dir); got != "c4 c5" {
+		t.Fatalf("kept %q", got)
+	}
+}
+
+// --allow-empty-directory lets a run use a store without accounts and
+// says so in the manifest.
+func TestAllowEmptyDirectoryIsRecorded(t *testing.T) {
+	dir := t.TempDir()
+	db := filepath.Join(dir, "n.db")
+	writeFile(t, filepath.Join(dir, "content.jsonl"), content)
+	s, err := store.Create(context.Background(), db, store.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	s.Close()
+	if code, _, stderr := run(t, dir, nil, filterArgs(dir, db)...); code == 0 || !strings.Contains(stderr, "--allow-empty-directory") {
+		t.Fatalf("exit %d: %s", code, stderr)
+	}
+	if code, _, stderr := run(t, dir, nil, filterArgs(dir, db, "--allow-empty-directory")...); code != 0 {
+		t.Fatal(stderr)
+	}
+	b, _ := os.ReadFile(filepath.Join(dir, "manifest.json"))
+	if !strings.Contains(string(b), `"allow_empty_directory": true`) {
+		t.Fatalf("manifest: %s", b)
 	}
 }

@@ -4,9 +4,9 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"strings"
 
 	"github.com/notrain/notrain/internal/ledger"
+	"github.com/notrain/notrain/internal/store"
 )
 
 func ledgerVerify(ctx context.Context, args []string, env Env) error {
@@ -23,7 +23,7 @@ func ledgerVerify(ctx context.Context, args []string, env Env) error {
 	if len(f.args) > 0 {
 		return usageError{"usage: notrain ledger verify [--db …] [--checkpoint FILE]"}
 	}
-	if checkpoint == "" && !strings.Contains(s.db, "://") {
+	if checkpoint == "" && !store.IsPostgres(s.db) {
 		checkpoint = s.db + ".ledger-checkpoint"
 	}
 	db, err := s.open(ctx)
@@ -37,11 +37,7 @@ func ledgerVerify(ctx context.Context, args []string, env Env) error {
 			return err
 		}
 	}
-	head, err := db.VerifyLedger(ctx, cp)
-	var bad *ledger.BadEntryError
-	if errors.As(err, &bad) {
-		return fmt.Errorf("ledger BROKEN at entry %d: %s", bad.Seq, bad.Reason)
-	}
+	head, err := verifyLedger(ctx, db, cp, true)
 	if err != nil {
 		return err
 	}
@@ -56,4 +52,27 @@ func ledgerVerify(ctx context.Context, args []string, env Env) error {
 		fmt.Fprintf(env.Stdout, "checkpoint advanced to %d (%s)\n", head.Seq, checkpoint)
 	}
 	return nil
+}
+
+// verifyLedger verifies the chain up to its head and that the checkpoint
+// cp (when not nil) and every head in mustHold are still on it. full
+// rechecks every entry; otherwise only those after the checkpoint, which
+// were verified when it was written. A broken chain is reported as
+// "ledger BROKEN at entry N (reason)".
+func verifyLedger(ctx context.Context, db *store.DB, cp *ledger.Head, full bool, mustHold ...*ledger.Head) (ledger.Head, error) {
+	var head ledger.Head
+	var err error
+	if full {
+		head, err = db.VerifyLedger(ctx, append([]*ledger.Head{cp}, mustHold...)...)
+	} else {
+		head, err = db.VerifyLedgerFrom(ctx, cp, mustHold...)
+	}
+	var bad *ledger.BadEntryError
+	if errors.As(err, &bad) {
+		return head, fmt.Errorf("ledger BROKEN at entry %d (%s)", bad.Seq, bad.Reason)
+	}
+	if err != nil {
+		return head, fmt.Errorf("ledger: %w", err)
+	}
+	return head, nil
 }

@@ -39,6 +39,7 @@ type serveConfig struct {
 	mail           string
 	mailFrom       string
 	demo           bool
+	init           bool
 	ipRateLimit    int
 	trustedProxies string
 	codeTTL        time.Duration
@@ -77,7 +78,8 @@ func (c *serveConfig) register(f *flags) {
 	f.StringVar(&c.baseURL, "base-url", "", "public URL of the portal, for links in mails (default http://ADDR)")
 	f.StringVar(&c.mail, "mail", "", `"dev" (mails kept in the database, shown at /dev/mail) or smtp://user:pass@host:port, smtps://… (default dev)`)
 	f.StringVar(&c.mailFrom, "mail-from", "", `sender address, e.g. "notrain <privacy@example.com>" (default noreply@ the base URL's host)`)
-	f.BoolVar(&c.demo, "demo", false, "add demo accounts to the directory and print them")
+	f.BoolVar(&c.demo, "demo", false, "add demo accounts to the directory and print them (creates the store if needed)")
+	f.BoolVar(&c.init, "init", false, "create the store if it does not exist yet")
 	f.IntVar(&c.ipRateLimit, "ip-rate-limit", 30, "code requests per minute per client address; 0 = off")
 	f.StringVar(&c.trustedProxies, "trusted-proxies", "", "comma-separated CIDRs of reverse proxies whose X-Forwarded-For is believed")
 	f.DurationVar(&c.codeTTL, "code-ttl", otp.DefaultTTL, "how long a one-time code is valid (at most "+otp.MaxTTL.String()+")")
@@ -121,7 +123,7 @@ func (c *serveConfig) run(ctx context.Context, log *slog.Logger, env Env) error 
 	if dev && !loopback(c.addr) {
 		return usageError{fmt.Sprintf("dev mail mode shows every mail, codes included, at /dev/mail: it listens only on loopback, not %s. Configure --mail smtp://… to serve on the network", c.addr)}
 	}
-	if !strings.Contains(c.db, "://") {
+	if !store.IsPostgres(c.db) {
 		if err := refuseVolatile(c.db); err != nil {
 			return err
 		}
@@ -149,12 +151,26 @@ func (c *serveConfig) run(ctx context.Context, log *slog.Logger, env Env) error 
 	thirdPartyExcluded := pol.ThirdParty == policy.Exclude
 	log.Info("policy", "source", pol.Source, "sha256", pol.SHA256, "third_party", pol.ThirdParty)
 
-	db, err := c.open(ctx)
+	// Every setting is checked before the store is opened.
+	var smtp *mailpkg.SMTP
+	if !dev {
+		if smtp, err = mailpkg.NewSMTP(c.mail, base.Hostname()); err != nil {
+			return usageError{err.Error()}
+		}
+	}
+	// Only an explicit --init (or --demo) makes a new store: a mistyped
+	// --db must not start a portal on an empty directory.
+	var db *store.DB
+	if c.init || c.demo {
+		db, err = c.create(ctx)
+	} else if db, err = store.Open(ctx, c.db, store.Options{}); errors.Is(err, store.ErrNoStore) {
+		return fmt.Errorf("%w (nothing was created): to start with a new store, run serve with --init", err)
+	}
 	if err != nil {
 		return err
 	}
 	defer db.Close()
-	keys, err := c.keys(log)
+	keys, err := c.keys(ctx, db, log)
 	if err != nil {
 		return err
 	}
@@ -173,11 +189,7 @@ func (c *serveConfig) run(ctx context.Context, log *slog.Logger, env Env) error 
 
 	disp := &mailpkg.Dispatcher{Outbox: db, Composer: composer, From: c.mailFrom, Now: env.Now, Log: log, Metrics: m, BackoffBase: c.retryBase, Lease: c.mailLease}
 	mailDesc := "dev mailbox at " + c.baseURL + "/dev/mail"
-	if !dev {
-		smtp, err := mailpkg.NewSMTP(c.mail, base.Hostname())
-		if err != nil {
-			return usageError{err.Error()}
-		}
+	if smtp != nil {
 		disp.Sender = smtp
 		mailDesc = smtp.String()
 	}

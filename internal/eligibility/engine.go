@@ -147,9 +147,6 @@ func inForce(ivs []Interval, t int64) bool {
 	return false
 }
 
-// AsOf is the snapshot moment the engine decides for.
-func (e *Engine) AsOf() time.Time { return e.asOfTime }
-
 // Snapshot is the eligibility snapshot the engine reads.
 func (e *Engine) Snapshot() *Snapshot { return e.snap }
 

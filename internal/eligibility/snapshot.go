@@ -291,16 +291,6 @@ func (b *builder) finish() *Snapshot {
 	return s
 }
 
-// Lookup returns the account index of (product, id) and whether it is in
-// the directory; the index is -1 when the snapshot does not know the key.
-func (s *Snapshot) Lookup(product, id []byte) (int32, bool) {
-	e, ok := s.keys.lookup(productCode(product), id)
-	if !ok {
-		return -1, false
-	}
-	return s.keys.index(e), s.keys.flags(e)&flagInDirectory != 0
-}
-
 // Key returns the product and account id of an index.
 func (s *Snapshot) Key(idx int32) Key {
 	p, id := s.keys.key(idx)
@@ -309,3 +299,19 @@ func (s *Snapshot) Key(idx int32) Key {
 
 // Len is the number of keys (directory accounts and accounts only named by grants).
 func (s *Snapshot) Len() int { return s.keys.len() }
+
+// LatestChange is the latest moment, not after now (Unix microseconds), at
+// which one of the snapshot's objections or consents began or ended: the
+// eligibility head time as far as the snapshot can tell (item exclusions
+// carry no time in it). Zero when there is none.
+func (s *Snapshot) LatestChange(now int64) int64 {
+	var latest int64
+	for _, g := range s.grants {
+		for _, t := range [2]int64{g.From, g.To} {
+			if t != 0 && t <= now && t > latest {
+				latest = t
+			}
+		}
+	}
+	return latest
+}

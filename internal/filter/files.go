@@ -7,9 +7,11 @@ package filter
 import (
 	"crypto/sha256"
 	"encoding/hex"
+	"errors"
 	"fmt"
 	"hash"
 	"io"
+	"io/fs"
 	"os"
 	"path/filepath"
 	"strings"
@@ -116,13 +118,11 @@ func (t *Temp) info() FileInfo {
 
 // Commit renames the file into place and makes the rename durable.
 func (t *Temp) Commit() error {
-	if err := os.Rename(t.f.Name(), t.Final); err != nil {
-		return fmt.Errorf("install %s: %w", t.Final, err)
+	in, err := Install(t)
+	if err != nil {
+		return err
 	}
-	if d, err := os.Open(filepath.Dir(t.Final)); err == nil {
-		d.Sync()
-		d.Close()
-	}
+	in.Done()
 	return nil
 }
 
@@ -157,4 +157,157 @@ func (h *hashingReader) finish(path string, f Format) (FileInfo, error) {
 		return FileInfo{}, fmt.Errorf("%s: %w", path, err)
 	}
 	return FileInfo{Path: path, Format: f, Bytes: h.n.Load(), SHA256: hex.EncodeToString(h.hash.Sum(nil))}, nil
+}
+
+// CheckTarget refuses an output path that names a directory (or anything
+// but a regular file): renaming a finished output onto it would fail only
+// after the snapshot was complete.
+func CheckTarget(path string) error {
+	st, err := os.Lstat(path)
+	switch {
+	case errors.Is(err, fs.ErrNotExist):
+		return nil
+	case err != nil:
+		return fmt.Errorf("output %s: %w", path, err)
+	case st.IsDir():
+		return fmt.Errorf("output %s is a directory", path)
+	case !st.Mode().IsRegular():
+		return fmt.Errorf("output %s is not a regular file (%v)", path, st.Mode().Type())
+	}
+	return nil
+}
+
+// Installation is a set of outputs put in place together. Until Done, Undo
+// restores what the final names held before.
+type Installation struct {
+	steps []installStep
+}
+
+type installStep struct {
+	final  string
+	backup string // the file final held before, "" if none
+}
+
+// Install renames every temp onto its final name. Either all are in place
+// afterwards or, on error, none is: the outputs installed so far are taken
+// back, files they replaced are restored, and every temp is removed.
+func Install(temps ...*Temp) (*Installation, error) {
+	in := &Installation{}
+	fail := func(err error) (*Installation, error) {
+		err = errors.Join(err, in.Undo())
+		for _, t := range temps {
+			t.Remove()
+		}
+		return nil, err
+	}
+	seen := map[string]bool{}
+	for _, t := range temps {
+		if !t.done {
+			return fail(fmt.Errorf("install %s: not closed", t.Final))
+		}
+		abs, err := filepath.Abs(t.Final)
+		if err != nil {
+			return fail(fmt.Errorf("install %s: %w", t.Final, err))
+		}
+		if seen[abs] {
+			return fail(fmt.Errorf("install: %s is named by two outputs", t.Final))
+		}
+		seen[abs] = true
+		if err := CheckTarget(t.Final); err != nil {
+			return fail(err)
+		}
+	}
+	for _, t := range temps {
+		step := installStep{final: t.Final}
+		if _, err := os.Lstat(t.Final); err == nil {
+			b, err := backup(t.Final)
+			if err != nil {
+				return fail(fmt.Errorf("install %s: %w", t.Final, err))
+			}
+			step.backup = b
+		}
+		if err := os.Rename(t.f.Name(), t.Final); err != nil {
+			if step.backup != "" {
+				restore(step)
+			}
+			return fail(fmt.Errorf("install %s: %w", t.Final, err))
+		}
+		in.steps = append(in.steps, step)
+	}
+	syncDirs(in.steps)
+	return in, nil
+}
+
+// backup keeps the file at path under a temporary name in its directory:
+// a hard link, so the final name never goes missing, or a rename where the
+// file system has no links.
+func backup(path string) (string, error) {
+	dir, base := filepath.Split(path)
+	if dir == "" {
+		dir = "."
+	}
+	f, err := os.CreateTemp(dir, "."+base+".old-*")
+	if err != nil {
+		return "", err
+	}
+	name := f.Name()
+	f.Close()
+	os.Remove(name)
+	if err := os.Link(path, name); err == nil {
+		return name, nil
+	}
+	if err := os.Rename(path, name); err != nil {
+		return "", err
+	}
+	return name, nil
+}
+
+func restore(s installStep) error {
+	if s.backup == "" {
+		if err := os.Remove(s.final); err != nil && !errors.Is(err, fs.ErrNotExist) {
+			return err
+		}
+		return nil
+	}
+	return os.Rename(s.backup, s.final)
+}
+
+// Undo takes the installed outputs back, newest first, restoring the files
+// they replaced.
+func (in *Installation) Undo() error {
+	var errs []error
+	for i := len(in.steps) - 1; i >= 0; i-- {
+		if err := restore(in.steps[i]); err != nil {
+			errs = append(errs, fmt.Errorf("roll back %s: %w", in.steps[i].final, err))
+		}
+	}
+	syncDirs(in.steps)
+	in.steps = nil
+	return errors.Join(errs...)
+}
+
+// Done makes the installation final: the replaced files are deleted.
+func (in *Installation) Done() {
+	for _, s := range in.steps {
+		if s.backup != "" {
+			os.Remove(s.backup)
+		}
+	}
+	in.steps = nil
+}
+
+// syncDirs makes renames durable, once per directory.
+func syncDirs(steps []installStep) {
+	seen := map[string]bool{}
+	for _, s := range steps {
+		dir := filepath.Dir(s.final)
+		if seen[dir] {
+			continue
+		}
+		seen[dir] = true
+		if d, err := os.Open(dir); err == nil {
+			d.Sync()
+			d.Close()
+		}
+	}
 }

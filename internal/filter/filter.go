@@ -41,13 +41,20 @@ type Result struct {
 
 // Commit installs every output under its final name.
 func (r *Result) Commit() error {
-	for _, t := range r.temps {
-		if err := t.Commit(); err != nil {
-			return err
-		}
+	in, err := r.Install()
+	if err != nil {
+		return err
 	}
-	r.temps = nil
+	in.Done()
 	return nil
+}
+
+// Install puts every output, and the extra files given (the manifest), in
+// place together: all of them or, on error, none (see Install).
+func (r *Result) Install(extra ...*Temp) (*Installation, error) {
+	temps := append(r.temps, extra...)
+	r.temps = nil
+	return Install(temps...)
 }
 
 // Abort removes every output.

@@ -69,9 +69,6 @@ type Policy struct {
 // Default returns the built-in policy.
 func Default() (*Policy, error) { return Parse(defaultYAML, "built-in default") }
 
-// DefaultYAML returns the built-in policy's text.
-func DefaultYAML() []byte { return bytes.Clone(defaultYAML) }
-
 // Load reads a policy file; an empty path means the built-in default.
 func Load(path string) (*Policy, error) {
 	if path == "" {

@@ -94,9 +94,6 @@ func TestRuleMatching(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if !p.Compiled.UsesRecord() {
-		t.Fatal("record use not detected")
-	}
 	base := func() *Vars {
 		return &Vars{Text: "hello", CreatedAt: time.Date(2024, 1, 1, 0, 0, 0, 0, time.UTC),
 			Record: func() (map[string]any, error) { return map[string]any{"lang": "de"}, nil }}

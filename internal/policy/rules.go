@@ -15,9 +15,6 @@ import (
 type Rules struct {
 	names []string
 	progs []cel.Program
-	// usesRecord is set when some rule reads the whole record, which then
-	// has to be decoded; rules that use only the named fields do not pay for it.
-	usesRecord bool
 }
 
 // Variables a rule can use. Declared once, explicitly, so rules type-check.
@@ -69,9 +66,6 @@ func Compile(rules []Rule) (*Rules, error) {
 		}
 		r.names = append(r.names, rule.Name)
 		r.progs = append(r.progs, prg)
-		if strings.Contains(rule.Expr, "record") {
-			r.usesRecord = true
-		}
 	}
 	if err := errors.Join(errs...); err != nil {
 		return nil, err
@@ -82,10 +76,9 @@ func Compile(rules []Rule) (*Rules, error) {
 // Len is the number of rules.
 func (r *Rules) Len() int { return len(r.progs) }
 
-// UsesRecord reports whether some rule reads the whole record.
-func (r *Rules) UsesRecord() bool { return r.usesRecord }
-
-// Vars is what one evaluation sees; Record is called only if a rule needs it.
+// Vars is what one evaluation sees. Record decodes the whole record and is
+// called only when a rule evaluation reads it, so rules that use only the
+// named fields never pay for decoding.
 type Vars struct {
 	ID, Product, AuthorID, Kind, Visibility, Text string
 	CreatedAt, AsOf                               time.Time

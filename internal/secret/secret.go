@@ -24,6 +24,7 @@ type Keys struct {
 	email  []byte
 	code   []byte
 	ledger []byte
+	check  string
 }
 
 // New derives the subkeys from master, which must be at least KeySize bytes.
@@ -35,8 +36,15 @@ func New(master []byte) (*Keys, error) {
 		email:  derive(master, "notrain/email/v1"),
 		code:   derive(master, "notrain/code/v1"),
 		ledger: derive(master, "notrain/ledger/v1"),
+		check:  mac(derive(master, "notrain/check/v1"), "notrain master key check"),
 	}, nil
 }
+
+// Check is a keyed hash of a constant under the master key. The store
+// keeps it, so a different key (a wrong --key-file, a regenerated key
+// file) is refused instead of silently hashing e-mails that then match
+// nothing. It reveals nothing about the key.
+func (k *Keys) Check() string { return k.check }
 
 func derive(master []byte, purpose string) []byte {
 	m := hmac.New(sha256.New, master)
@@ -67,10 +75,11 @@ func (k *Keys) CodeHash(requestID, code string) string { return mac(k.code, requ
 // operator can still answer "is this person's objection in the ledger?".
 func (k *Keys) Pseudonym(kind, value string) string { return mac(k.ledger, kind, value)[:32] }
 
-// Load reads a master key: from hexKey when given, else from path, creating
-// the file (mode 0600) with a fresh random key when it does not exist.
-// created reports whether a new key was written.
-func Load(hexKey, path string) (key []byte, created bool, err error) {
+// Load reads a master key: from hexKey when given, else from path. When the
+// file does not exist, Load creates it (mode 0600) with a fresh random key
+// if create is set, and otherwise returns an error that wraps
+// fs.ErrNotExist. created reports whether a new key was written.
+func Load(hexKey, path string, create bool) (key []byte, created bool, err error) {
 	if hexKey != "" {
 		key, err = hex.DecodeString(strings.TrimSpace(hexKey))
 		if err != nil {
@@ -89,10 +98,13 @@ func Load(hexKey, path string) (key []byte, created bool, err error) {
 		if err := checkMode(path); err != nil {
 			return nil, false, err
 		}
-		return Load(string(b), "")
+		return Load(string(b), "", false)
 	}
 	if !errors.Is(err, fs.ErrNotExist) {
 		return nil, false, fmt.Errorf("secret: read key file: %w", err)
+	}
+	if !create {
+		return nil, false, fmt.Errorf("secret: key file %s: %w", path, err)
 	}
 	key = make([]byte, KeySize)
 	if _, err := rand.Read(key); err != nil {
@@ -101,7 +113,7 @@ func Load(hexKey, path string) (key []byte, created bool, err error) {
 	// O_EXCL: two processes starting at once must not both write a key.
 	f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
 	if errors.Is(err, fs.ErrExist) {
-		return Load("", path)
+		return Load("", path, false)
 	}
 	if err != nil {
 		return nil, false, fmt.Errorf("secret: create key file: %w", err)

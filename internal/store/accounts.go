@@ -120,15 +120,6 @@ func (db *DB) Accounts(ctx context.Context, keys []AccountKey) ([]Account, error
 	return out, nil
 }
 
-// CountAccounts returns the size of the directory.
-func (db *DB) CountAccounts(ctx context.Context) (int, error) {
-	var n int
-	if err := db.r.QueryRowContext(ctx, "SELECT COUNT(*) FROM accounts").Scan(&n); err != nil {
-		return 0, fmt.Errorf("store: count accounts: %w", err)
-	}
-	return n, nil
-}
-
 func scanAccounts(rows *sql.Rows, err error) ([]Account, error) {
 	if err != nil {
 		return nil, fmt.Errorf("store: accounts: %w", err)

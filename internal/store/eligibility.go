@@ -6,41 +6,67 @@ import (
 	"fmt"
 	"strings"
 
-	"github.com/notrain/notrain/internal/eligibility"
 	"github.com/notrain/notrain/internal/ledger"
 )
 
-// ReadEligibility runs fn with an eligibility.Source over one consistent
-// read of the store (one read transaction, so one ledger head).
-func (db *DB) ReadEligibility(ctx context.Context, fn func(eligibility.Source) error) error {
+// AccountRow is a directory account as eligibility reads it.
+type AccountRow struct {
+	Product, AccountID, EmailHash, Birthdate, Group string
+}
+
+// GrantRow is an accepted objection or a given consent, before anyone
+// expands it to the accounts it covers.
+type GrantRow struct {
+	EmailHash string       // "" when the grant names accounts only
+	Accounts  []AccountKey // accounts named explicitly (at acceptance, or by import)
+	Products  []string     // scope; empty = all products
+	From, To  int64        // in force from (effective or given) to (withdrawn; 0 = not), Unix µs
+}
+
+// EligibilityRead is one consistent read of everything eligibility depends
+// on, at one ledger head.
+type EligibilityRead struct {
+	ctx  context.Context
+	tx   *sql.Tx
+	head ledger.Head
+}
+
+// ReadEligibility runs fn over one consistent read of the store (one read
+// transaction, so one ledger head).
+func (db *DB) ReadEligibility(ctx context.Context, fn func(*EligibilityRead) error) error {
 	tx, err := db.readTx(ctx)
 	if err != nil {
 		return fmt.Errorf("store: eligibility read: %w", err)
 	}
 	defer tx.Rollback()
-	src := &eligibilitySource{ctx: ctx, tx: tx}
+	src := &EligibilityRead{ctx: ctx, tx: tx}
 	if err := tx.QueryRowContext(ctx, "SELECT seq, hash FROM ledger_head WHERE id = 1").Scan(&src.head.Seq, &src.head.Hash); err != nil {
 		return fmt.Errorf("store: eligibility read: %w", err)
 	}
 	return fn(src)
 }
 
-type eligibilitySource struct {
-	ctx  context.Context
-	tx   *sql.Tx
-	head ledger.Head
+// DirectorySize is the number of accounts and the bytes of their ids, to
+// size a snapshot before reading it.
+func (db *DB) DirectorySize(ctx context.Context) (accounts, idBytes int, err error) {
+	if err := db.r.QueryRowContext(ctx, "SELECT COUNT(*), COALESCE(SUM(LENGTH(account_id)), 0) FROM accounts").Scan(&accounts, &idBytes); err != nil {
+		return 0, 0, fmt.Errorf("store: directory size: %w", err)
+	}
+	return accounts, idBytes, nil
 }
 
-func (s *eligibilitySource) Head() ledger.Head { return s.head }
+// Head is the ledger head the read sees.
+func (s *EligibilityRead) Head() ledger.Head { return s.head }
 
-func (s *eligibilitySource) Accounts(fn func(eligibility.AccountRow) error) error {
+// Accounts streams the directory in (product, account id) order.
+func (s *EligibilityRead) Accounts(fn func(AccountRow) error) error {
 	rows, err := s.tx.QueryContext(s.ctx, `SELECT product, account_id, email_hash, birthdate, link_group
 		FROM accounts ORDER BY product, account_id`)
 	if err != nil {
 		return err
 	}
 	defer rows.Close()
-	var a eligibility.AccountRow
+	var a AccountRow
 	for rows.Next() {
 		if err := rows.Scan(&a.Product, &a.AccountID, &a.EmailHash, &a.Birthdate, &a.Group); err != nil {
 			return err
@@ -54,15 +80,15 @@ func (s *eligibilitySource) Accounts(fn func(eligibility.AccountRow) error) erro
 
 // grants reads objections or consents with the accounts they name, merging
 // two ordered scans instead of one query per grant.
-func (s *eligibilitySource) grants(main, accounts string, fn func(eligibility.Grant) error) error {
-	named := map[string][]eligibility.Key{}
+func (s *EligibilityRead) grants(main, accounts string, fn func(GrantRow) error) error {
+	named := map[string][]AccountKey{}
 	rows, err := s.tx.QueryContext(s.ctx, accounts)
 	if err != nil {
 		return err
 	}
 	for rows.Next() {
 		var id string
-		var k eligibility.Key
+		var k AccountKey
 		if err := rows.Scan(&id, &k.Product, &k.AccountID); err != nil {
 			rows.Close()
 			return err
@@ -80,7 +106,7 @@ func (s *eligibilitySource) grants(main, accounts string, fn func(eligibility.Gr
 	defer rows.Close()
 	for rows.Next() {
 		var id, emailHash, scope string
-		var g eligibility.Grant
+		var g GrantRow
 		if err := rows.Scan(&id, &emailHash, &scope, &g.From, &g.To); err != nil {
 			return err
 		}
@@ -95,19 +121,22 @@ func (s *eligibilitySource) grants(main, accounts string, fn func(eligibility.Gr
 	return rows.Err()
 }
 
-func (s *eligibilitySource) Objections(fn func(eligibility.Grant) error) error {
+// Objections streams the objections in force at some time: accepted ones.
+func (s *EligibilityRead) Objections(fn func(GrantRow) error) error {
 	// In review or rejected objections are not in force; their effective_at is 0.
 	return s.grants(`SELECT id, email_hash, scope, effective_at, withdrawn_at FROM objections
 		WHERE status = 'accepted' AND effective_at <> 0 ORDER BY id`,
 		`SELECT objection_id, product, account_id FROM objection_accounts ORDER BY objection_id, product, account_id`, fn)
 }
 
-func (s *eligibilitySource) Consents(fn func(eligibility.Grant) error) error {
+// Consents streams every consent.
+func (s *EligibilityRead) Consents(fn func(GrantRow) error) error {
 	return s.grants(`SELECT id, email_hash, scope, given_at, withdrawn_at FROM consents ORDER BY id`,
 		`SELECT consent_id, product, account_id FROM consent_accounts ORDER BY consent_id, product, account_id`, fn)
 }
 
-func (s *eligibilitySource) ItemExclusions(fn func(string) error) error {
+// ItemExclusions streams the excluded item ids.
+func (s *EligibilityRead) ItemExclusions(fn func(string) error) error {
 	rows, err := s.tx.QueryContext(s.ctx, "SELECT item_id FROM item_exclusions ORDER BY item_id")
 	if err != nil {
 		return err
@@ -150,40 +179,4 @@ func (tx *Tx) RegisterSnapshot(ctx context.Context, s SnapshotRecord, entry map[
 		return e, fmt.Errorf("store: register snapshot: %w", err)
 	}
 	return e, nil
-}
-
-// Snapshots lists registered snapshots, newest first.
-func (db *DB) Snapshots(ctx context.Context) ([]SnapshotRecord, error) {
-	rows, err := db.r.QueryContext(ctx, `SELECT id, created_at, as_of, policy_sha256, eligibility_seq, eligibility_hash,
-		records_read, records_kept, manifest, manifest_sha256 FROM snapshots ORDER BY created_at DESC, id`)
-	if err != nil {
-		return nil, fmt.Errorf("store: snapshots: %w", err)
-	}
-	defer rows.Close()
-	var out []SnapshotRecord
-	for rows.Next() {
-		var s SnapshotRecord
-		if err := rows.Scan(&s.ID, &s.CreatedAt, &s.AsOf, &s.PolicySHA256, &s.Eligibility.Seq, &s.Eligibility.Hash,
-			&s.Read, &s.Kept, &s.Manifest, &s.ManifestSHA256); err != nil {
-			return nil, fmt.Errorf("store: snapshots: %w", err)
-		}
-		out = append(out, s)
-	}
-	return out, rows.Err()
-}
-
-// ExcludeItems adds item ids to the exclusion list.
-func (tx *Tx) ExcludeItems(ctx context.Context, ids []string, reason string, at int64, seq int64) (int, error) {
-	added := 0
-	for _, id := range ids {
-		res, err := tx.exec(ctx, `INSERT INTO item_exclusions (item_id, reason, added_at, ledger_seq) VALUES ($1, $2, $3, $4)
-			ON CONFLICT (item_id) DO NOTHING`, id, reason, at, seq)
-		if err != nil {
-			return added, fmt.Errorf("store: exclude item: %w", err)
-		}
-		if n, _ := res.RowsAffected(); n == 1 {
-			added++
-		}
-	}
-	return added, nil
 }

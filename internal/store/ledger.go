@@ -16,13 +16,6 @@ func (db *DB) LedgerHead(ctx context.Context) (ledger.Head, error) {
 	return h, nil
 }
 
-// LedgerScan calls fn for every entry in sequence order, from one
-// consistent read, and returns the head recorded in that same read.
-func (db *DB) LedgerScan(ctx context.Context, fn func(ledger.Entry) error) (ledger.Head, error) {
-	head, _, err := db.ledgerScan(ctx, fn)
-	return head, err
-}
-
 // ledgerScan also returns the highest ledger sequence number that a stored
 // objection, withdrawal or snapshot refers to, read in the same transaction.
 func (db *DB) ledgerScan(ctx context.Context, fn func(ledger.Entry) error) (ledger.Head, int64, error) {

@@ -58,6 +58,8 @@ type DB struct {
 	closed  bool
 
 	stmts sync.Map // SQL text → *sql.Stmt prepared on the write path
+
+	health writeHealth
 }
 
 // Options tune a DB.
@@ -68,28 +70,62 @@ type Options struct {
 	MaxConns int
 }
 
-// Open opens (and migrates) the store named by dsn: a "postgres://" or
-// "postgresql://" URL, or the path of a SQLite file.
+// ErrNoStore is returned by Open when dsn names no notrain store: a file
+// that does not exist, an empty file, or a database without notrain's
+// schema. A typo in --db must not become an empty store that filters
+// against zero objections.
+var ErrNoStore = errors.New("not a notrain store")
+
+// IsPostgres reports whether dsn names a PostgreSQL database rather than a
+// SQLite file.
+func IsPostgres(dsn string) bool {
+	return strings.HasPrefix(dsn, "postgres://") || strings.HasPrefix(dsn, "postgresql://")
+}
+
+// Open opens an existing store named by dsn (a "postgres://" or
+// "postgresql://" URL, or the path of a SQLite file) and applies the
+// migrations it lacks. It creates nothing: a missing or empty file, or a
+// database without notrain's schema, is refused with ErrNoStore before
+// anything is written, so no file is left behind.
 func Open(ctx context.Context, dsn string, opt Options) (*DB, error) {
+	return open(ctx, dsn, opt, false)
+}
+
+// Create opens the store named by dsn like Open, creating it first when
+// the SQLite file does not exist or is empty, or the PostgreSQL database
+// holds no tables yet. A database that holds someone else's tables is
+// refused, not extended with ours.
+func Create(ctx context.Context, dsn string, opt Options) (*DB, error) {
+	return open(ctx, dsn, opt, true)
+}
+
+func open(ctx context.Context, dsn string, opt Options, create bool) (*DB, error) {
 	if opt.MaxBatch <= 0 {
 		opt.MaxBatch = 256
 	}
 	var db *DB
 	var err error
-	switch {
-	case strings.HasPrefix(dsn, "postgres://"), strings.HasPrefix(dsn, "postgresql://"):
+	if IsPostgres(dsn) {
 		if opt.MaxConns <= 0 {
 			opt.MaxConns = 16
 		}
 		db, err = openPostgres(ctx, dsn, opt.MaxConns)
-	default:
-		db, err = openSQLite(ctx, dsn)
+		if err == nil {
+			err = db.checkPostgresSchema(ctx, create)
+			if err != nil {
+				db.closeConns()
+			}
+		}
+	} else {
+		if err = checkSQLiteFile(dsn, create); err == nil {
+			db, err = openSQLite(ctx, dsn)
+		}
 	}
 	if err != nil {
 		return nil, err
 	}
 	db.maxOps = opt.MaxBatch
-	if err := db.migrate(ctx); err != nil {
+	if err := db.migrate(ctx, create); err != nil {
 		db.closeConns()
 		return nil, err
 	}
@@ -151,9 +187,6 @@ func (db *DB) Ping(ctx context.Context) error {
 }
 
 func openSQLite(ctx context.Context, path string) (*DB, error) {
-	if path == "" || path == ":memory:" || strings.Contains(path, "mode=memory") || strings.HasPrefix(path, "file:") {
-		return nil, fmt.Errorf("store: %q: give the path of a database file (in-memory databases lose acknowledged objections)", path)
-	}
 	abs, err := filepath.Abs(path)
 	if err != nil {
 		return nil, fmt.Errorf("store: %w", err)
@@ -238,8 +271,9 @@ func (db *DB) checkSQLiteDurability(ctx context.Context) error {
 }
 
 // migrate applies the embedded migrations that are not yet recorded, each in
-// its own transaction, in file-name order.
-func (db *DB) migrate(ctx context.Context) error {
+// its own transaction, in file-name order. Only when creating may it make
+// the version table; Open has checked that the store has it.
+func (db *DB) migrate(ctx context.Context, create bool) error {
 	files, err := fs.Glob(migrations, "migrations/*.sql")
 	if err != nil {
 		return fmt.Errorf("store: migrations: %w", err)
@@ -258,9 +292,11 @@ func (db *DB) migrate(ctx context.Context) error {
 		}
 		defer conn.ExecContext(context.WithoutCancel(ctx), "SELECT pg_advisory_unlock($1)", migrationLock)
 	}
-	if _, err := db.w.ExecContext(ctx, `CREATE TABLE IF NOT EXISTS schema_migrations (
-		version BIGINT PRIMARY KEY, name TEXT NOT NULL, applied_at BIGINT NOT NULL)`); err != nil {
-		return fmt.Errorf("store: migrations table: %w", err)
+	if create {
+		if _, err := db.w.ExecContext(ctx, `CREATE TABLE IF NOT EXISTS schema_migrations (
+			version BIGINT PRIMARY KEY, name TEXT NOT NULL, applied_at BIGINT NOT NULL)`); err != nil {
+			return fmt.Errorf("store: migrations table: %w", err)
+		}
 	}
 	var current int64
 	if err := db.w.QueryRowContext(ctx, "SELECT COALESCE(MAX(version), 0) FROM schema_migrations").Scan(&current); err != nil {

@@ -15,10 +15,10 @@ import (
 
 var ctx = context.Background()
 
-// openAt opens (and migrates) the store at dsn.
+// openAt creates (or opens) and migrates the store at dsn.
 func openAt(t *testing.T, dsn string) *store.DB {
 	t.Helper()
-	db, err := store.Open(ctx, dsn, store.Options{})
+	db, err := store.Create(ctx, dsn, store.Options{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -40,7 +40,7 @@ func TestMigrationsAreIdempotent(t *testing.T) { dbtest.Each(t, testMigrationsAr
 func testMigrationsAreIdempotent(t *testing.T, path string) {
 	counts := map[int]bool{}
 	for range 3 {
-		db, err := store.Open(ctx, path, store.Options{})
+		db, err := store.Create(ctx, path, store.Options{})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -159,7 +159,7 @@ func testAcknowledgedWritesAreVisibleToOthers(t *testing.T, dsn string) {
 func TestWriteAfterCloseFails(t *testing.T) { dbtest.Each(t, testWriteAfterCloseFails) }
 
 func testWriteAfterCloseFails(t *testing.T, dsn string) {
-	db, err := store.Open(ctx, dsn, store.Options{})
+	db, err := store.Create(ctx, dsn, store.Options{})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -102,13 +102,6 @@ func (db *DB) commit(batch []*op) {
 			o.done <- results[i]
 		}
 	}()
-	fail := func(err error) {
-		for i := range results {
-			if results[i] == nil {
-				results[i] = err
-			}
-		}
-	}
 	timeout := opTimeout
 	for _, o := range batch {
 		if o.bulk {
@@ -117,6 +110,17 @@ func (db *DB) commit(batch []*op) {
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), timeout)
 	defer cancel()
+	// Every way out of a batch that reached the database records whether
+	// the database took it, for /healthz.
+	var fault error
+	fail := func(err error) {
+		for i := range results {
+			if results[i] == nil {
+				results[i] = err
+			}
+		}
+		db.health.set(err)
+	}
 	sqlTx, err := db.w.BeginTx(ctx, nil)
 	if err != nil {
 		fail(fmt.Errorf("store: begin: %w", err))
@@ -158,9 +162,15 @@ func (db *DB) commit(batch []*op) {
 		opCancel()
 		if err != nil {
 			results[i] = err
+			if isFault(err) {
+				fault = err
+			}
 			tx.reset(mark)
 			if !useSavepoints {
 				sqlTx.Rollback()
+				if fault != nil {
+					db.health.set(fault)
+				}
 				return
 			}
 			if _, rbErr := sqlTx.ExecContext(ctx, "ROLLBACK TO SAVEPOINT w"); rbErr != nil {
@@ -181,6 +191,9 @@ func (db *DB) commit(batch []*op) {
 	}
 	if ran == 0 {
 		sqlTx.Rollback()
+		if fault != nil {
+			db.health.set(fault)
+		}
 		return
 	}
 	if err := tx.flushLedgerHead(ctx); err != nil {
@@ -192,6 +205,7 @@ func (db *DB) commit(batch []*op) {
 		fail(fmt.Errorf("store: commit: %w", err))
 		return
 	}
+	db.health.set(fault)
 	for _, f := range tx.afterCommit {
 		f()
 	}
@@ -233,9 +247,6 @@ func (tx *Tx) reset(m txMark) {
 
 // AfterCommit runs f once the transaction has committed (never if it fails).
 func (tx *Tx) AfterCommit(f func()) { tx.afterCommit = append(tx.afterCommit, f) }
-
-// Dialect is the database behind the transaction.
-func (tx *Tx) Dialect() Dialect { return tx.db.dialect }
 
 // The write path reuses prepared statements: parsing the same SQL for
 // every objection would cost more than executing it. SQL seen for the first
@@ -354,10 +365,4 @@ func (tx *Tx) flushLedgerHead(ctx context.Context) error {
 		return errors.Join(errors.New("store: ledger head row is missing"), err)
 	}
 	return nil
-}
-
-// QueryRowForTest runs a query in the write transaction (tests read
-// session settings this way).
-func (tx *Tx) QueryRowForTest(ctx context.Context, q string, args ...any) *sql.Row {
-	return tx.tx.QueryRowContext(ctx, q, args...)
 }

@@ -7,8 +7,19 @@ import (
 	"github.com/notrain/notrain/internal/store"
 )
 
-// healthz reports whether the store answers, with the outbox's state.
+// healthz reports whether the store takes writes and answers reads, with
+// the outbox's state.
 func (s *Server) healthz(w http.ResponseWriter, r *http.Request) {
+	// A store that answers reads but refuses every write (a full or
+	// read-only disk) is not healthy: every objection would get a 500.
+	// After a failure, one write that changes nothing tells whether the
+	// store has recovered.
+	if since, err := s.db.WriteHealth(); err != nil && s.db.ProbeWrite(r.Context()) != nil {
+		s.log.Error("healthz: writes failing", "since", since, "err", err)
+		writeJSON(w, http.StatusServiceUnavailable, map[string]any{"status": "failing", "store": string(s.db.Dialect()),
+			"writes": "failing", "writes_failing_seconds": int(time.Since(since) / time.Second)})
+		return
+	}
 	if err := s.db.Ping(r.Context()); err != nil {
 		s.log.Error("healthz", "err", err)
 		writeJSON(w, http.StatusServiceUnavailable, map[string]any{"status": "unavailable", "store": "down"})

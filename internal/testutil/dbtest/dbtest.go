@@ -13,11 +13,12 @@ import (
 	"net/url"
 	"os"
 	"path/filepath"
-	"strings"
 	"testing"
 
 	_ "github.com/jackc/pgx/v5/stdlib" // the "pgx" driver for raw access
 	_ "modernc.org/sqlite"
+
+	"github.com/notrain/notrain/internal/store"
 )
 
 // Each runs fn once per available store with a DSN for a fresh, empty database.
@@ -64,10 +65,8 @@ func Postgres(t testing.TB) string {
 	return u.String()
 }
 
-// IsPostgres reports whether a DSN names PostgreSQL.
-func IsPostgres(dsn string) bool {
-	return strings.HasPrefix(dsn, "postgres://") || strings.HasPrefix(dsn, "postgresql://")
-}
+// IsPostgres reports whether a DSN names PostgreSQL, as the store decides it.
+func IsPostgres(dsn string) bool { return store.IsPostgres(dsn) }
 
 // Raw opens the same database directly, bypassing notrain, as an attacker or
 // a careless operator could.
