@@ -18,6 +18,7 @@ import (
 	"github.com/notrain/notrain/internal/ledger"
 	"github.com/notrain/notrain/internal/policy"
 	"github.com/notrain/notrain/internal/store"
+	"github.com/notrain/notrain/internal/strictjson"
 )
 
 type filterConfig struct {
@@ -104,7 +105,7 @@ func (c *filterConfig) run(ctx context.Context, env Env, dbGiven bool) error {
 	now := env.Now().UTC()
 	asOf := now
 	if c.asOf != "" {
-		if asOf, err = time.Parse(time.RFC3339Nano, c.asOf); err != nil {
+		if asOf, err = strictjson.Time(c.asOf); err != nil {
 			return usageError{fmt.Sprintf("--as-of %q is not an RFC 3339 time", c.asOf)}
 		}
 		if asOf.After(now) {

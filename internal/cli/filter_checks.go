@@ -11,6 +11,7 @@ import (
 	"github.com/notrain/notrain/internal/filter"
 	"github.com/notrain/notrain/internal/policy"
 	"github.com/notrain/notrain/internal/store"
+	"github.com/notrain/notrain/internal/strictjson"
 )
 
 // checkPaths refuses outputs that collide: two outputs naming one file
@@ -119,7 +120,7 @@ func readReproduction(path string, pol *policy.Policy, asOfFlag string) (*reprod
 		return nil, fmt.Errorf("--reproduce %s: as_of %q is not an RFC 3339 time", path, m.AsOf)
 	}
 	if asOfFlag != "" {
-		given, err := time.Parse(time.RFC3339Nano, asOfFlag)
+		given, err := strictjson.Time(asOfFlag)
 		if err != nil || !given.Equal(asOf) {
 			return nil, usageError{fmt.Sprintf("--as-of %s differs from the as_of %s of %s: leave --as-of out to reproduce", asOfFlag, m.AsOf, path)}
 		}

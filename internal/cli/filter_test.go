@@ -260,6 +260,14 @@ func TestFilterFailsClosed(t *testing.T) {
 		}
 		nothingLeft(t, dir)
 	})
+	t.Run("as-of with an offset of 24 hours", func(t *testing.T) {
+		dir, db := filterEnv(t)
+		code, _, stderr := run(t, dir, nil, filterArgs(dir, db, "--as-of", "2025-05-20T07:59:59+24:00")...)
+		if code != 2 || !strings.Contains(stderr, "not an RFC 3339 time") {
+			t.Fatalf("exit %d: %s", code, stderr)
+		}
+		nothingLeft(t, dir)
+	})
 	t.Run("damaged snapshot file", func(t *testing.T) {
 		dir, db := filterEnv(t)
 		snap := filepath.Join(dir, "snap.bin")

@@ -194,7 +194,7 @@ func (c *serveConfig) run(ctx context.Context, log *slog.Logger, env Env) error 
 		mailDesc = smtp.String()
 	}
 	svc, err := objection.New(db, keys, cat, m, disp.Wake, objection.Config{
-		CodeTTL: c.codeTTL, BaseURL: c.baseURL, MailDomain: base.Hostname(), ThirdPartyExcluded: true, Now: env.Now,
+		CodeTTL: c.codeTTL, BaseURL: c.baseURL, MailDomain: base.Hostname(), Now: env.Now,
 		ClientLimit: c.ipRateLimit,
 	})
 	if err != nil {

@@ -173,7 +173,6 @@ func (s *Service) queueCodeMail(ctx context.Context, tx *store.Tx, req store.Cod
 // rendering happens when it is sent, outside the transaction.
 func (s *Service) queue(ctx context.Context, tx *store.Tx, kind string, req store.CodeRequest, now time.Time, d mail.Data) error {
 	d.BaseURL = s.cfg.BaseURL
-	d.ThirdPartyExcluded = s.cfg.ThirdPartyExcluded
 	data, err := json.Marshal(d)
 	if err != nil {
 		return fmt.Errorf("objection: mail data: %w", err)

@@ -35,12 +35,11 @@ const MaxReason = 2000
 
 // Config is the service's configuration.
 type Config struct {
-	CodeTTL            time.Duration // default otp.DefaultTTL
-	BaseURL            string        // for links in mails
-	MailDomain         string        // right-hand side of Message-IDs
-	ThirdPartyExcluded bool          // what confirmations say about tags and mentions
-	ClientLimit        int           // code requests per minute per client address; 0 = off
-	Now                func() time.Time
+	CodeTTL     time.Duration // default otp.DefaultTTL
+	BaseURL     string        // for links in mails
+	MailDomain  string        // right-hand side of Message-IDs
+	ClientLimit int           // code requests per minute per client address; 0 = off
+	Now         func() time.Time
 }
 
 // Service runs the flows.
