@@ -19,7 +19,7 @@ func demoPeople() []demoPerson {
 	return []demoPerson{
 		{"anna@example.de", "Facebook, Instagram and Threads, linked: one objection covers all three"},
 		{"ben@example.com", "Facebook; his linked Instagram uses another address and is covered too"},
-		{"jörg@müller.de", "Facebook, an address with umlauts (matched in any spelling)"},
+		{"jörg@müller.de", "Facebook, an address with umlauts (type it in lower case; the domain also as xn--mller-kva.de)"},
 		{"lena@example.de", "Instagram, born 2010: a minor"},
 	}
 }
