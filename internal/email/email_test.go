@@ -145,7 +145,7 @@ func TestParseRecorded(t *testing.T) {
 		{in: "JÖRG@MÜLLER.DE", want: "jörg@xn--mller-kva.de"},
 		{in: "Anna@Example.DE", want: "anna@example.de"},
 		{in: "anna.\u0130g@example.de", err: ErrNotCanonical}, // İ would become anna.ig, someone else's
-		{in: "anna.\u017Fg@example.de", err: ErrNotCanonical},            // ſ is lower case, but folds to s elsewhere
+		{in: "anna.\u017Fg@example.de", err: ErrNotCanonical}, // ſ is lower case, but folds to s elsewhere
 		{in: "not an address", err: ErrInvalid},
 	} {
 		a, err := ParseRecorded(tc.in)
