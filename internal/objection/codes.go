@@ -67,10 +67,7 @@ func (s *Service) Start(ctx context.Context, in StartInput) (Started, error) {
 	}
 	var sent sentMail
 	err = s.db.Write(ctx, func(ctx context.Context, tx *store.Tx) error {
-		if err := s.checkClientLimit(ctx, tx, in.Client, now); err != nil {
-			return err
-		}
-		if err := s.checkAddressLimit(ctx, tx, box, now); err != nil {
+		if err := s.checkLimits(ctx, tx, in.Client, box, now); err != nil {
 			return err
 		}
 		known, err := tx.HasAccountWithEmail(ctx, h)
@@ -78,11 +75,10 @@ func (s *Service) Start(ctx context.Context, in StartInput) (Started, error) {
 			return err
 		}
 		req.Known = known
-		code, err := otp.Generate()
+		code, err := s.newCode(&req)
 		if err != nil {
 			return err
 		}
-		req.CodeHash = s.keys.CodeHash(req.ID, code)
 		if err := tx.InsertRequest(ctx, req); err != nil {
 			return err
 		}
@@ -240,18 +236,14 @@ func (s *Service) Resend(ctx context.Context, flow Flow, requestID, client strin
 		if next := req.CodeSentAt.Add(otp.ResendCooldown); now.Before(next) {
 			return &Error{Code: CodeResendTooSoon, RetryAfter: retryAfter(next, now), Until: next}
 		}
-		if err := s.checkClientLimit(ctx, tx, client, now); err != nil {
-			return err
-		}
 		box := s.mailboxHash(req)
-		if err := s.checkAddressLimit(ctx, tx, box, now); err != nil {
+		if err := s.checkLimits(ctx, tx, client, box, now); err != nil {
 			return err
 		}
-		code, err := otp.Generate()
+		code, err := s.newCode(&req)
 		if err != nil {
 			return err
 		}
-		req.CodeHash = s.keys.CodeHash(req.ID, code)
 		req.CodeSentAt, req.ExpiresAt, req.Attempts = now, now.Add(s.cfg.CodeTTL), 0
 		if err := tx.RenewCode(ctx, req.ID, req.CodeHash, req.CodeSentAt, req.ExpiresAt); err != nil {
 			return err
@@ -264,6 +256,25 @@ func (s *Service) Resend(ctx context.Context, flow Flow, requestID, client strin
 	}
 	s.countSent(sent)
 	return s.started(req), nil
+}
+
+// checkLimits applies the per-client and then the per-address limits, in
+// the order both a first request and a resend count them.
+func (s *Service) checkLimits(ctx context.Context, tx *store.Tx, client, box string, now time.Time) error {
+	if err := s.checkClientLimit(ctx, tx, client, now); err != nil {
+		return err
+	}
+	return s.checkAddressLimit(ctx, tx, box, now)
+}
+
+// newCode draws a fresh code for req and sets its keyed hash.
+func (s *Service) newCode(req *store.CodeRequest) (string, error) {
+	code, err := otp.Generate()
+	if err != nil {
+		return "", err
+	}
+	req.CodeHash = s.keys.CodeHash(req.ID, code)
+	return code, nil
 }
 
 // mailboxHash is the key a request's per-address limits count under: the
