@@ -39,6 +39,8 @@ Usage:
   notrain policy check       [FILE]
   notrain snapshot export    --out FILE [--db …]
   notrain ledger verify      [--db …] [--checkpoint FILE]
+  notrain models register    --name NAME --snapshot ID… [--trained-at RFC3339] [--db …]
+  notrain tokens create      --scope models [--name N] [--db …]
   notrain version
 
 Only serve --init (or --demo) and the imports create a store; every other
@@ -77,6 +79,10 @@ func Run(ctx context.Context, args []string, env Env) int {
 		err = objectionsImport(ctx, args[2:], env)
 	case args[0] == "filter":
 		err = filterCmd(ctx, args[1:], env)
+	case cmd == "models register":
+		err = modelsRegister(ctx, args[2:], env)
+	case cmd == "tokens create":
+		err = tokensCreate(ctx, args[2:], env)
 	case cmd == "policy check":
 		err = policyCheck(ctx, args[2:], env)
 	case cmd == "snapshot export":

@@ -202,6 +202,7 @@ func (c *serveConfig) run(ctx context.Context, log *slog.Logger, env Env) error 
 	}
 	srv, err := web.New(svc, db, cat, m, reg, web.Config{
 		Dev: dev, TrustedProxies: trusted, ThirdPartyExcluded: thirdPartyExcluded, Now: env.Now, Log: log, Composer: composer,
+		Keys: keys,
 	})
 	if err != nil {
 		return err

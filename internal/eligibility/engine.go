@@ -137,8 +137,9 @@ func NewEngine(pol *policy.Policy, snap *Snapshot, asOf time.Time) *Engine {
 	return e
 }
 
-// inForce reports whether some interval covers t.
-func inForce(ivs []Interval, t int64) bool {
+// InForce reports whether some interval covers t: the one rule for "an
+// objection or consent was in force at t", also used by "my data".
+func InForce(ivs []Interval, t int64) bool {
 	for _, iv := range ivs {
 		if iv.From <= t && (iv.To == 0 || iv.To > t) {
 			return true
@@ -312,7 +313,7 @@ func (e *Engine) objected(slot uint32, c int64) bool {
 
 // consented applies rule 6 in consent mode: consent in force at S and at c.
 func (e *Engine) consented(slot uint32, c int64) bool {
-	return slot != 0 && e.consentAtAsOf[slot] && inForce(e.snap.intervals(slot, true), c)
+	return slot != 0 && e.consentAtAsOf[slot] && InForce(e.snap.intervals(slot, true), c)
 }
 
 func (e *Engine) anyExcluded(pc uint8, ids [][]byte, c int64) bool {

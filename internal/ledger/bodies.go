@@ -23,3 +23,12 @@ type ObjectionWithdrawn struct {
 	Channel     string   `json:"channel"`
 	WithdrawnAt string   `json:"withdrawn_at"`
 }
+
+// ModelRegistered is the body of a model.registered entry: a model and the
+// snapshots it was trained on.
+type ModelRegistered struct {
+	Model     string   `json:"model"`
+	Name      string   `json:"name"`
+	Snapshots []string `json:"snapshots"`
+	TrainedAt string   `json:"trained_at"` // "" when not given
+}

@@ -45,6 +45,7 @@ const (
 	KindObjectionsImported = "objections.imported"
 	KindItemsExcluded      = "items.excluded"
 	KindSnapshotRegistered = "snapshot.registered"
+	KindModelRegistered    = "model.registered"
 )
 
 // Entry is one ledger record.

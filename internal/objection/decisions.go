@@ -23,6 +23,10 @@ type Outcome struct {
 	Ended     int
 	Lang      string
 	LedgerSeq int64
+	// Token and ExpiresAt are the access token of FlowAccess (shown once;
+	// only its keyed hash is stored).
+	Token     string
+	ExpiresAt time.Time
 }
 
 // Status values of an Outcome.
@@ -148,4 +152,21 @@ func accountLines(accts []store.Account) []mail.AccountLine {
 		out[i] = mail.AccountLine{Product: a.Product, Handle: a.Handle}
 	}
 	return out
+}
+
+// AccessTokenKind separates "my data" token hashes from machine tokens'.
+const AccessTokenKind = "access"
+
+// AccessTokenPrefix starts every "my data" token.
+const AccessTokenPrefix = "ntp_"
+
+// grantAccess issues the access token a verified access code buys.
+func (s *Service) grantAccess(ctx context.Context, tx *store.Tx, req store.CodeRequest, now time.Time) (Outcome, error) {
+	tok := AccessTokenPrefix + ids.Random(32)
+	exp := now.Add(AccessTTL)
+	if err := tx.InsertAccessToken(ctx, store.AccessToken{Hash: s.keys.TokenHash(AccessTokenKind, tok), EmailHash: req.EmailHash,
+		RequestID: req.ID, CreatedAt: now, ExpiresAt: exp}); err != nil {
+		return Outcome{}, err
+	}
+	return Outcome{Flow: FlowAccess, At: now, Scope: AllAccounts, Lang: req.Lang, Token: tok, ExpiresAt: exp}, nil
 }

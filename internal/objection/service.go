@@ -22,7 +22,13 @@ type Flow string
 const (
 	FlowObjection  Flow = "objection"
 	FlowWithdrawal Flow = "withdrawal"
+	// FlowAccess proves an address to see "my data": its code buys a
+	// short-lived access token instead of a state change.
+	FlowAccess Flow = "access"
 )
+
+// AccessTTL is how long a "my data" access token is good for.
+const AccessTTL = 15 * time.Minute
 
 // Reference prefixes.
 const (

@@ -24,6 +24,7 @@ type Keys struct {
 	email  []byte
 	code   []byte
 	ledger []byte
+	token  []byte
 	check  string
 }
 
@@ -36,6 +37,7 @@ func New(master []byte) (*Keys, error) {
 		email:  derive(master, "notrain/email/v1"),
 		code:   derive(master, "notrain/code/v1"),
 		ledger: derive(master, "notrain/ledger/v1"),
+		token:  derive(master, "notrain/token/v1"),
 		check:  mac(derive(master, "notrain/check/v1"), "notrain master key check"),
 	}, nil
 }
@@ -69,6 +71,11 @@ func (k *Keys) EmailHash(canonical string) string { return mac(k.email, canonica
 
 // CodeHash binds a one-time code to the request it was issued for.
 func (k *Keys) CodeHash(requestID, code string) string { return mac(k.code, requestID, code) }
+
+// TokenHash is the form in which bearer tokens (machine tokens and a
+// person's "my data" tokens) are stored: a leaked table does not let anyone
+// present them. kind separates the two token families.
+func (k *Keys) TokenHash(kind, token string) string { return mac(k.token, kind, token) }
 
 // Pseudonym is the form in which personal identifiers enter the ledger.
 // It is keyed, so the ledger alone does not reveal who objected, yet the

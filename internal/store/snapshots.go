@@ -32,7 +32,7 @@ func (db *DB) EligibilityChangedAt(ctx context.Context, now time.Time) (time.Tim
 }
 
 // ChangedSince reports whether eligibility may have changed after the
-// ledger head h: an entry other than a snapshot registration follows it, or
+// ledger head h: an entry other than a snapshot or model registration follows it, or
 // h is not on this chain at all (a file from another store, or from before
 // a restore).
 func (db *DB) ChangedSince(ctx context.Context, h ledger.Head) (bool, error) {
@@ -40,7 +40,7 @@ func (db *DB) ChangedSince(ctx context.Context, h ledger.Head) (bool, error) {
 	if err != nil || !onChain {
 		return true, err
 	}
-	n, err := db.EntriesSince(ctx, h.Seq, ledger.KindSnapshotRegistered)
+	n, err := db.EntriesSince(ctx, h.Seq, ledger.KindSnapshotRegistered, ledger.KindModelRegistered)
 	return n > 0, err
 }
 

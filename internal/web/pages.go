@@ -62,8 +62,11 @@ func (s *Server) startPage(flow objection.Flow) http.HandlerFunc {
 			form.Products[p] = true
 		}
 		formPage, title := "object", "object_title"
-		if flow == objection.FlowWithdrawal {
+		switch flow {
+		case objection.FlowWithdrawal:
 			formPage, title = "withdraw", "withdraw_title"
+		case objection.FlowAccess:
+			formPage, title = "access", "access_title"
 		}
 		fail := func(errs ...error) {
 			d := &pageData{Form: form, Products: platform.Products()}
@@ -115,6 +118,10 @@ func (s *Server) checkPage(flow objection.Flow) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
 		v, ok := s.view(w, r, flow)
 		if !ok {
+			return
+		}
+		if v.Done && flow == objection.FlowAccess {
+			http.Redirect(w, r, "/me", http.StatusSeeOther)
 			return
 		}
 		if v.Done {
@@ -183,7 +190,7 @@ func (s *Server) checkPageError(w http.ResponseWriter, r *http.Request, flow obj
 	if !ok {
 		return
 	}
-	if v.Done && e.Code != objection.CodeCodeUsed {
+	if v.Done && e.Code != objection.CodeCodeUsed && flow != objection.FlowAccess {
 		http.Redirect(w, r, "/"+string(flow)+"/"+v.RequestID+"/done", http.StatusSeeOther)
 		return
 	}

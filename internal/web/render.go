@@ -10,6 +10,8 @@ import (
 	"time"
 
 	"github.com/notrain/notrain/internal/locale"
+	"github.com/notrain/notrain/internal/models"
+	"github.com/notrain/notrain/internal/mydata"
 	"github.com/notrain/notrain/internal/objection"
 	"github.com/notrain/notrain/internal/platform"
 	"github.com/notrain/notrain/internal/store"
@@ -19,7 +21,7 @@ import (
 var assets embed.FS
 
 // pages lists every page template; each is parsed with the layout.
-var pageNames = []string{"object", "withdraw", "check", "done", "error", "devmail"}
+var pageNames = []string{"object", "withdraw", "check", "done", "error", "devmail", "access", "me"}
 
 // renderer holds every page parsed once per language, with t bound to it.
 type renderer struct {
@@ -35,6 +37,7 @@ func webCodes() []string {
 		"unsupported_media_type", "unsupported_charset", "body_too_large", "invalid_request", "invalid_json",
 		"not_found", "internal", "cross_origin",
 		"idempotency_key_invalid", "idempotency_key_reused", "idempotency_in_flight",
+		"unauthorized", "forbidden",
 	}
 }
 
@@ -44,6 +47,7 @@ func goKeys() []string {
 	return []string{
 		"object_title", "withdraw_title", "check_title", "done_objection_title", "done_withdrawal_title",
 		"error_title", "dev_mailbox_link", "lang_name", "err_code_invalid_last",
+		"access_title", "me_title", "me_expired",
 	}
 }
 
@@ -51,7 +55,7 @@ func goKeys() []string {
 // goKeys, each error code's message and each product's name.
 func startupKeys() []string {
 	keys := goKeys()
-	for _, c := range append(objection.Codes(), webCodes()...) {
+	for _, c := range append(append(objection.Codes(), webCodes()...), models.Codes()...) {
 		keys = append(keys, "err_"+c)
 	}
 	for _, p := range platform.Products() {
@@ -95,7 +99,8 @@ func newRenderer(cat *locale.Catalog) (*renderer, error) {
 		}
 	}
 	sample := &pageData{Err: map[string]string{}, Form: formValues{Products: map[string]bool{}},
-		Mails: []store.Mail{{Subject: "s"}}, Outcome: objection.Outcome{Status: objection.StatusAccepted}}
+		Mails: []store.Mail{{Subject: "s"}}, Outcome: objection.Outcome{Status: objection.StatusAccepted},
+		Me: sampleOverview()}
 	for _, lang := range cat.Languages() {
 		for _, p := range pageNames {
 			sample.Lang = lang
@@ -148,6 +153,7 @@ type pageData struct {
 	ThirdPartyExcluded bool
 	Mails              []store.Mail
 	Message            string
+	Me                 mydata.Overview
 }
 
 type langLink struct {
@@ -196,4 +202,16 @@ func (s *Server) page(w http.ResponseWriter, r *http.Request, status int, name, 
 func (s *Server) errorPage(w http.ResponseWriter, r *http.Request, status int, msgKey string) {
 	lang := s.lang(w, r)
 	s.page(w, r, status, "error", "error_title", &pageData{Message: s.cat.T(lang, msgKey)})
+}
+
+// sampleOverview fills every branch of the "my data" page for the start-up
+// render check.
+func sampleOverview() mydata.Overview {
+	at := "2026-01-01T00:00:00Z"
+	return mydata.Overview{
+		Accounts:   []mydata.Account{{Product: "facebook", AccountID: "u1"}},
+		Objections: []mydata.Objection{{Reference: "NT-0", Status: "withdrawn", Scope: "all", EffectiveAt: &at, WithdrawnAt: &at, Receipt: "r"}},
+		Snapshots:  []mydata.Snapshot{{SnapshotID: "s", AsOf: at, Items: map[string]int64{"facebook:u1": 1}}},
+		Models:     []mydata.Model{{Name: "m", Snapshots: []string{"s"}, TrainedAt: &at}},
+	}
 }

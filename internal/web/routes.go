@@ -11,7 +11,7 @@ import (
 // routes is the whole URL space of notrain, in one place.
 func (s *Server) routes() *http.ServeMux {
 	mux := http.NewServeMux()
-	obj, wd := objection.FlowObjection, objection.FlowWithdrawal
+	obj, wd, acc := objection.FlowObjection, objection.FlowWithdrawal, objection.FlowAccess
 
 	// Pages (work without JavaScript).
 	mux.HandleFunc("GET /{$}", s.objectionForm)
@@ -26,6 +26,14 @@ func (s *Server) routes() *http.ServeMux {
 	mux.HandleFunc("POST /withdrawal/{rid}", s.verifyPage(wd))
 	mux.HandleFunc("POST /withdrawal/{rid}/resend", s.resendPage(wd))
 	mux.HandleFunc("GET /withdrawal/{rid}/done", s.donePage(wd))
+	mux.HandleFunc("GET /me", s.mePage)
+	mux.HandleFunc("GET /me/data.json", s.meJSON)
+	mux.HandleFunc("GET /me/receipt/{ref}", s.meReceipt)
+	mux.HandleFunc("POST /me/sign-out", s.meSignOut)
+	mux.HandleFunc("POST /access", s.startPage(acc))
+	mux.HandleFunc("GET /access/{rid}", s.checkPage(acc))
+	mux.HandleFunc("POST /access/{rid}", s.accessVerifyPage)
+	mux.HandleFunc("POST /access/{rid}/resend", s.resendPage(acc))
 	mux.HandleFunc("GET /static/style.css", s.stylesheet)
 
 	// JSON API; every POST honours Idempotency-Key.
@@ -35,6 +43,14 @@ func (s *Server) routes() *http.ServeMux {
 	mux.HandleFunc("POST /api/v1/withdrawals", s.idempotent("withdrawals", s.apiStart(wd)))
 	mux.HandleFunc("POST /api/v1/withdrawals/verify", s.idempotent("withdrawals/verify", s.apiVerify(wd)))
 	mux.HandleFunc("POST /api/v1/withdrawals/resend", s.idempotent("withdrawals/resend", s.apiResend(wd)))
+	mux.HandleFunc("POST /api/v1/access", s.idempotent("access", s.apiStart(acc)))
+	mux.HandleFunc("POST /api/v1/access/resend", s.idempotent("access/resend", s.apiResend(acc)))
+	// Not idempotent-cached: a cached answer would keep the token in clear.
+	mux.HandleFunc("POST /api/v1/access/verify", s.apiAccessVerify)
+	mux.HandleFunc("GET /api/v1/me", s.apiMe)
+	// Bearer-authenticated; a retried registration is a second model, as a
+	// second CLI run is.
+	mux.HandleFunc("POST /api/v1/models", s.apiModels)
 	mux.HandleFunc("/api/", s.apiNotFound)
 
 	// Operations. /metrics is not here: see metricsRoutes.

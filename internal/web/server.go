@@ -3,6 +3,7 @@
 package web
 
 import (
+	"errors"
 	"log/slog"
 	"net/http"
 	"net/netip"
@@ -13,7 +14,9 @@ import (
 	"github.com/notrain/notrain/internal/locale"
 	"github.com/notrain/notrain/internal/mail"
 	"github.com/notrain/notrain/internal/metrics"
+	"github.com/notrain/notrain/internal/mydata"
 	"github.com/notrain/notrain/internal/objection"
+	"github.com/notrain/notrain/internal/secret"
 	"github.com/notrain/notrain/internal/store"
 )
 
@@ -27,7 +30,9 @@ type Config struct {
 	ThirdPartyExcluded bool           // what confirmation pages say about tags and mentions
 	Now                func() time.Time
 	Log                *slog.Logger
-	Composer           *mail.Composer // renders mails for the dev mailbox
+	Composer           *mail.Composer  // renders mails for the dev mailbox
+	Keys               *secret.Keys    // hashes bearer tokens (required)
+	Receipts           mydata.Receipts // fills "my data" receipts; nil: none
 }
 
 // Server is the HTTP side of notrain.
@@ -40,6 +45,7 @@ type Server struct {
 	gatherer prometheus.Gatherer
 	cfg      Config
 	log      *slog.Logger
+	mydata   *mydata.Service
 }
 
 // New builds the server; it fails if a template or translation is broken.
@@ -54,7 +60,11 @@ func New(svc *objection.Service, db *store.DB, cat *locale.Catalog, m *metrics.M
 	if cfg.Log == nil {
 		cfg.Log = slog.Default()
 	}
-	return &Server{svc: svc, db: db, cat: cat, pages: pages, m: m, gatherer: g, cfg: cfg, log: cfg.Log}, nil
+	if cfg.Keys == nil {
+		return nil, errors.New("web: no keys to check bearer tokens with")
+	}
+	md := mydata.New(db, cfg.Keys, cfg.Receipts, cfg.Now)
+	return &Server{svc: svc, db: db, cat: cat, pages: pages, m: m, gatherer: g, cfg: cfg, log: cfg.Log, mydata: md}, nil
 }
 
 func (s *Server) now() time.Time { return s.cfg.Now().UTC() }

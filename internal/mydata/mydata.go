@@ -1,0 +1,194 @@
+// Package mydata answers a person's "my data" request (GDPR Art. 15): for
+// every account an address and its link groups cover, the objections and
+// withdrawals, the snapshots that kept content of those accounts and the
+// models trained on them. The person proves the address with a one-time
+// code (objection.FlowAccess) and presents the access token it bought.
+package mydata
+
+import (
+	"context"
+	"errors"
+	"strings"
+	"time"
+
+	"github.com/notrain/notrain/internal/account"
+	"github.com/notrain/notrain/internal/eligibility"
+	"github.com/notrain/notrain/internal/objection"
+	"github.com/notrain/notrain/internal/secret"
+	"github.com/notrain/notrain/internal/store"
+)
+
+// ErrUnauthorized is the one answer for a missing, unknown or expired token.
+var ErrUnauthorized = errors.New("mydata: no valid access token")
+
+// Receipts gives the receipt of a ledger entry (c2sp.org/tlog-proof). A nil
+// Receipts, or one that has none, leaves receipts empty.
+type Receipts interface {
+	Receipt(ctx context.Context, ledgerSeq int64) (string, error)
+}
+
+// Service reads a person's data.
+type Service struct {
+	db       *store.DB
+	keys     *secret.Keys
+	receipts Receipts
+	now      func() time.Time
+}
+
+// New makes a Service; receipts may be nil.
+func New(db *store.DB, keys *secret.Keys, receipts Receipts, now func() time.Time) *Service {
+	if now == nil {
+		now = time.Now
+	}
+	return &Service{db: db, keys: keys, receipts: receipts, now: now}
+}
+
+// Account is one account the address covers.
+type Account struct {
+	Product   string `json:"product"`
+	AccountID string `json:"account_id"`
+}
+
+// Objection is one objection of the person, with its state now.
+type Objection struct {
+	Reference   string  `json:"reference"`
+	Status      string  `json:"status"` // accepted | in_review | rejected | withdrawn
+	Scope       string  `json:"scope"`
+	EffectiveAt *string `json:"effective_at"`
+	WithdrawnAt *string `json:"withdrawn_at"`
+	Receipt     string  `json:"receipt"`
+	// WithdrawalRef is the withdrawal that ended it, for the page.
+	WithdrawalRef string `json:"-"`
+	LedgerSeq     int64  `json:"-"`
+}
+
+// Snapshot is one snapshot that kept content of the person's accounts.
+type Snapshot struct {
+	SnapshotID string           `json:"snapshot_id"`
+	AsOf       string           `json:"as_of"`
+	Items      map[string]int64 `json:"items"` // "<product>:<account_id>" → items kept
+	// ObjectionInForce: an objection of the person was in force at AsOf.
+	ObjectionInForce bool `json:"objection_in_force"`
+}
+
+// Model is a model trained on one of those snapshots.
+type Model struct {
+	Name      string   `json:"name"`
+	Snapshots []string `json:"snapshots"`
+	TrainedAt *string  `json:"trained_at"`
+}
+
+// Overview is everything notrain holds about an address. Every list is
+// present (never null), so known and unknown addresses look alike.
+type Overview struct {
+	Accounts   []Account   `json:"accounts"`
+	Objections []Objection `json:"objections"`
+	Snapshots  []Snapshot  `json:"snapshots"`
+	Models     []Model     `json:"models"`
+}
+
+// Authenticate returns the e-mail hash an access token answers for.
+func (s *Service) Authenticate(ctx context.Context, tok string) (string, error) {
+	if !strings.HasPrefix(tok, objection.AccessTokenPrefix) || len(tok) > 200 {
+		return "", ErrUnauthorized
+	}
+	t, err := s.db.AccessTokenByHash(ctx, s.keys.TokenHash(objection.AccessTokenKind, tok))
+	switch {
+	case errors.Is(err, store.ErrNotFound):
+		return "", ErrUnauthorized
+	case err != nil:
+		return "", err
+	case !s.now().Before(t.ExpiresAt):
+		return "", ErrUnauthorized
+	}
+	return t.EmailHash, nil
+}
+
+func stamp(t time.Time) *string {
+	if t.IsZero() {
+		return nil
+	}
+	s := t.UTC().Format(time.RFC3339Nano)
+	return &s
+}
+
+// Overview reads everything about the address with the e-mail hash.
+func (s *Service) Overview(ctx context.Context, emailHash string) (Overview, error) {
+	ov := Overview{Accounts: []Account{}, Objections: []Objection{}, Snapshots: []Snapshot{}, Models: []Model{}}
+	var accts []store.Account
+	// account.Covered reads in a transaction: the same expansion an
+	// objection gets, so "my data" covers what an objection would.
+	err := s.db.Write(ctx, func(ctx context.Context, tx *store.Tx) error {
+		var err error
+		accts, err = account.Covered(ctx, tx, emailHash, nil, func(string) bool { return true })
+		return err
+	})
+	if err != nil {
+		return Overview{}, err
+	}
+	keys := make([]store.AccountKey, len(accts))
+	for i, a := range accts {
+		keys[i] = store.AccountKey{Product: a.Product, AccountID: a.AccountID}
+		ov.Accounts = append(ov.Accounts, Account{Product: a.Product, AccountID: a.AccountID})
+	}
+	objs, err := s.db.ObjectionsOf(ctx, emailHash, keys)
+	if err != nil {
+		return Overview{}, err
+	}
+	var in []eligibility.Interval
+	for _, o := range objs {
+		status := o.Status
+		if !o.WithdrawnAt.IsZero() {
+			status = objection.StatusWithdrawn
+		}
+		if o.Status == store.StatusAccepted && !o.EffectiveAt.IsZero() {
+			in = append(in, eligibility.Interval{From: o.EffectiveAt.UnixMicro(), To: micros(o.WithdrawnAt)})
+		}
+		rc, err := s.receipt(ctx, o.LedgerSeq)
+		if err != nil {
+			return Overview{}, err
+		}
+		ov.Objections = append(ov.Objections, Objection{Reference: o.ID, Status: status, Scope: o.Scope,
+			EffectiveAt: stamp(o.EffectiveAt), WithdrawnAt: stamp(o.WithdrawnAt), Receipt: rc,
+			WithdrawalRef: o.WithdrawalRef, LedgerSeq: o.LedgerSeq})
+	}
+	if len(keys) == 0 {
+		return ov, nil
+	}
+	snaps, err := s.db.SnapshotsForAccounts(ctx, keys)
+	if err != nil {
+		return Overview{}, err
+	}
+	ids := make([]string, len(snaps))
+	for i, sn := range snaps {
+		ids[i] = sn.SnapshotID
+		items := map[string]int64{}
+		for _, it := range sn.Items {
+			items[it.Product+":"+it.AccountID] = it.Items
+		}
+		ov.Snapshots = append(ov.Snapshots, Snapshot{SnapshotID: sn.SnapshotID, AsOf: sn.AsOf.UTC().Format(time.RFC3339Nano),
+			Items: items, ObjectionInForce: eligibility.InForce(in, sn.AsOf.UnixMicro())})
+	}
+	ms, err := s.db.ModelsOnSnapshots(ctx, ids)
+	if err != nil {
+		return Overview{}, err
+	}
+	for _, m := range ms {
+		ov.Models = append(ov.Models, Model{Name: m.Name, Snapshots: m.Snapshots, TrainedAt: stamp(m.TrainedAt)})
+	}
+	return ov, nil
+}
+
+func micros(t time.Time) int64 {
+	if t.IsZero() {
+		return 0
+	}
+	return t.UnixMicro()
+}
+
+func (s *Service) receipt(ctx context.Context, seq int64) (string, error) {
+	if s.receipts == nil || seq == 0 {
+		return "", nil
+	}
+	return s.receipts.Receipt(ctx, seq)
+}
