@@ -32,6 +32,9 @@ func (s *storeFlags) openImport(ctx context.Context, env Env, path string) (*os.
 			if kp, err := s.keyPath(); err == nil && kp != "" && !fileExists(kp) {
 				fresh = append(fresh, kp)
 			}
+			if lp, err := s.logKeyPath(); err == nil && !fileExists(lp) {
+				fresh = append(fresh, lp)
+			}
 		}
 	}
 	db, err := s.create(ctx)
@@ -51,6 +54,10 @@ func (s *storeFlags) openImport(ctx context.Context, env Env, path string) (*os.
 	log, _ := newLogger(env, "info")
 	keys, err := s.keys(ctx, db, log)
 	if err != nil {
+		done(true)
+		return nil, nil, nil, nil, err
+	}
+	if _, err := s.loadLogKey(ctx, db, log, defaultOrigin); err != nil {
 		done(true)
 		return nil, nil, nil, nil, err
 	}

@@ -174,6 +174,10 @@ func (c *serveConfig) run(ctx context.Context, log *slog.Logger, env Env) error 
 	if err != nil {
 		return err
 	}
+	logKey, err := c.loadLogKey(ctx, db, log, base.Host+"/notrain")
+	if err != nil {
+		return err
+	}
 	cat, err := locale.Load()
 	if err != nil {
 		return err
@@ -202,6 +206,7 @@ func (c *serveConfig) run(ctx context.Context, log *slog.Logger, env Env) error 
 	}
 	srv, err := web.New(svc, db, cat, m, reg, web.Config{
 		Dev: dev, TrustedProxies: trusted, ThirdPartyExcluded: thirdPartyExcluded, Now: env.Now, Log: log, Composer: composer,
+		LogKey: logKey,
 	})
 	if err != nil {
 		return err

@@ -3,6 +3,7 @@
 package web
 
 import (
+	"errors"
 	"log/slog"
 	"net/http"
 	"net/netip"
@@ -15,6 +16,7 @@ import (
 	"github.com/notrain/notrain/internal/metrics"
 	"github.com/notrain/notrain/internal/objection"
 	"github.com/notrain/notrain/internal/store"
+	"github.com/notrain/notrain/internal/translog"
 )
 
 // MaxBody is the largest request body accepted (413 beyond).
@@ -28,6 +30,7 @@ type Config struct {
 	Now                func() time.Time
 	Log                *slog.Logger
 	Composer           *mail.Composer // renders mails for the dev mailbox
+	LogKey             *translog.Key  // the log's key; its verifier key is published
 }
 
 // Server is the HTTP side of notrain.
@@ -53,6 +56,9 @@ func New(svc *objection.Service, db *store.DB, cat *locale.Catalog, m *metrics.M
 	}
 	if cfg.Log == nil {
 		cfg.Log = slog.Default()
+	}
+	if cfg.LogKey == nil {
+		return nil, errors.New("web: no log key: the log's checkpoints cannot be verified without it")
 	}
 	return &Server{svc: svc, db: db, cat: cat, pages: pages, m: m, gatherer: g, cfg: cfg, log: cfg.Log}, nil
 }

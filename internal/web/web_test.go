@@ -43,6 +43,7 @@ func newEnv(t *testing.T, cfg web.Config, clientLimit ...int) *env {
 	cfg.Log = fixture.Quiet()
 	cfg.ThirdPartyExcluded = true
 	cfg.Composer = f.Composer
+	cfg.LogKey = f.LogKey
 	srv, err := web.New(f.Svc, f.DB, f.Cat, f.Metrics, f.Reg, cfg)
 	if err != nil {
 		t.Fatal(err)
