@@ -156,3 +156,16 @@ func writeNew(path string, b []byte) error {
 	}
 	return f.Close()
 }
+
+// ReadVerifierKey takes a verifier key as given on a command line: the
+// key itself (name+keyid+base64) or the name of a file holding it.
+func ReadVerifierKey(arg string) (note.Verifier, error) {
+	if v, err := note.NewVerifier(strings.TrimSpace(arg)); err == nil {
+		return v, nil
+	}
+	b, err := os.ReadFile(arg)
+	if err != nil {
+		return nil, fmt.Errorf("translog: %q is neither a verifier key (<origin>+<keyid>+<base64>) nor a file holding one: %w", arg, err)
+	}
+	return NewVerifier(string(b))
+}
