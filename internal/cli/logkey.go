@@ -23,14 +23,13 @@ func (s *storeFlags) logKeyPath() (string, error) {
 	if s.logKey != "" {
 		return s.logKey, nil
 	}
-	kp, err := s.keyPath()
-	if err != nil {
-		return "", err
+	if s.keyFile != "" {
+		return strings.TrimSuffix(s.keyFile, ".key") + ".log.key", nil
 	}
-	if kp == "" {
-		return "", usageError{"the master key is given by --secret: give the log signing key's file with --log-key (every instance needs the same log key)"}
+	if store.IsPostgres(s.db) {
+		return "", usageError{"with a PostgreSQL store, give the log signing key's file with --log-key (or NOTRAIN_LOG_KEY_FILE naming it; every instance needs the same log key)"}
 	}
-	return strings.TrimSuffix(kp, ".key") + ".log.key", nil
+	return s.db + ".log.key", nil
 }
 
 // loadLogKey loads the log signing key, generating it (0600, named

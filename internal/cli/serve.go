@@ -29,6 +29,7 @@ import (
 	"github.com/notrain/notrain/internal/otp"
 	"github.com/notrain/notrain/internal/policy"
 	"github.com/notrain/notrain/internal/store"
+	"github.com/notrain/notrain/internal/translog"
 	"github.com/notrain/notrain/internal/web"
 )
 
@@ -255,7 +256,7 @@ func (c *serveConfig) run(ctx context.Context, log *slog.Logger, env Env) error 
 	// one client address holds at most --conns-per-client of them.
 	ln = netutil.LimitListener(web.LimitPerClient(ln, c.connsPerClient, trusted), maxConnections())
 	hs := web.NewHTTPServer(srv.Handler(), slog.NewLogLogger(log.Handler(), slog.LevelWarn))
-	c.banner(env, ln.Addr().String(), dev, mailDesc, metricsURL, db, pol)
+	c.banner(env, ln.Addr().String(), dev, mailDesc, metricsURL, db, pol, logKey)
 
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
@@ -283,7 +284,7 @@ func (c *serveConfig) run(ctx context.Context, log *slog.Logger, env Env) error 
 	return nil
 }
 
-func (c *serveConfig) banner(env Env, addr string, dev bool, mailDesc, metricsURL string, db *store.DB, pol *policy.Policy) {
+func (c *serveConfig) banner(env Env, addr string, dev bool, mailDesc, metricsURL string, db *store.DB, pol *policy.Policy, logKey *translog.Key) {
 	w := env.Stdout
 	fmt.Fprintf(w, "notrain %s: objection portal on http://%s/\n", version(), addr)
 	where := db.Path()
@@ -293,6 +294,7 @@ func (c *serveConfig) banner(env Env, addr string, dev bool, mailDesc, metricsUR
 	fmt.Fprintf(w, "  store:  %s (%s)\n", where, db.Dialect())
 	fmt.Fprintf(w, "  mail:   %s\n", mailDesc)
 	fmt.Fprintf(w, "  policy: %s (sha256 %s)\n", pol.Source, pol.SHA256)
+	fmt.Fprintf(w, "  log:    %s, verifier key %s (checkpoint at /log/checkpoint)\n", logKey.Origin(), logKey.VerifierKey())
 	if metricsURL != "" {
 		fmt.Fprintf(w, "  metrics: %s\n", metricsURL)
 	}
