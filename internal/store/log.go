@@ -558,3 +558,16 @@ func readHashRange(ctx context.Context, q queryer, lo, hi int64) (map[int64]tlog
 	}
 	return out, nil
 }
+
+// LogRoot is the root hash of the log's tree of the first size entries,
+// from the stored hashes.
+func (db *DB) LogRoot(ctx context.Context, size int64) (tlog.Hash, error) {
+	if size == 0 {
+		return translog.EmptyRoot, nil
+	}
+	h, err := tlog.TreeHash(size, db.LogHashes(ctx))
+	if err != nil {
+		return h, fmt.Errorf("store: log root at %d: %w", size, err)
+	}
+	return h, nil
+}

@@ -231,3 +231,14 @@ func testLogTreeIsBuiltForOlderStores(t *testing.T, dsn string) {
 		t.Fatal("a second log key was accepted")
 	}
 }
+
+func setLogKey(t testing.TB, db *store.DB) {
+	t.Helper()
+	k, _, err := translog.LoadKey(filepath.Join(t.TempDir(), "log.key"), "log.example/notrain", true)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := db.SetLogKey(ctx, k); err != nil {
+		t.Fatal(err)
+	}
+}
