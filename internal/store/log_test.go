@@ -2,7 +2,6 @@ package store_test
 
 import (
 	"context"
-	"fmt"
 	"math/rand/v2"
 	"path/filepath"
 	"strings"
@@ -141,10 +140,8 @@ func testVerifyLogCatchesTampering(t *testing.T, dsn string) {
 		{"cut-off entries", "DELETE FROM ledger WHERE seq > 55", "cut off"},
 	} {
 		t.Run(c.name, func(t *testing.T) {
-			sub := dsn
-			if !dbtest.IsPostgres(dsn) {
-				sub = filepath.Join(t.TempDir(), "s.db")
-			} else {
+			sub := filepath.Join(t.TempDir(), "s.db")
+			if dbtest.IsPostgres(dsn) {
 				sub = dbtest.Postgres(t)
 			}
 			db, k, _ := signedLog(t, sub, 60)
@@ -162,10 +159,8 @@ func testVerifyLogCatchesTampering(t *testing.T, dsn string) {
 	}
 	// A checkpoint an auditor kept from before a rewrite catches the
 	// rewrite even when the log is re-signed consistently afterwards.
-	sub := dsn
-	if !dbtest.IsPostgres(dsn) {
-		sub = filepath.Join(t.TempDir(), "r.db")
-	} else {
+	sub := filepath.Join(t.TempDir(), "r.db")
+	if dbtest.IsPostgres(dsn) {
 		sub = dbtest.Postgres(t)
 	}
 	db, k, _ := signedLog(t, sub, 30)
@@ -181,7 +176,7 @@ func testVerifyLogCatchesTampering(t *testing.T, dsn string) {
 	db.Close()
 	raw := dbtest.Raw(t, sub)
 	for _, q := range []string{"DELETE FROM ledger WHERE seq > 10", "DELETE FROM log_hashes",
-		"UPDATE log_head SET size = 0", fmt.Sprintf("UPDATE ledger_head SET seq = 10, hash = (SELECT hash FROM ledger WHERE seq = 10)")} {
+		"UPDATE log_head SET size = 0", "UPDATE ledger_head SET seq = 10, hash = (SELECT hash FROM ledger WHERE seq = 10)"} {
 		if _, err := raw.Exec(q); err != nil {
 			t.Fatal(err)
 		}

@@ -46,18 +46,6 @@ func MTH(leaves [][32]byte) [32]byte {
 	return NodeHash(MTH(leaves[:k]), MTH(leaves[k:]))
 }
 
-// Path is the audit path of leaf m in leaves (RFC 6962 2.1.1).
-func Path(m int, leaves [][32]byte) [][32]byte {
-	if len(leaves) <= 1 {
-		return nil
-	}
-	k := split(len(leaves))
-	if m < k {
-		return append(Path(m, leaves[:k]), MTH(leaves[k:]))
-	}
-	return append(Path(m-k, leaves[k:]), MTH(leaves[:k]))
-}
-
 // RootFromPath recomputes the root from a leaf hash, its index, the tree
 // size and its audit path (RFC 9162 2.1.3.2).
 func RootFromPath(leaf [32]byte, index, size int, path [][32]byte) ([32]byte, error) {
