@@ -60,14 +60,16 @@ for store in ${stores//,/ }; do
 			psql -q "$pg" -c "DROP DATABASE IF EXISTS notrain_surge WITH (FORCE)" -c "CREATE DATABASE notrain_surge"
 			;;
 		esac
+		logkey=$out/surge-log.key
+		rm -f "$logkey"
 		say "$store, $rate objections/s for ${duration}s: importing accounts"
-		"$out/notrain" accounts import "$accounts" --db "$dsn" --secret "$secret" >/dev/null
+		"$out/notrain" accounts import "$accounts" --db "$dsn" --secret "$secret" --log-key "$logkey" >/dev/null
 		smtp=127.0.0.1:$(port)
 		http=127.0.0.1:$(port)
 		result=$out/surge-$store-$rate.json
 		"$out/surge" -target "http://$http" -smtp "$smtp" -rate "$rate" -duration "${duration}s" -count $((n + 1000)) -db "$dsn" -json "$result" >"$out/surge-$store-$rate.log" 2>&1 &
 		gen=$!
-		"$out/notrain" serve --addr "$http" --db "$dsn" --secret "$secret" --mail "smtp://$smtp" --mail-from "notrain <noreply@notrain.test>" \
+		"$out/notrain" serve --addr "$http" --db "$dsn" --secret "$secret" --log-key "$logkey" --mail "smtp://$smtp" --mail-from "notrain <noreply@notrain.test>" \
 			--ip-rate-limit 0 --log-level error >"$out/serve-$store-$rate.log" 2>&1 &
 		srv=$!
 		status=0

@@ -7,6 +7,7 @@ import (
 	"path/filepath"
 
 	"github.com/notrain/notrain/internal/secret"
+	"github.com/notrain/notrain/internal/snapshot"
 	"github.com/notrain/notrain/internal/store"
 
 	"github.com/notrain/notrain/internal/account"
@@ -32,6 +33,9 @@ func (s *storeFlags) openImport(ctx context.Context, env Env, path string) (*os.
 			if kp, err := s.keyPath(); err == nil && kp != "" && !fileExists(kp) {
 				fresh = append(fresh, kp)
 			}
+			if lp, err := s.logKeyPath(); err == nil && !fileExists(lp) {
+				fresh = append(fresh, lp)
+			}
 		}
 	}
 	db, err := s.create(ctx)
@@ -51,6 +55,10 @@ func (s *storeFlags) openImport(ctx context.Context, env Env, path string) (*os.
 	log, _ := newLogger(env, "info")
 	keys, err := s.keys(ctx, db, log)
 	if err != nil {
+		done(true)
+		return nil, nil, nil, nil, err
+	}
+	if _, err := s.loadLogKey(ctx, db, log, defaultOrigin); err != nil {
 		done(true)
 		return nil, nil, nil, nil, err
 	}
@@ -92,7 +100,7 @@ func accountsImport(ctx context.Context, args []string, env Env) (err error) {
 		res.Records, path, res.Inserted, res.Updated, res.Unchanged, res.LedgerSeq)
 	// The import is committed; a failed cache refresh only means the next
 	// filter run builds it.
-	if err := refreshCache(ctx, db); err != nil {
+	if err := snapshot.RefreshCache(ctx, db); err != nil {
 		fmt.Fprintf(env.Stderr, "notrain: eligibility cache not refreshed: %v\n", err)
 	}
 	return nil

@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/notrain/notrain/internal/secret"
+	"github.com/notrain/notrain/internal/snapshot"
 	"github.com/notrain/notrain/internal/store"
 )
 
@@ -100,7 +101,7 @@ func Run(ctx context.Context, args []string, env Env) int {
 		return exitOK
 	case errors.Is(err, flag.ErrHelp):
 		return exitOK
-	case errors.As(err, new(usageError)):
+	case errors.As(err, new(usageError)), errors.As(err, new(snapshot.UsageError)):
 		fmt.Fprintf(env.Stderr, "notrain: %v\n", err)
 		return exitUsage
 	default:
@@ -115,15 +116,19 @@ func (e usageError) Error() string { return e.msg }
 
 // storeFlags are the flags every command that opens the store shares.
 type storeFlags struct {
-	db      string
-	secret  string
-	keyFile string
+	db        string
+	secret    string
+	keyFile   string
+	logKey    string
+	logOrigin string
 }
 
 func (s *storeFlags) register(f *flags) {
 	f.StringVar(&s.db, "db", "notrain.db", "SQLite file, or postgres://… URL")
 	f.StringVar(&s.secret, "secret", "", "hex master key (default: read or create the key file)")
 	f.StringVar(&s.keyFile, "key-file", "", "master key file (default: next to the SQLite file, <db>.key)")
+	f.StringVar(&s.logKey, "log-key", "", "log signing key file, made on first use (default: next to the master key, <db>.log.key)")
+	f.StringVar(&s.logOrigin, "log-origin", "", "the log's origin (its name in checkpoints) when its key is made (default: the --base-url's host + /notrain)")
 }
 
 // open opens an existing store; it never creates one.

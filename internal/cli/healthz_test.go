@@ -30,10 +30,10 @@ func TestHealthzReportsFailingWrites(t *testing.T) {
 	dsn := dbtest.Postgres(t)
 	dir := t.TempDir()
 	secret := strings.Repeat("5e", 32)
-	if code, _, stderr := run(t, dir, nil, "accounts", "import", writeFile(t, filepath.Join(dir, "a.jsonl"), fixture.Accounts), "--db", dsn, "--secret", secret); code != 0 {
+	if code, _, stderr := run(t, dir, nil, "accounts", "import", writeFile(t, filepath.Join(dir, "a.jsonl"), fixture.Accounts), "--db", dsn, "--secret", secret, "--log-key", filepath.Join(dir, "log.key")); code != 0 {
 		t.Fatal(stderr)
 	}
-	base := server(t, nil, "--db", dsn, "--secret", secret, "--ip-rate-limit", "0")
+	base := server(t, nil, "--db", dsn, "--secret", secret, "--log-key", filepath.Join(dir, "log.key"), "--ip-rate-limit", "0")
 	if code, status := healthz(t, base); code != http.StatusOK || status != "ok" {
 		t.Fatalf("healthz before: %d %q", code, status)
 	}

@@ -4,24 +4,32 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
+	"os"
+
+	"golang.org/x/mod/sumdb/note"
 
 	"github.com/notrain/notrain/internal/ledger"
+	"github.com/notrain/notrain/internal/snapshot"
 	"github.com/notrain/notrain/internal/store"
+	"github.com/notrain/notrain/internal/translog"
 )
 
 func ledgerVerify(ctx context.Context, args []string, env Env) error {
 	var s storeFlags
-	var checkpoint string
+	var checkpoint, since, key string
 	var noUpdate bool
 	f := newFlags("ledger verify", env.LookupEnv, env.Stderr)
 	s.register(f)
 	f.StringVar(&checkpoint, "checkpoint", "", "file holding the last verified head (default <db>.ledger-checkpoint; none for PostgreSQL unless given)")
 	f.BoolVar(&noUpdate, "no-update", false, "do not advance the checkpoint after a successful verification")
+	f.StringVar(&since, "since", "", "a signed log checkpoint kept earlier (e.g. from GET /log/checkpoint): prove the log only grew since")
+	f.StringVar(&key, "key", "", "the log's verifier key, or a file holding it (default: the key the store records)")
 	if err := f.parse(args); err != nil {
 		return err
 	}
 	if len(f.args) > 0 {
-		return usageError{"usage: notrain ledger verify [--db …] [--checkpoint FILE]"}
+		return usageError{"usage: notrain ledger verify [--db …] [--checkpoint FILE] [--since CHECKPOINT_FILE] [--key KEY]"}
 	}
 	if checkpoint == "" && !store.IsPostgres(s.db) {
 		checkpoint = s.db + ".ledger-checkpoint"
@@ -37,13 +45,16 @@ func ledgerVerify(ctx context.Context, args []string, env Env) error {
 			return err
 		}
 	}
-	head, err := verifyLedger(ctx, db, cp, true)
+	head, err := snapshot.VerifyLedger(ctx, db, cp, true)
 	if err != nil {
 		return err
 	}
 	fmt.Fprintf(env.Stdout, "ledger intact: %d entries, head %d %s\n", head.Seq, head.Seq, head.Hash)
 	if cp != nil {
 		fmt.Fprintf(env.Stdout, "checkpoint %d found unchanged on the chain\n", cp.Seq)
+	}
+	if err := verifyLog(ctx, db, key, since, env.Stdout); err != nil {
+		return err
 	}
 	if checkpoint != "" && !noUpdate {
 		if err := ledger.WriteCheckpoint(checkpoint, head); err != nil {
@@ -54,25 +65,57 @@ func ledgerVerify(ctx context.Context, args []string, env Env) error {
 	return nil
 }
 
-// verifyLedger verifies the chain up to its head and that the checkpoint
-// cp (when not nil) and every head in mustHold are still on it. full
-// rechecks every entry; otherwise only those after the checkpoint, which
-// were verified when it was written. A broken chain is reported as
-// "ledger BROKEN at entry N (reason)".
-func verifyLedger(ctx context.Context, db *store.DB, cp *ledger.Head, full bool, mustHold ...*ledger.Head) (ledger.Head, error) {
-	var head ledger.Head
+// verifyLog checks the verifiable log against the ledger: the stored tree
+// is the one the entries make, the latest checkpoint is signed by the log
+// key and names that tree, and, with since, that an earlier checkpoint's
+// tree is a prefix of today's (a consistency proof, and the entries
+// themselves rebuilding the earlier root).
+func verifyLog(ctx context.Context, db *store.DB, keyArg, since string, out io.Writer) error {
+	var v note.Verifier
 	var err error
-	if full {
-		head, err = db.VerifyLedger(ctx, append([]*ledger.Head{cp}, mustHold...)...)
+	if keyArg != "" {
+		if v, err = translog.ReadVerifierKey(keyArg); err != nil {
+			return usageError{fmt.Sprintf("--key: %v", err)}
+		}
 	} else {
-		head, err = db.VerifyLedgerFrom(ctx, cp, mustHold...)
+		vkey, err := db.LogVerifier(ctx)
+		if err != nil {
+			return err
+		}
+		if vkey == "" {
+			return errors.New("log: no log key has signed this store's log yet: start 'notrain serve' once")
+		}
+		if v, err = translog.NewVerifier(vkey); err != nil {
+			return fmt.Errorf("log: the store's verifier key: %w", err)
+		}
 	}
-	var bad *ledger.BadEntryError
-	if errors.As(err, &bad) {
-		return head, fmt.Errorf("ledger BROKEN at entry %d (%s)", bad.Seq, bad.Reason)
+	var earlier []translog.Checkpoint
+	if since != "" {
+		b, err := os.ReadFile(since)
+		if err != nil {
+			return fmt.Errorf("--since: %w", err)
+		}
+		old, err := translog.OpenCheckpoint(b, v)
+		if err != nil {
+			return fmt.Errorf("--since %s: %w", since, err)
+		}
+		earlier = append(earlier, old)
 	}
+	st, err := db.VerifyLog(ctx, v, earlier...)
 	if err != nil {
-		return head, fmt.Errorf("ledger: %w", err)
+		return fmt.Errorf("log BROKEN: %w", err)
 	}
-	return head, nil
+	fmt.Fprintf(out, "log intact: %d leaves, root %s; checkpoint of %d leaves signed by %s\n",
+		st.Size, translog.Checkpoint{Root: st.Root}.RootText(), st.Checkpoint.Size, v.Name())
+	for _, old := range earlier {
+		proof, err := db.ProveConsistency(ctx, st.Checkpoint.Size, old.Size)
+		if err != nil {
+			return fmt.Errorf("log BROKEN: %w", err)
+		}
+		if err := translog.CheckGrowth(old, st.Checkpoint, proof); err != nil {
+			return fmt.Errorf("log BROKEN: %w", err)
+		}
+		fmt.Fprintf(out, "the log only grew since the checkpoint of %d leaves: consistency proof verified\n", old.Size)
+	}
+	return nil
 }

@@ -29,6 +29,7 @@ import (
 	"github.com/notrain/notrain/internal/otp"
 	"github.com/notrain/notrain/internal/policy"
 	"github.com/notrain/notrain/internal/store"
+	"github.com/notrain/notrain/internal/translog"
 	"github.com/notrain/notrain/internal/web"
 )
 
@@ -174,6 +175,10 @@ func (c *serveConfig) run(ctx context.Context, log *slog.Logger, env Env) error 
 	if err != nil {
 		return err
 	}
+	logKey, err := c.loadLogKey(ctx, db, log, base.Host+"/notrain")
+	if err != nil {
+		return err
+	}
 	cat, err := locale.Load()
 	if err != nil {
 		return err
@@ -202,7 +207,8 @@ func (c *serveConfig) run(ctx context.Context, log *slog.Logger, env Env) error 
 	}
 	srv, err := web.New(svc, db, cat, m, reg, web.Config{
 		Dev: dev, TrustedProxies: trusted, ThirdPartyExcluded: thirdPartyExcluded, Now: env.Now, Log: log, Composer: composer,
-		Keys: keys,
+		Keys:   keys,
+		LogKey: logKey,
 	})
 	if err != nil {
 		return err
@@ -251,7 +257,7 @@ func (c *serveConfig) run(ctx context.Context, log *slog.Logger, env Env) error 
 	// one client address holds at most --conns-per-client of them.
 	ln = netutil.LimitListener(web.LimitPerClient(ln, c.connsPerClient, trusted), maxConnections())
 	hs := web.NewHTTPServer(srv.Handler(), slog.NewLogLogger(log.Handler(), slog.LevelWarn))
-	c.banner(env, ln.Addr().String(), dev, mailDesc, metricsURL, db, pol)
+	c.banner(env, ln.Addr().String(), dev, mailDesc, metricsURL, db, pol, logKey)
 
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
@@ -279,7 +285,7 @@ func (c *serveConfig) run(ctx context.Context, log *slog.Logger, env Env) error 
 	return nil
 }
 
-func (c *serveConfig) banner(env Env, addr string, dev bool, mailDesc, metricsURL string, db *store.DB, pol *policy.Policy) {
+func (c *serveConfig) banner(env Env, addr string, dev bool, mailDesc, metricsURL string, db *store.DB, pol *policy.Policy, logKey *translog.Key) {
 	w := env.Stdout
 	fmt.Fprintf(w, "notrain %s: objection portal on http://%s/\n", version(), addr)
 	where := db.Path()
@@ -289,6 +295,7 @@ func (c *serveConfig) banner(env Env, addr string, dev bool, mailDesc, metricsUR
 	fmt.Fprintf(w, "  store:  %s (%s)\n", where, db.Dialect())
 	fmt.Fprintf(w, "  mail:   %s\n", mailDesc)
 	fmt.Fprintf(w, "  policy: %s (sha256 %s)\n", pol.Source, pol.SHA256)
+	fmt.Fprintf(w, "  log:    %s, verifier key %s (checkpoint at /log/checkpoint)\n", logKey.Origin(), logKey.VerifierKey())
 	if metricsURL != "" {
 		fmt.Fprintf(w, "  metrics: %s\n", metricsURL)
 	}

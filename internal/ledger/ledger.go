@@ -13,6 +13,11 @@
 //	       || len(body)       4 bytes, big-endian
 //	       || body )          the entry's JSON, exactly as stored
 //
+// The bytes hashed are the entry's canonical bytes (Canonical). They are
+// also the leaf data of the verifiable log (package translog): leaf n is
+// entry n+1, its leaf hash SHA-256(0x00 || canonical bytes), as RFC 6962
+// has it. A receipt carries them, so it shows the entry it proves.
+//
 // Hashes are written as lower-case hex. Bodies are JSON objects with sorted
 // keys and no insignificant white space (what Body produces), but the verifier
 // hashes the stored bytes and never re-encodes them, so an auditor needs only
@@ -30,6 +35,7 @@ import (
 	"fmt"
 	"os"
 	"strings"
+	"unicode/utf8"
 )
 
 const domain = "notrain/ledger/v1\x00"
@@ -90,27 +96,92 @@ func Body(v any) ([]byte, error) {
 	return bytes.TrimRight(buf.Bytes(), "\n"), nil
 }
 
-// Hash computes the hash of an entry given its predecessor's hash.
+// Hash computes the hash of an entry given its predecessor's hash: the
+// SHA-256 of its canonical bytes.
 func Hash(prev string, seq, at int64, kind string, body []byte) (string, error) {
+	c, err := Canonical(prev, seq, at, kind, body)
+	if err != nil {
+		return "", err
+	}
+	sum := sha256.Sum256(c)
+	return hex.EncodeToString(sum[:]), nil
+}
+
+// MaxCanonical bounds an entry's canonical bytes: the verifiable log serves
+// entries in bundles with 16-bit length prefixes (C2SP tlog-tiles).
+const MaxCanonical = 1<<16 - 1
+
+// Canonical returns an entry's canonical bytes (version 1, described in the
+// package comment). They are what the chain hashes and the verifiable
+// log's leaf data: a receipt carries them, so whoever holds it can read the
+// entry and check it without the store.
+func Canonical(prev string, seq, at int64, kind string, body []byte) ([]byte, error) {
 	p, err := hex.DecodeString(prev)
 	if err != nil || len(p) != sha256.Size {
-		return "", fmt.Errorf("ledger: previous hash %q is not 32 hex bytes", prev)
+		return nil, fmt.Errorf("ledger: previous hash %q is not 32 hex bytes", prev)
 	}
-	h := sha256.New()
-	h.Write([]byte(domain))
-	h.Write(p)
-	var n [8]byte
-	binary.BigEndian.PutUint64(n[:], uint64(seq))
-	h.Write(n[:])
-	binary.BigEndian.PutUint64(n[:], uint64(at))
-	h.Write(n[:])
-	binary.BigEndian.PutUint32(n[:4], uint32(len(kind)))
-	h.Write(n[:4])
-	h.Write([]byte(kind))
-	binary.BigEndian.PutUint32(n[:4], uint32(len(body)))
-	h.Write(n[:4])
-	h.Write(body)
-	return hex.EncodeToString(h.Sum(nil)), nil
+	b := make([]byte, 0, len(domain)+sha256.Size+24+len(kind)+len(body))
+	b = append(b, domain...)
+	b = append(b, p...)
+	b = binary.BigEndian.AppendUint64(b, uint64(seq))
+	b = binary.BigEndian.AppendUint64(b, uint64(at))
+	b = binary.BigEndian.AppendUint32(b, uint32(len(kind)))
+	b = append(b, kind...)
+	b = binary.BigEndian.AppendUint32(b, uint32(len(body)))
+	b = append(b, body...)
+	return b, nil
+}
+
+// Canonical returns the entry's canonical bytes.
+func (e Entry) Canonical() ([]byte, error) {
+	return Canonical(e.PrevHash, e.Seq, e.At, e.Kind, e.Body)
+}
+
+// ParseCanonical reads an entry back from its canonical bytes; Hash is
+// filled in from them. It refuses anything that Canonical could not have
+// produced.
+func ParseCanonical(b []byte) (Entry, error) {
+	var e Entry
+	bad := func(why string) (Entry, error) { return Entry{}, fmt.Errorf("ledger: not a canonical entry: %s", why) }
+	if len(b) > MaxCanonical {
+		return bad("longer than 65535 bytes")
+	}
+	rest, ok := bytes.CutPrefix(b, []byte(domain))
+	if !ok {
+		return bad("does not start with " + strings.TrimSuffix(domain, "\x00"))
+	}
+	if len(rest) < sha256.Size+20 {
+		return bad("too short")
+	}
+	e.PrevHash = hex.EncodeToString(rest[:sha256.Size])
+	rest = rest[sha256.Size:]
+	seq, at := binary.BigEndian.Uint64(rest), binary.BigEndian.Uint64(rest[8:])
+	if seq == 0 || seq > 1<<62 || at > 1<<62 {
+		return bad("sequence number or time out of range")
+	}
+	e.Seq, e.At = int64(seq), int64(at)
+	rest = rest[16:]
+	n := binary.BigEndian.Uint32(rest)
+	rest = rest[4:]
+	if uint64(n)+4 > uint64(len(rest)) {
+		return bad("kind runs past the end")
+	}
+	e.Kind, rest = string(rest[:n]), rest[n:]
+	n = binary.BigEndian.Uint32(rest)
+	rest = rest[4:]
+	if uint64(n) != uint64(len(rest)) {
+		return bad("body length does not match")
+	}
+	e.Body = bytes.Clone(rest)
+	if !utf8.ValidString(e.Kind) || e.Kind == "" {
+		return bad("kind is not UTF-8 text")
+	}
+	if !json.Valid(e.Body) {
+		return bad("body is not JSON")
+	}
+	sum := sha256.Sum256(b)
+	e.Hash = hex.EncodeToString(sum[:])
+	return e, nil
 }
 
 // Next fills in Seq, PrevHash and Hash of e as the successor of head.

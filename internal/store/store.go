@@ -17,8 +17,10 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
+	"github.com/notrain/notrain/internal/translog"
 	_ "modernc.org/sqlite" // pure-Go SQLite: a static binary, no cgo
 )
 
@@ -60,6 +62,9 @@ type DB struct {
 	stmts sync.Map // SQL text → *sql.Stmt prepared on the write path
 
 	health writeHealth
+
+	logCache logCache
+	logKey   atomic.Pointer[translog.Key] // signs checkpoints; nil: the tree is kept, not signed
 }
 
 // Options tune a DB.

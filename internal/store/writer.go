@@ -7,6 +7,8 @@ import (
 	"fmt"
 	"time"
 
+	"golang.org/x/mod/sumdb/tlog"
+
 	"github.com/notrain/notrain/internal/ledger"
 )
 
@@ -226,6 +228,9 @@ func (db *DB) commit(batch []*op) {
 		return
 	}
 	db.health.set(fault)
+	for idx, h := range tx.logPending {
+		db.logCache.put(idx, h)
+	}
 	for _, f := range tx.afterCommit {
 		f()
 	}
@@ -240,6 +245,10 @@ type Tx struct {
 
 	head        *ledger.Head // cached chain head, loaded on first append
 	headDirty   bool
+	logSize     int64               // the tree size stored, read with the head
+	treeSynced  bool                // the tree covers the head (syncTree ran)
+	logPending  map[int64]tlog.Hash // tree hashes written in this transaction
+	logOrder    []int64             // their indexes, in order, for savepoint undo
 	afterCommit []func()
 	local       map[string]*sql.Stmt // statements of this batch
 	unprepared  []string             // SQL to prepare on the connection afterwards
@@ -247,13 +256,16 @@ type Tx struct {
 
 // txMark records what to undo in memory when an op's savepoint rolls back.
 type txMark struct {
-	head      *ledger.Head
-	headDirty bool
-	after     int
+	head       *ledger.Head
+	headDirty  bool
+	treeSynced bool
+	logSize    int64
+	after      int
+	leaves     int
 }
 
 func (tx *Tx) mark() txMark {
-	m := txMark{headDirty: tx.headDirty, after: len(tx.afterCommit)}
+	m := txMark{headDirty: tx.headDirty, treeSynced: tx.treeSynced, logSize: tx.logSize, after: len(tx.afterCommit), leaves: len(tx.logOrder)}
 	if tx.head != nil {
 		h := *tx.head
 		m.head = &h
@@ -263,7 +275,12 @@ func (tx *Tx) mark() txMark {
 
 func (tx *Tx) reset(m txMark) {
 	tx.head, tx.headDirty = m.head, m.headDirty
+	tx.treeSynced, tx.logSize = m.treeSynced, m.logSize
 	tx.afterCommit = tx.afterCommit[:m.after]
+	for _, idx := range tx.logOrder[m.leaves:] {
+		delete(tx.logPending, idx)
+	}
+	tx.logOrder = tx.logOrder[:m.leaves]
 }
 
 // AfterCommit runs f once the transaction has committed (never if it fails).
@@ -349,6 +366,14 @@ func (tx *Tx) Append(ctx context.Context, at time.Time, kind string, body any) (
 	if err := ledger.Next(*tx.head, &e); err != nil {
 		return ledger.Entry{}, err
 	}
+	if !tx.treeSynced {
+		if err := tx.syncTree(ctx); err != nil {
+			return ledger.Entry{}, err
+		}
+	}
+	if err := tx.appendLeaf(ctx, e); err != nil {
+		return ledger.Entry{}, err
+	}
 	if _, err := tx.exec(ctx, "INSERT INTO ledger (seq, at, kind, body, prev_hash, hash) VALUES ($1, $2, $3, $4, $5, $6)",
 		e.Seq, e.At, e.Kind, string(e.Body), e.PrevHash, e.Hash); err != nil {
 		return ledger.Entry{}, fmt.Errorf("store: ledger append: %w", err)
@@ -362,11 +387,13 @@ func (tx *Tx) Append(ctx context.Context, at time.Time, kind string, body any) (
 // PostgreSQL (SQLite has one writer anyway).
 func (tx *Tx) loadHead(ctx context.Context) error {
 	var h ledger.Head
-	q := "SELECT seq, hash FROM ledger_head WHERE id = 1"
+	// The log's head row is read (and on PostgreSQL locked) with the
+	// chain's: one lock order for both.
+	q := "SELECT h.seq, h.hash, l.size FROM ledger_head h JOIN log_head l ON l.id = h.id WHERE h.id = 1"
 	if tx.db.dialect == Postgres {
 		q += " FOR UPDATE"
 	}
-	if err := tx.queryRow(ctx, q).Scan(&h.Seq, &h.Hash); err != nil {
+	if err := tx.queryRow(ctx, q).Scan(&h.Seq, &h.Hash, &tx.logSize); err != nil {
 		return fmt.Errorf("store: ledger head: %w", err)
 	}
 	tx.head = &h
@@ -385,5 +412,5 @@ func (tx *Tx) flushLedgerHead(ctx context.Context) error {
 	if n, err := res.RowsAffected(); err != nil || n != 1 {
 		return errors.Join(errors.New("store: ledger head row is missing"), err)
 	}
-	return nil
+	return tx.signLog(ctx, false)
 }

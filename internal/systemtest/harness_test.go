@@ -85,7 +85,7 @@ func (w *world) run(args ...string) string {
 }
 
 func (w *world) command(args ...string) *exec.Cmd {
-	cmd := exec.Command(binary, append(args, "--db", w.dsn, "--secret", secret)...)
+	cmd := exec.Command(binary, append(args, "--db", w.dsn, "--secret", secret, "--log-key", filepath.Join(w.dir, "log.key"))...)
 	cmd.Dir = w.dir
 	return cmd
 }

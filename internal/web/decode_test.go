@@ -20,7 +20,7 @@ import (
 func TestAPIBodiesAreStrict(t *testing.T) {
 	f := fixture.New(t, fixture.Options{})
 	f.Import(t, fixture.Accounts)
-	srv, err := New(f.Svc, f.DB, f.Cat, f.Metrics, f.Reg, Config{Now: f.Clock.Now, Log: fixture.Quiet(), ThirdPartyExcluded: true, Composer: f.Composer, Keys: f.Keys})
+	srv, err := New(f.Svc, f.DB, f.Cat, f.Metrics, f.Reg, Config{Now: f.Clock.Now, Log: fixture.Quiet(), ThirdPartyExcluded: true, Composer: f.Composer, Keys: f.Keys, LogKey: f.LogKey})
 	if err != nil {
 		t.Fatal(err)
 	}

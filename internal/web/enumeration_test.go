@@ -45,7 +45,7 @@ func newLiveEnv(t *testing.T, smtpURL string, known []string) *liveEnv {
 	}
 	f.Import(t, b.String())
 	disp.Outbox, disp.Composer, disp.Now, disp.Metrics = f.DB, f.Composer, f.Clock.Now, f.Metrics
-	srv, err := web.New(f.Svc, f.DB, f.Cat, f.Metrics, f.Reg, web.Config{Now: f.Clock.Now, Log: fixture.Quiet(), Composer: f.Composer, Keys: f.Keys})
+	srv, err := web.New(f.Svc, f.DB, f.Cat, f.Metrics, f.Reg, web.Config{Now: f.Clock.Now, Log: fixture.Quiet(), Composer: f.Composer, Keys: f.Keys, LogKey: f.LogKey})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -53,6 +53,11 @@ func (s *Server) routes() *http.ServeMux {
 	mux.HandleFunc("POST /api/v1/models", s.apiModels)
 	mux.HandleFunc("/api/", s.apiNotFound)
 
+	// The verifiable log (C2SP tlog-tiles under /log).
+	mux.HandleFunc("GET /log/checkpoint", s.logCheckpoint)
+	mux.HandleFunc("GET /log/key", s.logVerifierKey)
+	mux.HandleFunc("GET /log/tile/{path...}", s.logTile)
+
 	// Operations. /metrics is not here: see metricsRoutes.
 	mux.HandleFunc("GET /healthz", s.healthz)
 

@@ -18,6 +18,7 @@ import (
 	"github.com/notrain/notrain/internal/objection"
 	"github.com/notrain/notrain/internal/secret"
 	"github.com/notrain/notrain/internal/store"
+	"github.com/notrain/notrain/internal/translog"
 )
 
 // MaxBody is the largest request body accepted (413 beyond).
@@ -33,6 +34,7 @@ type Config struct {
 	Composer           *mail.Composer  // renders mails for the dev mailbox
 	Keys               *secret.Keys    // hashes bearer tokens (required)
 	Receipts           mydata.Receipts // fills "my data" receipts; nil: none
+	LogKey             *translog.Key   // the log's key; its verifier key is published
 }
 
 // Server is the HTTP side of notrain.
@@ -59,6 +61,9 @@ func New(svc *objection.Service, db *store.DB, cat *locale.Catalog, m *metrics.M
 	}
 	if cfg.Log == nil {
 		cfg.Log = slog.Default()
+	}
+	if cfg.LogKey == nil {
+		return nil, errors.New("web: no log key: the log's checkpoints cannot be verified without it")
 	}
 	if cfg.Keys == nil {
 		return nil, errors.New("web: no keys to check bearer tokens with")

@@ -44,6 +44,7 @@ func newEnv(t *testing.T, cfg web.Config, clientLimit ...int) *env {
 	cfg.ThirdPartyExcluded = true
 	cfg.Composer = f.Composer
 	cfg.Keys = f.Keys
+	cfg.LogKey = f.LogKey
 	srv, err := web.New(f.Svc, f.DB, f.Cat, f.Metrics, f.Reg, cfg)
 	if err != nil {
 		t.Fatal(err)

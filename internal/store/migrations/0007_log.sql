@@ -3,7 +3,8 @@
 -- layout of golang.org/x/mod/sumdb/tlog (idx = tlog.StoredHashIndex(level,
 -- n)), written in the same transaction as the entry. log_head holds the tree
 -- size those hashes cover and the latest signed checkpoint (a C2SP signed
--- note), re-signed in every write batch that appends.
+-- note), re-signed in every write batch that appends, and the verifier key
+-- of the key that signs it: a store refuses to be signed by another key.
 CREATE TABLE log_hashes (
     idx  BIGINT PRIMARY KEY,
     hash BYTEA  NOT NULL
@@ -13,6 +14,7 @@ CREATE TABLE log_head (
     size       BIGINT NOT NULL,
     root       TEXT   NOT NULL DEFAULT '',
     checkpoint TEXT   NOT NULL DEFAULT '',
-    signed_at  BIGINT NOT NULL DEFAULT 0
+    signed_at  BIGINT NOT NULL DEFAULT 0,
+    verifier   TEXT   NOT NULL DEFAULT ''
 );
 INSERT INTO log_head (id, size) VALUES (1, 0);

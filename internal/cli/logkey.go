@@ -1,0 +1,76 @@
+package cli
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"strings"
+
+	"github.com/notrain/notrain/internal/store"
+	"github.com/notrain/notrain/internal/translog"
+)
+
+// defaultOrigin is the log's origin when neither --log-origin nor a
+// --base-url says otherwise.
+const defaultOrigin = "localhost/notrain"
+
+// logKeyPath is the log signing key's file: --log-key, else next to the
+// master key file (<db>.key → <db>.log.key).
+func (s *storeFlags) logKeyPath() (string, error) {
+	if s.logKey != "" {
+		return s.logKey, nil
+	}
+	if s.keyFile != "" {
+		return strings.TrimSuffix(s.keyFile, ".key") + ".log.key", nil
+	}
+	if store.IsPostgres(s.db) {
+		return "", usageError{"with a PostgreSQL store, give the log signing key's file with --log-key (or NOTRAIN_LOG_KEY_FILE naming it; every instance needs the same log key)"}
+	}
+	return s.db + ".log.key", nil
+}
+
+// loadLogKey loads the log signing key, generating it (0600, named
+// origin) when the file does not exist yet, and makes the store sign its
+// checkpoints with it. The store refuses a key other than the one its log
+// is signed with. An existing key keeps its origin; an explicit
+// --log-origin that differs is an error, since the origin is the log's
+// identity that receipts name.
+func (s *storeFlags) loadLogKey(ctx context.Context, db *store.DB, log *slog.Logger, origin string) (*translog.Key, error) {
+	path, err := s.logKeyPath()
+	if err != nil {
+		return nil, err
+	}
+	if s.logOrigin != "" {
+		if err := translog.ValidOrigin(s.logOrigin); err != nil {
+			return nil, usageError{fmt.Sprintf("--log-origin: %v", err)}
+		}
+		origin = s.logOrigin
+	}
+	k, created, err := translog.LoadKey(path, origin, true)
+	if err != nil {
+		return nil, err
+	}
+	if s.logOrigin != "" && k.Origin() != s.logOrigin {
+		return nil, usageError{fmt.Sprintf("--log-origin %q: the log key %s is for the log %q; an origin is fixed when the key is made", s.logOrigin, filepath.Clean(path), k.Origin())}
+	}
+	if err := db.SetLogKey(ctx, k); err != nil {
+		if created {
+			os.Remove(path)
+		}
+		if errors.Is(err, store.ErrLogKey) {
+			return nil, fmt.Errorf("%w (key from %s): give the log key the store was signed with; nothing was changed", err, filepath.Clean(path))
+		}
+		return nil, err
+	}
+	if log != nil {
+		if created {
+			log.Warn("generated a new log signing key; back it up with the database: receipts and manifests verify only with it", "file", filepath.Clean(path), "origin", k.Origin(), "verifier", k.VerifierKey())
+		} else if k.Origin() != origin {
+			log.Info("the log keeps the origin its key was made with", "origin", k.Origin())
+		}
+	}
+	return k, nil
+}
