@@ -78,7 +78,9 @@ func accessToken(t *testing.T, base, addr string, before int) (string, string) {
 	if err := json.Unmarshal([]byte(ver), &v); err != nil || v.Token == "" || v.ExpiresAt == "" {
 		t.Fatalf("verify answer: %s", ver)
 	}
-	norm := func(s string) string { return stampRE.ReplaceAllString(idRE.ReplaceAllString(tokenRE.ReplaceAllString(s, "<tok>"), "<id>"), "<t>") }
+	norm := func(s string) string {
+		return stampRE.ReplaceAllString(idRE.ReplaceAllString(tokenRE.ReplaceAllString(s, "<tok>"), "<id>"), "<t>")
+	}
 	return v.Token, norm(start) + norm(ver)
 }
 
