@@ -1,0 +1,232 @@
+package web_test
+
+import (
+	"context"
+	"encoding/json"
+	"net/http"
+	"net/url"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/notrain/notrain/internal/ledger"
+	"github.com/notrain/notrain/internal/store"
+	"github.com/notrain/notrain/internal/tokens"
+	"github.com/notrain/notrain/internal/web"
+)
+
+func getBearer(t *testing.T, u, token string) (*http.Response, string) {
+	t.Helper()
+	req, _ := http.NewRequest(http.MethodGet, u, nil)
+	if token != "" {
+		req.Header.Set("Authorization", "Bearer "+token)
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	var b strings.Builder
+	buf := make([]byte, 4096)
+	for {
+		n, err := resp.Body.Read(buf)
+		b.Write(buf[:n])
+		if err != nil {
+			break
+		}
+	}
+	return resp, b.String()
+}
+
+// access runs the access flow over the API and returns the token.
+func (e *env) access(t *testing.T, addr string) (token, answers string) {
+	t.Helper()
+	resp, body := postJSON(t, e.URL+"/api/v1/access", `{"email":"`+addr+`","lang":"en"}`)
+	if resp.StatusCode != http.StatusAccepted {
+		t.Fatalf("access: %d %s", resp.StatusCode, body)
+	}
+	answers = resp.Status + headerDump(resp.Header) + normalize(body)
+	rid := ridRE.FindString(body)
+	resp, body = postJSON(t, e.URL+"/api/v1/access/verify", `{"request_id":"`+rid+`","code":"`+e.CodeFor(t, rid)+`"}`)
+	if resp.StatusCode != http.StatusOK {
+		t.Fatalf("access verify: %d %s", resp.StatusCode, body)
+	}
+	var v struct{ Token, ExpiresAt string }
+	json.Unmarshal([]byte(body), &v)
+	return v.Token, answers + resp.Status + headerDump(resp.Header) + normalize(strings.ReplaceAll(body, v.Token, "<token>"))
+}
+
+// The access flow answers a known and an unknown address alike, byte for
+// byte, at every step a stranger can see: the start, the check page, the
+// verification; only the overview's lists differ, never its shape.
+func TestAccessAnswersDoNotMoveWithTheAddress(t *testing.T) {
+	var runs []string
+	var overviews []string
+	for _, addr := range []string{"carl@example.net", "nobody@example.de"} {
+		e := newEnv(t, web.Config{})
+		tok, answers := e.access(t, addr)
+		resp, body := getBearer(t, e.URL+"/api/v1/me", tok)
+		if resp.StatusCode != http.StatusOK {
+			t.Fatalf("me: %d %s", resp.StatusCode, body)
+		}
+		// The overview's length is what it holds: only the token's holder,
+		// who owns the mailbox, sees it.
+		resp.Header.Del("Content-Length")
+		runs = append(runs, answers+resp.Status+headerDump(resp.Header))
+		overviews = append(overviews, body)
+		// The web form flow too.
+		loc := postRedirect(t, e.URL+"/access", url.Values{"email": {addr}, "lang": {"en"}})
+		e.Clock.Advance(time.Second)
+		runs[len(runs)-1] += normalize(loc) + normalize(get(t, e.URL+loc, "en"))
+	}
+	if runs[0] != runs[1] {
+		t.Fatalf("access answers differ for known and unknown:\n%s\n----\n%s", runs[0], runs[1])
+	}
+	var known, unknown map[string][]json.RawMessage
+	json.Unmarshal([]byte(overviews[0]), &known)
+	json.Unmarshal([]byte(overviews[1]), &unknown)
+	if len(known) != 4 || len(unknown) != 4 || len(known["accounts"]) != 1 || len(unknown["accounts"]) != 0 {
+		t.Fatalf("overviews: %s / %s", overviews[0], overviews[1])
+	}
+}
+
+// Tokens that are missing, changed, of the other family or expired all get
+// the same 401.
+func TestMeRefusesBadTokensAlike(t *testing.T) {
+	e := newEnv(t, web.Config{})
+	tok, _ := e.access(t, "anna@example.de")
+	machine, err := tokens.Create(context.Background(), e.DB, e.Keys, tokens.ScopeModels, "", e.Clock.Now())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if resp, body := getBearer(t, e.URL+"/api/v1/me", tok); resp.StatusCode != http.StatusOK || !strings.Contains(body, `"account_id":"u1"`) {
+		t.Fatalf("good token: %d %s", resp.StatusCode, body)
+	}
+	var answers []string
+	check := func(name, token string) {
+		resp, body := getBearer(t, e.URL+"/api/v1/me", token)
+		if resp.StatusCode != http.StatusUnauthorized || errorCode(t, body) != "unauthorized" || resp.Header.Get("WWW-Authenticate") == "" {
+			t.Fatalf("%s: %d %s", name, resp.StatusCode, body)
+		}
+		answers = append(answers, resp.Status+headerDump(resp.Header)+body)
+	}
+	check("none", "")
+	check("changed", tok[:len(tok)-2]+"zz")
+	check("machine token", machine)
+	check("garbage", strings.Repeat("x", 5000))
+	e.Clock.Advance(15 * time.Minute)
+	check("expired", tok)
+	for _, a := range answers[1:] {
+		if a != answers[0] {
+			t.Fatalf("401 answers differ:\n%s\n----\n%s", a, answers[0])
+		}
+	}
+}
+
+// register puts a snapshot in the store, as the filter would.
+func register(t *testing.T, db *store.DB, id string, asOf time.Time, rows ...store.AccountItems) {
+	t.Helper()
+	err := db.Write(context.Background(), func(ctx context.Context, tx *store.Tx) error {
+		_, err := tx.RegisterSnapshot(ctx, store.SnapshotRecord{ID: id, CreatedAt: asOf.UnixMicro(), AsOf: asOf.UnixMicro(),
+			PolicySHA256: "p", Eligibility: ledger.Head{Hash: ledger.Genesis}, Manifest: "{}", ManifestSHA256: "m",
+			Accounts: func(yield func(store.AccountItems) bool) {
+				for _, r := range rows {
+					if !yield(r) {
+						return
+					}
+				}
+			}}, map[string]any{"snapshot_id": id})
+		return err
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+}
+
+func postBearer(t *testing.T, u, token, body string) (*http.Response, string) {
+	t.Helper()
+	if token == "" {
+		return postJSON(t, u, body)
+	}
+	return postJSON(t, u, body, "Authorization", "Bearer "+token)
+}
+
+// POST /api/v1/models: 401 without a live token (one answer for missing,
+// wrong and revoked), 403 for another scope, stable codes for bad bodies,
+// 422 for unknown snapshots (nothing written), 413 when oversized, 201.
+func TestModelsAPI(t *testing.T) {
+	e := newEnv(t, web.Config{})
+	ctx := context.Background()
+	register(t, e.DB, "snap_a", e.Clock.Now().Add(-time.Hour), store.AccountItems{Product: "facebook", AccountID: "u1", Items: 3})
+	tok, err := tokens.Create(ctx, e.DB, e.Keys, tokens.ScopeModels, "trainer", e.Clock.Now())
+	if err != nil {
+		t.Fatal(err)
+	}
+	// A revoked token and one of a scope a later release adds.
+	revoked, other := "ntk_"+strings.Repeat("1", 64), "ntk_"+strings.Repeat("2", 64)
+	err = e.DB.Write(ctx, func(ctx context.Context, tx *store.Tx) error {
+		if err := tx.InsertAPIToken(ctx, store.APIToken{Hash: e.Keys.TokenHash("api", revoked), Scope: "models", CreatedAt: e.Clock.Now(), RevokedAt: e.Clock.Now()}); err != nil {
+			return err
+		}
+		return tx.InsertAPIToken(ctx, store.APIToken{Hash: e.Keys.TokenHash("api", other), Scope: "reviews", CreatedAt: e.Clock.Now()})
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	good := `{"name":"lm-1","snapshots":["snap_a"],"trained_at":"2026-05-01T00:00:00Z"}`
+	var unauth []string
+	for _, bad := range []string{"", "ntk_" + strings.Repeat("0", 64), revoked, "nope"} {
+		resp, body := postBearer(t, e.URL+"/api/v1/models", bad, good)
+		if resp.StatusCode != http.StatusUnauthorized || errorCode(t, body) != "unauthorized" {
+			t.Fatalf("token %q: %d %s", bad, resp.StatusCode, body)
+		}
+		unauth = append(unauth, resp.Status+headerDump(resp.Header)+body)
+	}
+	for _, a := range unauth {
+		if a != unauth[0] {
+			t.Fatalf("401s differ:\n%s\n%s", a, unauth[0])
+		}
+	}
+	if resp, body := postBearer(t, e.URL+"/api/v1/models", other, good); resp.StatusCode != http.StatusForbidden || errorCode(t, body) != "forbidden" {
+		t.Fatalf("other scope: %d %s", resp.StatusCode, body)
+	}
+	for _, tc := range []struct {
+		body   string
+		status int
+		code   string
+	}{
+		{`{"name":"","snapshots":["snap_a"]}`, 400, "model_name_required"},
+		{`{"name":"x","snapshots":[]}`, 400, "snapshots_required"},
+		{`{"name":"x","snapshots":["snap_a"],"trained_at":"yesterday"}`, 400, "trained_at_invalid"},
+		{`{"name":"x","snapshots":["snap_a"],"extra":1}`, 400, "invalid_request"},
+		{`{"name":"x","snapshots":["snap_a"]`, 400, "invalid_json"},
+		{`{"name":"x","snapshots":["snap_a","snap_zz"]}`, 422, "snapshot_unknown"},
+		{`{"name":"` + strings.Repeat("x", web.MaxBody) + `","snapshots":["snap_a"]}`, 413, "body_too_large"},
+	} {
+		resp, body := postBearer(t, e.URL+"/api/v1/models", tok, tc.body)
+		if resp.StatusCode != tc.status || errorCode(t, body) != tc.code {
+			t.Fatalf("%.60s: %d %s", tc.body, resp.StatusCode, body)
+		}
+	}
+	var n int
+	if err := e.DB.Write(ctx, func(ctx context.Context, tx *store.Tx) error {
+		missing, err := tx.MissingSnapshots(ctx, []string{"snap_a"})
+		n = len(missing)
+		return err
+	}); err != nil || n != 0 {
+		t.Fatal(err, n)
+	}
+	if ms, _ := e.DB.ModelsOnSnapshots(ctx, []string{"snap_a"}); len(ms) != 0 {
+		t.Fatalf("a refused registration wrote %+v", ms)
+	}
+	resp, body := postBearer(t, e.URL+"/api/v1/models", tok, good)
+	if resp.StatusCode != http.StatusCreated || !strings.Contains(body, `"name":"lm-1"`) || !strings.Contains(body, `"snapshots":["snap_a"]`) {
+		t.Fatalf("register: %d %s", resp.StatusCode, body)
+	}
+	// The person whose items snap_a holds sees the model, built before any objection.
+	ptok, _ := e.access(t, "anna@example.de")
+	_, me := getBearer(t, e.URL+"/api/v1/me", ptok)
+	if !strings.Contains(me, `"items":{"facebook:u1":3},"objection_in_force":false`) || !strings.Contains(me, `"models":[{"name":"lm-1","snapshots":["snap_a"],"trained_at":"2026-05-01T00:00:00Z"}]`) {
+		t.Fatalf("me: %s", me)
+	}
+}
