@@ -234,3 +234,34 @@ func TestMyDataWithRealSnapshots(t *testing.T) {
 		}
 	}
 }
+
+// models register refuses unknown snapshots and writes nothing; tokens
+// create prints the token alone.
+func TestModelsRegisterAndTokensCreateFailClosed(t *testing.T) {
+	dir, db := filterEnv(t)
+	before := count(t, db, "ledger")
+	code, out, stderr := run(t, dir, nil, "models", "register", "--db", db, "--name", "lm", "--snapshot", "snap_nope")
+	if code == 0 || out != "" || !strings.Contains(stderr, "snap_nope") {
+		t.Fatalf("unknown snapshot: %d %q %q", code, out, stderr)
+	}
+	code, out, stderr = run(t, dir, nil, "models", "register", "--db", db, "--name", "lm", "--snapshot", "x", "--trained-at", "monday")
+	if code != 2 || out != "" {
+		t.Fatalf("bad --trained-at: %d %q %q", code, out, stderr)
+	}
+	if count(t, db, "ledger") != before || count(t, db, "models") != 0 || count(t, db, "model_snapshots") != 0 {
+		t.Fatal("a refused registration wrote something")
+	}
+	code, out, stderr = run(t, dir, nil, "tokens", "create", "--db", db, "--scope", "reviews")
+	if code != 2 || out != "" || count(t, db, "api_tokens") != 0 {
+		t.Fatalf("unknown scope: %d %q %q", code, out, stderr)
+	}
+	code, out, _ = run(t, dir, nil, "tokens", "create", "--db", db, "--scope", "models")
+	if code != 0 || !regexp.MustCompile(`^ntk_[0-9a-f]{64}\n$`).MatchString(out) {
+		t.Fatalf("tokens create printed %q", out)
+	}
+	var hash string
+	rawDB(t, db).QueryRow("SELECT hash FROM api_tokens").Scan(&hash)
+	if hash == "" || strings.Contains(out, hash) || strings.Contains(hash, strings.TrimSpace(out)[4:]) {
+		t.Fatalf("stored %q for %q", hash, out)
+	}
+}
