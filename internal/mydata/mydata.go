@@ -21,10 +21,10 @@ import (
 // ErrUnauthorized is the one answer for a missing, unknown or expired token.
 var ErrUnauthorized = errors.New("mydata: no valid access token")
 
-// Receipts gives the receipt of a ledger entry (c2sp.org/tlog-proof). A nil
-// Receipts, or one that has none, leaves receipts empty.
+// Receipts gives the receipt of a ledger entry (c2sp.org/tlog-proof), as
+// receipt.Maker does. A nil Receipts leaves receipts empty.
 type Receipts interface {
-	Receipt(ctx context.Context, ledgerSeq int64) (string, error)
+	Receipt(ctx context.Context, ledgerSeq int64) ([]byte, error)
 }
 
 // Service reads a person's data.
@@ -144,10 +144,7 @@ func (s *Service) Overview(ctx context.Context, emailHash string) (Overview, err
 		if o.Status == store.StatusAccepted && !o.EffectiveAt.IsZero() {
 			in = append(in, eligibility.Interval{From: o.EffectiveAt.UnixMicro(), To: micros(o.WithdrawnAt)})
 		}
-		rc, err := s.receipt(ctx, o.LedgerSeq)
-		if err != nil {
-			return Overview{}, err
-		}
+		rc := s.receipt(ctx, o.LedgerSeq)
 		ov.Objections = append(ov.Objections, Objection{Reference: o.ID, Status: status, Scope: o.Scope,
 			EffectiveAt: stamp(o.EffectiveAt), WithdrawnAt: stamp(o.WithdrawnAt), Receipt: rc,
 			WithdrawalRef: o.WithdrawalRef, LedgerSeq: o.LedgerSeq})
@@ -186,9 +183,16 @@ func micros(t time.Time) int64 {
 	return t.UnixMicro()
 }
 
-func (s *Service) receipt(ctx context.Context, seq int64) (string, error) {
+// receipt is "" when there is none yet: an entry not yet in a signed
+// checkpoint has no receipt until the next one, and a person's data is not
+// withheld for it (the receipt can be made again at any time).
+func (s *Service) receipt(ctx context.Context, seq int64) string {
 	if s.receipts == nil || seq == 0 {
-		return "", nil
+		return ""
 	}
-	return s.receipts.Receipt(ctx, seq)
+	b, err := s.receipts.Receipt(ctx, seq)
+	if err != nil {
+		return ""
+	}
+	return string(b)
 }

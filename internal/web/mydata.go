@@ -191,7 +191,7 @@ func (s *Server) meReceipt(w http.ResponseWriter, r *http.Request) {
 	for _, o := range ov.Objections {
 		if o.Reference == ref && o.Receipt != "" {
 			w.Header().Set("Content-Type", "text/plain; charset=utf-8")
-			w.Header().Set("Content-Disposition", `attachment; filename="`+ref+`.receipt.txt"`)
+			w.Header().Set("Content-Disposition", `attachment; filename="`+ref+`.tlog-proof"`)
 			w.Header().Set("Cache-Control", "no-store")
 			w.Write([]byte(o.Receipt))
 			return

@@ -3,6 +3,8 @@ package web_test
 import (
 	"context"
 	"encoding/json"
+	"fmt"
+	"io"
 	"net/http"
 	"net/url"
 	"strings"
@@ -228,5 +230,99 @@ func TestModelsAPI(t *testing.T) {
 	_, me := getBearer(t, e.URL+"/api/v1/me", ptok)
 	if !strings.Contains(me, `"items":{"facebook:u1":3},"objection_in_force":false`) || !strings.Contains(me, `"models":[{"name":"lm-1","snapshots":["snap_a"],"trained_at":"2026-05-01T00:00:00Z"}]`) {
 		t.Fatalf("me: %s", me)
+	}
+}
+
+// receiptsByEntry stands in for receipt.Maker, which another part of the
+// system builds: it names the entry it was asked for.
+type receiptsByEntry struct{}
+
+func (receiptsByEntry) Receipt(_ context.Context, seq int64) ([]byte, error) {
+	return fmt.Appendf(nil, "receipt of entry %d\n", seq), nil
+}
+
+// An objection's receipt reaches the JSON and the page's download; without
+// a receipt maker the field is empty.
+func TestMyDataReceipts(t *testing.T) {
+	for _, wired := range []bool{false, true} {
+		cfg := web.Config{}
+		if wired {
+			cfg.Receipts = receiptsByEntry{}
+		}
+		e := newEnv(t, cfg)
+		resp, body := postJSON(t, e.URL+"/api/v1/objections", `{"email":"anna@example.de","lang":"en"}`)
+		rid := ridRE.FindString(body)
+		resp, body = postJSON(t, e.URL+"/api/v1/objections/verify", `{"request_id":"`+rid+`","code":"`+e.CodeFor(t, rid)+`"}`)
+		if resp.StatusCode != http.StatusOK {
+			t.Fatalf("verify: %d %s", resp.StatusCode, body)
+		}
+		tok, _ := e.access(t, "anna@example.de")
+		_, me := getBearer(t, e.URL+"/api/v1/me", tok)
+		if wired != strings.Contains(me, `"receipt":"receipt of entry 2\n"`) || !wired && !strings.Contains(me, `"receipt":""`) {
+			t.Fatalf("wired %v: %s", wired, me)
+		}
+	}
+}
+
+// The page keeps the token in an HttpOnly, SameSite=Strict cookie limited
+// to /me, Secure unless served to loopback; the overview and the receipt
+// download read it.
+func TestMyDataPageCookie(t *testing.T) {
+	e := newEnv(t, web.Config{Receipts: receiptsByEntry{}})
+	_, body := postJSON(t, e.URL+"/api/v1/objections", `{"email":"anna@example.de","lang":"en"}`)
+	rid := ridRE.FindString(body)
+	_, body = postJSON(t, e.URL+"/api/v1/objections/verify", `{"request_id":"`+rid+`","code":"`+e.CodeFor(t, rid)+`"}`)
+	var out struct{ Reference string }
+	json.Unmarshal([]byte(body), &out)
+	for _, host := range []string{"", "portal.example.com"} {
+		req, _ := http.NewRequest(http.MethodPost, e.URL+"/access", strings.NewReader(url.Values{"email": {"anna@example.de"}, "lang": {"en"}}.Encode()))
+		req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+		if host != "" {
+			req.Host = host
+		}
+		resp, err := noRedirect().Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		loc := resp.Header.Get("Location")
+		arid := ridRE.FindString(loc)
+		req, _ = http.NewRequest(http.MethodPost, e.URL+loc, strings.NewReader(url.Values{"code": {e.CodeFor(t, arid)}}.Encode()))
+		req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+		if host != "" {
+			req.Host = host
+		}
+		resp, err = noRedirect().Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		sc := resp.Header.Get("Set-Cookie")
+		if resp.StatusCode != http.StatusSeeOther || resp.Header.Get("Location") != "/me" || !strings.Contains(sc, "HttpOnly") ||
+			!strings.Contains(sc, "SameSite=Strict") || !strings.Contains(sc, "Path=/me") || strings.Contains(sc, "Secure") != (host != "") {
+			t.Fatalf("host %q: %d %q", host, resp.StatusCode, sc)
+		}
+		cookie := resp.Cookies()[0]
+		for path, want := range map[string]string{"/me": out.Reference, "/me/receipt/" + out.Reference: "receipt of entry 2", "/me/data.json": `"reference": "` + out.Reference} {
+			req, _ = http.NewRequest(http.MethodGet, e.URL+path, nil)
+			req.AddCookie(cookie)
+			resp, err = http.DefaultClient.Do(req)
+			if err != nil {
+				t.Fatal(err)
+			}
+			b, _ := io.ReadAll(resp.Body)
+			resp.Body.Close()
+			if resp.StatusCode != http.StatusOK || !strings.Contains(string(b), want) {
+				t.Fatalf("%s: %d %s", path, resp.StatusCode, b)
+			}
+		}
+	}
+	// Without the cookie the page asks for the address and the downloads refuse.
+	if page := get(t, e.URL+"/me", "en"); !strings.Contains(page, `action="/access"`) || strings.Contains(page, "NT-") {
+		t.Fatalf("/me without cookie: %s", page)
+	}
+	resp, _ := getBearer(t, e.URL+"/me/data.json", "")
+	if resp.StatusCode != http.StatusUnauthorized {
+		t.Fatalf("download without cookie: %d", resp.StatusCode)
 	}
 }
