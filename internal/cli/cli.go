@@ -38,7 +38,8 @@ Usage:
                              [--allow-empty-directory] [--reproduce MANIFEST]
   notrain policy check       [FILE]
   notrain snapshot export    --out FILE [--db …]
-  notrain ledger verify      [--db …] [--checkpoint FILE]
+  notrain ledger verify      [--db …] [--checkpoint FILE] [--since CHECKPOINT_FILE] [--key KEY]
+  notrain manifest verify    MANIFEST [--db … | --log URL] [--key KEY] [--data DIR]
   notrain version
 
 Only serve --init (or --demo) and the imports create a store; every other
@@ -73,6 +74,8 @@ func Run(ctx context.Context, args []string, env Env) int {
 		err = accountsImport(ctx, args[2:], env)
 	case cmd == "ledger verify":
 		err = ledgerVerify(ctx, args[2:], env)
+	case cmd == "manifest verify":
+		err = manifestVerify(ctx, args[2:], env)
 	case cmd == "objections import":
 		err = objectionsImport(ctx, args[2:], env)
 	case args[0] == "filter":
