@@ -4,6 +4,7 @@ import (
 	"context"
 	"database/sql"
 	"fmt"
+	"iter"
 	"strings"
 
 	"github.com/notrain/notrain/internal/ledger"
@@ -164,9 +165,14 @@ type SnapshotRecord struct {
 	Read, Kept     int64
 	Manifest       string
 	ManifestSHA256 string
+	// Accounts is what the snapshot kept of each account (items > 0),
+	// stored with the registration so a person can be told.
+	Accounts iter.Seq[AccountItems]
 }
 
-// RegisterSnapshot stores a snapshot with its manifest and records it in the ledger.
+// RegisterSnapshot stores a snapshot with its manifest and what it kept of
+// each account, and records it in the ledger: all of it or, on error,
+// nothing.
 func (tx *Tx) RegisterSnapshot(ctx context.Context, s SnapshotRecord, entry map[string]any) (ledger.Entry, error) {
 	e, err := tx.Append(ctx, fromMicros(s.CreatedAt), ledger.KindSnapshotRegistered, entry)
 	if err != nil {
@@ -178,5 +184,5 @@ func (tx *Tx) RegisterSnapshot(ctx context.Context, s SnapshotRecord, entry map[
 	if err != nil {
 		return e, fmt.Errorf("store: register snapshot: %w", err)
 	}
-	return e, nil
+	return e, tx.storeLineage(ctx, s.ID, s.Accounts)
 }

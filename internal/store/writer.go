@@ -123,12 +123,29 @@ func (db *DB) commit(batch []*op) {
 		}
 		db.health.set(err)
 	}
-	sqlTx, err := db.w.BeginTx(ctx, nil)
+	// The batch holds its connection for itself, so that an op can reach
+	// the driver's own connection inside the transaction (PostgreSQL's COPY
+	// through pgx). It is handed back before the statements the batch saw
+	// first are prepared: SQLite has only the one write connection.
+	conn, err := db.w.Conn(ctx)
+	if err != nil {
+		fail(fmt.Errorf("store: connection: %w", err))
+		return
+	}
+	released := false
+	release := func() {
+		if !released {
+			released = true
+			conn.Close()
+		}
+	}
+	defer release()
+	sqlTx, err := conn.BeginTx(ctx, nil)
 	if err != nil {
 		fail(fmt.Errorf("store: begin: %w", err))
 		return
 	}
-	tx := &Tx{db: db, tx: sqlTx, ctx: ctx}
+	tx := &Tx{db: db, tx: sqlTx, conn: conn, ctx: ctx}
 	if db.dialect == Postgres {
 		// Every batch of every instance takes the ledger head's row lock
 		// first: one lock order, so batches that lock other rows too
@@ -141,7 +158,10 @@ func (db *DB) commit(batch []*op) {
 	}
 	// Runs after the deferred result delivery is set up but before it
 	// fires: the connection is free again once the transaction has ended.
-	defer func() { db.prepareLater(tx.unprepared) }()
+	defer func() {
+		release()
+		db.prepareLater(tx.unprepared)
+	}()
 	useSavepoints := len(batch) > 1
 	ran := 0
 	for i, o := range batch {
@@ -218,9 +238,10 @@ func (db *DB) commit(batch []*op) {
 
 // Tx is the write transaction an op runs in.
 type Tx struct {
-	db  *DB
-	tx  *sql.Tx
-	ctx context.Context
+	db   *DB
+	tx   *sql.Tx
+	conn *sql.Conn // the connection tx runs on
+	ctx  context.Context
 
 	head        *ledger.Head // cached chain head, loaded on first append
 	headDirty   bool

@@ -1,0 +1,113 @@
+package store_test
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"slices"
+	"testing"
+	"time"
+
+	"github.com/notrain/notrain/internal/ledger"
+	"github.com/notrain/notrain/internal/store"
+	"github.com/notrain/notrain/internal/testutil/dbtest"
+)
+
+func register(t *testing.T, db *store.DB, id string, asOf time.Time, rows []store.AccountItems) error {
+	t.Helper()
+	return db.Write(ctx, func(ctx context.Context, tx *store.Tx) error {
+		_, err := tx.RegisterSnapshot(ctx, store.SnapshotRecord{
+			ID: id, CreatedAt: asOf.Add(time.Minute).UnixMicro(), AsOf: asOf.UnixMicro(), PolicySHA256: "p",
+			Eligibility: ledger.Head{Seq: 0, Hash: ledger.Genesis}, Manifest: "{}", ManifestSHA256: "m",
+			Accounts: slices.Values(rows),
+		}, map[string]any{"snapshot_id": id})
+		return err
+	})
+}
+
+func TestSnapshotLineage(t *testing.T) { dbtest.Each(t, testSnapshotLineage) }
+
+func testSnapshotLineage(t *testing.T, dsn string) {
+	db := openAt(t, dsn)
+	// More rows than one SQLite statement carries, and a remainder.
+	var big []store.AccountItems
+	for i := range 700 {
+		big = append(big, store.AccountItems{Product: "facebook", AccountID: fmt.Sprintf("u%04d", i), Items: int64(i%5 + 1)})
+	}
+	big = append(big, store.AccountItems{Product: "instagram", AccountID: "u0001", Items: 3_000_000_000})
+	t0 := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+	if err := register(t, db, "snap_a", t0, big); err != nil {
+		t.Fatal(err)
+	}
+	if err := register(t, db, "snap_b", t0.Add(time.Hour), []store.AccountItems{{Product: "facebook", AccountID: "u0002", Items: 7}}); err != nil {
+		t.Fatal(err)
+	}
+	if err := register(t, db, "snap_empty", t0.Add(2*time.Hour), nil); err != nil {
+		t.Fatal(err)
+	}
+	got, err := db.SnapshotAccounts(ctx, "snap_a")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !slices.Equal(got, big) {
+		t.Fatalf("snap_a lineage: %d rows, want %d (first %v)", len(got), len(big), got[:min(3, len(got))])
+	}
+	snaps, err := db.SnapshotsForAccounts(ctx, []store.AccountKey{
+		{Product: "facebook", AccountID: "u0002"}, {Product: "instagram", AccountID: "u0001"},
+		{Product: "facebook", AccountID: "u0002"}, {Product: "threads", AccountID: "nobody"},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := []store.SnapshotItems{
+		{SnapshotID: "snap_a", AsOf: t0, CreatedAt: t0.Add(time.Minute), Items: []store.AccountItems{
+			{Product: "facebook", AccountID: "u0002", Items: 3}, {Product: "instagram", AccountID: "u0001", Items: 3_000_000_000}}},
+		{SnapshotID: "snap_b", AsOf: t0.Add(time.Hour), CreatedAt: t0.Add(time.Hour + time.Minute), Items: []store.AccountItems{
+			{Product: "facebook", AccountID: "u0002", Items: 7}}},
+	}
+	if fmt.Sprint(snaps) != fmt.Sprint(want) {
+		t.Fatalf("SnapshotsForAccounts:\n got %v\nwant %v", snaps, want)
+	}
+	if none, err := db.SnapshotsForAccounts(ctx, []store.AccountKey{{Product: "facebook", AccountID: "u9999"}}); err != nil || len(none) != 0 {
+		t.Fatalf("an account no snapshot kept: %v, %v", none, err)
+	}
+}
+
+// A registration that fails part-way leaves neither the snapshot nor any of
+// its lineage rows nor its ledger entry.
+func TestSnapshotLineageIsAtomic(t *testing.T) { dbtest.Each(t, testSnapshotLineageIsAtomic) }
+
+func testSnapshotLineageIsAtomic(t *testing.T, dsn string) {
+	db := openAt(t, dsn)
+	var rows []store.AccountItems
+	for i := range 600 {
+		rows = append(rows, store.AccountItems{Product: "facebook", AccountID: fmt.Sprintf("u%d", i), Items: 1})
+	}
+	rows = append(rows, rows[0]) // a duplicate key fails the last statement
+	if err := register(t, db, "snap_bad", time.Now(), rows); err == nil {
+		t.Fatal("a registration with a duplicate lineage row succeeded")
+	}
+	if _, err := db.RegisteredManifest(ctx, "snap_bad"); !errors.Is(err, store.ErrNotFound) {
+		t.Fatalf("the failed snapshot is registered: %v", err)
+	}
+	var n int
+	raw := dbtest.Raw(t, dsn)
+	if err := raw.QueryRow("SELECT COUNT(*) FROM snapshot_accounts").Scan(&n); err != nil || n != 0 {
+		t.Fatalf("%d lineage rows left behind (%v)", n, err)
+	}
+	if err := raw.QueryRow("SELECT COUNT(*) FROM ledger").Scan(&n); err != nil || n != 0 {
+		t.Fatalf("%d ledger entries left behind (%v)", n, err)
+	}
+	// The failure left nothing that gets in the way of the next registration.
+	err := db.Write(ctx, func(ctx context.Context, tx *store.Tx) error {
+		_, err := tx.RegisterSnapshot(ctx, store.SnapshotRecord{ID: "snap_ok", CreatedAt: 1, AsOf: 1, PolicySHA256: "p",
+			Eligibility: ledger.Head{Hash: ledger.Genesis}, Manifest: "{}", ManifestSHA256: "m", Accounts: slices.Values(rows[:10])}, map[string]any{})
+		return err
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got, err := db.SnapshotAccounts(ctx, "snap_ok"); err != nil || len(got) != 10 {
+		t.Fatalf("snap_ok: %d rows, %v", len(got), err)
+	}
+}
