@@ -7,6 +7,7 @@ import (
 	"path/filepath"
 
 	"github.com/notrain/notrain/internal/secret"
+	"github.com/notrain/notrain/internal/snapshot"
 	"github.com/notrain/notrain/internal/store"
 
 	"github.com/notrain/notrain/internal/account"
@@ -99,7 +100,7 @@ func accountsImport(ctx context.Context, args []string, env Env) (err error) {
 		res.Records, path, res.Inserted, res.Updated, res.Unchanged, res.LedgerSeq)
 	// The import is committed; a failed cache refresh only means the next
 	// filter run builds it.
-	if err := refreshCache(ctx, db); err != nil {
+	if err := snapshot.RefreshCache(ctx, db); err != nil {
 		fmt.Fprintf(env.Stderr, "notrain: eligibility cache not refreshed: %v\n", err)
 	}
 	return nil

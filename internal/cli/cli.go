@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/notrain/notrain/internal/secret"
+	"github.com/notrain/notrain/internal/snapshot"
 	"github.com/notrain/notrain/internal/store"
 )
 
@@ -97,7 +98,7 @@ func Run(ctx context.Context, args []string, env Env) int {
 		return exitOK
 	case errors.Is(err, flag.ErrHelp):
 		return exitOK
-	case errors.As(err, new(usageError)):
+	case errors.As(err, new(usageError)), errors.As(err, new(snapshot.UsageError)):
 		fmt.Fprintf(env.Stderr, "notrain: %v\n", err)
 		return exitUsage
 	default:

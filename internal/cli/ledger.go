@@ -10,6 +10,7 @@ import (
 	"golang.org/x/mod/sumdb/note"
 
 	"github.com/notrain/notrain/internal/ledger"
+	"github.com/notrain/notrain/internal/snapshot"
 	"github.com/notrain/notrain/internal/store"
 	"github.com/notrain/notrain/internal/translog"
 )
@@ -44,7 +45,7 @@ func ledgerVerify(ctx context.Context, args []string, env Env) error {
 			return err
 		}
 	}
-	head, err := verifyLedger(ctx, db, cp, true)
+	head, err := snapshot.VerifyLedger(ctx, db, cp, true)
 	if err != nil {
 		return err
 	}
@@ -62,29 +63,6 @@ func ledgerVerify(ctx context.Context, args []string, env Env) error {
 		fmt.Fprintf(env.Stdout, "checkpoint advanced to %d (%s)\n", head.Seq, checkpoint)
 	}
 	return nil
-}
-
-// verifyLedger verifies the chain up to its head and that the checkpoint
-// cp (when not nil) and every head in mustHold are still on it. full
-// rechecks every entry; otherwise only those after the checkpoint, which
-// were verified when it was written. A broken chain is reported as
-// "ledger BROKEN at entry N (reason)".
-func verifyLedger(ctx context.Context, db *store.DB, cp *ledger.Head, full bool, mustHold ...*ledger.Head) (ledger.Head, error) {
-	var head ledger.Head
-	var err error
-	if full {
-		head, err = db.VerifyLedger(ctx, append([]*ledger.Head{cp}, mustHold...)...)
-	} else {
-		head, err = db.VerifyLedgerFrom(ctx, cp, mustHold...)
-	}
-	var bad *ledger.BadEntryError
-	if errors.As(err, &bad) {
-		return head, fmt.Errorf("ledger BROKEN at entry %d (%s)", bad.Seq, bad.Reason)
-	}
-	if err != nil {
-		return head, fmt.Errorf("ledger: %w", err)
-	}
-	return head, nil
 }
 
 // verifyLog checks the verifiable log against the ledger: the stored tree

@@ -7,6 +7,7 @@ import (
 
 	"github.com/notrain/notrain/internal/locale"
 	"github.com/notrain/notrain/internal/objection"
+	"github.com/notrain/notrain/internal/snapshot"
 )
 
 // objectionsImport records objections received by other channels.
@@ -39,7 +40,7 @@ func objectionsImport(ctx context.Context, args []string, env Env) (err error) {
 		return fmt.Errorf("%s: %w (nothing was imported)", path, err)
 	}
 	fmt.Fprintf(env.Stdout, "imported %d objections from %s (ledger up to entry %d)\n", res.Records, path, res.LedgerSeq)
-	if err := refreshCache(ctx, db); err != nil {
+	if err := snapshot.RefreshCache(ctx, db); err != nil {
 		fmt.Fprintf(env.Stderr, "notrain: eligibility cache not refreshed: %v\n", err)
 	}
 	return nil

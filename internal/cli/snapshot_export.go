@@ -6,6 +6,7 @@ import (
 
 	"github.com/notrain/notrain/internal/eligibility"
 	"github.com/notrain/notrain/internal/ledger"
+	"github.com/notrain/notrain/internal/snapshot"
 	"github.com/notrain/notrain/internal/store"
 )
 
@@ -35,7 +36,7 @@ func snapshotExport(ctx context.Context, args []string, env Env) error {
 		return err
 	}
 	defer db.Close()
-	snap, err := buildEligibility(ctx, db)
+	snap, err := snapshot.BuildEligibility(ctx, db)
 	if err != nil {
 		return err
 	}
@@ -45,7 +46,7 @@ func snapshotExport(ctx context.Context, args []string, env Env) error {
 			return err
 		}
 	}
-	if _, err := verifyLedger(ctx, db, cp, true, &snap.Head); err != nil {
+	if _, err := snapshot.VerifyLedger(ctx, db, cp, true, &snap.Head); err != nil {
 		return fmt.Errorf("%w: no snapshot exported", err)
 	}
 	sum, err := eligibility.WriteFile(snap, out)

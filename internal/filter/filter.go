@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"iter"
 	"runtime"
 	"strconv"
 
@@ -37,6 +38,23 @@ type Result struct {
 	Rejects  *FileInfo
 
 	temps []*Temp
+	lin   *lineage
+	snap  *eligibility.Snapshot
+}
+
+// Kept yields, per account with at least one kept record, its key and how
+// many of its records the job kept, in the snapshot's account order.
+func (r *Result) Kept() iter.Seq2[eligibility.Key, uint32] {
+	return func(yield func(eligibility.Key, uint32) bool) {
+		if r.lin == nil {
+			return
+		}
+		for i, n := range r.lin.counts {
+			if n > 0 && !yield(r.snap.Key(int32(i)), n) {
+				return
+			}
+		}
+	}
 }
 
 // Commit installs every output under its final name.
@@ -112,6 +130,7 @@ func Run(ctx context.Context, job Job) (res *Result, err error) {
 		res.temps = append(res.temps, rejects)
 	}
 	lin := newLineage(job.Engine.Snapshot().Len())
+	res.lin, res.snap = lin, job.Engine.Snapshot()
 	if outFmt.IsJSONL() {
 		err = runJSONL(ctx, job, inFmts, outFmt, out, rejects, lin, res)
 	} else {

@@ -20,13 +20,16 @@ type Manifest struct {
 	Policy         ManifestPolicy `json:"policy"`
 	LedgerHead     ledger.Head    `json:"ledger_head"`
 	LedgerVerified ledger.Head    `json:"ledger_verified"`
-	Eligibility    any            `json:"eligibility"`
-	Inputs         []FileInfo     `json:"inputs"`
-	Outputs        []FileInfo     `json:"outputs"`
-	Lineage        *ManifestFile  `json:"lineage,omitempty"`
-	Rejects        *FileInfo      `json:"rejects,omitempty"`
-	Counts         *Counts        `json:"counts"`
-	Registered     bool           `json:"registered"`
+	// Checkpoint names the verifiable log's tree at LedgerHead: its size is
+	// LedgerHead's seq. Absent when the snapshot was built without the log.
+	Checkpoint  *Checkpoint   `json:"checkpoint,omitempty"`
+	Eligibility any           `json:"eligibility"`
+	Inputs      []FileInfo    `json:"inputs"`
+	Outputs     []FileInfo    `json:"outputs"`
+	Lineage     *ManifestFile `json:"lineage,omitempty"`
+	Rejects     *FileInfo     `json:"rejects,omitempty"`
+	Counts      *Counts       `json:"counts"`
+	Registered  bool          `json:"registered"`
 	// AllowEmptyDirectory records --allow-empty-directory: the run was
 	// allowed to use a store whose account directory holds no account.
 	AllowEmptyDirectory bool `json:"allow_empty_directory"`
@@ -36,6 +39,14 @@ type Manifest struct {
 	Notrain         string         `json:"notrain_version"`
 	DurationSeconds float64        `json:"duration_seconds"`
 	Extra           map[string]any `json:"extra,omitempty"`
+}
+
+// Checkpoint is a tree of the verifiable log: its origin (the log's name),
+// size and root hash (base64, as in a C2SP checkpoint).
+type Checkpoint struct {
+	Origin string `json:"origin,omitempty"`
+	Size   int64  `json:"size"`
+	Root   string `json:"root"`
 }
 
 // ManifestPolicy names the policy and shows it in full.

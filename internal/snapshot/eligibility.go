@@ -1,4 +1,4 @@
-package cli
+package snapshot
 
 import (
 	"context"
@@ -9,8 +9,8 @@ import (
 	"github.com/notrain/notrain/internal/store"
 )
 
-// eligibilityOrigin says where a snapshot came from, for the manifest.
-type eligibilityOrigin struct {
+// origin says where the eligibility snapshot came from, for the manifest.
+type origin struct {
 	Source string `json:"source"` // "store" or "cache" or "file"
 	Path   string `json:"path,omitempty"`
 	SHA256 string `json:"sha256"`
@@ -24,39 +24,39 @@ type eligibilityOrigin struct {
 // succeeded, or discards it, so a failed run leaves no file next to the
 // store. The caller must verify the ledger with the snapshot's head as a
 // checkpoint.
-func loadEligibility(ctx context.Context, db *store.DB, cache string) (*eligibility.Snapshot, eligibilityOrigin, *eligibility.PendingFile, error) {
+func loadEligibility(ctx context.Context, db *store.DB, cache string) (*eligibility.Snapshot, origin, *eligibility.PendingFile, error) {
 	if cache != "" {
 		// A damaged cache, or one from another database (or from before a
 		// restore), is rebuilt rather than trusted.
 		if snap, sum, err := eligibility.ReadFile(cache); err == nil {
 			changed, err := db.ChangedSince(ctx, snap.Head)
 			if err != nil {
-				return nil, eligibilityOrigin{}, nil, err
+				return nil, origin{}, nil, err
 			}
 			if !changed {
-				return snap, eligibilityOrigin{Source: "cache", Path: cache, SHA256: sum}, nil, nil
+				return snap, origin{Source: "cache", Path: cache, SHA256: sum}, nil, nil
 			}
 		}
 	}
-	snap, err := buildEligibility(ctx, db)
+	snap, err := BuildEligibility(ctx, db)
 	if err != nil {
-		return nil, eligibilityOrigin{}, nil, err
+		return nil, origin{}, nil, err
 	}
-	origin := eligibilityOrigin{Source: "store"}
+	o := origin{Source: "store"}
 	if cache == "" {
-		return snap, origin, nil, nil
+		return snap, o, nil, nil
 	}
 	pending, sum, err := eligibility.CreateFile(snap, cache)
 	if err != nil {
-		return nil, eligibilityOrigin{}, nil, fmt.Errorf("eligibility cache: %w", err)
+		return nil, origin{}, nil, fmt.Errorf("eligibility cache: %w", err)
 	}
-	origin.SHA256 = sum
-	return snap, origin, pending, nil
+	o.SHA256 = sum
+	return snap, o, pending, nil
 }
 
-// refreshCache rebuilds the cache after a large change (an import), so the
-// next filter run starts from it instead of the tables.
-func refreshCache(ctx context.Context, db *store.DB) error {
+// RefreshCache rebuilds the store's eligibility cache after a large change
+// (an import), so the next build starts from it instead of the tables.
+func RefreshCache(ctx context.Context, db *store.DB) error {
 	if db.CachePath() == "" {
 		return nil
 	}
@@ -67,10 +67,10 @@ func refreshCache(ctx context.Context, db *store.DB) error {
 	return pending.Install()
 }
 
-// buildEligibility reads the eligibility snapshot from the store's tables,
+// BuildEligibility reads the eligibility snapshot from the store's tables,
 // at one ledger head. The store and the eligibility package know nothing of
 // each other; storeSource carries the store's rows over.
-func buildEligibility(ctx context.Context, db *store.DB) (*eligibility.Snapshot, error) {
+func BuildEligibility(ctx context.Context, db *store.DB) (*eligibility.Snapshot, error) {
 	accounts, idBytes, err := db.DirectorySize(ctx)
 	if err != nil {
 		return nil, err
