@@ -39,7 +39,8 @@ Usage:
                              [--allow-empty-directory] [--reproduce MANIFEST]
   notrain policy check       [FILE]
   notrain snapshot export    --out FILE [--db …]
-  notrain ledger verify      [--db …] [--checkpoint FILE]
+  notrain ledger verify      [--db …] [--checkpoint FILE] [--since CHECKPOINT_FILE] [--key KEY]
+  notrain manifest verify    MANIFEST [--db … | --log URL] [--key KEY] [--data DIR]
   notrain models register    --name NAME --snapshot ID… [--trained-at RFC3339] [--db …]
   notrain tokens create      --scope models [--name N] [--db …]
   notrain version
@@ -76,6 +77,8 @@ func Run(ctx context.Context, args []string, env Env) int {
 		err = accountsImport(ctx, args[2:], env)
 	case cmd == "ledger verify":
 		err = ledgerVerify(ctx, args[2:], env)
+	case cmd == "manifest verify":
+		err = manifestVerify(ctx, args[2:], env)
 	case cmd == "objections import":
 		err = objectionsImport(ctx, args[2:], env)
 	case args[0] == "filter":
