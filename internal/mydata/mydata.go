@@ -135,14 +135,21 @@ func (s *Service) Overview(ctx context.Context, emailHash string) (Overview, err
 	if err != nil {
 		return Overview{}, err
 	}
-	var in []eligibility.Interval
+	// The intervals in which an objection covering each product was in
+	// force: an objection scoped to some products does not cover the
+	// others' items.
+	in := map[string][]eligibility.Interval{}
 	for _, o := range objs {
 		status := o.Status
 		if !o.WithdrawnAt.IsZero() {
 			status = objection.StatusWithdrawn
 		}
-		if o.Status == store.StatusAccepted && !o.EffectiveAt.IsZero() {
-			in = append(in, eligibility.Interval{From: o.EffectiveAt.UnixMicro(), To: micros(o.WithdrawnAt)})
+		if scope, err := objection.ParseScope(o.Scope); err == nil && o.Status == store.StatusAccepted && !o.EffectiveAt.IsZero() {
+			for _, a := range accts {
+				if scope.Covers(a.Product) {
+					in[a.Product] = append(in[a.Product], eligibility.Interval{From: o.EffectiveAt.UnixMicro(), To: micros(o.WithdrawnAt)})
+				}
+			}
 		}
 		rc := s.receipt(ctx, o.LedgerSeq)
 		ov.Objections = append(ov.Objections, Objection{Reference: o.ID, Status: status, Scope: o.Scope,
@@ -160,11 +167,13 @@ func (s *Service) Overview(ctx context.Context, emailHash string) (Overview, err
 	for i, sn := range snaps {
 		ids[i] = sn.SnapshotID
 		items := map[string]int64{}
+		inForce := false
 		for _, it := range sn.Items {
 			items[it.Product+":"+it.AccountID] = it.Items
+			inForce = inForce || eligibility.InForce(in[it.Product], sn.AsOf.UnixMicro())
 		}
 		ov.Snapshots = append(ov.Snapshots, Snapshot{SnapshotID: sn.SnapshotID, AsOf: sn.AsOf.UTC().Format(time.RFC3339Nano),
-			Items: items, ObjectionInForce: eligibility.InForce(in, sn.AsOf.UnixMicro())})
+			Items: items, ObjectionInForce: inForce})
 	}
 	ms, err := s.db.ModelsOnSnapshots(ctx, ids)
 	if err != nil {

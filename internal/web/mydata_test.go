@@ -326,3 +326,35 @@ func TestMyDataPageCookie(t *testing.T) {
 		t.Fatalf("download without cookie: %d", resp.StatusCode)
 	}
 }
+
+// objection_in_force follows the objection's scope and time: an objection
+// for Instagram was in force for a later snapshot's Instagram items, not for
+// its Facebook items, and not for a snapshot built before it.
+func TestObjectionInForceFollowsScopeAndTime(t *testing.T) {
+	e := newEnv(t, web.Config{})
+	register(t, e.DB, "snap_0", e.Clock.Now().Add(-time.Hour), store.AccountItems{Product: "instagram", AccountID: "ig1", Items: 1})
+	_, body := postJSON(t, e.URL+"/api/v1/objections", `{"email":"anna@example.de","scope":["instagram"],"lang":"en"}`)
+	rid := ridRE.FindString(body)
+	if resp, body := postJSON(t, e.URL+"/api/v1/objections/verify", `{"request_id":"`+rid+`","code":"`+e.CodeFor(t, rid)+`"}`); resp.StatusCode != http.StatusOK {
+		t.Fatalf("verify: %d %s", resp.StatusCode, body)
+	}
+	e.Clock.Advance(time.Minute)
+	register(t, e.DB, "snap_fb", e.Clock.Now(), store.AccountItems{Product: "facebook", AccountID: "u1", Items: 2})
+	register(t, e.DB, "snap_ig", e.Clock.Now().Add(time.Second), store.AccountItems{Product: "instagram", AccountID: "ig1", Items: 1})
+	tok, _ := e.access(t, "anna@example.de")
+	_, me := getBearer(t, e.URL+"/api/v1/me", tok)
+	var ov struct {
+		Snapshots []struct {
+			SnapshotID       string `json:"snapshot_id"`
+			ObjectionInForce bool   `json:"objection_in_force"`
+		} `json:"snapshots"`
+	}
+	json.Unmarshal([]byte(me), &ov)
+	got := map[string]bool{}
+	for _, s := range ov.Snapshots {
+		got[s.SnapshotID] = s.ObjectionInForce
+	}
+	if len(got) != 3 || got["snap_0"] || got["snap_fb"] || !got["snap_ig"] {
+		t.Fatalf("objection_in_force: %v\n%s", got, me)
+	}
+}
