@@ -250,9 +250,9 @@ func TestMyDataReceipts(t *testing.T) {
 			cfg.Receipts = receiptsByEntry{}
 		}
 		e := newEnv(t, cfg)
-		resp, body := postJSON(t, e.URL+"/api/v1/objections", `{"email":"anna@example.de","lang":"en"}`)
+		_, body := postJSON(t, e.URL+"/api/v1/objections", `{"email":"anna@example.de","lang":"en"}`)
 		rid := ridRE.FindString(body)
-		resp, body = postJSON(t, e.URL+"/api/v1/objections/verify", `{"request_id":"`+rid+`","code":"`+e.CodeFor(t, rid)+`"}`)
+		resp, body := postJSON(t, e.URL+"/api/v1/objections/verify", `{"request_id":"`+rid+`","code":"`+e.CodeFor(t, rid)+`"}`)
 		if resp.StatusCode != http.StatusOK {
 			t.Fatalf("verify: %d %s", resp.StatusCode, body)
 		}
