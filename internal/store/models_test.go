@@ -64,6 +64,13 @@ func testModelsTokensAndObjectionsOf(t *testing.T, dsn string) {
 	if objs, _ := db.ObjectionsOf(ctx, "other", nil); len(objs) != 0 {
 		t.Fatalf("another person's: %+v", objs)
 	}
+	// Expired access tokens are forgotten.
+	if err := db.Write(ctx, func(ctx context.Context, tx *store.Tx) error { return tx.Forget(ctx, t0.Add(2*time.Minute), t0) }); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := db.AccessTokenByHash(ctx, "h2"); !errors.Is(err, store.ErrNotFound) {
+		t.Fatalf("expired access token kept: %v", err)
+	}
 	// A model registration does not make eligibility stale.
 	head, err := db.LedgerHead(ctx)
 	if err != nil {

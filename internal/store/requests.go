@@ -159,7 +159,8 @@ func (tx *Tx) AddressEvents(ctx context.Context, emailHash, kind string, since t
 }
 
 // Forget blanks the addresses of flows that ended or expired before cutoff
-// and drops rate-limit events older than keep. Data minimisation: an address
+// and drops rate-limit events older than keep and access tokens expired
+// before cutoff. Data minimisation: an address
 // is kept only while a mail may still need to go to it.
 func (tx *Tx) Forget(ctx context.Context, cutoff, keepEvents time.Time) error {
 	if _, err := tx.exec(ctx, `UPDATE code_requests SET email = '' WHERE email <> '' AND expires_at < $1`, micros(cutoff)); err != nil {
@@ -173,6 +174,10 @@ func (tx *Tx) Forget(ctx context.Context, cutoff, keepEvents time.Time) error {
 	}
 	if _, err := tx.exec(ctx, `DELETE FROM idempotency WHERE created_at < $1`, micros(keepEvents)); err != nil {
 		return fmt.Errorf("store: forget idempotency keys: %w", err)
+	}
+	// "My data" tokens are of no use once expired.
+	if _, err := tx.exec(ctx, `DELETE FROM access_tokens WHERE expires_at < $1`, micros(cutoff)); err != nil {
+		return fmt.Errorf("store: forget access tokens: %w", err)
 	}
 	return nil
 }
