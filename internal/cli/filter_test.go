@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/notrain/notrain/internal/store"
+	"github.com/notrain/notrain/internal/translog"
 	"github.com/notrain/notrain/internal/testutil/fixture"
 )
 
@@ -425,6 +426,10 @@ func TestAllowEmptyDirectoryIsRecorded(t *testing.T) {
 		t.Fatal(err)
 	}
 	s.Close()
+	// What serve --init would have made next to the store.
+	if _, _, err := translog.LoadKey(db+".log.key", "localhost/notrain", true); err != nil {
+		t.Fatal(err)
+	}
 	if code, _, stderr := run(t, dir, nil, filterArgs(dir, db)...); code == 0 || !strings.Contains(stderr, "--allow-empty-directory") {
 		t.Fatalf("exit %d: %s", code, stderr)
 	}
