@@ -13,8 +13,8 @@ import (
 	"time"
 
 	"github.com/notrain/notrain/internal/store"
-	"github.com/notrain/notrain/internal/translog"
 	"github.com/notrain/notrain/internal/testutil/fixture"
+	"github.com/notrain/notrain/internal/translog"
 )
 
 const content = `{"id":"c1","product":"facebook","author_id":"u1","kind":"post","visibility":"public","created_at":"2025-04-02T10:00:00Z","text":"anna"}
