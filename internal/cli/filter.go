@@ -7,9 +7,11 @@ import (
 	"strings"
 
 	"github.com/notrain/notrain/internal/eligibility"
+	"github.com/notrain/notrain/internal/manifest"
 	"github.com/notrain/notrain/internal/snapshot"
 	"github.com/notrain/notrain/internal/store"
 	"github.com/notrain/notrain/internal/strictjson"
+	"github.com/notrain/notrain/internal/translog"
 )
 
 type filterConfig struct {
@@ -93,6 +95,20 @@ func (c *filterConfig) run(ctx context.Context, env Env, dbGiven bool) error {
 		defer db.Close()
 		o.DB = db
 		o.LedgerCheckpoint = c.checkpointPath(db)
+		// The manifest names the log's checkpoint at the eligibility head
+		// and is signed with the log key, which must exist and be the
+		// store's. It is loaded once every check has passed, so a refused
+		// run changes nothing.
+		var key *translog.Key
+		o.Checkpoint = func(ctx context.Context, size int64) (string, string, error) {
+			var err error
+			if key, err = c.existingLogKey(ctx, db); err != nil {
+				return "", "", err
+			}
+			root, err := db.LogRoot(ctx, size)
+			return key.Origin(), translog.Checkpoint{Root: root}.RootText(), err
+		}
+		o.SignManifest = func(sum [32]byte) ([]byte, error) { return manifest.Sign(key, sum) }
 		if c.snapshot == "" {
 			switch c.cache {
 			case "off":

@@ -14,6 +14,7 @@ import (
 
 	"github.com/notrain/notrain/internal/store"
 	"github.com/notrain/notrain/internal/testutil/fixture"
+	"github.com/notrain/notrain/internal/translog"
 )
 
 const content = `{"id":"c1","product":"facebook","author_id":"u1","kind":"post","visibility":"public","created_at":"2025-04-02T10:00:00Z","text":"anna"}
@@ -425,6 +426,10 @@ func TestAllowEmptyDirectoryIsRecorded(t *testing.T) {
 		t.Fatal(err)
 	}
 	s.Close()
+	// What serve --init would have made next to the store.
+	if _, _, err := translog.LoadKey(db+".log.key", "localhost/notrain", true); err != nil {
+		t.Fatal(err)
+	}
 	if code, _, stderr := run(t, dir, nil, filterArgs(dir, db)...); code == 0 || !strings.Contains(stderr, "--allow-empty-directory") {
 		t.Fatalf("exit %d: %s", code, stderr)
 	}

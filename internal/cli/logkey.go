@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io/fs"
 	"log/slog"
 	"os"
 	"path/filepath"
@@ -71,6 +72,30 @@ func (s *storeFlags) loadLogKey(ctx context.Context, db *store.DB, log *slog.Log
 		} else if k.Origin() != origin {
 			log.Info("the log keeps the origin its key was made with", "origin", k.Origin())
 		}
+	}
+	return k, nil
+}
+
+// existingLogKey loads the log key without making one (for commands that
+// only add to a log that serve or an import started) and makes the store
+// sign with it.
+func (s *storeFlags) existingLogKey(ctx context.Context, db *store.DB) (*translog.Key, error) {
+	path, err := s.logKeyPath()
+	if err != nil {
+		return nil, err
+	}
+	k, _, err := translog.LoadKey(path, "", false)
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil, fmt.Errorf("the log signing key %s does not exist: it is made by 'notrain serve' or an import; give it with --log-key", filepath.Clean(path))
+	}
+	if err != nil {
+		return nil, err
+	}
+	if err := db.SetLogKey(ctx, k); err != nil {
+		if errors.Is(err, store.ErrLogKey) {
+			return nil, fmt.Errorf("%w (key from %s): give the log key the store was signed with", err, filepath.Clean(path))
+		}
+		return nil, err
 	}
 	return k, nil
 }

@@ -2,8 +2,8 @@ package receipt_test
 
 import (
 	"bytes"
-	"encoding/base64"
 	"context"
+	"encoding/base64"
 	"path/filepath"
 	"strings"
 	"testing"

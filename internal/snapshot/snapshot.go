@@ -68,11 +68,11 @@ type Options struct {
 	Reproduce string
 	Version   string // notrain's version, for the manifest
 
-	// Checkpoint, when set, returns the verifiable log's root hash (base64)
-	// at the given tree size; the manifest then names that checkpoint
-	// (with LogOrigin as its origin) at the eligibility ledger head.
-	Checkpoint func(ctx context.Context, size int64) (root string, err error)
-	LogOrigin  string
+	// Checkpoint, when set, returns the verifiable log's origin and root
+	// hash (base64) at the given tree size; the manifest then names that
+	// checkpoint at the eligibility ledger head. It runs after every check
+	// has passed, so it may load what only a successful build needs.
+	Checkpoint func(ctx context.Context, size int64) (origin, root string, err error)
 	// SignManifest, when set, signs the manifest's SHA-256; the signature
 	// is installed as Manifest + ".sig" together with the other outputs.
 	SignManifest func(sum [32]byte) ([]byte, error)
@@ -216,11 +216,11 @@ func Build(ctx context.Context, o Options) (*Result, error) {
 	if o.Checkpoint != nil {
 		// The log's tree at the eligibility head holds exactly the entries
 		// up to it: its size is the head's seq.
-		root, err := o.Checkpoint(ctx, snap.Head.Seq)
+		origin, root, err := o.Checkpoint(ctx, snap.Head.Seq)
 		if err != nil {
 			return nil, fmt.Errorf("log checkpoint at %d: %w", snap.Head.Seq, err)
 		}
-		checkpoint = &filter.Checkpoint{Origin: o.LogOrigin, Size: snap.Head.Seq, Root: root}
+		checkpoint = &filter.Checkpoint{Origin: origin, Size: snap.Head.Seq, Root: root}
 	}
 	if o.CPUProfile != "" {
 		f, err := os.Create(o.CPUProfile)

@@ -113,11 +113,10 @@ func TestBuildHooks(t *testing.T) {
 	f, dir := env(t, "")
 	o := options(f, dir)
 	var askedSize int64 = -1
-	o.Checkpoint = func(_ context.Context, size int64) (string, error) {
+	o.Checkpoint = func(_ context.Context, size int64) (string, string, error) {
 		askedSize = size
-		return "cm9vdA==", nil
+		return "notrain.test/notrain", "cm9vdA==", nil
 	}
-	o.LogOrigin = "notrain.test/notrain"
 	o.SignManifest = func(sum [32]byte) ([]byte, error) { return []byte("signed " + hex.EncodeToString(sum[:]) + "\n"), nil }
 	res, err := snapshot.Build(ctx, o)
 	if err != nil {
@@ -148,7 +147,7 @@ func TestBuildHooks(t *testing.T) {
 func TestBuildFailingHooks(t *testing.T) {
 	for name, set := range map[string]func(*snapshot.Options){
 		"checkpoint": func(o *snapshot.Options) {
-			o.Checkpoint = func(context.Context, int64) (string, error) { return "", errors.New("log unavailable") }
+			o.Checkpoint = func(context.Context, int64) (string, string, error) { return "", "", errors.New("log unavailable") }
 		},
 		"sign": func(o *snapshot.Options) {
 			o.SignManifest = func([32]byte) ([]byte, error) { return nil, errors.New("key unavailable") }
@@ -190,7 +189,7 @@ func testBuildUndoesOutputsWhenRegistrationFails(t *testing.T, dsn string) {
 	o := options(f, dir)
 	// The store goes away after every check has passed, while the
 	// records are filtered.
-	o.Checkpoint = func(context.Context, int64) (string, error) { return "cm9vdA==", f.DB.Close() }
+	o.Checkpoint = func(context.Context, int64) (string, string, error) { return "o", "cm9vdA==", f.DB.Close() }
 	_, err := snapshot.Build(ctx, o)
 	if !errors.Is(err, store.ErrClosed) {
 		t.Fatalf("err = %v, want the closed store's", err)

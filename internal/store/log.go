@@ -56,17 +56,22 @@ var ErrLogKey = errors.New("store: the log key is not the one this store's log i
 
 // SetLogKey makes k sign the checkpoints of every write batch from now
 // on. The first key given is recorded; another key is refused, since the
-// receipts people hold verify only with the log's own key. It signs the
-// current tree at once, so the published checkpoint is never behind.
+// receipts people hold verify only with the log's own key. Unless the
+// stored checkpoint is k's and covers the head, it signs the current tree
+// at once, so the published checkpoint is never behind.
 func (db *DB) SetLogKey(ctx context.Context, k *translog.Key) error {
-	var recorded string
-	if err := db.r.QueryRowContext(ctx, "SELECT verifier FROM log_head WHERE id = 1").Scan(&recorded); err != nil {
+	var recorded, cp string
+	var size, head int64
+	if err := db.r.QueryRowContext(ctx, "SELECT l.verifier, l.checkpoint, l.size, h.seq FROM log_head l JOIN ledger_head h ON h.id = l.id WHERE l.id = 1").Scan(&recorded, &cp, &size, &head); err != nil {
 		return fmt.Errorf("store: log head: %w", err)
 	}
 	if recorded != "" && recorded != k.VerifierKey() {
 		return fmt.Errorf("%w (the store's: %s; given: %s)", ErrLogKey, recorded, k.VerifierKey())
 	}
 	db.logKey.Store(k)
+	if recorded != "" && cp != "" && size == head {
+		return nil // already signed by k up to the head: nothing to write
+	}
 	return db.Write(ctx, func(ctx context.Context, tx *Tx) error {
 		return tx.signLog(ctx, true)
 	})
