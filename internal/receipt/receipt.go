@@ -170,3 +170,10 @@ func Make(ctx context.Context, log Log, seq int64) ([]byte, error) {
 	}
 	return Receipt{Extra: entries[0], Index: seq - 1, Proof: proof, Checkpoint: cp}.Format(), nil
 }
+
+// Maker makes receipts from a log; it is what a confirmation mail's
+// composer asks for the receipt of the entry it reports.
+type Maker struct{ Log Log }
+
+// Receipt makes the receipt of ledger entry seq (see Make).
+func (m Maker) Receipt(ctx context.Context, seq int64) ([]byte, error) { return Make(ctx, m.Log, seq) }

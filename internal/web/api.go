@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/notrain/notrain/internal/objection"
+	"github.com/notrain/notrain/internal/receipt"
 	"github.com/notrain/notrain/internal/strictjson"
 )
 
@@ -187,6 +188,14 @@ func (s *Server) apiVerify(flow objection.Flow) http.HandlerFunc {
 				accts[i] = map[string]string{"product": a.Product, "handle": a.Handle}
 			}
 			resp["accounts"] = accts
+		}
+		if out.LedgerSeq > 0 {
+			rc, err := receipt.Make(r.Context(), s.db, out.LedgerSeq)
+			if err != nil {
+				s.apiFail(w, r, "", err)
+				return
+			}
+			resp["receipt"] = string(rc)
 		}
 		writeJSON(w, http.StatusOK, resp)
 	}

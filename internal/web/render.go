@@ -148,6 +148,7 @@ type pageData struct {
 	ThirdPartyExcluded bool
 	Mails              []store.Mail
 	Message            string
+	ReceiptURL         string // the confirmation's receipt download, when the decision is in the log
 }
 
 type langLink struct {
