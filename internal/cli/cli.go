@@ -41,6 +41,7 @@ Usage:
   notrain snapshot export    --out FILE [--db …]
   notrain ledger verify      [--db …] [--checkpoint FILE] [--since CHECKPOINT_FILE] [--key KEY]
   notrain manifest verify    MANIFEST [--db … | --log URL] [--key KEY] [--data DIR]
+  notrain receipt verify     FILE [--key KEY | --log URL]
   notrain version
 
 Only serve --init (or --demo) and the imports create a store; every other
@@ -77,6 +78,8 @@ func Run(ctx context.Context, args []string, env Env) int {
 		err = ledgerVerify(ctx, args[2:], env)
 	case cmd == "manifest verify":
 		err = manifestVerify(ctx, args[2:], env)
+	case cmd == "receipt verify":
+		err = receiptVerify(ctx, args[2:], env)
 	case cmd == "objections import":
 		err = objectionsImport(ctx, args[2:], env)
 	case args[0] == "filter":
