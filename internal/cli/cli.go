@@ -43,6 +43,7 @@ Usage:
   notrain manifest verify    MANIFEST [--db … | --log URL] [--key KEY] [--data DIR]
   notrain models register    --name NAME --snapshot ID… [--trained-at RFC3339] [--db …]
   notrain tokens create      --scope models [--name N] [--db …]
+  notrain receipt verify     FILE [--key KEY | --log URL]
   notrain version
 
 Only serve --init (or --demo) and the imports create a store; every other
@@ -79,6 +80,8 @@ func Run(ctx context.Context, args []string, env Env) int {
 		err = ledgerVerify(ctx, args[2:], env)
 	case cmd == "manifest verify":
 		err = manifestVerify(ctx, args[2:], env)
+	case cmd == "receipt verify":
+		err = receiptVerify(ctx, args[2:], env)
 	case cmd == "objections import":
 		err = objectionsImport(ctx, args[2:], env)
 	case args[0] == "filter":

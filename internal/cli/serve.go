@@ -28,6 +28,7 @@ import (
 	"github.com/notrain/notrain/internal/objection"
 	"github.com/notrain/notrain/internal/otp"
 	"github.com/notrain/notrain/internal/policy"
+	"github.com/notrain/notrain/internal/receipt"
 	"github.com/notrain/notrain/internal/store"
 	"github.com/notrain/notrain/internal/translog"
 	"github.com/notrain/notrain/internal/web"
@@ -183,7 +184,7 @@ func (c *serveConfig) run(ctx context.Context, log *slog.Logger, env Env) error 
 	if err != nil {
 		return err
 	}
-	composer, err := mailpkg.NewComposer(cat, mailpkg.ComposerConfig{ThirdPartyExcluded: thirdPartyExcluded})
+	composer, err := mailpkg.NewComposer(cat, mailpkg.ComposerConfig{ThirdPartyExcluded: thirdPartyExcluded, Receipts: receipt.Maker{Log: db}})
 	if err != nil {
 		return err
 	}

@@ -2,6 +2,7 @@ package mail
 
 import (
 	"bytes"
+	"context"
 	"embed"
 	"encoding/json"
 	"fmt"
@@ -57,6 +58,10 @@ type Data struct {
 	Ended              int           `json:"ended,omitempty"`
 	ThirdPartyExcluded bool          `json:"-"` // set by the Composer from its Config, never stored
 	BaseURL            string        `json:"base_url,omitempty"`
+	// LedgerSeq is the ledger entry a confirmation reports; its receipt is
+	// made when the mail is sent, after the entry is committed and signed.
+	LedgerSeq int64 `json:"seq,omitempty"`
+	Receipt   bool  `json:"-"` // set by the Composer: a receipt is attached
 }
 
 // ComposerConfig is what mails say that comes from the deployment, not from
@@ -68,6 +73,33 @@ type ComposerConfig struct {
 	// rendered, so a mail queued before a restart with another policy
 	// promises what the running policy does.
 	ThirdPartyExcluded bool
+	// Receipts makes the receipt a confirmation attaches; nil attaches none.
+	Receipts Receipts
+}
+
+// Receipts makes the receipt (c2sp.org/tlog-proof) of a ledger entry.
+type Receipts interface {
+	Receipt(ctx context.Context, seq int64) ([]byte, error)
+}
+
+// Attachments returns the files a rendered mail carries: a confirmation's
+// receipt, named after its reference.
+func (c *Composer) Attachments(ctx context.Context, m store.Mail) ([]Attachment, error) {
+	if c.cfg.Receipts == nil || m.Data == "" || (m.Kind != KindObjectionConfirmed && m.Kind != KindWithdrawalConfirmed) {
+		return nil, nil
+	}
+	var d Data
+	if err := json.Unmarshal([]byte(m.Data), &d); err != nil {
+		return nil, fmt.Errorf("mail: stored data of %s: %w", m.ID, err)
+	}
+	if d.LedgerSeq < 1 {
+		return nil, nil
+	}
+	b, err := c.cfg.Receipts.Receipt(ctx, d.LedgerSeq)
+	if err != nil {
+		return nil, fmt.Errorf("mail: receipt of %s: %w", d.Reference, err)
+	}
+	return []Attachment{{Name: d.Reference + ".tlog-proof", Data: b}}, nil
 }
 
 // Composer renders mails in every language of the catalog.
@@ -143,7 +175,7 @@ func NewComposer(cat *locale.Catalog, cfg ComposerConfig) (*Composer, error) {
 		}
 	}
 	sample := Data{Flow: "objection", Code: "123456", ExpiresAt: time.Unix(0, 0), Reference: "NT-0000-0000-0000", At: time.Unix(0, 0),
-		Accounts: []AccountLine{{Product: "facebook", Handle: "x"}}, Ended: 2, BaseURL: "http://localhost"}
+		Accounts: []AccountLine{{Product: "facebook", Handle: "x"}}, Ended: 2, BaseURL: "http://localhost", LedgerSeq: 1}
 	for _, kind := range allKinds() {
 		for _, lang := range cat.Languages() {
 			sample.Lang = lang
@@ -188,6 +220,7 @@ func (c *Composer) Compose(kind, lang string, d Data) (subject, text, html strin
 	}
 	d.Lang = lang
 	d.ThirdPartyExcluded = c.cfg.ThirdPartyExcluded
+	d.Receipt = c.cfg.Receipts != nil && d.LedgerSeq > 0
 	tt, ok := c.text[lang+"/"+kind]
 	if !ok {
 		return "", "", "", fmt.Errorf("mail: no template for %q", kind)

@@ -244,14 +244,20 @@ func (d *Dispatcher) send(ctx context.Context, m store.Mail) error {
 	if placeholder {
 		m.Kind = KindNoAccount
 	}
+	var files []Attachment
 	if d.Composer != nil {
 		var err error
 		if m, err = d.Composer.Render(m); err != nil {
 			return &PermanentError{Err: err}
 		}
+		// A receipt that cannot be made now (the store busy) is a
+		// temporary failure: the mail is retried rather than sent without it.
+		if files, err = d.Composer.Attachments(ctx, m); err != nil {
+			return err
+		}
 	}
 	raw, err := Build(Message{From: d.From, To: m.To, Subject: m.Subject, Text: m.Text, HTML: m.HTML,
-		Lang: m.Lang, MessageID: m.MessageID, Date: m.CreatedAt})
+		Lang: m.Lang, MessageID: m.MessageID, Date: m.CreatedAt, Attachments: files})
 	if err != nil {
 		return &PermanentError{Err: err}
 	}

@@ -5,8 +5,10 @@ package mail
 
 import (
 	"bytes"
+	"encoding/base64"
 	"errors"
 	"fmt"
+	"io"
 	"mime"
 	"mime/multipart"
 	"mime/quotedprintable"
@@ -27,6 +29,16 @@ type Message struct {
 	Lang      string
 	MessageID string // without angle brackets: "id@domain"
 	Date      time.Time
+	// Attachments follow the text and HTML alternatives in a
+	// multipart/mixed message; none keeps it multipart/alternative.
+	Attachments []Attachment
+}
+
+// Attachment is a text file a mail carries, sent base64-encoded so its
+// bytes (line ends included) arrive unchanged: a receipt checks byte for byte.
+type Attachment struct {
+	Name string // a file name of letters, digits, '-', '_' and '.'
+	Data []byte
 }
 
 // ErrHeader is returned when a value cannot go into a header safely.
@@ -49,6 +61,11 @@ func Build(m Message) ([]byte, error) {
 	if m.Lang != "" && !isToken(m.Lang) {
 		return nil, fmt.Errorf("%w: language %q", ErrHeader, m.Lang)
 	}
+	for _, a := range m.Attachments {
+		if !safeFileName(a.Name) {
+			return nil, fmt.Errorf("%w: attachment name %q", ErrHeader, a.Name)
+		}
+	}
 	var buf bytes.Buffer
 	mw := multipart.NewWriter(&buf)
 	h := func(k, v string) { buf.WriteString(k + ": " + v + "\r\n") }
@@ -64,8 +81,24 @@ func Build(m Message) ([]byte, error) {
 	if m.Lang != "" {
 		h("Content-Language", m.Lang)
 	}
-	h("Content-Type", `multipart/alternative; boundary="`+mw.Boundary()+`"`)
-	buf.WriteString("\r\n")
+	var mixed *multipart.Writer
+	if len(m.Attachments) > 0 {
+		mixed = mw
+		h("Content-Type", `multipart/mixed; boundary="`+mixed.Boundary()+`"`)
+		buf.WriteString("\r\n")
+		alt := multipart.NewWriter(nil)
+		pw, err := mixed.CreatePart(textproto.MIMEHeader{"Content-Type": {`multipart/alternative; boundary="` + alt.Boundary() + `"`}})
+		if err != nil {
+			return nil, fmt.Errorf("mail: build: %w", err)
+		}
+		mw = multipart.NewWriter(pw)
+		if err := mw.SetBoundary(alt.Boundary()); err != nil {
+			return nil, fmt.Errorf("mail: build: %w", err)
+		}
+	} else {
+		h("Content-Type", `multipart/alternative; boundary="`+mw.Boundary()+`"`)
+		buf.WriteString("\r\n")
+	}
 	for _, part := range []struct{ ctype, body string }{
 		{"text/plain; charset=utf-8", m.Text},
 		{"text/html; charset=utf-8", m.HTML},
@@ -88,7 +121,40 @@ func Build(m Message) ([]byte, error) {
 	if err := mw.Close(); err != nil {
 		return nil, fmt.Errorf("mail: build: %w", err)
 	}
+	if mixed == nil {
+		return buf.Bytes(), nil
+	}
+	for _, a := range m.Attachments {
+		pw, err := mixed.CreatePart(textproto.MIMEHeader{
+			"Content-Type":              {`text/plain; charset=utf-8; name="` + a.Name + `"`},
+			"Content-Disposition":       {`attachment; filename="` + a.Name + `"`},
+			"Content-Transfer-Encoding": {"base64"},
+		})
+		if err != nil {
+			return nil, fmt.Errorf("mail: build: %w", err)
+		}
+		enc := base64.StdEncoding.EncodeToString(a.Data)
+		for len(enc) > 76 {
+			io.WriteString(pw, enc[:76]+"\r\n")
+			enc = enc[76:]
+		}
+		io.WriteString(pw, enc+"\r\n")
+	}
+	if err := mixed.Close(); err != nil {
+		return nil, fmt.Errorf("mail: build: %w", err)
+	}
 	return buf.Bytes(), nil
+}
+
+// safeFileName keeps an attachment's name a plain token that needs no
+// quoting or encoding in a header.
+func safeFileName(s string) bool {
+	for _, r := range s {
+		if !(r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9' || r == '-' || r == '_' || r == '.') {
+			return false
+		}
+	}
+	return s != "" && s[0] != '.'
 }
 
 func hasLineBreak(s string) bool { return strings.ContainsAny(s, "\r\n") }

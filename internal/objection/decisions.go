@@ -104,7 +104,7 @@ func (s *Service) accept(ctx context.Context, tx *store.Tx, req store.CodeReques
 		return Outcome{}, err
 	}
 	if err := s.queue(ctx, tx, mail.KindObjectionConfirmed, req, now, mail.Data{
-		Flow: req.Kind, Reference: ref, At: now, Accounts: accountLines(accts),
+		Flow: req.Kind, Reference: ref, At: now, Accounts: accountLines(accts), LedgerSeq: seq,
 	}); err != nil {
 		return Outcome{}, err
 	}
@@ -138,7 +138,7 @@ func (s *Service) withdraw(ctx context.Context, tx *store.Tx, req store.CodeRequ
 		return Outcome{}, err
 	}
 	if err := s.queue(ctx, tx, mail.KindWithdrawalConfirmed, req, now, mail.Data{
-		Flow: req.Kind, Reference: ref, At: now, Ended: len(ended),
+		Flow: req.Kind, Reference: ref, At: now, Ended: len(ended), LedgerSeq: entry.Seq,
 	}); err != nil {
 		return Outcome{}, err
 	}

@@ -12,6 +12,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/base64"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"strconv"
@@ -169,4 +170,45 @@ func Make(ctx context.Context, log Log, seq int64) ([]byte, error) {
 		return nil, err
 	}
 	return Receipt{Extra: entries[0], Index: seq - 1, Proof: proof, Checkpoint: cp}.Format(), nil
+}
+
+// Maker makes receipts from a log; it is what a confirmation mail's
+// composer asks for the receipt of the entry it reports.
+type Maker struct{ Log Log }
+
+// Receipt makes the receipt of ledger entry seq (see Make).
+func (m Maker) Receipt(ctx context.Context, seq int64) ([]byte, error) { return Make(ctx, m.Log, seq) }
+
+// CheckGrowth proves that the log's current checkpoint, read from its
+// published tiles, extends the checkpoint the receipt names: the entry is
+// still in the log, and the log only grew since the receipt was made.
+func CheckGrowth(ctx context.Context, v Verified, c *translog.Client, verifier note.Verifier) (translog.Checkpoint, error) {
+	cur, err := c.Checkpoint(ctx, verifier)
+	if err != nil {
+		return cur, fmt.Errorf("receipt: the log's current checkpoint: %w", err)
+	}
+	if cur.Size < v.Checkpoint.Size {
+		return cur, fmt.Errorf("receipt: the log has %d entries, fewer than the %d the receipt's checkpoint names", cur.Size, v.Checkpoint.Size)
+	}
+	var proof tlog.TreeProof
+	if v.Checkpoint.Size > 0 {
+		if proof, err = tlog.ProveTree(cur.Size, v.Checkpoint.Size, c.HashReader(ctx, cur)); err != nil {
+			return cur, fmt.Errorf("receipt: reading the log's tiles: %w", err)
+		}
+	}
+	if err := translog.CheckGrowth(v.Checkpoint, cur, proof); err != nil {
+		return cur, fmt.Errorf("receipt: %w", err)
+	}
+	return cur, nil
+}
+
+// Reference is the reference number an entry records, "" if it has none.
+func Reference(e ledger.Entry) string {
+	var body struct {
+		Reference string `json:"reference"`
+	}
+	if json.Unmarshal(e.Body, &body) != nil {
+		return ""
+	}
+	return body.Reference
 }

@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/notrain/notrain/internal/objection"
+	"github.com/notrain/notrain/internal/receipt"
 	"github.com/notrain/notrain/internal/strictjson"
 )
 
@@ -187,6 +188,16 @@ func (s *Server) apiVerify(flow objection.Flow) http.HandlerFunc {
 				accts[i] = map[string]string{"product": a.Product, "handle": a.Handle}
 			}
 			resp["accounts"] = accts
+		}
+		if out.LedgerSeq > 0 {
+			// The decision is committed: a receipt that cannot be made
+			// now must not turn it into a failure the client retries. It
+			// can be fetched again from the done page or from my data.
+			if rc, err := receipt.Make(r.Context(), s.db, out.LedgerSeq); err != nil {
+				s.log.ErrorContext(r.Context(), "receipt not made", "seq", out.LedgerSeq, "err", err)
+			} else {
+				resp["receipt"] = string(rc)
+			}
 		}
 		writeJSON(w, http.StatusOK, resp)
 	}

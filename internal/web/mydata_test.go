@@ -3,7 +3,6 @@ package web_test
 import (
 	"context"
 	"encoding/json"
-	"fmt"
 	"io"
 	"net/http"
 	"net/url"
@@ -12,6 +11,7 @@ import (
 	"time"
 
 	"github.com/notrain/notrain/internal/ledger"
+	"github.com/notrain/notrain/internal/receipt"
 	"github.com/notrain/notrain/internal/store"
 	"github.com/notrain/notrain/internal/tokens"
 	"github.com/notrain/notrain/internal/web"
@@ -233,34 +233,36 @@ func TestModelsAPI(t *testing.T) {
 	}
 }
 
-// receiptsByEntry stands in for receipt.Maker, which another part of the
-// system builds: it names the entry it was asked for.
-type receiptsByEntry struct{}
-
-func (receiptsByEntry) Receipt(_ context.Context, seq int64) ([]byte, error) {
-	return fmt.Appendf(nil, "receipt of entry %d\n", seq), nil
-}
-
-// An objection's receipt reaches the JSON and the page's download; without
-// a receipt maker the field is empty.
+// An objection's receipt in "my data" proves the entry the verify answer's
+// receipt proves, and verifies with the log key.
 func TestMyDataReceipts(t *testing.T) {
-	for _, wired := range []bool{false, true} {
-		cfg := web.Config{}
-		if wired {
-			cfg.Receipts = receiptsByEntry{}
-		}
-		e := newEnv(t, cfg)
-		_, body := postJSON(t, e.URL+"/api/v1/objections", `{"email":"anna@example.de","lang":"en"}`)
-		rid := ridRE.FindString(body)
-		resp, body := postJSON(t, e.URL+"/api/v1/objections/verify", `{"request_id":"`+rid+`","code":"`+e.CodeFor(t, rid)+`"}`)
-		if resp.StatusCode != http.StatusOK {
-			t.Fatalf("verify: %d %s", resp.StatusCode, body)
-		}
-		tok, _ := e.access(t, "anna@example.de")
-		_, me := getBearer(t, e.URL+"/api/v1/me", tok)
-		if wired != strings.Contains(me, `"receipt":"receipt of entry 2\n"`) || !wired && !strings.Contains(me, `"receipt":""`) {
-			t.Fatalf("wired %v: %s", wired, me)
-		}
+	e := newEnv(t, web.Config{})
+	_, body := postJSON(t, e.URL+"/api/v1/objections", `{"email":"anna@example.de","lang":"en"}`)
+	rid := ridRE.FindString(body)
+	resp, body := postJSON(t, e.URL+"/api/v1/objections/verify", `{"request_id":"`+rid+`","code":"`+e.CodeFor(t, rid)+`"}`)
+	if resp.StatusCode != http.StatusOK {
+		t.Fatalf("verify: %d %s", resp.StatusCode, body)
+	}
+	var verified struct{ Reference, Receipt string }
+	json.Unmarshal([]byte(body), &verified)
+	tok, _ := e.access(t, "anna@example.de")
+	_, me := getBearer(t, e.URL+"/api/v1/me", tok)
+	var out struct {
+		Objections []struct{ Reference, Receipt string }
+	}
+	if err := json.Unmarshal([]byte(me), &out); err != nil || len(out.Objections) != 1 {
+		t.Fatalf("me: %v %s", err, me)
+	}
+	a, err := receipt.Verify([]byte(verified.Receipt), e.LogKey.Verifier())
+	if err != nil {
+		t.Fatalf("the verify answer's receipt: %v", err)
+	}
+	b, err := receipt.Verify([]byte(out.Objections[0].Receipt), e.LogKey.Verifier())
+	if err != nil {
+		t.Fatalf("my data's receipt: %v", err)
+	}
+	if a.Entry.Hash != b.Entry.Hash || !strings.Contains(string(b.Entry.Body), verified.Reference) {
+		t.Fatalf("the receipts prove different entries: %d and %d", a.Entry.Seq, b.Entry.Seq)
 	}
 }
 
@@ -268,7 +270,7 @@ func TestMyDataReceipts(t *testing.T) {
 // to /me, Secure unless served to loopback; the overview and the receipt
 // download read it.
 func TestMyDataPageCookie(t *testing.T) {
-	e := newEnv(t, web.Config{Receipts: receiptsByEntry{}})
+	e := newEnv(t, web.Config{})
 	_, body := postJSON(t, e.URL+"/api/v1/objections", `{"email":"anna@example.de","lang":"en"}`)
 	rid := ridRE.FindString(body)
 	_, body = postJSON(t, e.URL+"/api/v1/objections/verify", `{"request_id":"`+rid+`","code":"`+e.CodeFor(t, rid)+`"}`)
@@ -303,7 +305,7 @@ func TestMyDataPageCookie(t *testing.T) {
 			t.Fatalf("host %q: %d %q", host, resp.StatusCode, sc)
 		}
 		cookie := resp.Cookies()[0]
-		for path, want := range map[string]string{"/me": out.Reference, "/me/receipt/" + out.Reference: "receipt of entry 2", "/me/data.json": `"reference": "` + out.Reference} {
+		for path, want := range map[string]string{"/me": out.Reference, "/me/receipt/" + out.Reference: "c2sp.org/tlog-proof@v1\nextra ", "/me/data.json": `"reference": "` + out.Reference} {
 			req, _ = http.NewRequest(http.MethodGet, e.URL+path, nil)
 			req.AddCookie(cookie)
 			resp, err = http.DefaultClient.Do(req)

@@ -218,7 +218,11 @@ func (s *Server) donePage(flow objection.Flow) http.HandlerFunc {
 		if flow == objection.FlowWithdrawal {
 			title = "done_withdrawal_title"
 		}
-		s.page(w, r, http.StatusOK, "done", title, &pageData{Lang: out.Lang, Flow: flow, Outcome: out})
+		d := &pageData{Lang: out.Lang, Flow: flow, Outcome: out}
+		if out.LedgerSeq > 0 {
+			d.ReceiptURL = "/" + string(flow) + "/" + r.PathValue("rid") + "/receipt"
+		}
+		s.page(w, r, http.StatusOK, "done", title, d)
 	}
 }
 

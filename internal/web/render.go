@@ -154,6 +154,7 @@ type pageData struct {
 	Mails              []store.Mail
 	Message            string
 	Me                 mydata.Overview
+	ReceiptURL         string // the confirmation's receipt download, when the decision is in the log
 }
 
 type langLink struct {

@@ -20,6 +20,7 @@ func (s *Server) routes() *http.ServeMux {
 	mux.HandleFunc("POST /objection/{rid}", s.verifyPage(obj))
 	mux.HandleFunc("POST /objection/{rid}/resend", s.resendPage(obj))
 	mux.HandleFunc("GET /objection/{rid}/done", s.donePage(obj))
+	mux.HandleFunc("GET /objection/{rid}/receipt", s.receiptDownload(obj))
 	mux.HandleFunc("GET /withdraw", s.withdrawalForm)
 	mux.HandleFunc("POST /withdrawal", s.startPage(wd))
 	mux.HandleFunc("GET /withdrawal/{rid}", s.checkPage(wd))
@@ -34,6 +35,7 @@ func (s *Server) routes() *http.ServeMux {
 	mux.HandleFunc("GET /access/{rid}", s.checkPage(acc))
 	mux.HandleFunc("POST /access/{rid}", s.accessVerifyPage)
 	mux.HandleFunc("POST /access/{rid}/resend", s.resendPage(acc))
+	mux.HandleFunc("GET /withdrawal/{rid}/receipt", s.receiptDownload(wd))
 	mux.HandleFunc("GET /static/style.css", s.stylesheet)
 
 	// JSON API; every POST honours Idempotency-Key.

@@ -16,6 +16,7 @@ import (
 	"github.com/notrain/notrain/internal/metrics"
 	"github.com/notrain/notrain/internal/mydata"
 	"github.com/notrain/notrain/internal/objection"
+	"github.com/notrain/notrain/internal/receipt"
 	"github.com/notrain/notrain/internal/secret"
 	"github.com/notrain/notrain/internal/store"
 	"github.com/notrain/notrain/internal/translog"
@@ -31,10 +32,9 @@ type Config struct {
 	ThirdPartyExcluded bool           // what confirmation pages say about tags and mentions
 	Now                func() time.Time
 	Log                *slog.Logger
-	Composer           *mail.Composer  // renders mails for the dev mailbox
-	Keys               *secret.Keys    // hashes bearer tokens (required)
-	Receipts           mydata.Receipts // fills "my data" receipts; nil: none
-	LogKey             *translog.Key   // the log's key; its verifier key is published
+	Composer           *mail.Composer // renders mails for the dev mailbox
+	Keys               *secret.Keys   // hashes bearer tokens (required)
+	LogKey             *translog.Key  // the log's key; its verifier key is published
 }
 
 // Server is the HTTP side of notrain.
@@ -68,7 +68,7 @@ func New(svc *objection.Service, db *store.DB, cat *locale.Catalog, m *metrics.M
 	if cfg.Keys == nil {
 		return nil, errors.New("web: no keys to check bearer tokens with")
 	}
-	md := mydata.New(db, cfg.Keys, cfg.Receipts, cfg.Now)
+	md := mydata.New(db, cfg.Keys, receipt.Maker{Log: db}, cfg.Now)
 	return &Server{svc: svc, db: db, cat: cat, pages: pages, m: m, gatherer: g, cfg: cfg, log: cfg.Log, mydata: md}, nil
 }
 

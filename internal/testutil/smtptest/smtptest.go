@@ -11,6 +11,7 @@ import (
 	"crypto/tls"
 	"crypto/x509"
 	"crypto/x509/pkix"
+	"encoding/base64"
 	"encoding/pem"
 	"errors"
 	"io"
@@ -45,6 +46,15 @@ type Message struct {
 	HTML    string
 	Header  mail.Header
 	At      time.Time
+	// Attachments are the parts sent as attachments, decoded.
+	Attachments []Attachment
+}
+
+// Attachment is one attached file of a received message.
+type Attachment struct {
+	Name string // the Content-Disposition filename
+	Type string // the Content-Type, verbatim
+	Data []byte
 }
 
 // Server is a running test SMTP server.
@@ -353,7 +363,14 @@ func (m *Message) parse() error {
 		m.Text = string(b)
 		return err
 	}
-	mr := multipart.NewReader(msg.Body, params["boundary"])
+	return m.parseMultipart(msg.Body, params["boundary"])
+}
+
+// parseMultipart walks nested multipart bodies: the first text and HTML
+// parts are the bodies, parts marked as attachments are decoded into
+// Attachments.
+func (m *Message) parseMultipart(body io.Reader, boundary string) error {
+	mr := multipart.NewReader(body, boundary)
 	for {
 		p, err := mr.NextPart()
 		if errors.Is(err, io.EOF) {
@@ -362,11 +379,25 @@ func (m *Message) parse() error {
 		if err != nil {
 			return err
 		}
-		b, err := io.ReadAll(p)
+		pct, pparams, _ := mime.ParseMediaType(p.Header.Get("Content-Type"))
+		if strings.HasPrefix(pct, "multipart/") {
+			if err := m.parseMultipart(p, pparams["boundary"]); err != nil {
+				return err
+			}
+			continue
+		}
+		var r io.Reader = p
+		if strings.EqualFold(p.Header.Get("Content-Transfer-Encoding"), "base64") {
+			r = base64.NewDecoder(base64.StdEncoding, p)
+		}
+		b, err := io.ReadAll(r)
 		if err != nil {
 			return err
 		}
-		pct, _, _ := mime.ParseMediaType(p.Header.Get("Content-Type"))
+		if disp, dparams, err := mime.ParseMediaType(p.Header.Get("Content-Disposition")); err == nil && disp == "attachment" {
+			m.Attachments = append(m.Attachments, Attachment{Name: dparams["filename"], Type: p.Header.Get("Content-Type"), Data: b})
+			continue
+		}
 		switch pct {
 		case "text/plain":
 			m.Text = string(b)
