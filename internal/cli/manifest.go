@@ -3,6 +3,7 @@ package cli
 import (
 	"context"
 	"fmt"
+	"strings"
 
 	"golang.org/x/mod/sumdb/note"
 
@@ -36,24 +37,32 @@ func manifestVerify(ctx context.Context, args []string, env Env) error {
 			return usageError{fmt.Sprintf("--key: %v", err)}
 		}
 	}
+	var fetched string
 	if logURL != "" {
-		return usageError{"--log is not available yet: use --db"}
-	}
-	db, err := s.open(ctx)
-	if err != nil {
-		return err
-	}
-	defer db.Close()
-	if o.Verifier == nil {
-		vkey, err := db.LogVerifier(ctx)
+		client := translog.NewClient(strings.TrimSuffix(logURL, "/")+"/log", nil)
+		if o.Verifier == nil {
+			if o.Verifier, fetched, err = client.VerifierKey(ctx); err != nil {
+				return err
+			}
+		}
+		o.Log = manifest.FromClient(client)
+	} else {
+		db, err := s.open(ctx)
 		if err != nil {
 			return err
 		}
-		if o.Verifier, err = note.NewVerifier(vkey); err != nil {
-			return fmt.Errorf("the store records no usable log key (%q): give --key", vkey)
+		defer db.Close()
+		if o.Verifier == nil {
+			vkey, err := db.LogVerifier(ctx)
+			if err != nil {
+				return err
+			}
+			if o.Verifier, err = note.NewVerifier(vkey); err != nil {
+				return fmt.Errorf("the store records no usable log key (%q): give --key", vkey)
+			}
 		}
+		o.Log = manifest.FromStore(db)
 	}
-	o.Log = manifest.FromStore(db)
 	r, err := manifest.Verify(ctx, o)
 	if err != nil {
 		return err
@@ -63,6 +72,9 @@ func manifestVerify(ctx context.Context, args []string, env Env) error {
 		r.Checkpoint.Size, r.Checkpoint.RootText(), r.Current.Size)
 	if data != "" {
 		fmt.Fprintf(env.Stdout, "  %d files match their sizes and SHA-256\n", r.Files)
+	}
+	if fetched != "" {
+		fmt.Fprintf(env.Stdout, "  key %s was fetched from the operator (%s/log/key): compare it with one published elsewhere\n", fetched, strings.TrimSuffix(logURL, "/"))
 	}
 	return nil
 }

@@ -51,6 +51,16 @@ func TestManifestVerify(t *testing.T) {
 	if code, out, stderr := run(t, dir, nil, "manifest", "verify", mf, "--db", db, "--key", k.VerifierKey()); code != 0 {
 		t.Fatalf("after the log grew: exit %d\n%s%s", code, out, stderr)
 	}
+	// The same check against the published log, as an auditor without the
+	// store does: the key is given, the checkpoint and tiles are fetched.
+	base := server(t, nil, "--db", db)
+	code, out, stderr = run(t, dir, nil, "manifest", "verify", mf, "--log", base, "--key", k.VerifierKey(), "--data", dir)
+	if code != 0 || !strings.Contains(out, "in the log: consistent with its checkpoint") {
+		t.Fatalf("--log: exit %d\n%s%s", code, out, stderr)
+	}
+	if code, out, _ := run(t, dir, nil, "manifest", "verify", mf, "--log", base); code != 0 || !strings.Contains(out, "fetched from the operator") {
+		t.Fatalf("--log without --key: exit %d\n%s", code, out)
+	}
 	refused := func(what string, want string) {
 		t.Helper()
 		code, out, stderr := run(t, dir, nil, "manifest", "verify", mf, "--db", db, "--data", dir)

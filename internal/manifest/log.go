@@ -38,3 +38,20 @@ func (l storeLog) Consistency(ctx context.Context, cur translog.Checkpoint, m in
 	}
 	return l.s.ProveConsistency(ctx, cur.Size, m)
 }
+
+// FromClient checks manifests against a log read over HTTP: its signed
+// checkpoint and its tiles, each tile checked against the signed root.
+func FromClient(c *translog.Client) Log { return clientLog{c} }
+
+type clientLog struct{ c *translog.Client }
+
+func (l clientLog) Current(ctx context.Context, v note.Verifier) (translog.Checkpoint, error) {
+	return l.c.Checkpoint(ctx, v)
+}
+
+func (l clientLog) Consistency(ctx context.Context, cur translog.Checkpoint, m int64) (tlog.TreeProof, error) {
+	if m == 0 || m > cur.Size {
+		return nil, nil
+	}
+	return tlog.ProveTree(cur.Size, m, l.c.HashReader(ctx, cur))
+}
