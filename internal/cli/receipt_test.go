@@ -40,7 +40,7 @@ func TestReceiptVerify(t *testing.T) {
 	ctx := context.Background()
 	f := fixture.New(t, fixture.Options{})
 	f.Import(t, fixture.Accounts)
-	srv, err := web.New(f.Svc, f.DB, f.Cat, f.Metrics, f.Reg, web.Config{Now: f.Clock.Now, Log: fixture.Quiet(), Composer: f.Composer, LogKey: f.LogKey})
+	srv, err := web.New(f.Svc, f.DB, f.Cat, f.Metrics, f.Reg, web.Config{Now: f.Clock.Now, Log: fixture.Quiet(), Composer: f.Composer, LogKey: f.LogKey, Keys: f.Keys})
 	if err != nil {
 		t.Fatal(err)
 	}

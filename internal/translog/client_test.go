@@ -32,7 +32,7 @@ func TestClientAgainstThePortal(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	srv, err := web.New(f.Svc, f.DB, f.Cat, f.Metrics, f.Reg, web.Config{Now: f.Clock.Now, Log: fixture.Quiet(), Composer: f.Composer, LogKey: f.LogKey})
+	srv, err := web.New(f.Svc, f.DB, f.Cat, f.Metrics, f.Reg, web.Config{Now: f.Clock.Now, Log: fixture.Quiet(), Composer: f.Composer, LogKey: f.LogKey, Keys: f.Keys})
 	if err != nil {
 		t.Fatal(err)
 	}
