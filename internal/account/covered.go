@@ -9,12 +9,21 @@ import (
 	"github.com/notrain/notrain/internal/store"
 )
 
+// Directory is where Covered reads accounts: a write transaction
+// (*store.Tx) when the answer is recorded, a read-only one (*store.View)
+// when it is only shown.
+type Directory interface {
+	AccountsByEmail(ctx context.Context, emailHash string) ([]store.Account, error)
+	Account(ctx context.Context, k store.AccountKey) (store.Account, error)
+	AccountsInGroups(ctx context.Context, groups []string) ([]store.Account, error)
+}
+
 // Covered returns the accounts an objection covers now: the accounts using
 // the e-mail hash or named by it, and every account in their link groups
 // (the accounts of one person across products), kept when inScope accepts
 // their product, sorted by product and id. Named accounts the directory
 // lacks are returned as bare keys: an objection for them must still hold.
-func Covered(ctx context.Context, tx *store.Tx, emailHash string, named []store.AccountKey, inScope func(product string) bool) ([]store.Account, error) {
+func Covered(ctx context.Context, tx Directory, emailHash string, named []store.AccountKey, inScope func(product string) bool) ([]store.Account, error) {
 	var direct []store.Account
 	if emailHash != "" {
 		var err error

@@ -2,12 +2,9 @@ package cli
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"io"
 	"os"
-
-	"golang.org/x/mod/sumdb/note"
 
 	"github.com/notrain/notrain/internal/ledger"
 	"github.com/notrain/notrain/internal/snapshot"
@@ -53,7 +50,7 @@ func ledgerVerify(ctx context.Context, args []string, env Env) error {
 	if cp != nil {
 		fmt.Fprintf(env.Stdout, "checkpoint %d found unchanged on the chain\n", cp.Seq)
 	}
-	if err := verifyLog(ctx, db, key, since, env.Stdout); err != nil {
+	if err := verifyLog(ctx, &s, db, key, since, env.Stdout); err != nil {
 		return err
 	}
 	if checkpoint != "" && !noUpdate {
@@ -70,24 +67,10 @@ func ledgerVerify(ctx context.Context, args []string, env Env) error {
 // key and names that tree, and, with since, that an earlier checkpoint's
 // tree is a prefix of today's (a consistency proof, and the entries
 // themselves rebuilding the earlier root).
-func verifyLog(ctx context.Context, db *store.DB, keyArg, since string, out io.Writer) error {
-	var v note.Verifier
-	var err error
-	if keyArg != "" {
-		if v, err = translog.ReadVerifierKey(keyArg); err != nil {
-			return usageError{fmt.Sprintf("--key: %v", err)}
-		}
-	} else {
-		vkey, err := db.LogVerifier(ctx)
-		if err != nil {
-			return err
-		}
-		if vkey == "" {
-			return errors.New("log: no log key has signed this store's log yet: start 'notrain serve' once")
-		}
-		if v, err = translog.NewVerifier(vkey); err != nil {
-			return fmt.Errorf("log: the store's verifier key: %w", err)
-		}
+func verifyLog(ctx context.Context, s *storeFlags, db *store.DB, keyArg, since string, out io.Writer) error {
+	v, source, err := s.verifier(ctx, db, keyArg)
+	if err != nil {
+		return err
 	}
 	var earlier []translog.Checkpoint
 	if since != "" {
@@ -107,6 +90,7 @@ func verifyLog(ctx context.Context, db *store.DB, keyArg, since string, out io.W
 	}
 	fmt.Fprintf(out, "log intact: %d leaves, root %s; checkpoint of %d leaves signed by %s\n",
 		st.Size, translog.Checkpoint{Root: st.Root}.RootText(), st.Checkpoint.Size, v.Name())
+	fmt.Fprintf(out, "  key: %s\n", source)
 	for _, old := range earlier {
 		proof, err := db.ProveConsistency(ctx, st.Checkpoint.Size, old.Size)
 		if err != nil {

@@ -10,6 +10,8 @@ import (
 	"path/filepath"
 	"strings"
 
+	"golang.org/x/mod/sumdb/note"
+
 	"github.com/notrain/notrain/internal/store"
 	"github.com/notrain/notrain/internal/translog"
 )
@@ -69,7 +71,7 @@ func (s *storeFlags) loadLogKey(ctx context.Context, db *store.DB, log *slog.Log
 	if log != nil {
 		if created {
 			log.Warn("generated a new log signing key; back it up with the database: receipts and manifests verify only with it", "file", filepath.Clean(path), "origin", k.Origin(), "verifier", k.VerifierKey())
-		} else if k.Origin() != origin {
+		} else if k.Origin() != origin && origin != defaultOrigin {
 			log.Info("the log keeps the origin its key was made with", "origin", k.Origin())
 		}
 	}
@@ -98,4 +100,39 @@ func (s *storeFlags) existingLogKey(ctx context.Context, db *store.DB) (*translo
 		return nil, err
 	}
 	return k, nil
+}
+
+// verifier picks the key a verification trusts and says where it came
+// from: --key when given; else the log key file (the operator's own copy),
+// which must be the key the store records; only without either, the key
+// the store records — which whoever can write the database could replace,
+// so the output says so.
+func (s *storeFlags) verifier(ctx context.Context, db *store.DB, keyArg string) (note.Verifier, string, error) {
+	if keyArg != "" {
+		v, err := translog.ReadVerifierKey(keyArg)
+		if err != nil {
+			return nil, "", usageError{fmt.Sprintf("--key: %v", err)}
+		}
+		return v, "--key", nil
+	}
+	recorded, err := db.LogVerifier(ctx)
+	if err != nil {
+		return nil, "", err
+	}
+	if path, err := s.logKeyPath(); err == nil {
+		if k, _, err := translog.LoadKey(path, "", false); err == nil {
+			if recorded != "" && recorded != k.VerifierKey() {
+				return nil, "", fmt.Errorf("%w: the store records %s, the key file %s is %s", store.ErrLogKey, recorded, filepath.Clean(path), k.VerifierKey())
+			}
+			return k.Verifier(), "the log key file " + filepath.Clean(path), nil
+		}
+	}
+	if recorded == "" {
+		return nil, "", errors.New("no log key has signed this store's log yet, and none is given: give --key")
+	}
+	v, err := translog.NewVerifier(recorded)
+	if err != nil {
+		return nil, "", fmt.Errorf("the store's verifier key: %w", err)
+	}
+	return v, "the key the store records (give --key to check against a key you trust)", nil
 }

@@ -5,8 +5,6 @@ import (
 	"fmt"
 	"strings"
 
-	"golang.org/x/mod/sumdb/note"
-
 	"github.com/notrain/notrain/internal/manifest"
 	"github.com/notrain/notrain/internal/translog"
 )
@@ -53,13 +51,11 @@ func manifestVerify(ctx context.Context, args []string, env Env) error {
 		}
 		defer db.Close()
 		if o.Verifier == nil {
-			vkey, err := db.LogVerifier(ctx)
-			if err != nil {
+			var source string
+			if o.Verifier, source, err = s.verifier(ctx, db, ""); err != nil {
 				return err
 			}
-			if o.Verifier, err = note.NewVerifier(vkey); err != nil {
-				return fmt.Errorf("the store records no usable log key (%q): give --key", vkey)
-			}
+			fmt.Fprintf(env.Stdout, "key: %s\n", source)
 		}
 		o.Log = manifest.FromStore(db)
 	}

@@ -32,6 +32,9 @@ func modelsRegister(ctx context.Context, args []string, env Env) error {
 		return err
 	}
 	defer db.Close()
+	if _, err := s.existingLogKey(ctx, db); err != nil {
+		return err
+	}
 	m, err := models.Register(ctx, db, models.Input{Name: name, Snapshots: snaps, TrainedAt: at}, env.Now())
 	if err != nil {
 		return fmt.Errorf("%w (nothing was registered)", err)

@@ -41,7 +41,7 @@ func Sign(k *translog.Key, sum [32]byte) ([]byte, error) { return k.Sign(SigText
 
 // CheckSignature checks sig against the manifest's bytes.
 func CheckSignature(manifest, sig []byte, v note.Verifier) error {
-	n, err := note.Open(sig, note.VerifierList(v))
+	n, err := translog.OpenNote(sig, v)
 	if err != nil {
 		return fmt.Errorf("manifest signature: not signed by the log key given: %w", err)
 	}

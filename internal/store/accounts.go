@@ -62,10 +62,16 @@ func (tx *Tx) UpsertAccounts(ctx context.Context, accts []Account, now time.Time
 	return res, nil
 }
 
+const (
+	accountsByEmailSQL = `SELECT product, account_id, email_hash, birthdate, handle, link_group
+		FROM accounts WHERE email_hash = $1 ORDER BY product, account_id`
+	accountSQL = `SELECT product, account_id, email_hash, birthdate, handle, link_group
+		FROM accounts WHERE product = $1 AND account_id = $2`
+)
+
 // AccountsByEmail returns the accounts that use the e-mail hash.
 func (tx *Tx) AccountsByEmail(ctx context.Context, emailHash string) ([]Account, error) {
-	return scanAccounts(tx.query(ctx, `SELECT product, account_id, email_hash, birthdate, handle, link_group
-		FROM accounts WHERE email_hash = $1 ORDER BY product, account_id`, emailHash))
+	return scanAccounts(tx.query(ctx, accountsByEmailSQL, emailHash))
 }
 
 // HasAccountWithEmail reports whether any account uses the e-mail hash.
@@ -80,8 +86,11 @@ func (tx *Tx) HasAccountWithEmail(ctx context.Context, emailHash string) (bool, 
 
 // Account reads one account.
 func (tx *Tx) Account(ctx context.Context, k AccountKey) (Account, error) {
-	accts, err := scanAccounts(tx.query(ctx, `SELECT product, account_id, email_hash, birthdate, handle, link_group
-		FROM accounts WHERE product = $1 AND account_id = $2`, k.Product, k.AccountID))
+	return oneAccount(tx.query(ctx, accountSQL, k.Product, k.AccountID))
+}
+
+func oneAccount(rows *sql.Rows, err error) (Account, error) {
+	accts, err := scanAccounts(rows, err)
 	if err != nil {
 		return Account{}, err
 	}
@@ -96,14 +105,52 @@ func (tx *Tx) AccountsInGroups(ctx context.Context, groups []string) ([]Account,
 	if len(groups) == 0 {
 		return nil, nil
 	}
+	q, args := inGroupsSQL(groups)
+	return scanAccounts(tx.query(ctx, q, args...))
+}
+
+func inGroupsSQL(groups []string) (string, []any) {
 	args := make([]any, len(groups))
 	ph := make([]string, len(groups))
 	for i, g := range groups {
 		args[i] = g
 		ph[i] = fmt.Sprintf("$%d", i+1)
 	}
-	return scanAccounts(tx.query(ctx, `SELECT product, account_id, email_hash, birthdate, handle, link_group
-		FROM accounts WHERE link_group IN (`+strings.Join(ph, ", ")+`) ORDER BY product, account_id`, args...))
+	return `SELECT product, account_id, email_hash, birthdate, handle, link_group
+		FROM accounts WHERE link_group IN (` + strings.Join(ph, ", ") + `) ORDER BY product, account_id`, args
+}
+
+// View is a read-only transaction: reads that must agree with each other
+// without taking the writer's turn (and, on PostgreSQL, its locks).
+type View struct{ tx *sql.Tx }
+
+// View runs fn in one read-only transaction.
+func (db *DB) View(ctx context.Context, fn func(context.Context, *View) error) error {
+	tx, err := db.readTx(ctx)
+	if err != nil {
+		return fmt.Errorf("store: read: %w", err)
+	}
+	defer tx.Rollback()
+	return fn(ctx, &View{tx: tx})
+}
+
+// AccountsByEmail returns the accounts that use the e-mail hash.
+func (v *View) AccountsByEmail(ctx context.Context, emailHash string) ([]Account, error) {
+	return scanAccounts(v.tx.QueryContext(ctx, accountsByEmailSQL, emailHash))
+}
+
+// Account reads one account.
+func (v *View) Account(ctx context.Context, k AccountKey) (Account, error) {
+	return oneAccount(v.tx.QueryContext(ctx, accountSQL, k.Product, k.AccountID))
+}
+
+// AccountsInGroups returns every account in the given link groups.
+func (v *View) AccountsInGroups(ctx context.Context, groups []string) ([]Account, error) {
+	if len(groups) == 0 {
+		return nil, nil
+	}
+	q, args := inGroupsSQL(groups)
+	return scanAccounts(v.tx.QueryContext(ctx, q, args...))
 }
 
 // Accounts looks up accounts by key; missing ones are left out.

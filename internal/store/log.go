@@ -50,6 +50,10 @@ func (c *logCache) put(idx int64, h tlog.Hash) {
 	c.m[idx] = h
 }
 
+// ErrNoLogKey is returned by a write that appends to the ledger before
+// SetLogKey: every batch that appends signs the log's checkpoint.
+var ErrNoLogKey = errors.New("store: the log key is not loaded: every write that adds to the ledger signs the log's checkpoint")
+
 // ErrLogKey is returned when the log key is not the one that has signed
 // this store's checkpoints.
 var ErrLogKey = errors.New("store: the log key is not the one this store's log is signed with")
@@ -68,13 +72,17 @@ func (db *DB) SetLogKey(ctx context.Context, k *translog.Key) error {
 	if recorded != "" && recorded != k.VerifierKey() {
 		return fmt.Errorf("%w (the store's: %s; given: %s)", ErrLogKey, recorded, k.VerifierKey())
 	}
-	db.logKey.Store(k)
+	prev := db.logKey.Swap(k)
 	if recorded != "" && cp != "" && size == head {
 		return nil // already signed by k up to the head: nothing to write
 	}
-	return db.Write(ctx, func(ctx context.Context, tx *Tx) error {
+	err := db.Write(ctx, func(ctx context.Context, tx *Tx) error {
 		return tx.signLog(ctx, true)
 	})
+	if err != nil {
+		db.logKey.CompareAndSwap(k, prev) // a refused key signs nothing
+	}
+	return err
 }
 
 // LogVerifier is the verifier key recorded with the store's log ("" before
@@ -269,8 +277,8 @@ func (tx *Tx) syncTree(ctx context.Context) error {
 	return nil
 }
 
-// signLog records the tree's size and root for the chain head and, when
-// the log key is set, signs a checkpoint of it. force signs even when the
+// signLog records the tree's size and root for the chain head and signs a
+// checkpoint of it with the log key. force signs even when the
 // batch appended nothing (a new key, or a checkpoint left behind by a
 // command that ran without the key).
 func (tx *Tx) signLog(ctx context.Context, force bool) error {
@@ -298,19 +306,24 @@ func (tx *Tx) signLog(ctx context.Context, force bool) error {
 	rootText := translog.Checkpoint{Root: root}.RootText()
 	k := tx.db.logKey.Load()
 	if k == nil {
-		_, err := tx.exec(ctx, "UPDATE log_head SET size = $1, root = $2 WHERE id = 1", size, rootText)
-		if err != nil {
-			return fmt.Errorf("store: log head: %w", err)
-		}
-		return nil
+		// An entry nobody signs would sit outside every checkpoint, and
+		// every receipt of it would fail: a writer without the key is a bug.
+		return ErrNoLogKey
 	}
 	note, err := k.SignCheckpoint(size, root)
 	if err != nil {
 		return err
 	}
-	if _, err := tx.exec(ctx, "UPDATE log_head SET size = $1, root = $2, checkpoint = $3, signed_at = $4, verifier = $5 WHERE id = 1",
-		size, rootText, string(note), time.Now().UnixMicro(), k.VerifierKey()); err != nil {
+	// Only the key already recorded (or the first) may sign: the check in
+	// SetLogKey ran before this transaction, and another instance may
+	// have recorded its key since.
+	res, err := tx.exec(ctx, "UPDATE log_head SET size = $1, root = $2, checkpoint = $3, signed_at = $4, verifier = $5 WHERE id = 1 AND verifier IN ('', $5)",
+		size, rootText, string(note), time.Now().UnixMicro(), k.VerifierKey())
+	if err != nil {
 		return fmt.Errorf("store: log head: %w", err)
+	}
+	if n, err := res.RowsAffected(); err != nil || n != 1 {
+		return errors.Join(fmt.Errorf("%w (another key was recorded while this one was being loaded)", ErrLogKey), err)
 	}
 	return nil
 }

@@ -2,6 +2,8 @@ package store_test
 
 import (
 	"context"
+	"errors"
+	"fmt"
 	"math/rand/v2"
 	"path/filepath"
 	"strings"
@@ -31,7 +33,7 @@ func logKey(t *testing.T) *translog.Key {
 // canonical bytes.
 func signedLog(t *testing.T, dsn string, n int) (*store.DB, *translog.Key, [][]byte) {
 	t.Helper()
-	db := openAt(t, dsn)
+	db := createAt(t, dsn)
 	k := logKey(t)
 	if err := db.SetLogKey(ctx, k); err != nil {
 		t.Fatal(err)
@@ -181,7 +183,7 @@ func testVerifyLogCatchesTampering(t *testing.T, dsn string) {
 			t.Fatal(err)
 		}
 	}
-	db = openAt(t, sub)
+	db = createAt(t, sub)
 	if err := db.SetLogKey(ctx, k); err != nil { // rebuilds the tree of 10 and re-signs
 		t.Fatal(err)
 	}
@@ -208,7 +210,7 @@ func testLogTreeIsBuiltForOlderStores(t *testing.T, dsn string) {
 	if _, err := raw.Exec("DELETE FROM log_hashes"); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := raw.Exec("UPDATE log_head SET size = 0, root = '', checkpoint = ''"); err != nil {
+	if _, err := raw.Exec("UPDATE log_head SET size = 0, root = '', checkpoint = '', verifier = ''"); err != nil {
 		t.Fatal(err)
 	}
 	k := logKey(t)
@@ -235,5 +237,60 @@ func setLogKey(t testing.TB, db *store.DB) {
 	}
 	if err := db.SetLogKey(ctx, k); err != nil {
 		t.Fatal(err)
+	}
+}
+
+// A write that adds to the ledger without the log key is refused: an
+// entry no checkpoint covers would have no receipt.
+func TestAppendNeedsTheLogKey(t *testing.T) {
+	db := createAt(t, filepath.Join(t.TempDir(), "k.db"))
+	err := db.Write(ctx, func(ctx context.Context, tx *store.Tx) error { return appendEntry(ctx, tx, 1) })
+	if !errors.Is(err, store.ErrNoLogKey) {
+		t.Fatalf("append without the log key: %v", err)
+	}
+	if n, _ := db.EntriesSince(ctx, 0); n != 0 {
+		t.Fatalf("%d entries written", n)
+	}
+}
+
+// Two instances starting at once with different log keys: exactly one
+// key is accepted, and every checkpoint is signed by it.
+func TestOneLogKeyPerStore(t *testing.T) { dbtest.Each(t, testOneLogKeyPerStore) }
+
+func testOneLogKeyPerStore(t *testing.T, dsn string) {
+	for round := range 5 {
+		sub := filepath.Join(t.TempDir(), fmt.Sprintf("k%d.db", round))
+		if dbtest.IsPostgres(dsn) {
+			sub = dbtest.Postgres(t)
+		}
+		a, b := createAt(t, sub), createAt(t, sub)
+		ka, kb := logKey(t), logKey(t)
+		errs := make(chan error, 2)
+		go func() { errs <- a.SetLogKey(ctx, ka) }()
+		go func() { errs <- b.SetLogKey(ctx, kb) }()
+		e1, e2 := <-errs, <-errs
+		if (e1 == nil) == (e2 == nil) {
+			t.Fatalf("round %d: both or neither key accepted: %v, %v", round, e1, e2)
+		}
+		winner, loser, kw := a, b, ka
+		if e, _ := b.LogVerifier(ctx); e == kb.VerifierKey() {
+			winner, loser, kw = b, a, kb
+		}
+		for i := range 20 {
+			db := winner
+			if i%2 == 1 {
+				db = loser
+			}
+			err := db.Write(ctx, func(ctx context.Context, tx *store.Tx) error { return appendEntry(ctx, tx, i) })
+			if db == winner && err != nil {
+				t.Fatal(err)
+			}
+			if db == loser && err == nil {
+				t.Fatalf("round %d: the instance whose key was refused appended", round)
+			}
+		}
+		if _, err := winner.VerifyLog(ctx, kw.Verifier()); err != nil {
+			t.Fatalf("round %d: %v", round, err)
+		}
 	}
 }

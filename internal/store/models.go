@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"slices"
+	"strings"
 	"time"
 
 	"github.com/notrain/notrain/internal/ledger"
@@ -155,5 +156,47 @@ func (db *DB) ObjectionsOf(ctx context.Context, emailHash string, accounts []Acc
 		}
 	}
 	slices.SortFunc(out, func(a, b Objection) int { return int(a.LedgerSeq - b.LedgerSeq) })
+	return out, nil
+}
+
+// WithdrawalRecord is a withdrawal as "my data" lists it.
+type WithdrawalRecord struct {
+	ID          string // the reference
+	WithdrawnAt time.Time
+	Ended       int64
+	LedgerSeq   int64
+}
+
+// WithdrawalsOf returns the withdrawals made with the e-mail hash or named
+// by refs (those that ended the person's objections), oldest first.
+func (db *DB) WithdrawalsOf(ctx context.Context, emailHash string, refs []string) ([]WithdrawalRecord, error) {
+	args := []any{emailHash}
+	q := "SELECT id, withdrawn_at, ended, ledger_seq FROM withdrawals WHERE email_hash = $1"
+	if len(refs) > 0 {
+		ph := make([]string, len(refs))
+		for i, r := range refs {
+			args = append(args, r)
+			ph[i] = fmt.Sprintf("$%d", i+2)
+		}
+		q += " OR id IN (" + strings.Join(ph, ", ") + ")"
+	}
+	rows, err := db.r.QueryContext(ctx, q+" ORDER BY withdrawn_at, id", args...)
+	if err != nil {
+		return nil, fmt.Errorf("store: withdrawals of: %w", err)
+	}
+	defer rows.Close()
+	var out []WithdrawalRecord
+	for rows.Next() {
+		var w WithdrawalRecord
+		var at int64
+		if err := rows.Scan(&w.ID, &at, &w.Ended, &w.LedgerSeq); err != nil {
+			return nil, fmt.Errorf("store: withdrawals of: %w", err)
+		}
+		w.WithdrawnAt = fromMicros(at)
+		out = append(out, w)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("store: withdrawals of: %w", err)
+	}
 	return out, nil
 }

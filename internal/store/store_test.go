@@ -15,8 +15,17 @@ import (
 
 var ctx = context.Background()
 
-// openAt creates (or opens) and migrates the store at dsn.
+// openAt creates (or opens) and migrates the store at dsn, signed by a
+// fresh log key.
 func openAt(t *testing.T, dsn string) *store.DB {
+	t.Helper()
+	db := createAt(t, dsn)
+	setLogKey(t, db)
+	return db
+}
+
+// createAt creates (or opens) the store at dsn without a log key.
+func createAt(t *testing.T, dsn string) *store.DB {
 	t.Helper()
 	db, err := store.Create(ctx, dsn, store.Options{})
 	if err != nil {

@@ -65,9 +65,9 @@ func ParseCheckpoint(text string) (Checkpoint, error) {
 // and returns it: the note must carry a valid signature by that key, and
 // its origin must be the key's name.
 func OpenCheckpoint(msg []byte, v note.Verifier) (Checkpoint, error) {
-	n, err := note.Open(msg, note.VerifierList(v))
+	n, err := OpenNote(msg, v)
 	if err != nil {
-		return Checkpoint{}, fmt.Errorf("translog: checkpoint signature: %w", explainNote(err))
+		return Checkpoint{}, fmt.Errorf("translog: checkpoint signature: %w", err)
 	}
 	c, err := ParseCheckpoint(n.Text)
 	if err != nil {
@@ -77,6 +77,25 @@ func OpenCheckpoint(msg []byte, v note.Verifier) (Checkpoint, error) {
 		return c, fmt.Errorf("translog: checkpoint is for log %q, the key is for %q", c.Origin, v.Name())
 	}
 	return c, nil
+}
+
+// OpenNote verifies a signed note against v. Beyond note.Open, every
+// signature must be in canonical base64: the decoder note uses ignores the
+// unused bits of the last character, so without this a changed byte there
+// would still verify, and "any changed byte is refused" would not hold.
+func OpenNote(msg []byte, v note.Verifier) (*note.Note, error) {
+	n, err := note.Open(msg, note.VerifierList(v))
+	if err != nil {
+		return nil, explainNote(err)
+	}
+	_, sigs, _ := strings.Cut(string(msg), "\n\n")
+	for _, line := range strings.Split(strings.TrimSuffix(sigs, "\n"), "\n") {
+		i := strings.LastIndexByte(line, ' ')
+		if _, err := base64.StdEncoding.Strict().DecodeString(line[i+1:]); err != nil {
+			return nil, errors.New("malformed signed note: a signature is not in canonical base64")
+		}
+	}
+	return n, nil
 }
 
 // explainNote turns note's errors into what a person can act on.

@@ -7,6 +7,7 @@ import (
 	"io"
 	"net/http"
 	"strings"
+	"time"
 
 	"golang.org/x/mod/sumdb/note"
 	"golang.org/x/mod/sumdb/tlog"
@@ -23,10 +24,11 @@ type Client struct {
 }
 
 // NewClient reads the log under prefix (e.g. https://portal.example/log)
-// with hc (nil: http.DefaultClient).
+// with hc (nil: a client that gives up after 30 s, so a stalled log cannot
+// hang a verification).
 func NewClient(prefix string, hc *http.Client) *Client {
 	if hc == nil {
-		hc = http.DefaultClient
+		hc = &http.Client{Timeout: 30 * time.Second}
 	}
 	return &Client{prefix: strings.TrimSuffix(prefix, "/"), hc: hc}
 }

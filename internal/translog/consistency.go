@@ -1,6 +1,7 @@
 package translog
 
 import (
+	"errors"
 	"fmt"
 
 	"golang.org/x/mod/sumdb/tlog"
@@ -17,6 +18,9 @@ func CheckGrowth(older, newer Checkpoint, proof tlog.TreeProof) error {
 		return fmt.Errorf("translog: the log shrank from %d to %d entries", older.Size, newer.Size)
 	}
 	if older.Size == 0 {
+		if older.Root != EmptyRoot {
+			return errors.New("translog: a checkpoint of the empty tree names a root other than SHA-256 of nothing")
+		}
 		return nil // the empty tree is a prefix of every tree
 	}
 	if err := tlog.CheckTree(proof, newer.Size, newer.Root, older.Size, older.Root); err != nil {

@@ -188,14 +188,19 @@ func (s *Server) meReceipt(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	ref := r.PathValue("ref")
+	receipts := map[string]string{}
 	for _, o := range ov.Objections {
-		if o.Reference == ref && o.Receipt != "" {
-			w.Header().Set("Content-Type", "text/plain; charset=utf-8")
-			w.Header().Set("Content-Disposition", `attachment; filename="`+ref+`.tlog-proof"`)
-			w.Header().Set("Cache-Control", "no-store")
-			w.Write([]byte(o.Receipt))
-			return
-		}
+		receipts[o.Reference] = o.Receipt
+	}
+	for _, wd := range ov.Withdrawals {
+		receipts[wd.Reference] = wd.Receipt
+	}
+	if rc := receipts[ref]; rc != "" {
+		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
+		w.Header().Set("Content-Disposition", `attachment; filename="`+ref+`.tlog-proof"`)
+		w.Header().Set("Cache-Control", "no-store")
+		w.Write([]byte(rc))
+		return
 	}
 	s.notFound(w, r)
 }

@@ -264,6 +264,28 @@ func TestMyDataReceipts(t *testing.T) {
 	if a.Entry.Hash != b.Entry.Hash || !strings.Contains(string(b.Entry.Body), verified.Reference) {
 		t.Fatalf("the receipts prove different entries: %d and %d", a.Entry.Seq, b.Entry.Seq)
 	}
+	// A withdrawal is listed with its own receipt.
+	e.Clock.Advance(2 * time.Minute)
+	_, body = postJSON(t, e.URL+"/api/v1/withdrawals", `{"email":"anna@example.de","lang":"en"}`)
+	rid = ridRE.FindString(body)
+	if resp, body := postJSON(t, e.URL+"/api/v1/withdrawals/verify", `{"request_id":"`+rid+`","code":"`+e.CodeFor(t, rid)+`"}`); resp.StatusCode != http.StatusOK {
+		t.Fatalf("withdrawal verify: %d %s", resp.StatusCode, body)
+	}
+	tok, _ = e.access(t, "anna@example.de")
+	_, me = getBearer(t, e.URL+"/api/v1/me", tok)
+	var after struct {
+		Withdrawals []struct {
+			Reference, Receipt string
+			ObjectionsEnded    int `json:"objections_ended"`
+		}
+	}
+	if err := json.Unmarshal([]byte(me), &after); err != nil || len(after.Withdrawals) != 1 || after.Withdrawals[0].ObjectionsEnded != 1 {
+		t.Fatalf("me after the withdrawal: %v %s", err, me)
+	}
+	w, err := receipt.Verify([]byte(after.Withdrawals[0].Receipt), e.LogKey.Verifier())
+	if err != nil || w.Entry.Kind != "objection.withdrawn" || !strings.Contains(string(w.Entry.Body), after.Withdrawals[0].Reference) {
+		t.Fatalf("the withdrawal's receipt: %v %+v", err, w.Entry)
+	}
 }
 
 // The page keeps the token in an HttpOnly, SameSite=Strict cookie limited
