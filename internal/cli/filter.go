@@ -105,7 +105,7 @@ func (c *filterConfig) run(ctx context.Context, env Env, dbGiven bool) error {
 			if key, err = c.existingLogKey(ctx, db); err != nil {
 				return "", "", err
 			}
-			root, err := db.LogRoot(ctx, size)
+			root, err := db.CheckedRoot(ctx, key.Verifier(), size)
 			return key.Origin(), translog.Checkpoint{Root: root}.RootText(), err
 		}
 		o.SignManifest = func(sum [32]byte) ([]byte, error) { return manifest.Sign(key, sum) }

@@ -6,6 +6,7 @@ import (
 	"strings"
 
 	"github.com/notrain/notrain/internal/manifest"
+	"github.com/notrain/notrain/internal/tlogclient"
 	"github.com/notrain/notrain/internal/translog"
 )
 
@@ -37,7 +38,7 @@ func manifestVerify(ctx context.Context, args []string, env Env) error {
 	}
 	var fetched string
 	if logURL != "" {
-		client := translog.NewClient(strings.TrimSuffix(logURL, "/")+"/log", nil)
+		client := tlogclient.NewClient(strings.TrimSuffix(logURL, "/")+"/log", nil)
 		if o.Verifier == nil {
 			if o.Verifier, fetched, err = client.VerifierKey(ctx); err != nil {
 				return err

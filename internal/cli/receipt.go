@@ -10,6 +10,7 @@ import (
 	"golang.org/x/mod/sumdb/note"
 
 	"github.com/notrain/notrain/internal/receipt"
+	"github.com/notrain/notrain/internal/tlogclient"
 	"github.com/notrain/notrain/internal/translog"
 )
 
@@ -38,10 +39,10 @@ func receiptVerify(ctx context.Context, args []string, env Env) error {
 			return usageError{fmt.Sprintf("--key: %v", err)}
 		}
 	}
-	var client *translog.Client
+	var client *tlogclient.Client
 	var fetched string
 	if logURL != "" {
-		client = translog.NewClient(strings.TrimSuffix(logURL, "/")+"/log", nil)
+		client = tlogclient.NewClient(strings.TrimSuffix(logURL, "/")+"/log", nil)
 		if v == nil {
 			if v, fetched, err = client.VerifierKey(ctx); err != nil {
 				return err

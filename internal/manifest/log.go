@@ -7,6 +7,7 @@ import (
 	"golang.org/x/mod/sumdb/note"
 	"golang.org/x/mod/sumdb/tlog"
 
+	"github.com/notrain/notrain/internal/tlogclient"
 	"github.com/notrain/notrain/internal/translog"
 )
 
@@ -41,9 +42,9 @@ func (l storeLog) Consistency(ctx context.Context, cur translog.Checkpoint, m in
 
 // FromClient checks manifests against a log read over HTTP: its signed
 // checkpoint and its tiles, each tile checked against the signed root.
-func FromClient(c *translog.Client) Log { return clientLog{c} }
+func FromClient(c *tlogclient.Client) Log { return clientLog{c} }
 
-type clientLog struct{ c *translog.Client }
+type clientLog struct{ c *tlogclient.Client }
 
 func (l clientLog) Current(ctx context.Context, v note.Verifier) (translog.Checkpoint, error) {
 	return l.c.Checkpoint(ctx, v)

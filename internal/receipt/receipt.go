@@ -22,6 +22,7 @@ import (
 	"golang.org/x/mod/sumdb/tlog"
 
 	"github.com/notrain/notrain/internal/ledger"
+	"github.com/notrain/notrain/internal/tlogclient"
 	"github.com/notrain/notrain/internal/translog"
 )
 
@@ -182,7 +183,7 @@ func (m Maker) Receipt(ctx context.Context, seq int64) ([]byte, error) { return 
 // CheckGrowth proves that the log's current checkpoint, read from its
 // published tiles, extends the checkpoint the receipt names: the entry is
 // still in the log, and the log only grew since the receipt was made.
-func CheckGrowth(ctx context.Context, v Verified, c *translog.Client, verifier note.Verifier) (translog.Checkpoint, error) {
+func CheckGrowth(ctx context.Context, v Verified, c *tlogclient.Client, verifier note.Verifier) (translog.Checkpoint, error) {
 	cur, err := c.Checkpoint(ctx, verifier)
 	if err != nil {
 		return cur, fmt.Errorf("receipt: the log's current checkpoint: %w", err)

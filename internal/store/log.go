@@ -589,3 +589,33 @@ func (db *DB) LogRoot(ctx context.Context, size int64) (tlog.Hash, error) {
 	}
 	return h, nil
 }
+
+// CheckedRoot is the log's root at size, from the stored tree, checked
+// against the signed checkpoint (equal to its root, or proven a prefix of
+// it): a damaged tree is not signed into a manifest.
+func (db *DB) CheckedRoot(ctx context.Context, v note.Verifier, size int64) (tlog.Hash, error) {
+	root, err := db.LogRoot(ctx, size)
+	if err != nil {
+		return root, err
+	}
+	_, msg, err := db.LogCheckpoint(ctx)
+	if err != nil {
+		return root, err
+	}
+	cp, err := translog.OpenCheckpoint(msg, v)
+	if err != nil {
+		return root, fmt.Errorf("the log's checkpoint: %w", err)
+	}
+	var proof tlog.TreeProof
+	if size > 0 && size < cp.Size {
+		if proof, err = db.ProveConsistency(ctx, cp.Size, size); err != nil {
+			return root, err
+		}
+	} else if size == cp.Size && root != cp.Root {
+		return root, errors.New("the stored tree does not give the signed checkpoint's root: the log is damaged")
+	}
+	if err := translog.CheckGrowth(translog.Checkpoint{Origin: cp.Origin, Size: size, Root: root}, cp, proof); err != nil {
+		return root, fmt.Errorf("the stored tree does not match the signed checkpoint (the log is damaged): %w", err)
+	}
+	return root, nil
+}

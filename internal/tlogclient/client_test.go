@@ -1,4 +1,4 @@
-package translog_test
+package tlogclient_test
 
 import (
 	"context"
@@ -13,6 +13,7 @@ import (
 	"github.com/notrain/notrain/internal/ledger"
 	"github.com/notrain/notrain/internal/store"
 	"github.com/notrain/notrain/internal/testutil/fixture"
+	"github.com/notrain/notrain/internal/tlogclient"
 	"github.com/notrain/notrain/internal/translog"
 	"github.com/notrain/notrain/internal/web"
 )
@@ -38,7 +39,7 @@ func TestClientAgainstThePortal(t *testing.T) {
 	}
 	hs := httptest.NewServer(srv.Handler())
 	defer hs.Close()
-	c := translog.NewClient(hs.URL+"/log", nil)
+	c := tlogclient.NewClient(hs.URL+"/log", nil)
 	v, vkey, err := c.VerifierKey(ctx)
 	if err != nil || vkey != f.LogKey.VerifierKey() {
 		t.Fatalf("key %q, %v", vkey, err)
@@ -87,7 +88,7 @@ func TestClientAgainstThePortal(t *testing.T) {
 		w.Write(b)
 	}))
 	defer evil.Close()
-	ec := translog.NewClient(evil.URL+"/log", nil)
+	ec := tlogclient.NewClient(evil.URL+"/log", nil)
 	ecp, err := ec.Checkpoint(ctx, v)
 	if err != nil {
 		t.Fatal(err)
@@ -99,7 +100,7 @@ func TestClientAgainstThePortal(t *testing.T) {
 	if _, err := c.Checkpoint(ctx, other.Verifier()); err == nil {
 		t.Fatal("a checkpoint verified under another key")
 	}
-	if _, err := translog.NewClient(hs.URL+"/nolog", nil).Checkpoint(ctx, v); err == nil {
+	if _, err := tlogclient.NewClient(hs.URL+"/nolog", nil).Checkpoint(ctx, v); err == nil {
 		t.Fatal("a 404 was read as a checkpoint")
 	}
 }

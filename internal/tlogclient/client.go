@@ -1,4 +1,6 @@
-package translog
+// Package tlogclient reads a transparency log published as C2SP
+// tlog-tiles over HTTP, trusting nothing it reads.
+package tlogclient
 
 import (
 	"context"
@@ -11,6 +13,8 @@ import (
 
 	"golang.org/x/mod/sumdb/note"
 	"golang.org/x/mod/sumdb/tlog"
+
+	"github.com/notrain/notrain/internal/translog"
 )
 
 // Client reads a log published per C2SP tlog-tiles: the checkpoint at
@@ -37,29 +41,29 @@ func NewClient(prefix string, hc *http.Client) *Client {
 // tile (256 hashes).
 const (
 	maxNote = 64 << 10
-	maxTile = TileWidth * tlog.HashSize
+	maxTile = translog.TileWidth * tlog.HashSize
 )
 
 // get fetches one resource, refusing anything but a complete 200 within max bytes.
 func (c *Client) get(ctx context.Context, path string, max int64) ([]byte, error) {
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, c.prefix+"/"+path, nil)
 	if err != nil {
-		return nil, fmt.Errorf("translog: %w", err)
+		return nil, fmt.Errorf("tlogclient: %w", err)
 	}
 	resp, err := c.hc.Do(req)
 	if err != nil {
-		return nil, fmt.Errorf("translog: %w", err)
+		return nil, fmt.Errorf("tlogclient: %w", err)
 	}
 	defer resp.Body.Close()
 	if resp.StatusCode != http.StatusOK {
-		return nil, fmt.Errorf("translog: GET %s: %s", req.URL, resp.Status)
+		return nil, fmt.Errorf("tlogclient: GET %s: %s", req.URL, resp.Status)
 	}
 	b, err := io.ReadAll(io.LimitReader(resp.Body, max+1))
 	if err != nil {
-		return nil, fmt.Errorf("translog: GET %s: %w", req.URL, err)
+		return nil, fmt.Errorf("tlogclient: GET %s: %w", req.URL, err)
 	}
 	if int64(len(b)) > max {
-		return nil, fmt.Errorf("translog: GET %s: more than %d bytes", req.URL, max)
+		return nil, fmt.Errorf("tlogclient: GET %s: more than %d bytes", req.URL, max)
 	}
 	return b, nil
 }
@@ -72,22 +76,22 @@ func (c *Client) VerifierKey(ctx context.Context) (note.Verifier, string, error)
 	if err != nil {
 		return nil, "", err
 	}
-	v, err := NewVerifier(string(b))
+	v, err := translog.NewVerifier(string(b))
 	return v, strings.TrimSpace(string(b)), err
 }
 
 // Checkpoint fetches the log's current checkpoint and checks its signature.
-func (c *Client) Checkpoint(ctx context.Context, v note.Verifier) (Checkpoint, error) {
+func (c *Client) Checkpoint(ctx context.Context, v note.Verifier) (translog.Checkpoint, error) {
 	b, err := c.get(ctx, "checkpoint", maxNote)
 	if err != nil {
-		return Checkpoint{}, err
+		return translog.Checkpoint{}, err
 	}
-	return OpenCheckpoint(b, v)
+	return translog.OpenCheckpoint(b, v)
 }
 
 // HashReader reads the hashes of cp's tree from the log's tiles; each tile
 // is verified against cp's root (tlog.TileHashReader) before use.
-func (c *Client) HashReader(ctx context.Context, cp Checkpoint) tlog.HashReader {
+func (c *Client) HashReader(ctx context.Context, cp translog.Checkpoint) tlog.HashReader {
 	return tlog.TileHashReader(tlog.Tree{N: cp.Size, Hash: cp.Root}, tileReader{ctx: ctx, c: c})
 }
 
@@ -98,20 +102,20 @@ type tileReader struct {
 	c   *Client
 }
 
-func (r tileReader) Height() int { return TileHeight }
+func (r tileReader) Height() int { return translog.TileHeight }
 
 func (r tileReader) ReadTiles(tiles []tlog.Tile) ([][]byte, error) {
 	out := make([][]byte, len(tiles))
 	for i, t := range tiles {
-		if t.H != TileHeight || t.L < 0 {
-			return nil, errors.New("translog: only hash tiles of height 8 are read")
+		if t.H != translog.TileHeight || t.L < 0 {
+			return nil, errors.New("tlogclient: only hash tiles of height 8 are read")
 		}
-		b, err := r.c.get(r.ctx, Tile{L: t.L, N: t.N, W: t.W}.Path(), maxTile)
+		b, err := r.c.get(r.ctx, translog.Tile{L: t.L, N: t.N, W: t.W}.Path(), maxTile)
 		if err != nil {
 			return nil, err
 		}
 		if len(b) != t.W*tlog.HashSize {
-			return nil, fmt.Errorf("translog: tile %s has %d bytes, want %d", Tile{L: t.L, N: t.N, W: t.W}.Path(), len(b), t.W*tlog.HashSize)
+			return nil, fmt.Errorf("tlogclient: tile %s has %d bytes, want %d", translog.Tile{L: t.L, N: t.N, W: t.W}.Path(), len(b), t.W*tlog.HashSize)
 		}
 		out[i] = b
 	}
