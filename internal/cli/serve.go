@@ -209,7 +209,7 @@ func (c *serveConfig) run(ctx context.Context, log *slog.Logger, env Env) error 
 	srv, err := web.New(svc, db, cat, m, reg, web.Config{
 		Dev: dev, TrustedProxies: trusted, ThirdPartyExcluded: thirdPartyExcluded, Now: env.Now, Log: log, Composer: composer,
 		Keys:   keys,
-		LogKey: logKey,
+		LogKey: logKey, PublicHTTPS: base.Scheme == "https",
 	})
 	if err != nil {
 		return err

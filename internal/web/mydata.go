@@ -217,7 +217,7 @@ func (s *Server) accessVerifyPage(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	http.SetCookie(w, &http.Cookie{Name: meCookie, Value: out.Token, Path: "/me", Expires: out.ExpiresAt,
-		MaxAge: int(objection.AccessTTL / time.Second), HttpOnly: true, SameSite: http.SameSiteStrictMode, Secure: !loopbackRequest(r)})
+		MaxAge: int(objection.AccessTTL / time.Second), HttpOnly: true, SameSite: http.SameSiteStrictMode, Secure: s.secureCookie(r)})
 	http.Redirect(w, r, "/me", http.StatusSeeOther)
 }
 
@@ -229,7 +229,14 @@ func (s *Server) meSignOut(w http.ResponseWriter, r *http.Request) {
 
 func (s *Server) clearMeCookie(w http.ResponseWriter, r *http.Request) {
 	http.SetCookie(w, &http.Cookie{Name: meCookie, Value: "", Path: "/me", MaxAge: -1, HttpOnly: true,
-		SameSite: http.SameSiteStrictMode, Secure: !loopbackRequest(r)})
+		SameSite: http.SameSiteStrictMode, Secure: s.secureCookie(r)})
+}
+
+// secureCookie: always when the portal's public URL is https (behind a
+// proxy the Host may well be 127.0.0.1), else unless served to loopback
+// over plain HTTP.
+func (s *Server) secureCookie(r *http.Request) bool {
+	return s.cfg.PublicHTTPS || !loopbackRequest(r)
 }
 
 // loopbackRequest reports whether the page is served to loopback over plain

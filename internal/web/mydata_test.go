@@ -382,3 +382,21 @@ func TestObjectionInForceFollowsScopeAndTime(t *testing.T) {
 		t.Fatalf("objection_in_force: %v\n%s", got, me)
 	}
 }
+
+// Behind a TLS proxy that forwards Host: 127.0.0.1, an https portal still
+// sets its cookie Secure.
+func TestMyDataCookieSecureBehindProxy(t *testing.T) {
+	e := newEnv(t, web.Config{PublicHTTPS: true})
+	loc := postRedirect(t, e.URL+"/access", url.Values{"email": {"anna@example.de"}, "lang": {"en"}})
+	rid := ridRE.FindString(loc)
+	req, _ := http.NewRequest(http.MethodPost, e.URL+loc, strings.NewReader(url.Values{"code": {e.CodeFor(t, rid)}}.Encode()))
+	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+	resp, err := noRedirect().Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if sc := resp.Header.Get("Set-Cookie"); resp.StatusCode != http.StatusSeeOther || !strings.Contains(sc, "Secure") {
+		t.Fatalf("%d %q", resp.StatusCode, sc)
+	}
+}

@@ -35,6 +35,7 @@ type Config struct {
 	Composer           *mail.Composer // renders mails for the dev mailbox
 	Keys               *secret.Keys   // hashes bearer tokens (required)
 	LogKey             *translog.Key  // the log's key; its verifier key is published
+	PublicHTTPS        bool           // --base-url is https: cookies are Secure whatever the Host
 }
 
 // Server is the HTTP side of notrain.
