@@ -150,16 +150,23 @@ func (s *Server) mePage(w http.ResponseWriter, r *http.Request) {
 	}
 }
 
-// meJSON is the download of everything on the page (GDPR Art. 15).
-func (s *Server) meJSON(w http.ResponseWriter, r *http.Request) {
+// cookieOverview is the overview for the page's cookie; without a valid
+// one it has answered 401.
+func (s *Server) cookieOverview(w http.ResponseWriter, r *http.Request) (mydata.Overview, bool) {
+	deny := func(w http.ResponseWriter, r *http.Request) {
+		s.errorPage(w, r, http.StatusUnauthorized, "err_unauthorized")
+	}
 	c, err := r.Cookie(meCookie)
 	if err != nil {
-		s.errorPage(w, r, http.StatusUnauthorized, "err_unauthorized")
-		return
+		deny(w, r)
+		return mydata.Overview{}, false
 	}
-	ov, ok := s.overview(w, r, c.Value, func(w http.ResponseWriter, r *http.Request) {
-		s.errorPage(w, r, http.StatusUnauthorized, "err_unauthorized")
-	})
+	return s.overview(w, r, c.Value, deny)
+}
+
+// meJSON is the download of everything on the page (GDPR Art. 15).
+func (s *Server) meJSON(w http.ResponseWriter, r *http.Request) {
+	ov, ok := s.cookieOverview(w, r)
 	if !ok {
 		return
 	}
@@ -176,14 +183,7 @@ func (s *Server) meJSON(w http.ResponseWriter, r *http.Request) {
 
 // meReceipt downloads the receipt of one of the person's objections.
 func (s *Server) meReceipt(w http.ResponseWriter, r *http.Request) {
-	c, err := r.Cookie(meCookie)
-	if err != nil {
-		s.errorPage(w, r, http.StatusUnauthorized, "err_unauthorized")
-		return
-	}
-	ov, ok := s.overview(w, r, c.Value, func(w http.ResponseWriter, r *http.Request) {
-		s.errorPage(w, r, http.StatusUnauthorized, "err_unauthorized")
-	})
+	ov, ok := s.cookieOverview(w, r)
 	if !ok {
 		return
 	}

@@ -200,18 +200,28 @@ func (s *Server) checkPageError(w http.ResponseWriter, r *http.Request, flow obj
 	s.page(w, r, refusalStatus(e.Code), "check", "check_title", d)
 }
 
+// result reads a completed request for its confirmation page or receipt;
+// when it cannot, it has answered with that page's error.
+func (s *Server) result(w http.ResponseWriter, r *http.Request, flow objection.Flow) (objection.Outcome, bool) {
+	out, err := s.svc.Result(r.Context(), flow, r.PathValue("rid"))
+	var e *objection.Error
+	switch {
+	case errors.As(err, &e):
+		s.errorPage(w, r, refusalStatus(e.Code), "err_"+e.Code)
+		return out, false
+	case err != nil:
+		s.log.Error("result", "err", err)
+		s.errorPage(w, r, http.StatusInternalServerError, "err_internal")
+		return out, false
+	}
+	return out, true
+}
+
 // donePage is the confirmation with the reference number.
 func (s *Server) donePage(flow objection.Flow) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
-		out, err := s.svc.Result(r.Context(), flow, r.PathValue("rid"))
-		var e *objection.Error
-		switch {
-		case errors.As(err, &e):
-			s.errorPage(w, r, refusalStatus(e.Code), "err_"+e.Code)
-			return
-		case err != nil:
-			s.log.Error("result", "err", err)
-			s.errorPage(w, r, http.StatusInternalServerError, "err_internal")
+		out, ok := s.result(w, r, flow)
+		if !ok {
 			return
 		}
 		title := "done_objection_title"

@@ -1,7 +1,6 @@
 package web
 
 import (
-	"errors"
 	"net/http"
 
 	"github.com/notrain/notrain/internal/objection"
@@ -13,17 +12,11 @@ import (
 // as for the confirmation page; anything else gets that page's 404.
 func (s *Server) receiptDownload(flow objection.Flow) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
-		out, err := s.svc.Result(r.Context(), flow, r.PathValue("rid"))
-		var e *objection.Error
-		switch {
-		case errors.As(err, &e):
-			s.errorPage(w, r, refusalStatus(e.Code), "err_"+e.Code)
+		out, ok := s.result(w, r, flow)
+		if !ok {
 			return
-		case err != nil:
-			s.log.Error("result", "err", err)
-			s.errorPage(w, r, http.StatusInternalServerError, "err_internal")
-			return
-		case out.LedgerSeq < 1:
+		}
+		if out.LedgerSeq < 1 {
 			s.notFound(w, r)
 			return
 		}
