@@ -69,8 +69,11 @@ for store in ${stores//,/ }; do
 		result=$out/surge-$store-$rate.json
 		"$out/surge" -target "http://$http" -smtp "$smtp" -rate "$rate" -duration "${duration}s" -count $((n + 1000)) -db "$dsn" -json "$result" >"$out/surge-$store-$rate.log" 2>&1 &
 		gen=$!
+		# The generator plays every person from one address: the per-address
+		# limits (--ip-rate-limit, --conns-per-client) are off, as they would
+		# not apply to people arriving from many addresses.
 		"$out/notrain" serve --addr "$http" --db "$dsn" --secret "$secret" --log-key "$logkey" --mail "smtp://$smtp" --mail-from "notrain <noreply@notrain.test>" \
-			--ip-rate-limit 0 --log-level error >"$out/serve-$store-$rate.log" 2>&1 &
+			--ip-rate-limit 0 --conns-per-client 0 --log-level error >"$out/serve-$store-$rate.log" 2>&1 &
 		srv=$!
 		status=0
 		wait $gen || status=$?
