@@ -294,3 +294,42 @@ func testOneLogKeyPerStore(t *testing.T, dsn string) {
 		}
 	}
 }
+
+// Ops that append and then fail inside a group commit leave no trace in
+// the tree: their savepoint is rolled back and so are their pending
+// hashes, while the ops beside them in the batch keep theirs.
+func TestFailedAppendsLeaveNoTreeHashes(t *testing.T) { dbtest.Each(t, testFailedAppendsLeaveNoTreeHashes) }
+
+func testFailedAppendsLeaveNoTreeHashes(t *testing.T, dsn string) {
+	db := createAt(t, dsn)
+	k := logKey(t)
+	if err := db.SetLogKey(ctx, k); err != nil {
+		t.Fatal(err)
+	}
+	boom := errors.New("boom")
+	var wg sync.WaitGroup
+	for i := range 300 {
+		wg.Go(func() {
+			db.Write(ctx, func(ctx context.Context, tx *store.Tx) error {
+				if err := appendEntry(ctx, tx, i); err != nil {
+					return err
+				}
+				if i%3 == 1 {
+					if err := appendEntry(ctx, tx, i+1000); err != nil {
+						return err
+					}
+					return boom
+				}
+				return nil
+			})
+		})
+	}
+	wg.Wait()
+	st, err := db.VerifyLog(ctx, k.Verifier())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if st.Size != 200 || st.Checkpoint.Size != 200 {
+		t.Fatalf("tree of %d, checkpoint of %d; want the 200 entries of the ops that succeeded", st.Size, st.Checkpoint.Size)
+	}
+}
