@@ -298,7 +298,9 @@ func testOneLogKeyPerStore(t *testing.T, dsn string) {
 // Ops that append and then fail inside a group commit leave no trace in
 // the tree: their savepoint is rolled back and so are their pending
 // hashes, while the ops beside them in the batch keep theirs.
-func TestFailedAppendsLeaveNoTreeHashes(t *testing.T) { dbtest.Each(t, testFailedAppendsLeaveNoTreeHashes) }
+func TestFailedAppendsLeaveNoTreeHashes(t *testing.T) {
+	dbtest.Each(t, testFailedAppendsLeaveNoTreeHashes)
+}
 
 func testFailedAppendsLeaveNoTreeHashes(t *testing.T, dsn string) {
 	db := createAt(t, dsn)

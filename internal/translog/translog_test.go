@@ -228,3 +228,21 @@ func FuzzParseCheckpoint(f *testing.F) {
 		}
 	})
 }
+
+// A checkpoint of the empty tree must name SHA-256 of nothing; any
+// checkpoint may not be followed by a smaller one.
+func TestCheckGrowthEdges(t *testing.T) {
+	cur := translog.Checkpoint{Origin: "o", Size: 5}
+	if err := translog.CheckGrowth(translog.Checkpoint{Origin: "o", Root: translog.EmptyRoot}, cur, nil); err != nil {
+		t.Fatalf("the empty tree: %v", err)
+	}
+	if err := translog.CheckGrowth(translog.Checkpoint{Origin: "o", Root: tlog.Hash{1}}, cur, nil); err == nil {
+		t.Fatal("an empty tree with another root was accepted")
+	}
+	if err := translog.CheckGrowth(translog.Checkpoint{Origin: "o", Size: 6}, cur, nil); err == nil {
+		t.Fatal("a log that shrank was accepted")
+	}
+	if err := translog.CheckGrowth(translog.Checkpoint{Origin: "p", Root: translog.EmptyRoot}, cur, nil); err == nil {
+		t.Fatal("checkpoints of two logs were compared")
+	}
+}
