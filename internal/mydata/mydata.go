@@ -147,20 +147,23 @@ func (s *Service) Overview(ctx context.Context, emailHash string) (Overview, err
 	if err != nil {
 		return Overview{}, err
 	}
-	// The intervals in which an objection covering each product was in
-	// force: an objection scoped to some products does not cover the
-	// others' items.
-	in := map[string][]eligibility.Interval{}
+	// The intervals in which an objection covering each account was in
+	// force, from the accounts the objection recorded when it was accepted:
+	// the same accounts the filter's eligibility snapshot reads, so the
+	// page and the filter cannot disagree about what an objection covers.
+	in := map[store.AccountKey][]eligibility.Interval{}
 	for _, o := range objs {
 		status := o.Status
 		if !o.WithdrawnAt.IsZero() {
 			status = objection.StatusWithdrawn
 		}
-		if scope, err := objection.ParseScope(o.Scope); err == nil && o.Status == store.StatusAccepted && !o.EffectiveAt.IsZero() {
-			for _, a := range accts {
-				if scope.Covers(a.Product) {
-					in[a.Product] = append(in[a.Product], eligibility.Interval{From: o.EffectiveAt.UnixMicro(), To: micros(o.WithdrawnAt)})
-				}
+		if o.Status == store.StatusAccepted && !o.EffectiveAt.IsZero() {
+			full, err := s.db.Objection(ctx, o.ID)
+			if err != nil {
+				return Overview{}, err
+			}
+			for _, k := range full.Accounts {
+				in[k] = append(in[k], eligibility.Interval{From: o.EffectiveAt.UnixMicro(), To: micros(o.WithdrawnAt)})
 			}
 		}
 		rc := s.receipt(ctx, o.LedgerSeq)
@@ -196,7 +199,7 @@ func (s *Service) Overview(ctx context.Context, emailHash string) (Overview, err
 		inForce := false
 		for _, it := range sn.Items {
 			items[it.Product+":"+it.AccountID] = it.Items
-			inForce = inForce || eligibility.InForce(in[it.Product], sn.AsOf.UnixMicro())
+			inForce = inForce || eligibility.InForce(in[store.AccountKey{Product: it.Product, AccountID: it.AccountID}], sn.AsOf.UnixMicro())
 		}
 		ov.Snapshots = append(ov.Snapshots, Snapshot{SnapshotID: sn.SnapshotID, AsOf: sn.AsOf.UTC().Format(time.RFC3339Nano),
 			Items: items, ObjectionInForce: inForce})
