@@ -245,25 +245,12 @@ func (tx *Tx) syncTree(ctx context.Context) error {
 	if size >= tx.head.Seq {
 		return nil
 	}
-	rows, err := tx.tx.QueryContext(ctx, "SELECT seq, at, kind, body, prev_hash, hash FROM ledger WHERE seq > $1 ORDER BY seq", size)
+	entries, err := readEntries(ctx, tx.tx, size, int(tx.head.Seq-size))
 	if err != nil {
-		return fmt.Errorf("store: log tree: %w", err)
+		return err
 	}
-	var entries []ledger.Entry
-	for rows.Next() {
-		var e ledger.Entry
-		var body string
-		if err := rows.Scan(&e.Seq, &e.At, &e.Kind, &body, &e.PrevHash, &e.Hash); err != nil {
-			rows.Close()
-			return fmt.Errorf("store: log tree: %w", err)
-		}
-		e.Body = []byte(body)
-		entries = append(entries, e)
-	}
-	err = rows.Err()
-	rows.Close()
-	if err != nil {
-		return fmt.Errorf("store: log tree: %w", err)
+	if int64(len(entries)) != tx.head.Seq-size {
+		return fmt.Errorf("store: log tree: the ledger holds %d of entries %d to %d", len(entries), size+1, tx.head.Seq)
 	}
 	for i, e := range entries {
 		if e.Seq != size+1+int64(i) {
@@ -483,50 +470,23 @@ func (db *DB) ProveInclusion(ctx context.Context, n, i int64) (tlog.RecordProof,
 // LogEntries returns the canonical bytes of ledger entries from+1 …
 // from+n (leaves from … from+n-1).
 func (db *DB) LogEntries(ctx context.Context, from int64, n int) ([][]byte, error) {
-	rows, err := db.r.QueryContext(ctx, "SELECT seq, at, kind, body, prev_hash FROM ledger WHERE seq > $1 AND seq <= $2 ORDER BY seq", from, from+int64(n))
+	entries, err := readEntries(ctx, db.r, from, n)
 	if err != nil {
-		return nil, fmt.Errorf("store: log entries: %w", err)
+		return nil, err
 	}
-	defer rows.Close()
-	out := make([][]byte, 0, n)
-	for rows.Next() {
-		var e ledger.Entry
-		var body string
-		if err := rows.Scan(&e.Seq, &e.At, &e.Kind, &body, &e.PrevHash); err != nil {
-			return nil, fmt.Errorf("store: log entries: %w", err)
+	out := make([][]byte, len(entries))
+	for i, e := range entries {
+		if e.Seq != from+1+int64(i) {
+			return nil, fmt.Errorf("store: ledger entry %d is missing", from+1+int64(i))
 		}
-		if e.Seq != from+1+int64(len(out)) {
-			return nil, fmt.Errorf("store: ledger entry %d is missing", from+1+int64(len(out)))
-		}
-		e.Body = []byte(body)
-		c, err := e.Canonical()
-		if err != nil {
+		if out[i], err = e.Canonical(); err != nil {
 			return nil, err
 		}
-		out = append(out, c)
-	}
-	if err := rows.Err(); err != nil {
-		return nil, fmt.Errorf("store: log entries: %w", err)
 	}
 	if len(out) != n {
 		return nil, fmt.Errorf("store: the ledger has no entries %d to %d", from+1, from+int64(n))
 	}
 	return out, nil
-}
-
-// LedgerEntry returns entry seq.
-func (db *DB) LedgerEntry(ctx context.Context, seq int64) (ledger.Entry, error) {
-	var e ledger.Entry
-	var body string
-	err := db.r.QueryRowContext(ctx, "SELECT seq, at, kind, body, prev_hash, hash FROM ledger WHERE seq = $1", seq).Scan(&e.Seq, &e.At, &e.Kind, &body, &e.PrevHash, &e.Hash)
-	if isNoRows(err) {
-		return e, ErrNotFound
-	}
-	if err != nil {
-		return e, fmt.Errorf("store: ledger entry %d: %w", seq, err)
-	}
-	e.Body = []byte(body)
-	return e, nil
 }
 
 func readEntries(ctx context.Context, q queryer, after int64, n int) ([]ledger.Entry, error) {
