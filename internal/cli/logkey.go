@@ -59,12 +59,9 @@ func (s *storeFlags) loadLogKey(ctx context.Context, db *store.DB, log *slog.Log
 	if s.logOrigin != "" && k.Origin() != s.logOrigin {
 		return nil, usageError{fmt.Sprintf("--log-origin %q: the log key %s is for the log %q; an origin is fixed when the key is made", s.logOrigin, filepath.Clean(path), k.Origin())}
 	}
-	if err := db.SetLogKey(ctx, k); err != nil {
+	if err := useLogKey(ctx, db, k, path); err != nil {
 		if created {
 			os.Remove(path)
-		}
-		if errors.Is(err, store.ErrLogKey) {
-			return nil, fmt.Errorf("%w (key from %s): give the log key the store was signed with; nothing was changed", err, filepath.Clean(path))
 		}
 		return nil, err
 	}
@@ -93,13 +90,19 @@ func (s *storeFlags) existingLogKey(ctx context.Context, db *store.DB) (*translo
 	if err != nil {
 		return nil, err
 	}
-	if err := db.SetLogKey(ctx, k); err != nil {
-		if errors.Is(err, store.ErrLogKey) {
-			return nil, fmt.Errorf("%w (key from %s): give the log key the store was signed with", err, filepath.Clean(path))
-		}
+	if err := useLogKey(ctx, db, k, path); err != nil {
 		return nil, err
 	}
 	return k, nil
+}
+
+// useLogKey makes the store sign with k, read from path.
+func useLogKey(ctx context.Context, db *store.DB, k *translog.Key, path string) error {
+	err := db.SetLogKey(ctx, k)
+	if errors.Is(err, store.ErrLogKey) {
+		return fmt.Errorf("%w (key from %s): give the log key the store was signed with; nothing was changed", err, filepath.Clean(path))
+	}
+	return err
 }
 
 // verifier picks the key a verification trusts and says where it came
