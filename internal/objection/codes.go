@@ -327,7 +327,7 @@ func (s *Service) Verify(ctx context.Context, flow Flow, requestID, rawCode stri
 			refusal = &Error{Code: CodeCodeExpired, Field: "code"}
 			return nil
 		}
-		allowed, err := tx.CountAttempt(ctx, requestID, otp.MaxAttempts)
+		allowed, err := tx.CountAttempt(ctx, req, otp.MaxAttempts)
 		if err != nil {
 			return err
 		}
@@ -343,7 +343,7 @@ func (s *Service) Verify(ctx context.Context, flow Flow, requestID, rawCode stri
 			refusal = &Error{Code: CodeCodeInvalid, Field: "code", Remaining: otp.MaxAttempts - req.Attempts - 1}
 			return nil
 		}
-		consumed, err := tx.ConsumeCode(ctx, requestID, now)
+		consumed, err := tx.ConsumeCode(ctx, req, now)
 		if err != nil {
 			return err
 		}

@@ -89,7 +89,7 @@ func (tx *Tx) Account(ctx context.Context, k AccountKey) (Account, error) {
 	return oneAccount(tx.query(ctx, accountSQL, k.Product, k.AccountID))
 }
 
-func oneAccount(rows *sql.Rows, err error) (Account, error) {
+func oneAccount(rows rows, err error) (Account, error) {
 	accts, err := scanAccounts(rows, err)
 	if err != nil {
 		return Account{}, err
@@ -167,7 +167,7 @@ func (db *DB) Accounts(ctx context.Context, keys []AccountKey) ([]Account, error
 	return out, nil
 }
 
-func scanAccounts(rows *sql.Rows, err error) ([]Account, error) {
+func scanAccounts(rows rows, err error) ([]Account, error) {
 	if err != nil {
 		return nil, fmt.Errorf("store: accounts: %w", err)
 	}

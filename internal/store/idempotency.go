@@ -88,8 +88,8 @@ func (tx *Tx) ClientEvent(ctx context.Context, client string, since, now time.Ti
 	if n >= limit {
 		return false, fromMicros(first), nil
 	}
-	if _, err := tx.exec(ctx, `INSERT INTO client_events (client, at) VALUES ($1, $2)`, client, micros(now)); err != nil {
-		return false, time.Time{}, fmt.Errorf("store: client events: %w", err)
+	if err := tx.write(ctx, "client events", `INSERT INTO client_events (client, at) VALUES ($1, $2)`, client, micros(now)); err != nil {
+		return false, time.Time{}, err
 	}
 	return true, time.Time{}, nil
 }

@@ -9,7 +9,6 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5"
-	"github.com/jackc/pgx/v5/stdlib"
 )
 
 // AccountItems is how many items of one account a snapshot kept.
@@ -99,15 +98,14 @@ func (tx *Tx) copyLineage(ctx context.Context, snapshotID string, rows iter.Seq[
 		}
 		return []any{snapshotID, r.Product, r.AccountID, r.Items}, nil
 	})
-	err := tx.conn.Raw(func(dc any) error {
-		c, ok := dc.(*stdlib.Conn)
-		if !ok {
-			return fmt.Errorf("connection is a %T, not pgx's", dc)
-		}
-		_, err := c.Conn().CopyFrom(ctx, pgx.Identifier{"snapshot_accounts"}, []string{"snapshot_id", "product", "account_id", "items"}, src)
-		return err
-	})
+	// The writes before it go first, so COPY runs inside the transaction.
+	err := tx.pipe.flush(ctx)
+	if err == nil {
+		tx.writes++
+		_, err = tx.pipe.conn.CopyFrom(ctx, pgx.Identifier{"snapshot_accounts"}, []string{"snapshot_id", "product", "account_id", "items"}, src)
+	}
 	if err != nil {
+		tx.pipe.broken = err
 		return fmt.Errorf("store: snapshot lineage: %w", err)
 	}
 	return nil

@@ -2,7 +2,6 @@ package store
 
 import (
 	"context"
-	"database/sql"
 	"errors"
 	"fmt"
 	"strings"
@@ -123,12 +122,8 @@ func noteText(msg string) string {
 // LogHashes reads stored tree hashes through the cache.
 func (db *DB) LogHashes(ctx context.Context) tlog.HashReader {
 	return tlog.HashReaderFunc(func(idx []int64) ([]tlog.Hash, error) {
-		return db.readLogHashes(ctx, db.r, nil, idx)
+		return db.readLogHashes(ctx, sqlQueryer{db.r}, nil, idx)
 	})
-}
-
-type queryer interface {
-	QueryContext(ctx context.Context, q string, args ...any) (*sql.Rows, error)
 }
 
 // readLogHashes returns the hashes at idx: from pending (this
@@ -159,7 +154,7 @@ func (db *DB) readLogHashes(ctx context.Context, q queryer, pending map[int64]tl
 		for i, x := range chunk {
 			args[i], ph[i] = x, fmt.Sprintf("$%d", i+1)
 		}
-		rows, err := q.QueryContext(ctx, "SELECT idx, hash FROM log_hashes WHERE idx IN ("+strings.Join(ph, ",")+")", args...)
+		rows, err := q.query(ctx, "SELECT idx, hash FROM log_hashes WHERE idx IN ("+strings.Join(ph, ",")+")", args...)
 		if err != nil {
 			return nil, fmt.Errorf("store: log hashes: %w", err)
 		}
@@ -222,8 +217,8 @@ func (tx *Tx) appendLeaf(ctx context.Context, e ledger.Entry) error {
 		tx.logPending[idx] = h
 		tx.logOrder = append(tx.logOrder, idx)
 	}
-	if _, err := tx.exec(ctx, "INSERT INTO log_hashes (idx, hash) VALUES "+strings.Join(ph, ", "), args...); err != nil {
-		return fmt.Errorf("store: log tree: %w", err)
+	if err := tx.write(ctx, "log tree", "INSERT INTO log_hashes (idx, hash) VALUES "+strings.Join(ph, ", "), args...); err != nil {
+		return err
 	}
 	tx.logSize = e.Seq
 	return nil
@@ -232,7 +227,7 @@ func (tx *Tx) appendLeaf(ctx context.Context, e ledger.Entry) error {
 // logReader reads tree hashes as this transaction sees them.
 func (tx *Tx) logReader(ctx context.Context) tlog.HashReader {
 	return tlog.HashReaderFunc(func(idx []int64) ([]tlog.Hash, error) {
-		return tx.db.readLogHashes(ctx, tx.tx, tx.logPending, idx)
+		return tx.db.readLogHashes(ctx, tx, tx.logPending, idx)
 	})
 }
 
@@ -245,7 +240,7 @@ func (tx *Tx) syncTree(ctx context.Context) error {
 	if size >= tx.head.Seq {
 		return nil
 	}
-	entries, err := readEntries(ctx, tx.tx, size, int(tx.head.Seq-size))
+	entries, err := readEntries(ctx, tx, size, int(tx.head.Seq-size))
 	if err != nil {
 		return err
 	}
@@ -304,15 +299,13 @@ func (tx *Tx) signLog(ctx context.Context, force bool) error {
 	// Only the key already recorded (or the first) may sign: the check in
 	// SetLogKey ran before this transaction, and another instance may
 	// have recorded its key since.
-	res, err := tx.exec(ctx, "UPDATE log_head SET size = $1, root = $2, checkpoint = $3, signed_at = $4, verifier = $5 WHERE id = 1 AND verifier IN ('', $5)",
+	return tx.writeChecked(ctx, "log head", func(n int64) error {
+		if n != 1 {
+			return fmt.Errorf("%w (another key was recorded while this one was being loaded)", ErrLogKey)
+		}
+		return nil
+	}, "UPDATE log_head SET size = $1, root = $2, checkpoint = $3, signed_at = $4, verifier = $5 WHERE id = 1 AND verifier IN ('', $5)",
 		size, rootText, string(note), time.Now().UnixMicro(), k.VerifierKey())
-	if err != nil {
-		return fmt.Errorf("store: log head: %w", err)
-	}
-	if n, err := res.RowsAffected(); err != nil || n != 1 {
-		return errors.Join(fmt.Errorf("%w (another key was recorded while this one was being loaded)", ErrLogKey), err)
-	}
-	return nil
 }
 
 // LogState is what VerifyLog found: the tree it recomputed from the ledger
@@ -380,7 +373,7 @@ func (db *DB) VerifyLog(ctx context.Context, v note.Verifier, earlier ...translo
 	const chunk = 4096
 	for {
 		from := b.Size()
-		entries, err := readEntries(ctx, tx, from, chunk)
+		entries, err := readEntries(ctx, sqlQueryer{tx}, from, chunk)
 		if err != nil {
 			return st, err
 		}
@@ -388,7 +381,7 @@ func (db *DB) VerifyLog(ctx context.Context, v note.Verifier, earlier ...translo
 			break
 		}
 		last := from + int64(len(entries))
-		hashes, err := readHashRange(ctx, tx, tlog.StoredHashIndex(0, from), tlog.StoredHashIndex(0, last))
+		hashes, err := readHashRange(ctx, sqlQueryer{tx}, tlog.StoredHashIndex(0, from), tlog.StoredHashIndex(0, last))
 		if err != nil {
 			return st, err
 		}
@@ -470,7 +463,7 @@ func (db *DB) ProveInclusion(ctx context.Context, n, i int64) (tlog.RecordProof,
 // LogEntries returns the canonical bytes of ledger entries from+1 …
 // from+n (leaves from … from+n-1).
 func (db *DB) LogEntries(ctx context.Context, from int64, n int) ([][]byte, error) {
-	entries, err := readEntries(ctx, db.r, from, n)
+	entries, err := readEntries(ctx, sqlQueryer{db.r}, from, n)
 	if err != nil {
 		return nil, err
 	}
@@ -490,7 +483,7 @@ func (db *DB) LogEntries(ctx context.Context, from int64, n int) ([][]byte, erro
 }
 
 func readEntries(ctx context.Context, q queryer, after int64, n int) ([]ledger.Entry, error) {
-	rows, err := q.QueryContext(ctx, "SELECT seq, at, kind, body, prev_hash, hash FROM ledger WHERE seq > $1 ORDER BY seq LIMIT $2", after, n)
+	rows, err := q.query(ctx, "SELECT seq, at, kind, body, prev_hash, hash FROM ledger WHERE seq > $1 ORDER BY seq LIMIT $2", after, n)
 	if err != nil {
 		return nil, fmt.Errorf("store: log: %w", err)
 	}
@@ -512,7 +505,7 @@ func readEntries(ctx context.Context, q queryer, after int64, n int) ([]ledger.E
 }
 
 func readHashRange(ctx context.Context, q queryer, lo, hi int64) (map[int64]tlog.Hash, error) {
-	rows, err := q.QueryContext(ctx, "SELECT idx, hash FROM log_hashes WHERE idx >= $1 AND idx < $2", lo, hi)
+	rows, err := q.query(ctx, "SELECT idx, hash FROM log_hashes WHERE idx >= $1 AND idx < $2", lo, hi)
 	if err != nil {
 		return nil, fmt.Errorf("store: log: %w", err)
 	}

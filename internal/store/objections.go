@@ -33,18 +33,18 @@ const (
 
 // InsertObjection stores an objection and the accounts it covers.
 func (tx *Tx) InsertObjection(ctx context.Context, o Objection) error {
-	_, err := tx.exec(ctx, `INSERT INTO objections (id, email_hash, scope, reason, channel, status, lang, request_id,
+	err := tx.write(ctx, "insert objection", `INSERT INTO objections (id, email_hash, scope, reason, channel, status, lang, request_id,
 		received_at, effective_at, withdrawn_at, withdrawal_ref, ledger_seq, note)
 		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)`,
 		o.ID, o.EmailHash, o.Scope, o.Reason, o.Channel, o.Status, o.Lang, o.RequestID,
 		micros(o.ReceivedAt), micros(o.EffectiveAt), micros(o.WithdrawnAt), o.WithdrawalRef, o.LedgerSeq, o.Note)
 	if err != nil {
-		return fmt.Errorf("store: insert objection: %w", err)
+		return err
 	}
 	for _, a := range o.Accounts {
-		if _, err := tx.exec(ctx, `INSERT INTO objection_accounts (objection_id, product, account_id) VALUES ($1, $2, $3)`,
+		if err := tx.write(ctx, "insert objection account", `INSERT INTO objection_accounts (objection_id, product, account_id) VALUES ($1, $2, $3)`,
 			o.ID, a.Product, a.AccountID); err != nil {
-			return fmt.Errorf("store: insert objection account: %w", err)
+			return err
 		}
 	}
 	return nil
@@ -82,15 +82,13 @@ func (tx *Tx) ObjectionsInForceFor(ctx context.Context, emailHash string, record
 
 // WithdrawObjection ends an objection at the moment given.
 func (tx *Tx) WithdrawObjection(ctx context.Context, id, withdrawalRef string, at time.Time) error {
-	res, err := tx.exec(ctx, `UPDATE objections SET withdrawn_at = $2, withdrawal_ref = $3 WHERE id = $1 AND withdrawn_at = 0`,
+	return tx.writeChecked(ctx, "withdraw objection", func(n int64) error {
+		if n != 1 {
+			return fmt.Errorf("store: withdraw objection %s: not in force", id)
+		}
+		return nil
+	}, `UPDATE objections SET withdrawn_at = $2, withdrawal_ref = $3 WHERE id = $1 AND withdrawn_at = 0`,
 		id, micros(at), withdrawalRef)
-	if err != nil {
-		return fmt.Errorf("store: withdraw objection: %w", err)
-	}
-	if n, err := res.RowsAffected(); err != nil || n != 1 {
-		return fmt.Errorf("store: withdraw objection %s: not in force", id)
-	}
-	return nil
 }
 
 // Withdrawal records that a person withdrew their objections.
@@ -106,13 +104,9 @@ type Withdrawal struct {
 
 // InsertWithdrawal stores a withdrawal.
 func (tx *Tx) InsertWithdrawal(ctx context.Context, w Withdrawal) error {
-	_, err := tx.exec(ctx, `INSERT INTO withdrawals (id, email_hash, request_id, channel, withdrawn_at, ended, ledger_seq)
+	return tx.write(ctx, "insert withdrawal", `INSERT INTO withdrawals (id, email_hash, request_id, channel, withdrawn_at, ended, ledger_seq)
 		VALUES ($1, $2, $3, $4, $5, $6, $7)`,
 		w.ID, w.EmailHash, w.RequestID, w.Channel, micros(w.WithdrawnAt), w.Ended, w.LedgerSeq)
-	if err != nil {
-		return fmt.Errorf("store: insert withdrawal: %w", err)
-	}
-	return nil
 }
 
 // Objection reads an objection with the accounts it covers.

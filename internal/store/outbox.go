@@ -65,14 +65,10 @@ func (tx *Tx) QueueMail(ctx context.Context, m Mail) error {
 	if m.Urgent {
 		priority = 0
 	}
-	_, err := tx.exec(ctx, `INSERT INTO outbox (`+mailCols+`, priority)
+	return tx.write(ctx, "queue mail", `INSERT INTO outbox (`+mailCols+`, priority)
 		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17)`,
 		m.ID, m.MessageID, m.Kind, m.RequestID, m.To, m.Lang, m.Subject, m.Text, m.HTML, m.Data, m.Status, m.Attempts,
 		micros(m.NextAttemptAt), m.LastError, micros(m.CreatedAt), micros(m.SentAt), priority)
-	if err != nil {
-		return fmt.Errorf("store: queue mail: %w", err)
-	}
-	return nil
 }
 
 // ClaimMails leases up to limit due mails to the caller until leaseUntil, so
@@ -109,8 +105,8 @@ func (tx *Tx) ClaimMails(ctx context.Context, now, leaseUntil time.Time, limit i
 		ids[i] = fmt.Sprintf("$%d", i+2)
 		args = append(args, m.ID)
 	}
-	if _, err := tx.exec(ctx, `UPDATE outbox SET lease_until = $1 WHERE id IN (`+strings.Join(ids, ", ")+`)`, args...); err != nil {
-		return nil, fmt.Errorf("store: lease mails: %w", err)
+	if err := tx.write(ctx, "lease mails", `UPDATE outbox SET lease_until = $1 WHERE id IN (`+strings.Join(ids, ", ")+`)`, args...); err != nil {
+		return nil, err
 	}
 	return out, nil
 }
@@ -123,10 +119,7 @@ func (tx *Tx) MarkMailSent(ctx context.Context, id string, at time.Time, wipe bo
 		q = `UPDATE outbox SET status = 'sent', sent_at = $2, attempts = attempts + 1, lease_until = 0, last_error = '',
 			text_body = '', html_body = '', data = '' WHERE id = $1`
 	}
-	if _, err := tx.exec(ctx, q, id, micros(at)); err != nil {
-		return fmt.Errorf("store: mark mail sent: %w", err)
-	}
-	return nil
+	return tx.write(ctx, "mark mail sent", q, id, micros(at))
 }
 
 // MarkMailFailed records a failed attempt: retried at next, or abandoned.
@@ -138,20 +131,14 @@ func (tx *Tx) MarkMailFailed(ctx context.Context, id string, next time.Time, rea
 	if len(reason) > 500 {
 		reason = reason[:500]
 	}
-	if _, err := tx.exec(ctx, `UPDATE outbox SET status = $2, attempts = attempts + 1, next_attempt_at = $3, lease_until = 0,
-		last_error = $4 WHERE id = $1`, id, status, micros(next), reason); err != nil {
-		return fmt.Errorf("store: mark mail failed: %w", err)
-	}
-	return nil
+	return tx.write(ctx, "mark mail failed", `UPDATE outbox SET status = $2, attempts = attempts + 1, next_attempt_at = $3, lease_until = 0,
+		last_error = $4 WHERE id = $1`, id, status, micros(next), reason)
 }
 
 // ReleaseMail gives up a lease on a mail that was not attempted, so the
 // next claim (of any instance) can take it at once.
 func (tx *Tx) ReleaseMail(ctx context.Context, id string) error {
-	if _, err := tx.exec(ctx, `UPDATE outbox SET lease_until = 0 WHERE id = $1 AND status = 'queued'`, id); err != nil {
-		return fmt.Errorf("store: release mail: %w", err)
-	}
-	return nil
+	return tx.write(ctx, "release mail", `UPDATE outbox SET lease_until = 0 WHERE id = $1 AND status = 'queued'`, id)
 }
 
 // Mails lists the newest outbox entries that are real mails, newest first.

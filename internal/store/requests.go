@@ -52,14 +52,10 @@ func (tx *Tx) InsertRequest(ctx context.Context, r CodeRequest) error {
 	if r.Known {
 		known = 1
 	}
-	_, err := tx.exec(ctx, `INSERT INTO code_requests (`+requestCols+`)
+	return tx.write(ctx, "insert code request", `INSERT INTO code_requests (`+requestCols+`)
 		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16)`,
 		r.ID, r.Kind, r.EmailHash, r.Email, known, r.Lang, r.Scope, r.Reason, r.Channel, r.CodeHash,
 		micros(r.CodeSentAt), micros(r.ExpiresAt), r.Attempts, micros(r.UsedAt), r.ResultRef, micros(r.CreatedAt))
-	if err != nil {
-		return fmt.Errorf("store: insert code request: %w", err)
-	}
-	return nil
 }
 
 // Request reads a code flow inside the transaction, locking it on PostgreSQL.
@@ -78,62 +74,63 @@ func (db *DB) Request(ctx context.Context, id string) (CodeRequest, error) {
 
 // CountAttempt increments the attempt counter of an unused code unless it is
 // exhausted; it reports whether this attempt may be checked. The increment
-// happens before the check, so concurrent guesses all count.
-func (tx *Tx) CountAttempt(ctx context.Context, id string, max int) (bool, error) {
-	res, err := tx.exec(ctx, `UPDATE code_requests SET attempts = attempts + 1
-		WHERE id = $1 AND attempts < $2 AND used_at = 0`, id, max)
-	if err != nil {
-		return false, fmt.Errorf("store: count attempt: %w", err)
+// happens before the check and commits with the group whatever the check
+// finds, so concurrent guesses all count. req must have been read with
+// Tx.Request in this transaction: that read locks the row (PostgreSQL; on
+// SQLite there is one writer) and sees every earlier write to it, so the
+// decision is made on it without waiting for the update's answer. The
+// update still carries the conditions, and changing no row fails the
+// transaction rather than counting an attempt that was not made.
+func (tx *Tx) CountAttempt(ctx context.Context, req CodeRequest, max int) (bool, error) {
+	if req.Attempts >= max || !req.UsedAt.IsZero() {
+		return false, nil
 	}
-	n, err := res.RowsAffected()
-	if err != nil {
-		return false, fmt.Errorf("store: count attempt: %w", err)
-	}
-	return n == 1, nil
+	return true, tx.writeChecked(ctx, "count attempt", oneRow("count attempt", req.ID), `UPDATE code_requests SET attempts = attempts + 1
+		WHERE id = $1 AND attempts < $2 AND used_at = 0`, req.ID, max)
 }
 
 // ConsumeCode marks a code used; false means another attempt used it first.
-func (tx *Tx) ConsumeCode(ctx context.Context, id string, at time.Time) (bool, error) {
-	res, err := tx.exec(ctx, `UPDATE code_requests SET used_at = $2 WHERE id = $1 AND used_at = 0`, id, micros(at))
-	if err != nil {
-		return false, fmt.Errorf("store: consume code: %w", err)
+// req must have been read with Tx.Request in this transaction (see
+// CountAttempt).
+func (tx *Tx) ConsumeCode(ctx context.Context, req CodeRequest, at time.Time) (bool, error) {
+	if !req.UsedAt.IsZero() {
+		return false, nil
 	}
-	n, err := res.RowsAffected()
-	if err != nil {
-		return false, fmt.Errorf("store: consume code: %w", err)
+	return true, tx.writeChecked(ctx, "consume code", oneRow("consume code", req.ID),
+		`UPDATE code_requests SET used_at = $2 WHERE id = $1 AND used_at = 0`, req.ID, micros(at))
+}
+
+// oneRow is the check of a write that must change exactly one row.
+func oneRow(what, id string) func(int64) error {
+	return func(n int64) error {
+		if n != 1 {
+			return fmt.Errorf("store: %s: %s changed %d rows, not 1", what, id, n)
+		}
+		return nil
 	}
-	return n == 1, nil
 }
 
 // FinishRequest records the flow's outcome and forgets the address.
 func (tx *Tx) FinishRequest(ctx context.Context, id, ref string) error {
-	if _, err := tx.exec(ctx, `UPDATE code_requests SET result_ref = $2, email = '' WHERE id = $1`, id, ref); err != nil {
-		return fmt.Errorf("store: finish request: %w", err)
-	}
-	return nil
+	return tx.write(ctx, "finish request", `UPDATE code_requests SET result_ref = $2, email = '' WHERE id = $1`, id, ref)
 }
 
 // RenewCode replaces the code of an unused request (resend): the old code
 // stops working and the attempt counter starts again.
 func (tx *Tx) RenewCode(ctx context.Context, id, codeHash string, sentAt, expiresAt time.Time) error {
-	res, err := tx.exec(ctx, `UPDATE code_requests SET code_hash = $2, code_sent_at = $3, expires_at = $4, attempts = 0
+	return tx.writeChecked(ctx, "renew code", func(n int64) error {
+		if n != 1 {
+			return fmt.Errorf("store: renew code: request %s is used or gone", id)
+		}
+		return nil
+	}, `UPDATE code_requests SET code_hash = $2, code_sent_at = $3, expires_at = $4, attempts = 0
 		WHERE id = $1 AND used_at = 0`, id, codeHash, micros(sentAt), micros(expiresAt))
-	if err != nil {
-		return fmt.Errorf("store: renew code: %w", err)
-	}
-	if n, err := res.RowsAffected(); err != nil || n != 1 {
-		return fmt.Errorf("store: renew code: request %s is used or gone", id)
-	}
-	return nil
 }
 
 // AddressEvent records a rate-limited event for an address.
 func (tx *Tx) AddressEvent(ctx context.Context, emailHash, kind string, at time.Time) error {
-	if _, err := tx.exec(ctx, `INSERT INTO address_events (email_hash, kind, at) VALUES ($1, $2, $3)`,
-		emailHash, kind, micros(at)); err != nil {
-		return fmt.Errorf("store: address event: %w", err)
-	}
-	return nil
+	return tx.write(ctx, "address event", `INSERT INTO address_events (email_hash, kind, at) VALUES ($1, $2, $3)`,
+		emailHash, kind, micros(at))
 }
 
 // AddressEvents returns the times of an address's events since a moment, oldest first.

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"time"
 
+	"github.com/jackc/pgx/v5/stdlib"
 	"golang.org/x/mod/sumdb/tlog"
 
 	"github.com/notrain/notrain/internal/ledger"
@@ -96,14 +97,76 @@ func (db *DB) writer() {
 	}
 }
 
-// commit runs one batch in one transaction and reports each op's outcome.
+// commit runs a batch and reports each op's outcome. It runs the batch as
+// one group; when that group cannot commit as a whole (an op failed after
+// its writes reached the database), it runs what is left again.
 func (db *DB) commit(batch []*op) {
-	results := make([]error, len(batch))
-	defer func() {
-		for i, o := range batch {
-			o.done <- results[i]
+	for len(batch) > 0 {
+		again, alone := db.commitGroup(batch)
+		if alone {
+			// Which op a failure belongs to is not known: each runs by
+			// itself, so that only the op at fault fails.
+			for _, o := range again {
+				db.commitGroup([]*op{o})
+			}
+			return
 		}
-	}()
+		batch = again
+	}
+}
+
+// group is one run of a batch: its ops and what has been settled of them.
+type group struct {
+	ops     []*op
+	results []error
+	settled []bool
+}
+
+func (g *group) settle(i int, err error) { g.results[i], g.settled[i] = err, true }
+
+// settleRest settles every op not settled yet with err.
+func (g *group) settleRest(err error) {
+	for i := range g.ops {
+		if !g.settled[i] {
+			g.settle(i, err)
+		}
+	}
+}
+
+// rest lists the ops not settled, but for skip.
+func (g *group) rest(skip int) []*op {
+	var out []*op
+	for i, o := range g.ops {
+		if i != skip && !g.settled[i] {
+			out = append(out, o)
+		}
+	}
+	return out
+}
+
+// report tells each settled op its outcome.
+func (g *group) report() {
+	for i, o := range g.ops {
+		if g.settled[i] {
+			o.done <- g.results[i]
+		}
+	}
+}
+
+// commitGroup runs ops in one transaction and one durable commit. Ops run
+// one after another; each sees the writes of those before it. There are
+// no savepoints (on SQLite three statements per op, on PostgreSQL a
+// subtransaction each): an op that fails before it wrote anything just
+// leaves the transaction as it was; one that fails after its writes went
+// to the database has the group rolled back, gets its error, and the
+// others are returned to run again without it. fn may therefore run more
+// than once; only its last run commits.
+//
+// It reports every op it settles on its done channel and returns the ops
+// to run again; alone says that each must run by itself.
+func (db *DB) commitGroup(batch []*op) (again []*op, alone bool) {
+	g := &group{ops: batch, results: make([]error, len(batch)), settled: make([]bool, len(batch))}
+	defer g.report()
 	timeout := opTimeout
 	for _, o := range batch {
 		if o.bulk {
@@ -112,121 +175,111 @@ func (db *DB) commit(batch []*op) {
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), timeout)
 	defer cancel()
-	// Every way out of a batch that reached the database records whether
-	// the database took it, for /healthz.
-	var fault error
 	fail := func(err error) {
-		for i := range results {
-			if results[i] == nil {
-				results[i] = err
-			}
-		}
+		g.settleRest(err)
 		db.health.set(err)
 	}
-	// The batch holds its connection for itself, so that an op can reach
-	// the driver's own connection inside the transaction (PostgreSQL's COPY
-	// through pgx). It is handed back before the statements the batch saw
-	// first are prepared: SQLite has only the one write connection.
 	conn, err := db.w.Conn(ctx)
 	if err != nil {
 		fail(fmt.Errorf("store: connection: %w", err))
-		return
+		return nil, false
 	}
-	released := false
-	release := func() {
-		if !released {
-			released = true
-			conn.Close()
+	defer conn.Close()
+	tx := &Tx{db: db, conn: conn, ctx: ctx, timeout: timeout}
+	if db.dialect == Postgres {
+		err = conn.Raw(func(dc any) error {
+			c, ok := dc.(*stdlib.Conn)
+			if !ok {
+				return fmt.Errorf("store: connection is a %T, not pgx's", dc)
+			}
+			tx.pipe = &pipe{conn: c.Conn()}
+			again, alone = db.runGroup(ctx, tx, g)
+			return nil
+		})
+		if err != nil {
+			fail(err)
 		}
+		return again, alone
 	}
-	defer release()
 	sqlTx, err := conn.BeginTx(ctx, nil)
 	if err != nil {
 		fail(fmt.Errorf("store: begin: %w", err))
-		return
+		return nil, false
 	}
-	tx := &Tx{db: db, tx: sqlTx, conn: conn, ctx: ctx}
-	if db.dialect == Postgres {
-		// Every batch of every instance takes the ledger head's row lock
-		// first: one lock order, so batches that lock other rows too
-		// (a code request, then the head) can never deadlock each other.
-		if err := tx.loadHead(ctx); err != nil {
-			sqlTx.Rollback()
-			fail(err)
-			return
-		}
-	}
-	// Runs after the deferred result delivery is set up but before it
-	// fires: the connection is free again once the transaction has ended.
-	defer func() {
-		release()
-		db.prepareLater(tx.unprepared)
-	}()
-	useSavepoints := len(batch) > 1
+	tx.tx = sqlTx
+	again, alone = db.runGroup(ctx, tx, g)
+	// Statements the group saw first are prepared once its transaction has
+	// ended and before the ops hear of it: SQLite has only the one write
+	// connection.
+	conn.Close()
+	db.prepareLater(tx.unprepared)
+	return again, alone
+}
+
+// runGroup is commitGroup's work inside the transaction tx. Every way out
+// of a group that reached the database records whether the database took
+// it, for /healthz.
+func (db *DB) runGroup(ctx context.Context, tx *Tx, g *group) (again []*op, alone bool) {
+	var fault error
 	ran := 0
-	for i, o := range batch {
+	for i, o := range g.ops {
 		if err := o.ctx.Err(); err != nil {
-			results[i] = err
+			g.settle(i, err)
 			continue
 		}
 		mark := tx.mark()
-		if useSavepoints {
-			if _, err := sqlTx.ExecContext(ctx, "SAVEPOINT w"); err != nil {
-				sqlTx.Rollback()
-				fail(fmt.Errorf("store: savepoint: %w", err))
-				return
-			}
-		}
 		// The op's own deadline still applies, but a client that goes away
-		// mid-op must not cancel statements half-way through a batch.
-		opCtx, opCancel := context.WithTimeout(context.WithoutCancel(o.ctx), timeout)
+		// mid-op must not cancel statements half-way through a group.
+		opCtx, opCancel := context.WithTimeout(context.WithoutCancel(o.ctx), tx.timeout)
 		err := o.fn(opCtx, tx)
 		opCancel()
-		if err != nil {
-			results[i] = err
-			if isFault(err) {
-				fault = err
-			}
-			tx.reset(mark)
-			if !useSavepoints {
-				sqlTx.Rollback()
-				if fault != nil {
-					db.health.set(fault)
-				}
-				return
-			}
-			if _, rbErr := sqlTx.ExecContext(ctx, "ROLLBACK TO SAVEPOINT w"); rbErr != nil {
-				sqlTx.Rollback()
-				fail(fmt.Errorf("store: rollback to savepoint: %w", rbErr))
-				return
-			}
-		} else {
+		if err == nil {
 			ran++
+			continue
 		}
-		if useSavepoints {
-			if _, err := sqlTx.ExecContext(ctx, "RELEASE SAVEPOINT w"); err != nil {
-				sqlTx.Rollback()
-				fail(fmt.Errorf("store: release savepoint: %w", err))
-				return
-			}
+		if isFault(err) {
+			fault = err
 		}
+		if tx.undo(mark) {
+			g.settle(i, err) // nothing of it reached the database
+			continue
+		}
+		tx.rollback(ctx)
+		if len(g.ops) == 1 {
+			g.settle(i, err)
+			db.health.set(fault)
+			return nil, false
+		}
+		if tx.pipe != nil && tx.pipe.broken != nil {
+			// On the pipe a failed statement may be an earlier op's
+			// write that went out with this op's read.
+			return g.rest(-1), true
+		}
+		g.settle(i, err)
+		db.health.set(fault)
+		return g.rest(i), false
 	}
 	if ran == 0 {
-		sqlTx.Rollback()
-		if fault != nil {
-			db.health.set(fault)
+		tx.rollback(ctx)
+		db.health.set(fault)
+		return nil, false
+	}
+	err := tx.flushLedgerHead(ctx)
+	if err == nil {
+		err = tx.commit(ctx)
+	}
+	if err != nil {
+		tx.rollback(ctx)
+		if tx.pipe != nil && len(g.rest(-1)) > 1 && !isFault(err) {
+			// A deferred write failed, or the ops of two instances
+			// deadlocked: each runs again by itself.
+			return g.rest(-1), true
 		}
-		return
+		g.settleRest(err)
+		db.health.set(err)
+		return nil, false
 	}
-	if err := tx.flushLedgerHead(ctx); err != nil {
-		sqlTx.Rollback()
-		fail(err)
-		return
-	}
-	if err := sqlTx.Commit(); err != nil {
-		fail(fmt.Errorf("store: commit: %w", err))
-		return
-	}
+	g.settleRest(nil)
 	db.health.set(fault)
 	for idx, h := range tx.logPending {
 		db.logCache.put(idx, h)
@@ -234,27 +287,31 @@ func (db *DB) commit(batch []*op) {
 	for _, f := range tx.afterCommit {
 		f()
 	}
+	return nil, false
 }
 
 // Tx is the write transaction an op runs in.
 type Tx struct {
-	db   *DB
-	tx   *sql.Tx
-	conn *sql.Conn // the connection tx runs on
-	ctx  context.Context
+	db      *DB
+	tx      *sql.Tx   // SQLite: the transaction
+	pipe    *pipe     // PostgreSQL: the transaction, on pgx in pipeline mode
+	conn    *sql.Conn // the connection it runs on
+	ctx     context.Context
+	timeout time.Duration // an op's own bound
+	writes  int           // statements that change something, issued so far
 
 	head        *ledger.Head // cached chain head, loaded on first append
 	headDirty   bool
 	logSize     int64               // the tree size stored, read with the head
 	treeSynced  bool                // the tree covers the head (syncTree ran)
 	logPending  map[int64]tlog.Hash // tree hashes written in this transaction
-	logOrder    []int64             // their indexes, in order, for savepoint undo
+	logOrder    []int64             // their indexes, in order, for undo
 	afterCommit []func()
 	local       map[string]*sql.Stmt // statements of this batch
 	unprepared  []string             // SQL to prepare on the connection afterwards
 }
 
-// txMark records what to undo in memory when an op's savepoint rolls back.
+// txMark records what to undo in memory when an op fails.
 type txMark struct {
 	head       *ledger.Head
 	headDirty  bool
@@ -262,18 +319,28 @@ type txMark struct {
 	logSize    int64
 	after      int
 	leaves     int
+	writes     int
+	pending    int // pipe: writes waiting
+	flushes    int // pipe: round trips made
 }
 
 func (tx *Tx) mark() txMark {
-	m := txMark{headDirty: tx.headDirty, treeSynced: tx.treeSynced, logSize: tx.logSize, after: len(tx.afterCommit), leaves: len(tx.logOrder)}
+	m := txMark{headDirty: tx.headDirty, treeSynced: tx.treeSynced, logSize: tx.logSize, after: len(tx.afterCommit),
+		leaves: len(tx.logOrder), writes: tx.writes}
 	if tx.head != nil {
 		h := *tx.head
 		m.head = &h
 	}
+	if tx.pipe != nil {
+		m.pending, m.flushes = len(tx.pipe.pend), tx.pipe.flushes
+	}
 	return m
 }
 
-func (tx *Tx) reset(m txMark) {
+// undo resets the transaction to m in memory, and reports whether that is
+// all it takes: nothing the op wrote has reached the database (it wrote
+// nothing, or on the pipe its writes are all still waiting).
+func (tx *Tx) undo(m txMark) bool {
 	tx.head, tx.headDirty = m.head, m.headDirty
 	tx.treeSynced, tx.logSize = m.treeSynced, m.logSize
 	tx.afterCommit = tx.afterCommit[:m.after]
@@ -281,6 +348,36 @@ func (tx *Tx) reset(m txMark) {
 		delete(tx.logPending, idx)
 	}
 	tx.logOrder = tx.logOrder[:m.leaves]
+	if tx.pipe != nil && tx.pipe.broken != nil {
+		return false
+	}
+	if tx.writes == m.writes {
+		return true
+	}
+	if tx.pipe != nil && tx.pipe.flushes == m.flushes {
+		tx.pipe.pend = tx.pipe.pend[:m.pending]
+		tx.writes = m.writes
+		return true
+	}
+	return false
+}
+
+func (tx *Tx) commit(ctx context.Context) error {
+	if tx.pipe != nil {
+		return tx.pipe.commit(ctx)
+	}
+	if err := tx.tx.Commit(); err != nil {
+		return fmt.Errorf("store: commit: %w", err)
+	}
+	return nil
+}
+
+func (tx *Tx) rollback(ctx context.Context) {
+	if tx.pipe != nil {
+		tx.pipe.rollback(ctx)
+		return
+	}
+	tx.tx.Rollback()
 }
 
 // AfterCommit runs f once the transaction has committed (never if it fails).
@@ -290,6 +387,7 @@ func (tx *Tx) AfterCommit(f func()) { tx.afterCommit = append(tx.afterCommit, f)
 // every objection would cost more than executing it. SQL seen for the first
 // time is prepared on the transaction (the one write connection is busy
 // with it) and, once the batch is over, on the connection for later batches.
+// (On PostgreSQL, pgx keeps its own cache of prepared statements.)
 func (tx *Tx) stmt(ctx context.Context, q string) (*sql.Stmt, error) {
 	if s, ok := tx.local[q]; ok {
 		return s, nil
@@ -324,7 +422,41 @@ func (db *DB) prepareLater(qs []string) {
 	}
 }
 
+// write runs a statement whose answer nobody reads. On PostgreSQL it
+// waits and goes to the server with the next statement that must be
+// answered (see pipe); on SQLite it runs now. label names it in errors.
+func (tx *Tx) write(ctx context.Context, label, q string, args ...any) error {
+	return tx.writeChecked(ctx, label, nil, q, args...)
+}
+
+// writeChecked is write with a check of how many rows the statement
+// changed; check's error fails the transaction.
+func (tx *Tx) writeChecked(ctx context.Context, label string, check func(int64) error, q string, args ...any) error {
+	if tx.pipe != nil {
+		tx.writes++
+		tx.pipe.queue(label, q, args, check)
+		return nil
+	}
+	res, err := tx.exec(ctx, q, args...)
+	if err != nil {
+		return fmt.Errorf("store: %s: %w", label, err)
+	}
+	if check != nil {
+		n, err := res.RowsAffected()
+		if err != nil {
+			return fmt.Errorf("store: %s: %w", label, err)
+		}
+		return check(n)
+	}
+	return nil
+}
+
+// exec runs a write now, for its answer.
 func (tx *Tx) exec(ctx context.Context, q string, args ...any) (sql.Result, error) {
+	tx.writes++
+	if tx.pipe != nil {
+		return tx.pipe.exec(ctx, q, args)
+	}
 	s, err := tx.stmt(ctx, q)
 	if err != nil {
 		return nil, err
@@ -332,15 +464,26 @@ func (tx *Tx) exec(ctx context.Context, q string, args ...any) (sql.Result, erro
 	return s.ExecContext(ctx, args...)
 }
 
-func (tx *Tx) query(ctx context.Context, q string, args ...any) (*sql.Rows, error) {
+func (tx *Tx) query(ctx context.Context, q string, args ...any) (rows, error) {
+	if tx.pipe != nil {
+		return tx.pipe.query(ctx, q, args)
+	}
 	s, err := tx.stmt(ctx, q)
 	if err != nil {
 		return nil, err
 	}
-	return s.QueryContext(ctx, args...)
+	r, err := s.QueryContext(ctx, args...)
+	if err != nil {
+		return nil, err
+	}
+	return r, nil
 }
 
-func (tx *Tx) queryRow(ctx context.Context, q string, args ...any) *sql.Row {
+func (tx *Tx) queryRow(ctx context.Context, q string, args ...any) row {
+	if tx.pipe != nil {
+		r, err := tx.pipe.query(ctx, q, args)
+		return pipeRow{r: r, err: err}
+	}
 	s, err := tx.stmt(ctx, q)
 	if err != nil {
 		// sql.Row carries no error of its own; an unprepared statement
@@ -374,9 +517,9 @@ func (tx *Tx) Append(ctx context.Context, at time.Time, kind string, body any) (
 	if err := tx.appendLeaf(ctx, e); err != nil {
 		return ledger.Entry{}, err
 	}
-	if _, err := tx.exec(ctx, "INSERT INTO ledger (seq, at, kind, body, prev_hash, hash) VALUES ($1, $2, $3, $4, $5, $6)",
+	if err := tx.write(ctx, "ledger append", "INSERT INTO ledger (seq, at, kind, body, prev_hash, hash) VALUES ($1, $2, $3, $4, $5, $6)",
 		e.Seq, e.At, e.Kind, string(e.Body), e.PrevHash, e.Hash); err != nil {
-		return ledger.Entry{}, fmt.Errorf("store: ledger append: %w", err)
+		return ledger.Entry{}, err
 	}
 	tx.head = &ledger.Head{Seq: e.Seq, Hash: e.Hash}
 	tx.headDirty = true
@@ -384,7 +527,10 @@ func (tx *Tx) Append(ctx context.Context, at time.Time, kind string, body any) (
 }
 
 // loadHead reads the chain's head into the transaction, locking it on
-// PostgreSQL (SQLite has one writer anyway).
+// PostgreSQL (SQLite has one writer anyway). The lock is taken at a
+// group's first append, not at its start, and held to its commit: groups
+// that append nothing (code requests, the outbox) never wait for it, and
+// those that do hold it only for the rest of their group.
 func (tx *Tx) loadHead(ctx context.Context) error {
 	var h ledger.Head
 	// The log's head row is read (and on PostgreSQL locked) with the
@@ -405,12 +551,14 @@ func (tx *Tx) flushLedgerHead(ctx context.Context) error {
 	if !tx.headDirty {
 		return nil
 	}
-	res, err := tx.exec(ctx, "UPDATE ledger_head SET seq = $1, hash = $2 WHERE id = 1", tx.head.Seq, tx.head.Hash)
+	err := tx.writeChecked(ctx, "ledger head", func(n int64) error {
+		if n != 1 {
+			return errors.New("store: ledger head row is missing")
+		}
+		return nil
+	}, "UPDATE ledger_head SET seq = $1, hash = $2 WHERE id = 1", tx.head.Seq, tx.head.Hash)
 	if err != nil {
-		return fmt.Errorf("store: ledger head: %w", err)
-	}
-	if n, err := res.RowsAffected(); err != nil || n != 1 {
-		return errors.Join(errors.New("store: ledger head row is missing"), err)
+		return err
 	}
 	return tx.signLog(ctx, false)
 }
