@@ -13,7 +13,9 @@ import (
 // (*store.Tx) when the answer is recorded, a read-only one (*store.View)
 // when it is only shown.
 type Directory interface {
-	AccountsByEmail(ctx context.Context, emailHash string) ([]store.Account, error)
+	// AccountsLinkedToEmail returns the accounts using the e-mail hash and
+	// every account in their link groups, in one read.
+	AccountsLinkedToEmail(ctx context.Context, emailHash string) ([]store.Account, error)
 	Account(ctx context.Context, k store.AccountKey) (store.Account, error)
 	AccountsInGroups(ctx context.Context, groups []string) ([]store.Account, error)
 }
@@ -24,14 +26,23 @@ type Directory interface {
 // their product, sorted by product and id. Named accounts the directory
 // lacks are returned as bare keys: an objection for them must still hold.
 func Covered(ctx context.Context, tx Directory, emailHash string, named []store.AccountKey, inScope func(product string) bool) ([]store.Account, error) {
+	// The address's accounts come with their groups already; only the
+	// groups of named accounts outside them are read afterwards.
 	var direct []store.Account
 	if emailHash != "" {
 		var err error
-		if direct, err = tx.AccountsByEmail(ctx, emailHash); err != nil {
+		if direct, err = tx.AccountsLinkedToEmail(ctx, emailHash); err != nil {
 			return nil, err
 		}
 	}
+	var known []string
+	for _, a := range direct {
+		if a.Group != "" && !slices.Contains(known, a.Group) {
+			known = append(known, a.Group)
+		}
+	}
 	var bare []store.Account
+	var groups []string
 	for _, k := range named {
 		a, err := tx.Account(ctx, k)
 		switch {
@@ -41,12 +52,9 @@ func Covered(ctx context.Context, tx Directory, emailHash string, named []store.
 			return nil, err
 		default:
 			direct = append(direct, a)
-		}
-	}
-	var groups []string
-	for _, a := range direct {
-		if a.Group != "" && !slices.Contains(groups, a.Group) {
-			groups = append(groups, a.Group)
+			if a.Group != "" && !slices.Contains(known, a.Group) && !slices.Contains(groups, a.Group) {
+				groups = append(groups, a.Group)
+			}
 		}
 	}
 	linked, err := tx.AccountsInGroups(ctx, groups)

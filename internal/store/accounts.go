@@ -63,15 +63,23 @@ func (tx *Tx) UpsertAccounts(ctx context.Context, accts []Account, now time.Time
 }
 
 const (
-	accountsByEmailSQL = `SELECT product, account_id, email_hash, birthdate, handle, link_group
-		FROM accounts WHERE email_hash = $1 ORDER BY product, account_id`
+	// The address's own accounts and those sharing a link group with one
+	// of them (the same person on other products).
+	linkedToEmailSQL = `SELECT product, account_id, email_hash, birthdate, handle, link_group
+		FROM accounts WHERE email_hash = $1
+		UNION
+		SELECT a.product, a.account_id, a.email_hash, a.birthdate, a.handle, a.link_group
+		FROM accounts d JOIN accounts a ON a.link_group = d.link_group
+		WHERE d.email_hash = $1 AND d.link_group <> ''
+		ORDER BY product, account_id`
 	accountSQL = `SELECT product, account_id, email_hash, birthdate, handle, link_group
 		FROM accounts WHERE product = $1 AND account_id = $2`
 )
 
-// AccountsByEmail returns the accounts that use the e-mail hash.
-func (tx *Tx) AccountsByEmail(ctx context.Context, emailHash string) ([]Account, error) {
-	return scanAccounts(tx.query(ctx, accountsByEmailSQL, emailHash))
+// AccountsLinkedToEmail returns the accounts that use the e-mail hash and
+// every account in their link groups.
+func (tx *Tx) AccountsLinkedToEmail(ctx context.Context, emailHash string) ([]Account, error) {
+	return scanAccounts(tx.query(ctx, linkedToEmailSQL, emailHash))
 }
 
 // HasAccountWithEmail reports whether any account uses the e-mail hash.
@@ -134,9 +142,10 @@ func (db *DB) View(ctx context.Context, fn func(context.Context, *View) error) e
 	return fn(ctx, &View{tx: tx})
 }
 
-// AccountsByEmail returns the accounts that use the e-mail hash.
-func (v *View) AccountsByEmail(ctx context.Context, emailHash string) ([]Account, error) {
-	return scanAccounts(v.tx.QueryContext(ctx, accountsByEmailSQL, emailHash))
+// AccountsLinkedToEmail returns the accounts that use the e-mail hash and
+// every account in their link groups.
+func (v *View) AccountsLinkedToEmail(ctx context.Context, emailHash string) ([]Account, error) {
+	return scanAccounts(v.tx.QueryContext(ctx, linkedToEmailSQL, emailHash))
 }
 
 // Account reads one account.

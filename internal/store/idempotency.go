@@ -81,6 +81,7 @@ func (tx *Tx) ReleaseIdempotencyKey(ctx context.Context, key, route string) erro
 func (tx *Tx) ClientEvent(ctx context.Context, client string, since, now time.Time, limit int) (allowed bool, oldest time.Time, err error) {
 	var n int
 	var first int64
+	tx.lockKey("client", client) // as for an address's events
 	if err := tx.queryRow(ctx, `SELECT COUNT(*), COALESCE(MIN(at), 0) FROM client_events WHERE client = $1 AND at > $2`,
 		client, micros(since)).Scan(&n, &first); err != nil {
 		return false, time.Time{}, fmt.Errorf("store: client events: %w", err)

@@ -296,8 +296,8 @@ func testOneLogKeyPerStore(t *testing.T, dsn string) {
 }
 
 // Ops that append and then fail inside a group commit leave no trace in
-// the tree: their savepoint is rolled back and so are their pending
-// hashes, while the ops beside them in the batch keep theirs.
+// the tree: the group runs again without them, while the ops beside them
+// keep their entries and hashes.
 func TestFailedAppendsLeaveNoTreeHashes(t *testing.T) {
 	dbtest.Each(t, testFailedAppendsLeaveNoTreeHashes)
 }

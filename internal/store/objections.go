@@ -54,7 +54,16 @@ func (tx *Tx) InsertObjection(ctx context.Context, o Objection) error {
 // that were made with the e-mail hash or cover an account that uses it, and
 // were recorded (their ledger entry's time) no later than recordedBy: a
 // withdrawal ends only what was in force when it was asked for.
+//
+// It reads under the ledger head's lock (which every recorded objection
+// takes): no other group or instance can record one between this read and
+// the withdrawal's own entry.
 func (tx *Tx) ObjectionsInForceFor(ctx context.Context, emailHash string, recordedBy time.Time) ([]string, error) {
+	if tx.head == nil {
+		if err := tx.loadHead(ctx); err != nil {
+			return nil, err
+		}
+	}
 	rows, err := tx.query(ctx, `SELECT o.id FROM objections o LEFT JOIN ledger l ON l.seq = o.ledger_seq
 		WHERE o.withdrawn_at = 0 AND o.status <> 'rejected' AND COALESCE(l.at, 0) <= $2 AND (
 			o.email_hash = $1 OR o.id IN (

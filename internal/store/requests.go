@@ -3,6 +3,7 @@ package store
 import (
 	"context"
 	"fmt"
+	"slices"
 	"time"
 )
 
@@ -129,30 +130,85 @@ func (tx *Tx) RenewCode(ctx context.Context, id, codeHash string, sentAt, expire
 
 // AddressEvent records a rate-limited event for an address.
 func (tx *Tx) AddressEvent(ctx context.Context, emailHash, kind string, at time.Time) error {
-	return tx.write(ctx, "address event", `INSERT INTO address_events (email_hash, kind, at) VALUES ($1, $2, $3)`,
-		emailHash, kind, micros(at))
+	if err := tx.write(ctx, "address event", `INSERT INTO address_events (email_hash, kind, at) VALUES ($1, $2, $3)`,
+		emailHash, kind, micros(at)); err != nil {
+		return err
+	}
+	if w := tx.addrEvents[emailHash]; w != nil && micros(at) > w.since {
+		// Kept in time order, as read.
+		i := len(w.events)
+		for i > 0 && w.events[i-1].at > micros(at) {
+			i--
+		}
+		w.events = slices.Insert(w.events, i, addressEvent{kind: kind, at: micros(at)})
+	}
+	return nil
 }
 
 // AddressEvents returns the times of an address's events since a moment, oldest first.
+//
+// The address is locked first, to the end of the transaction, so that the
+// count and the event it leads to are one step for every writer of every
+// instance: two requests for one address cannot both pass a limit each
+// would pass alone.
+//
+// A code request asks about several kinds of event of one address (its
+// limits, then whether a notice is due): the first question reads every
+// kind since then at once, and the transaction answers the later ones,
+// and counts its own new events, from what it read.
 func (tx *Tx) AddressEvents(ctx context.Context, emailHash, kind string, since time.Time) ([]time.Time, error) {
-	rows, err := tx.query(ctx, `SELECT at FROM address_events WHERE email_hash = $1 AND kind = $2 AND at > $3 ORDER BY at`,
-		emailHash, kind, micros(since))
+	w := tx.addrEvents[emailHash]
+	if w == nil || micros(since) < w.since {
+		tx.lockKey("address", emailHash)
+		var err error
+		if w, err = tx.readAddressEvents(ctx, emailHash, micros(since)); err != nil {
+			return nil, err
+		}
+		if tx.addrEvents == nil {
+			tx.addrEvents = map[string]*eventWindow{}
+		}
+		tx.addrEvents[emailHash] = w
+	}
+	var out []time.Time
+	for _, e := range w.events {
+		if e.kind == kind && e.at > micros(since) {
+			out = append(out, fromMicros(e.at))
+		}
+	}
+	return out, nil
+}
+
+// eventWindow is what a transaction knows of an address's events: all of
+// them after since, oldest first.
+type eventWindow struct {
+	since  int64
+	events []addressEvent
+}
+
+type addressEvent struct {
+	kind string
+	at   int64
+}
+
+func (tx *Tx) readAddressEvents(ctx context.Context, emailHash string, since int64) (*eventWindow, error) {
+	rows, err := tx.query(ctx, `SELECT kind, at FROM address_events WHERE email_hash = $1 AND at > $2 ORDER BY at`,
+		emailHash, since)
 	if err != nil {
 		return nil, fmt.Errorf("store: address events: %w", err)
 	}
 	defer rows.Close()
-	var out []time.Time
+	w := &eventWindow{since: since}
 	for rows.Next() {
-		var at int64
-		if err := rows.Scan(&at); err != nil {
+		var e addressEvent
+		if err := rows.Scan(&e.kind, &e.at); err != nil {
 			return nil, fmt.Errorf("store: address events: %w", err)
 		}
-		out = append(out, fromMicros(at))
+		w.events = append(w.events, e)
 	}
 	if err := rows.Err(); err != nil {
 		return nil, fmt.Errorf("store: address events: %w", err)
 	}
-	return out, nil
+	return w, nil
 }
 
 // Forget blanks the addresses of flows that ended or expired before cutoff

@@ -5,6 +5,7 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"hash/fnv"
 	"time"
 
 	"github.com/jackc/pgx/v5/stdlib"
@@ -67,7 +68,6 @@ func (db *DB) write(ctx context.Context, o *op) error {
 }
 
 func (db *DB) writer() {
-	defer close(db.stopped)
 	for {
 		var first *op
 		select {
@@ -307,6 +307,7 @@ type Tx struct {
 	logPending  map[int64]tlog.Hash // tree hashes written in this transaction
 	logOrder    []int64             // their indexes, in order, for undo
 	afterCommit []func()
+	addrEvents  map[string]*eventWindow // events read or written, by address
 	local       map[string]*sql.Stmt // statements of this batch
 	unprepared  []string             // SQL to prepare on the connection afterwards
 }
@@ -348,6 +349,7 @@ func (tx *Tx) undo(m txMark) bool {
 		delete(tx.logPending, idx)
 	}
 	tx.logOrder = tx.logOrder[:m.leaves]
+	tx.addrEvents = nil // read again rather than undone
 	if tx.pipe != nil && tx.pipe.broken != nil {
 		return false
 	}
@@ -449,6 +451,21 @@ func (tx *Tx) writeChecked(ctx context.Context, label string, check func(int64) 
 		return check(n)
 	}
 	return nil
+}
+
+// lockKey locks what kind and key name until the transaction ends, on
+// PostgreSQL with an advisory lock that goes out with the next statement
+// (SQLite has one writer). Taking it twice is harmless. It is not a write:
+// an op that fails after taking it leaves nothing to undo.
+func (tx *Tx) lockKey(kind, key string) {
+	if tx.pipe == nil {
+		return
+	}
+	h := fnv.New64a()
+	h.Write([]byte(kind))
+	h.Write([]byte{0})
+	h.Write([]byte(key))
+	tx.pipe.queue("lock "+kind, "SELECT pg_advisory_xact_lock($1)", []any{int64(h.Sum64())}, nil)
 }
 
 // exec runs a write now, for its answer.

@@ -1,0 +1,120 @@
+package store_test
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/notrain/notrain/internal/store"
+	"github.com/notrain/notrain/internal/testutil/dbtest"
+)
+
+// A write the database refuses fails only the op that made it, even when
+// it reaches the server only with a later op's statement (PostgreSQL's
+// pipe sends writes with the next read).
+func TestRefusedWriteFailsOnlyItsOp(t *testing.T) { dbtest.Each(t, testRefusedWriteFailsOnlyItsOp) }
+
+func testRefusedWriteFailsOnlyItsOp(t *testing.T, dsn string) {
+	db := openAt(t, dsn)
+	now := time.Now()
+	req := func(id string) store.CodeRequest {
+		return store.CodeRequest{ID: id, Kind: "objection", EmailHash: "h", Lang: "de", Scope: "all",
+			CodeSentAt: now, ExpiresAt: now.Add(time.Hour), CreatedAt: now}
+	}
+	if err := db.Write(ctx, func(ctx context.Context, tx *store.Tx) error { return tx.InsertRequest(ctx, req("taken")) }); err != nil {
+		t.Fatal(err)
+	}
+	var wg sync.WaitGroup
+	errs := make([]error, 120)
+	for i := range errs {
+		wg.Go(func() {
+			errs[i] = db.Write(ctx, func(ctx context.Context, tx *store.Tx) error {
+				id := fmt.Sprintf("r%d", i)
+				if i%7 == 3 {
+					id = "taken" // a duplicate key: the server refuses it
+				}
+				if err := tx.InsertRequest(ctx, req(id)); err != nil {
+					return err
+				}
+				// A read after the write, so that on the pipe the refused
+				// insert goes out with this op's own read or a later op's.
+				_, err := tx.Request(ctx, id)
+				return err
+			})
+		})
+	}
+	wg.Wait()
+	for i, err := range errs {
+		if (i%7 == 3) != (err != nil) {
+			t.Fatalf("op %d: err = %v", i, err)
+		}
+	}
+	var n int
+	if err := dbtest.Raw(t, dsn).QueryRow("SELECT COUNT(*) FROM code_requests").Scan(&n); err != nil {
+		t.Fatal(err)
+	}
+	if want := 1 + len(errs) - (len(errs)+3)/7; n != want {
+		t.Fatalf("%d code requests stored, want %d", n, want)
+	}
+}
+
+// A limit counted from an address's events holds across the writers of
+// several instances on one database: the count and the event it allows
+// are one step.
+func TestAddressLimitHoldsAcrossInstances(t *testing.T) {
+	dbtest.Each(t, testAddressLimitHoldsAcrossInstances)
+}
+
+func testAddressLimitHoldsAcrossInstances(t *testing.T, dsn string) {
+	a := openAt(t, dsn)
+	b, err := store.Open(ctx, dsn, store.Options{Writers: 3})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { b.Close() })
+	const limit = 5
+	refused := errors.New("limit reached")
+	var wg sync.WaitGroup
+	errs := make([]error, 60)
+	for i := range errs {
+		db := a
+		if i%2 == 1 {
+			db = b
+		}
+		wg.Go(func() {
+			errs[i] = db.Write(ctx, func(ctx context.Context, tx *store.Tx) error {
+				now := time.Now()
+				seen, err := tx.AddressEvents(ctx, "box", "code_request", now.Add(-time.Hour))
+				if err != nil {
+					return err
+				}
+				if len(seen) >= limit {
+					return refused
+				}
+				// A slow group: the other instance's groups run meanwhile.
+				time.Sleep(2 * time.Millisecond)
+				return tx.AddressEvent(ctx, "box", "code_request", now)
+			})
+		})
+	}
+	wg.Wait()
+	allowed := 0
+	for i, err := range errs {
+		switch {
+		case err == nil:
+			allowed++
+		case !errors.Is(err, refused):
+			t.Fatalf("op %d: %v", i, err)
+		}
+	}
+	var n int
+	if err := dbtest.Raw(t, dsn).QueryRow("SELECT COUNT(*) FROM address_events WHERE email_hash = 'box'").Scan(&n); err != nil {
+		t.Fatal(err)
+	}
+	if allowed != limit || n != limit {
+		t.Fatalf("%d ops allowed, %d events stored; the limit is %d", allowed, n, limit)
+	}
+}
