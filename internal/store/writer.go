@@ -308,8 +308,8 @@ type Tx struct {
 	logOrder    []int64             // their indexes, in order, for undo
 	afterCommit []func()
 	addrEvents  map[string]*eventWindow // events read or written, by address
-	local       map[string]*sql.Stmt // statements of this batch
-	unprepared  []string             // SQL to prepare on the connection afterwards
+	local       map[string]*sql.Stmt    // statements of this batch
+	unprepared  []string                // SQL to prepare on the connection afterwards
 }
 
 // txMark records what to undo in memory when an op fails.
