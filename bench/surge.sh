@@ -6,7 +6,12 @@
 # latency per step, errors and mail delivery delay, and checks that every
 # acknowledged objection is in the store.
 #
-#   bash bench/surge.sh [--rates 3000,1500] [--duration 60] [--stores sqlite,postgres]
+#   bash bench/surge.sh [--rates 3000,1500] [--duration 60] [--stores sqlite,postgres] [--instances 1]
+#
+# --instances N runs N notrain services on the one store (each with its own
+# dispatcher, all sending to the generator); every person asks for a code
+# at one instance and confirms it at the next. --debug-addr ADDR serves the
+# first instance's profiler there (go tool pprof http://ADDR/debug/pprof/profile).
 #
 # PostgreSQL: NOTRAIN_BENCH_POSTGRES (default postgres://postgres@127.0.0.1:5432/postgres);
 # a database notrain_surge is created there for each run and dropped after.
@@ -16,12 +21,16 @@ cd "$(dirname "$0")/.."
 rates=3000,1500
 duration=60
 stores=sqlite,postgres
+instances=1
+debug=
 pg=${NOTRAIN_BENCH_POSTGRES:-postgres://postgres@127.0.0.1:5432/postgres?sslmode=disable}
 while (($#)); do
 	case $1 in
 	--rates) rates=$2; shift 2 ;;
 	--duration) duration=$2; shift 2 ;;
 	--stores) stores=$2; shift 2 ;;
+	--instances) instances=$2; shift 2 ;;
+	--debug-addr) debug=$2; shift 2 ;;
 	*) echo "surge.sh: unknown argument $1" >&2; exit 2 ;;
 	esac
 done
@@ -65,22 +74,32 @@ for store in ${stores//,/ }; do
 		say "$store, $rate objections/s for ${duration}s: importing accounts"
 		"$out/notrain" accounts import "$accounts" --db "$dsn" --secret "$secret" --log-key "$logkey" >/dev/null
 		smtp=127.0.0.1:$(port)
-		http=127.0.0.1:$(port)
-		result=$out/surge-$store-$rate.json
-		"$out/surge" -target "http://$http" -smtp "$smtp" -rate "$rate" -duration "${duration}s" -count $((n + 1000)) -db "$dsn" -json "$result" >"$out/surge-$store-$rate.log" 2>&1 &
+		run=$store-$rate
+		((instances > 1)) && run=$store-$rate-x$instances
+		result=$out/surge-$run.json
+		targets=
+		srvs=()
+		for ((k = 0; k < instances; k++)); do
+			http=127.0.0.1:$(port)
+			targets+=${targets:+,}http://$http
+			extra=()
+			((k == 0)) && [[ -n $debug ]] && extra=(--debug-addr "$debug")
+			# The generator plays every person from one address: the per-address
+			# limits (--ip-rate-limit, --conns-per-client) are off, as they would
+			# not apply to people arriving from many addresses.
+			"$out/notrain" serve --addr "$http" --metrics-addr "127.0.0.1:$(port)" --db "$dsn" --secret "$secret" --log-key "$logkey" \
+				--mail "smtp://$smtp" --mail-from "notrain <noreply@notrain.test>" \
+				--ip-rate-limit 0 --conns-per-client 0 --log-level error "${extra[@]}" >"$out/serve-$run-$k.log" 2>&1 &
+			srvs+=($!)
+		done
+		"$out/surge" -target "$targets" -smtp "$smtp" -rate "$rate" -duration "${duration}s" -count $((n + 1000)) -db "$dsn" -json "$result" >"$out/surge-$run.log" 2>&1 &
 		gen=$!
-		# The generator plays every person from one address: the per-address
-		# limits (--ip-rate-limit, --conns-per-client) are off, as they would
-		# not apply to people arriving from many addresses.
-		"$out/notrain" serve --addr "$http" --db "$dsn" --secret "$secret" --log-key "$logkey" --mail "smtp://$smtp" --mail-from "notrain <noreply@notrain.test>" \
-			--ip-rate-limit 0 --conns-per-client 0 --log-level error >"$out/serve-$store-$rate.log" 2>&1 &
-		srv=$!
 		status=0
 		wait $gen || status=$?
-		kill -INT $srv
-		wait $srv || true
+		kill -INT "${srvs[@]}"
+		wait "${srvs[@]}" || true
 		[[ $store == postgres ]] && psql -q "$pg" -c "DROP DATABASE IF EXISTS notrain_surge WITH (FORCE)"
-		cat "$out/surge-$store-$rate.log"
+		cat "$out/surge-$run.log"
 		((status == 0)) || { echo "surge: the $store run at $rate/s failed" >&2; exit 1; }
 	done
 done

@@ -31,7 +31,7 @@ import (
 
 func main() {
 	var (
-		target   = flag.String("target", "http://127.0.0.1:8080", "notrain base URL")
+		target   = flag.String("target", "http://127.0.0.1:8080", "notrain base URL; several, comma-separated, for instances on one store (each person asks one and confirms at the next)")
 		smtpAddr = flag.String("smtp", "127.0.0.1:2525", "address to receive notrain's mail on")
 		rate     = flag.Float64("rate", 1000, "arrivals per second")
 		duration = flag.Duration("duration", 60*time.Second, "how long people keep arriving")
@@ -127,6 +127,7 @@ type result struct {
 }
 
 func run(target, smtpAddr string, rate float64, duration time.Duration, pattern string, first, count int, db, out string, wait time.Duration) error {
+	targets := strings.Split(target, ",")
 	mb := &mailbox{waiting: map[string]chan string{}}
 	srv := smtp.NewServer(backend{mb})
 	srv.Addr, srv.Domain, srv.AllowInsecureAuth = smtpAddr, "localhost", true
@@ -136,8 +137,10 @@ func run(target, smtpAddr string, rate float64, duration time.Duration, pattern 
 
 	client := &http.Client{Timeout: 30 * time.Second, Transport: &http.Transport{
 		MaxIdleConns: 4096, MaxIdleConnsPerHost: 4096, IdleConnTimeout: time.Minute}}
-	if err := waitHealthy(client, target, wait); err != nil {
-		return err
+	for _, t := range targets {
+		if err := waitHealthy(client, t, wait); err != nil {
+			return err
+		}
 	}
 	n := int(rate * duration.Seconds())
 	if n > count {
@@ -149,7 +152,8 @@ func run(target, smtpAddr string, rate float64, duration time.Duration, pattern 
 	for i := range n {
 		at := began.Add(time.Duration(float64(i) / rate * float64(time.Second)))
 		time.Sleep(time.Until(at))
-		wg.Go(func() { results[i] = person(client, mb, target, fmt.Sprintf(pattern, first+i)) })
+		ask, confirm := targets[i%len(targets)], targets[(i+1)%len(targets)]
+		wg.Go(func() { results[i] = person(client, mb, ask, confirm, fmt.Sprintf(pattern, first+i)) })
 	}
 	arrived := time.Since(began)
 	wg.Wait()
@@ -203,7 +207,9 @@ func post(client *http.Client, url string, body any) (int, map[string]any, error
 	return resp.StatusCode, out, nil
 }
 
-func person(client *http.Client, mb *mailbox, target, addr string) (r result) {
+// person asks for a code at one instance and confirms it at another (the
+// same, with one instance): the code request must be visible to all.
+func person(client *http.Client, mb *mailbox, target, confirm, addr string) (r result) {
 	t0 := time.Now()
 	codes := mb.expect(addr)
 	defer mb.forget(addr)
@@ -223,7 +229,7 @@ func person(client *http.Client, mb *mailbox, target, addr string) (r result) {
 	}
 	r.mail = time.Since(t1)
 	t2 := time.Now()
-	status, body, err = post(client, target+"/api/v1/objections/verify", map[string]any{"request_id": body["request_id"], "code": code})
+	status, body, err = post(client, confirm+"/api/v1/objections/verify", map[string]any{"request_id": body["request_id"], "code": code})
 	r.verify = time.Since(t2)
 	r.total = time.Since(t0)
 	if err != nil || status != http.StatusOK {
