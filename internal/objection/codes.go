@@ -296,8 +296,9 @@ func notFound() *Error {
 
 // Verify checks a code and, when it is right, records the objection or the
 // withdrawal, its ledger entry and its confirmation mail in one transaction.
-// The attempt counter is raised before the code is compared and that raise
-// is committed even when the code is wrong.
+// Every checked code counts as an attempt, in the transaction that checks
+// it and with the request row locked, so concurrent guesses all count; a
+// wrong code's count is committed like any outcome.
 func (s *Service) Verify(ctx context.Context, flow Flow, requestID, rawCode string) (Outcome, error) {
 	if !ids.IsRequest(requestID) {
 		return Outcome{}, notFound()
@@ -327,11 +328,10 @@ func (s *Service) Verify(ctx context.Context, flow Flow, requestID, rawCode stri
 			refusal = &Error{Code: CodeCodeExpired, Field: "code"}
 			return nil
 		}
-		allowed, err := tx.CountAttempt(ctx, req, otp.MaxAttempts)
-		if err != nil {
-			return err
-		}
-		if !allowed {
+		// The request row is locked: the attempt is counted with the
+		// outcome of its check, in this transaction, so concurrent guesses
+		// all count.
+		if !req.AttemptAllowed(otp.MaxAttempts) {
 			refusal = &Error{Code: CodeTooManyAttempts, Field: "code"}
 			return nil
 		}
@@ -341,15 +341,7 @@ func (s *Service) Verify(ctx context.Context, flow Flow, requestID, rawCode stri
 		matched = otp.Equal(s.keys.CodeHash(requestID, code), req.CodeHash) && (req.Known || flow == FlowAccess)
 		if !matched {
 			refusal = &Error{Code: CodeCodeInvalid, Field: "code", Remaining: otp.MaxAttempts - req.Attempts - 1}
-			return nil
-		}
-		consumed, err := tx.ConsumeCode(ctx, req, now)
-		if err != nil {
-			return err
-		}
-		if !consumed {
-			refusal = &Error{Code: CodeCodeUsed, Field: "code"}
-			return nil
+			return tx.CountAttempt(ctx, req, otp.MaxAttempts)
 		}
 		switch flow {
 		case FlowObjection:
@@ -362,7 +354,7 @@ func (s *Service) Verify(ctx context.Context, flow Flow, requestID, rawCode stri
 		if err != nil {
 			return err
 		}
-		return tx.FinishRequest(ctx, requestID, out.Reference)
+		return tx.UseCode(ctx, req, otp.MaxAttempts, now, out.Reference)
 	})
 	if err != nil {
 		return Outcome{}, err

@@ -73,32 +73,33 @@ func (db *DB) Request(ctx context.Context, id string) (CodeRequest, error) {
 	return scanRequest(db.r.QueryRowContext(ctx, `SELECT `+requestCols+` FROM code_requests WHERE id = $1`, id))
 }
 
-// CountAttempt increments the attempt counter of an unused code unless it is
-// exhausted; it reports whether this attempt may be checked. The increment
-// happens before the check and commits with the group whatever the check
-// finds, so concurrent guesses all count. req must have been read with
+// AttemptAllowed reports whether the code may still be checked: it is
+// unused and its attempts are not exhausted. r must have been read with
 // Tx.Request in this transaction: that read locks the row (PostgreSQL; on
 // SQLite there is one writer) and sees every earlier write to it, so the
-// decision is made on it without waiting for the update's answer. The
-// update still carries the conditions, and changing no row fails the
-// transaction rather than counting an attempt that was not made.
-func (tx *Tx) CountAttempt(ctx context.Context, req CodeRequest, max int) (bool, error) {
-	if req.Attempts >= max || !req.UsedAt.IsZero() {
-		return false, nil
-	}
-	return true, tx.writeChecked(ctx, "count attempt", oneRow("count attempt", req.ID), `UPDATE code_requests SET attempts = attempts + 1
+// decision holds until the transaction ends.
+func (r CodeRequest) AttemptAllowed(max int) bool {
+	return r.Attempts < max && r.UsedAt.IsZero()
+}
+
+// CountAttempt records a checked code that did not match; it commits with
+// the group whatever else the op does. req is as for AttemptAllowed,
+// which must have allowed the attempt: the update carries the same
+// conditions, and changing no row fails the transaction rather than
+// losing the count.
+func (tx *Tx) CountAttempt(ctx context.Context, req CodeRequest, max int) error {
+	return tx.writeChecked(ctx, "count attempt", oneRow("count attempt", req.ID), `UPDATE code_requests SET attempts = attempts + 1
 		WHERE id = $1 AND attempts < $2 AND used_at = 0`, req.ID, max)
 }
 
-// ConsumeCode marks a code used; false means another attempt used it first.
-// req must have been read with Tx.Request in this transaction (see
-// CountAttempt).
-func (tx *Tx) ConsumeCode(ctx context.Context, req CodeRequest, at time.Time) (bool, error) {
-	if !req.UsedAt.IsZero() {
-		return false, nil
-	}
-	return true, tx.writeChecked(ctx, "consume code", oneRow("consume code", req.ID),
-		`UPDATE code_requests SET used_at = $2 WHERE id = $1 AND used_at = 0`, req.ID, micros(at))
+// UseCode records the attempt whose code matched and the flow's outcome:
+// the attempt is counted, the code marked used, the result's reference
+// kept and the address forgotten, in one statement. req is as for
+// CountAttempt.
+func (tx *Tx) UseCode(ctx context.Context, req CodeRequest, max int, at time.Time, ref string) error {
+	return tx.writeChecked(ctx, "use code", oneRow("use code", req.ID), `UPDATE code_requests
+		SET attempts = attempts + 1, used_at = $3, result_ref = $4, email = ''
+		WHERE id = $1 AND attempts < $2 AND used_at = 0`, req.ID, max, micros(at), ref)
 }
 
 // oneRow is the check of a write that must change exactly one row.
@@ -109,11 +110,6 @@ func oneRow(what, id string) func(int64) error {
 		}
 		return nil
 	}
-}
-
-// FinishRequest records the flow's outcome and forgets the address.
-func (tx *Tx) FinishRequest(ctx context.Context, id, ref string) error {
-	return tx.write(ctx, "finish request", `UPDATE code_requests SET result_ref = $2, email = '' WHERE id = $1`, id, ref)
 }
 
 // RenewCode replaces the code of an unused request (resend): the old code
