@@ -211,6 +211,16 @@ func (s *Service) save(ctx context.Context, flow Flow, fn func(context.Context, 
 	if s.m != nil {
 		s.m.Saturated.WithLabelValues(string(flow)).Inc()
 	}
+	return s.Saturated()
+}
+
+// SaveTimeout is the bound on the wait for the store to take a write of
+// a code request (negative: none); whoever writes on such a request's
+// behalf (an idempotency key) bounds its write alike.
+func (s *Service) SaveTimeout() time.Duration { return s.cfg.SaveTimeout }
+
+// Saturated is the refusal of a request the store could not save in time.
+func (s *Service) Saturated() *Error {
 	return &Error{Code: CodeSaturated, RetryAfter: SaturatedRetryAfter, Until: s.now().Add(SaturatedRetryAfter)}
 }
 
