@@ -17,6 +17,7 @@ import (
 	"github.com/notrain/notrain/internal/mail"
 	"github.com/notrain/notrain/internal/objection"
 	"github.com/notrain/notrain/internal/store"
+	"github.com/notrain/notrain/internal/testutil/dbtest"
 	"github.com/notrain/notrain/internal/testutil/fixture"
 	"github.com/notrain/notrain/internal/web"
 )
@@ -191,8 +192,12 @@ func blockWriter(t *testing.T, db *store.DB) (release func()) {
 // is told at once, with 503 and Retry-After, that nothing was saved and
 // when to try again: no hang, and no mail left to send for it.
 func TestCodeRequestRefusedUnsavedWhenTheStoreIsSaturated(t *testing.T) {
+	dbtest.Each(t, testRefusedUnsaved)
+}
+
+func testRefusedUnsaved(t *testing.T, dsn string) {
 	const bound = 200 * time.Millisecond
-	e := newOverloadEnv(t, fixture.Options{SaveTimeout: bound})
+	e := newOverloadEnv(t, fixture.Options{SaveTimeout: bound, DSN: dsn})
 	release := blockWriter(t, e.DB)
 	retry := strconv.Itoa(int(objection.SaturatedRetryAfter / time.Second))
 	for _, lang := range e.Cat.Languages() {
@@ -295,7 +300,11 @@ func TestFullWriteQueueIsRefusedAtOnce(t *testing.T) {
 // age, whether pages say codes are late, the write queue, and each kind's
 // delivery delay.
 func TestMetricsShowBacklogAndDeliveryDelay(t *testing.T) {
-	e := newOverloadEnv(t, fixture.Options{})
+	dbtest.Each(t, testBacklogMetrics)
+}
+
+func testBacklogMetrics(t *testing.T, dsn string) {
+	e := newOverloadEnv(t, fixture.Options{DSN: dsn})
 	scrape := func() string { t.Helper(); return get(t, e.MetricsURL+"/metrics", "en") }
 	has := func(m string, want ...string) {
 		t.Helper()
