@@ -3,6 +3,7 @@ package web_test
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"html"
 	"io"
 	"net/http"
@@ -356,4 +357,39 @@ func testBacklogMetrics(t *testing.T, dsn string) {
 	has(scrape(), `notrain_outbox_backlog{priority="urgent"} 1`, `notrain_outbox_oldest_urgent_age_seconds 0`, `notrain_mail_behind 0`)
 	e.Clock.Advance(time.Hour + 30*time.Second)
 	has(scrape(), `notrain_outbox_oldest_urgent_age_seconds 30`, `notrain_mail_behind 1`)
+}
+
+// The other half of "not saved is certain": a write that has started
+// when the bound runs out is waited for and reported as what it is.
+func TestWriteWithinWaitsForAWriteThatStarted(t *testing.T) {
+	e := newOverloadEnv(t, fixture.Options{})
+	const bound = 100 * time.Millisecond
+	err := e.DB.WriteWithin(context.Background(), bound, func(ctx context.Context, tx *store.Tx) error {
+		time.Sleep(3 * bound) // past the bound, inside the transaction
+		return tx.QueueMail(ctx, store.Mail{ID: "m-slow", MessageID: "<m-slow@notrain.test>", Kind: mail.KindCode,
+			To: "slow@example.de", Lang: "en", Subject: "s", Text: "t", Urgent: true, CreatedAt: e.Clock.Now()})
+	})
+	if err != nil {
+		t.Fatalf("a write that started within the bound: %v", err)
+	}
+	if ms := e.MailsTo(t, "slow@example.de"); len(ms) != 1 {
+		t.Fatalf("the started write is not saved: %d mails", len(ms))
+	}
+	// And one that never started is refused, then never runs.
+	release := blockWriter(t, e.DB)
+	ran := make(chan struct{}, 1)
+	err = e.DB.WriteWithin(context.Background(), bound, func(context.Context, *store.Tx) error { ran <- struct{}{}; return nil })
+	if !errors.Is(err, store.ErrSaturated) {
+		t.Fatalf("a write held behind a busy writer: %v, want ErrSaturated", err)
+	}
+	release()
+	// A later write commits after the abandoned one would have run.
+	if err := e.DB.Write(context.Background(), func(context.Context, *store.Tx) error { return nil }); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case <-ran:
+		t.Fatal("the abandoned write ran after its refusal")
+	default:
+	}
 }
