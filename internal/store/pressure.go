@@ -40,7 +40,6 @@ func (db *DB) WriteWithin(ctx context.Context, bound time.Duration, fn func(cont
 		running
 		abandoned
 	)
-	var state atomic.Int32
 	if depth, capacity := db.WriteQueue(); depth >= capacity {
 		// The queue is full: waiting for a place only lengthens it. At
 		// 3,000 requests/s on SQLite (bench/surge.sh, 15 s) refusing here
@@ -48,6 +47,7 @@ func (db *DB) WriteWithin(ctx context.Context, bound time.Duration, fn func(cont
 		// refused as many, took the p99 to 14 s and dropped connections.
 		return ErrSaturated
 	}
+	var state atomic.Int32
 	wctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	timer := time.AfterFunc(bound, func() {
