@@ -6,7 +6,9 @@ import (
 	"testing"
 	"time"
 
+	"github.com/notrain/notrain/internal/backlog"
 	"github.com/notrain/notrain/internal/mail"
+	"github.com/notrain/notrain/internal/objection"
 	"github.com/notrain/notrain/internal/otp"
 )
 
@@ -17,9 +19,11 @@ func TestServeFlagDefaultsAreThePackageDefaults(t *testing.T) {
 	f := newFlags("serve", func(string) (string, bool) { return "", false }, io.Discard)
 	c.register(f)
 	for name, want := range map[string]time.Duration{
-		"mail-lease": mail.DefaultLease,
-		"mail-retry": mail.DefaultBackoffBase,
-		"code-ttl":   otp.DefaultTTL,
+		"mail-lease":        mail.DefaultLease,
+		"mail-retry":        mail.DefaultBackoffBase,
+		"code-ttl":          otp.DefaultTTL,
+		"save-timeout":      objection.DefaultSaveTimeout,
+		"mail-delay-notice": backlog.DefaultThreshold,
 	} {
 		fl := f.Lookup(name)
 		if fl == nil {

@@ -7,6 +7,7 @@ import (
 	"regexp"
 	"strings"
 	"testing"
+	"time"
 )
 
 // /metrics is served on --metrics-addr only; the portal's own listener
@@ -30,8 +31,24 @@ func TestMetricsListenerIsSeparate(t *testing.T) {
 	if code, body := get(base + "/metrics"); code != http.StatusNotFound || strings.Contains(body, "notrain_") {
 		t.Fatalf("portal /metrics: %d %.200s", code, body)
 	}
-	if code, body := get(m[1]); code != http.StatusOK || !strings.Contains(body, "notrain_http_requests_total") {
+	// The histogram has a series once the dispatcher has sent the code.
+	var code int
+	var body string
+	for deadline := time.Now().Add(10 * time.Second); time.Now().Before(deadline); time.Sleep(50 * time.Millisecond) {
+		if code, body = get(m[1]); code != http.StatusOK || strings.Contains(body, `notrain_mail_delivery_delay_seconds_count{kind="code"} 1`) {
+			break
+		}
+	}
+	if code != http.StatusOK {
 		t.Fatalf("%s: %d %.200s", m[1], code, body)
+	}
+	// serve wires the backlog gauges and the delivery delay histogram.
+	for _, name := range []string{"notrain_http_requests_total", `notrain_outbox_backlog{priority="urgent"}`,
+		"notrain_outbox_oldest_urgent_age_seconds", "notrain_mail_behind", "notrain_store_write_queue_depth",
+		"notrain_store_write_queue_capacity", "notrain_mail_delivery_delay_seconds_count"} {
+		if !strings.Contains(body, name) {
+			t.Errorf("%s lacks %s", m[1], name)
+		}
 	}
 }
 

@@ -1,6 +1,7 @@
 package cli
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -22,6 +23,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
 
+	"github.com/notrain/notrain/internal/backlog"
 	"github.com/notrain/notrain/internal/locale"
 	mailpkg "github.com/notrain/notrain/internal/mail"
 	"github.com/notrain/notrain/internal/metrics"
@@ -52,6 +54,8 @@ type serveConfig struct {
 	policy         string
 	metricsAddr    string
 	connsPerClient int
+	saveTimeout    time.Duration
+	delayNotice    time.Duration
 }
 
 func serve(ctx context.Context, args []string, env Env) error {
@@ -91,6 +95,8 @@ func (c *serveConfig) register(f *flags) {
 	f.DurationVar(&c.mailLease, "mail-lease", mailpkg.DefaultLease, "how long a delivery attempt holds a mail before another instance (or this one, restarted) may try it")
 	f.StringVar(&c.metricsAddr, "metrics-addr", "127.0.0.1:9464", `serve /metrics (Prometheus) on this address, never on --addr; its counters tell code mails from "no account" notices, so keep it off the public network; "off" = none`)
 	f.IntVar(&c.connsPerClient, "conns-per-client", web.DefaultConnsPerClient, "open connections one client address may hold (trusted proxies exempt); 0 = no cap")
+	f.DurationVar(&c.saveTimeout, "save-timeout", objection.DefaultSaveTimeout, "a code request the store cannot save within this is answered 503 (not saved, try again) instead of waiting; 0 = wait without bound")
+	f.DurationVar(&c.delayNotice, "mail-delay-notice", backlog.DefaultThreshold, `once the oldest waiting code mail is older than this, pages say "many people are objecting right now: your request is saved, the code will come"; 0 = never`)
 	f.StringVar(&c.policy, "policy", "", "policy file, the one filter uses (default: the built-in policy); confirmations promise only what it does")
 }
 
@@ -108,6 +114,9 @@ func (c *serveConfig) run(ctx context.Context, log *slog.Logger, env Env) error 
 	}
 	if c.ipRateLimit < 0 {
 		return usageError{"--ip-rate-limit must be 0 (off) or more"}
+	}
+	if c.saveTimeout < 0 || c.delayNotice < 0 {
+		return usageError{"--save-timeout and --mail-delay-notice must be 0 (off) or more"}
 	}
 	if c.connsPerClient < 0 {
 		return usageError{"--conns-per-client must be 0 (no cap) or more"}
@@ -192,6 +201,8 @@ func (c *serveConfig) run(ctx context.Context, log *slog.Logger, env Env) error 
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	m := metrics.New(reg)
 	reg.MustRegister(outboxCollector(db))
+	mon := backlog.New(db, backlog.Config{Threshold: cmp.Or(c.delayNotice, -1), Now: env.Now, Log: log}) // the flag's 0 is never
+	reg.MustRegister(mon.Collectors()...)
 
 	disp := &mailpkg.Dispatcher{Outbox: db, Composer: composer, From: c.mailFrom, Now: env.Now, Log: log, Metrics: m, BackoffBase: c.retryBase, Lease: c.mailLease}
 	mailDesc := "dev mailbox at " + c.baseURL + "/dev/mail"
@@ -201,7 +212,7 @@ func (c *serveConfig) run(ctx context.Context, log *slog.Logger, env Env) error 
 	}
 	svc, err := objection.New(db, keys, cat, m, disp.Wake, objection.Config{
 		CodeTTL: c.codeTTL, BaseURL: c.baseURL, MailDomain: base.Hostname(), Now: env.Now,
-		ClientLimit: c.ipRateLimit,
+		ClientLimit: c.ipRateLimit, SaveTimeout: cmp.Or(c.saveTimeout, -1), // the flag's 0 is no bound
 	})
 	if err != nil {
 		return err
@@ -210,6 +221,7 @@ func (c *serveConfig) run(ctx context.Context, log *slog.Logger, env Env) error 
 		Dev: dev, TrustedProxies: trusted, ThirdPartyExcluded: thirdPartyExcluded, Now: env.Now, Log: log, Composer: composer,
 		Keys:   keys,
 		LogKey: logKey, PublicHTTPS: base.Scheme == "https",
+		Backlog: mon,
 	})
 	if err != nil {
 		return err
@@ -264,6 +276,7 @@ func (c *serveConfig) run(ctx context.Context, log *slog.Logger, env Env) error 
 	defer cancel()
 	var wg sync.WaitGroup
 	wg.Go(func() { disp.Run(ctx) })
+	wg.Go(func() { mon.Run(ctx) })
 	wg.Go(func() { forgetLoop(ctx, db, env.Now, log) })
 	errc := make(chan error, 1)
 	go func() { errc <- hs.Serve(ln) }()

@@ -217,6 +217,7 @@ func (d *Dispatcher) record(ctx context.Context, mails []store.Mail, errs []erro
 		case errors.Is(errs[i], errNotAttempted):
 		case errs[i] == nil && m.Kind != KindSuppressed:
 			d.Metrics.MailDelivered.WithLabelValues(m.Kind).Inc()
+			d.Metrics.MailDelay.WithLabelValues(m.Kind).Observe(now.Sub(m.CreatedAt).Seconds())
 		case errs[i] != nil:
 			typ := "temporary"
 			if IsPermanent(errs[i]) {

@@ -16,7 +16,14 @@ type Metrics struct {
 	MailDelivered *prometheus.CounterVec // by mail kind
 	MailFailures  *prometheus.CounterVec // by kind of failure: temporary | permanent
 	MailAbandoned prometheus.Counter
+	MailDelay     *prometheus.HistogramVec // queued → handed to the mail server, by mail kind
+	Saturated     *prometheus.CounterVec   // code requests refused unsaved: the store could not take them in time, by flow
 }
+
+// DelayBuckets are the delivery delay histogram's bounds, in seconds: fine
+// below the few seconds a code may take, coarse up to the hours a retried
+// mail may wait.
+var DelayBuckets = []float64{0.1, 0.25, 0.5, 1, 2, 5, 10, 30, 60, 120, 300, 900, 3600, 4 * 3600}
 
 // New creates the metrics and registers them on reg.
 func New(reg prometheus.Registerer) *Metrics {
@@ -51,8 +58,15 @@ func New(reg prometheus.Registerer) *Metrics {
 		MailAbandoned: prometheus.NewCounter(prometheus.CounterOpts{
 			Name: "notrain_mail_abandoned_total", Help: "Mails given up after a permanent failure or too many attempts.",
 		}),
+		MailDelay: prometheus.NewHistogramVec(prometheus.HistogramOpts{
+			Name: "notrain_mail_delivery_delay_seconds", Help: "Time from a mail being queued to its handover to the mail server, by kind.",
+			Buckets: DelayBuckets,
+		}, []string{"kind"}),
+		Saturated: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "notrain_requests_refused_saturated_total", Help: "Code requests answered 503 and not saved: the store could not take them within --save-timeout, by flow.",
+		}, []string{"flow"}),
 	}
 	reg.MustRegister(m.HTTPRequests, m.CodesSent, m.NoticesSent, m.CodeChecks, m.CodesVerified, m.CodesFailed,
-		m.RateLimited, m.MailDelivered, m.MailFailures, m.MailAbandoned)
+		m.RateLimited, m.MailDelivered, m.MailFailures, m.MailAbandoned, m.MailDelay, m.Saturated)
 	return m
 }

@@ -66,7 +66,7 @@ func (s *Service) Start(ctx context.Context, in StartInput) (Started, error) {
 		CodeSentAt: now, ExpiresAt: now.Add(s.cfg.CodeTTL), CreatedAt: now,
 	}
 	var sent sentMail
-	err = s.db.Write(ctx, func(ctx context.Context, tx *store.Tx) error {
+	err = s.save(ctx, in.Flow, func(ctx context.Context, tx *store.Tx) error {
 		if err := s.checkLimits(ctx, tx, in.Client, box, now); err != nil {
 			return err
 		}
@@ -199,6 +199,31 @@ func (s *Service) countSent(sent sentMail) {
 	}
 }
 
+// save writes a code request within the service's bound (--save-timeout).
+// When the store cannot take it in time, the request is refused with
+// CodeSaturated and is certainly not saved, so the person is told to try
+// again rather than left waiting on a queue without end.
+func (s *Service) save(ctx context.Context, flow Flow, fn func(context.Context, *store.Tx) error) error {
+	err := s.db.WriteWithin(ctx, s.cfg.SaveTimeout, fn)
+	if !errors.Is(err, store.ErrSaturated) {
+		return err
+	}
+	if s.m != nil {
+		s.m.Saturated.WithLabelValues(string(flow)).Inc()
+	}
+	return s.Saturated()
+}
+
+// SaveTimeout is the bound on the wait for the store to take a write of
+// a code request (negative: none); whoever writes on such a request's
+// behalf (an idempotency key) bounds its write alike.
+func (s *Service) SaveTimeout() time.Duration { return s.cfg.SaveTimeout }
+
+// Saturated is the refusal of a request the store could not save in time.
+func (s *Service) Saturated() *Error {
+	return &Error{Code: CodeSaturated, RetryAfter: SaturatedRetryAfter, Until: s.now().Add(SaturatedRetryAfter)}
+}
+
 func (s *Service) countRefusal(err error) error {
 	var e *Error
 	if s.m != nil && errors.As(err, &e) {
@@ -221,7 +246,7 @@ func (s *Service) Resend(ctx context.Context, flow Flow, requestID, client strin
 	now := s.now()
 	var req store.CodeRequest
 	var sent sentMail
-	err := s.db.Write(ctx, func(ctx context.Context, tx *store.Tx) error {
+	err := s.save(ctx, flow, func(ctx context.Context, tx *store.Tx) error {
 		var err error
 		req, err = tx.Request(ctx, requestID)
 		if errors.Is(err, store.ErrNotFound) || err == nil && Flow(req.Kind) != flow {

@@ -8,6 +8,6 @@ func Codes() []string {
 		CodeEmailRequired, CodeEmailInvalid, CodeEmailTooLong, CodeEmailNotCanonical, CodeScopeInvalid,
 		CodeReasonTooLong, CodeReasonInvalid, CodeLangInvalid, CodeRateLimited,
 		CodeCodeFormat, CodeCodeInvalid, CodeCodeExpired, CodeCodeUsed,
-		CodeTooManyAttempts, CodeRequestNotFound, CodeResendTooSoon, CodeClientLimited,
+		CodeTooManyAttempts, CodeRequestNotFound, CodeResendTooSoon, CodeClientLimited, CodeSaturated,
 	}
 }

@@ -42,7 +42,15 @@ const (
 	CodeRequestNotFound   = "request_not_found"
 	CodeResendTooSoon     = "resend_too_soon"
 	CodeClientLimited     = "ip_rate_limited" // --ip-rate-limit
+	// CodeSaturated: the store could not save the request in time; it
+	// was not saved (nothing to resend, no mail will come).
+	CodeSaturated = "busy_not_saved"
 )
+
+// SaturatedRetryAfter is when a person refused with CodeSaturated is asked
+// to try again: long enough for a surge's queue to drain, short enough to
+// wait for with the page open.
+const SaturatedRetryAfter = 30 * time.Second
 
 func fieldErr(code, field string) *Error {
 	return &Error{Code: code, Field: field}

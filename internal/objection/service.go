@@ -45,8 +45,14 @@ type Config struct {
 	BaseURL     string        // for links in mails
 	MailDomain  string        // right-hand side of Message-IDs
 	ClientLimit int           // code requests per minute per client address; 0 = off
+	SaveTimeout time.Duration // a code request not saved within this is refused unsaved (default DefaultSaveTimeout); negative: no bound
 	Now         func() time.Time
 }
+
+// DefaultSaveTimeout bounds the wait for the store to take a code
+// request: well above a healthy commit (milliseconds), well below the
+// point where a person gives up on a spinning page.
+const DefaultSaveTimeout = 3 * time.Second
 
 // Service runs the flows.
 type Service struct {
@@ -68,6 +74,9 @@ func New(db *store.DB, keys *secret.Keys, cat *locale.Catalog, m *metrics.Metric
 	}
 	if cfg.Now == nil {
 		cfg.Now = time.Now
+	}
+	if cfg.SaveTimeout == 0 {
+		cfg.SaveTimeout = DefaultSaveTimeout
 	}
 	if cfg.MailDomain == "" {
 		cfg.MailDomain = "notrain.invalid"

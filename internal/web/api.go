@@ -135,12 +135,16 @@ func (s *Server) apiStart(flow objection.Flow) http.HandlerFunc {
 	}
 }
 
+// apiStarted answers a saved code request. code_delayed is the check
+// page's "many people are objecting right now" notice: the request is
+// saved, the code will come, late.
 func (s *Server) apiStarted(w http.ResponseWriter, st objection.Started) {
 	writeJSON(w, http.StatusAccepted, map[string]any{
 		"request_id":   st.RequestID,
 		"status":       "code_sent",
 		"expires_at":   st.ExpiresAt.Format(time.RFC3339),
 		"resend_after": st.ResendAt.Format(time.RFC3339),
+		"code_delayed": s.behind(),
 	})
 }
 

@@ -51,11 +51,17 @@ func (s *Server) idempotent(route string, h http.HandlerFunc) http.HandlerFunc {
 		fp := hex.EncodeToString(sum.Sum(nil))
 		var outcome string
 		var stored store.StoredResponse
-		err = s.db.Write(r.Context(), func(ctx context.Context, tx *store.Tx) error {
+		// Claiming the key is a write like the request's own: under a surge
+		// it is bounded the same way, and refused the same way.
+		err = s.db.WriteWithin(r.Context(), s.svc.SaveTimeout(), func(ctx context.Context, tx *store.Tx) error {
 			var err error
 			outcome, stored, err = tx.ClaimIdempotencyKey(ctx, key, route, fp, s.now(), idempotencyLease)
 			return err
 		})
+		if errors.Is(err, store.ErrSaturated) {
+			s.apiFail(w, r, "", s.svc.Saturated())
+			return
+		}
 		if err != nil {
 			s.log.Error("idempotency", "err", err)
 			s.apiError(w, r, http.StatusInternalServerError, "internal", nil)
@@ -83,6 +89,11 @@ func (s *Server) idempotent(route string, h http.HandlerFunc) http.HandlerFunc {
 		r.Body = io.NopCloser(bytes.NewReader(body))
 		rec := &recorder{statusWriter: statusWriter{ResponseWriter: w}}
 		h(rec, r)
+		if rec.status >= 500 {
+			// The person has their answer now, not after the key is released
+			// (a write that waits its turn under a surge).
+			http.NewResponseController(w).Flush()
+		}
 		// Keep the answer even if the client has gone: its retry must get it.
 		ctx, cancel := context.WithTimeout(context.WithoutCancel(r.Context()), 10*time.Second)
 		defer cancel()

@@ -128,7 +128,7 @@ func (s *Server) checkPage(flow objection.Flow) http.HandlerFunc {
 			http.Redirect(w, r, "/"+string(flow)+"/"+v.RequestID+"/done", http.StatusSeeOther)
 			return
 		}
-		s.page(w, r, http.StatusOK, "check", "check_title", &pageData{Lang: v.Lang, Flow: flow, View: v, Resent: r.URL.Query().Has("resent")})
+		s.page(w, r, http.StatusOK, "check", "check_title", &pageData{Lang: v.Lang, Flow: flow, View: v, Resent: r.URL.Query().Has("resent"), Behind: s.behind()})
 	}
 }
 
@@ -195,7 +195,7 @@ func (s *Server) checkPageError(w http.ResponseWriter, r *http.Request, flow obj
 		return
 	}
 	setRetryAfter(w, e)
-	d := &pageData{Lang: v.Lang, Flow: flow, View: v}
+	d := &pageData{Lang: v.Lang, Flow: flow, View: v, Behind: s.behind()}
 	s.addError(d, s.pageLang(w, r, v.Lang), e)
 	s.page(w, r, refusalStatus(e.Code), "check", "check_title", d)
 }
@@ -261,5 +261,5 @@ func (s *Server) message(lang string, e *objection.Error) string {
 	if !s.cat.HasKey(key) {
 		key = "err_invalid_request"
 	}
-	return s.cat.T(lang, key, "n", e.Remaining, "time", e.Until.UTC().Format("2006-01-02 15:04"))
+	return s.cat.T(lang, key, "n", e.Remaining, "time", e.Until.UTC().Format("2006-01-02 15:04"), "seconds", retrySeconds(e.RetryAfter))
 }

@@ -99,7 +99,7 @@ func newRenderer(cat *locale.Catalog) (*renderer, error) {
 		}
 	}
 	sample := &pageData{Err: map[string]string{}, Form: formValues{Products: map[string]bool{}},
-		Mails: []store.Mail{{Subject: "s"}}, Outcome: objection.Outcome{Status: objection.StatusAccepted},
+		Mails: []store.Mail{{Subject: "s"}}, Outcome: objection.Outcome{Status: objection.StatusAccepted}, Behind: true,
 		Me: sampleOverview()}
 	for _, lang := range cat.Languages() {
 		for _, p := range pageNames {
@@ -155,6 +155,7 @@ type pageData struct {
 	Message            string
 	Me                 mydata.Overview
 	ReceiptURL         string // the confirmation's receipt download, when the decision is in the log
+	Behind             bool   // code mails are late: the check page says the request is saved and the code will come
 }
 
 type langLink struct {

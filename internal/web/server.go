@@ -36,6 +36,14 @@ type Config struct {
 	Keys               *secret.Keys   // hashes bearer tokens (required)
 	LogKey             *translog.Key  // the log's key; its verifier key is published
 	PublicHTTPS        bool           // --base-url is https: cookies are Secure whatever the Host
+	Backlog            Backlog        // whether code mails are behind; nil: never said
+}
+
+// Backlog tells whether code mails wait longer than they should. It is
+// the service's state, never a person's, so what pages say with it is the
+// same for every address. *backlog.Monitor is one.
+type Backlog interface {
+	Behind() bool
 }
 
 // Server is the HTTP side of notrain.
@@ -74,6 +82,9 @@ func New(svc *objection.Service, db *store.DB, cat *locale.Catalog, m *metrics.M
 }
 
 func (s *Server) now() time.Time { return s.cfg.Now().UTC() }
+
+// behind reports whether pages and answers should say that codes are late.
+func (s *Server) behind() bool { return s.cfg.Backlog != nil && s.cfg.Backlog.Behind() }
 
 // Handler returns the complete handler people reach, with its middleware.
 func (s *Server) Handler() http.Handler {

@@ -12,6 +12,8 @@ func refusalStatus(code string) int {
 	switch code {
 	case objection.CodeRateLimited, objection.CodeClientLimited, objection.CodeResendTooSoon, objection.CodeTooManyAttempts:
 		return http.StatusTooManyRequests
+	case objection.CodeSaturated: // not saved: try again later (Retry-After)
+		return http.StatusServiceUnavailable
 	case objection.CodeRequestNotFound:
 		return http.StatusNotFound
 	case objection.CodeCodeUsed:
