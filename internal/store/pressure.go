@@ -23,6 +23,9 @@ func (db *DB) WriteQueue() (depth, capacity int) {
 	return len(db.ops), cap(db.ops)
 }
 
+// Writers reports how many group commits run side by side.
+func (db *DB) Writers() int { return db.writers }
+
 // WriteWithin is Write with a bound on the wait before fn starts. If fn
 // has not started when bound elapses, it never will, and WriteWithin
 // returns ErrSaturated: the write is certainly not saved, which a plain
@@ -57,7 +60,8 @@ func (db *DB) WriteWithin(ctx context.Context, bound time.Duration, fn func(cont
 	})
 	defer timer.Stop()
 	err := db.Write(wctx, func(ctx context.Context, tx *Tx) error {
-		if !state.CompareAndSwap(waiting, running) {
+		// A group that runs again runs fn again: it has started already.
+		if !state.CompareAndSwap(waiting, running) && state.Load() != running {
 			return errTooLate
 		}
 		return fn(ctx, tx)

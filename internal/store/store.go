@@ -55,6 +55,7 @@ type DB struct {
 	stop         chan struct{}
 	stopped      chan struct{}
 	maxOps       int
+	writers      int // group commits that run side by side
 
 	closeMu sync.RWMutex
 	closed  bool
@@ -150,6 +151,7 @@ func open(ctx context.Context, dsn string, opt Options, create bool) (*DB, error
 	db.ops = make(chan *op, 4*opt.MaxBatch)
 	db.stop = make(chan struct{})
 	db.stopped = make(chan struct{})
+	db.writers = writers
 	var wg sync.WaitGroup
 	for range writers {
 		wg.Go(db.writer)

@@ -161,27 +161,32 @@ func TestAPIStartSaysCodeDelayed(t *testing.T) {
 	}
 }
 
-// blockWriter holds the store's single writer busy until the test ends
+// blockWriter holds every writer of the store busy until the test ends
 // (or release is called), as a surge that fills every commit would.
 func blockWriter(t *testing.T, db *store.DB) (release func()) {
 	t.Helper()
-	held, done := make(chan struct{}), make(chan struct{})
-	errc := make(chan error, 1)
-	go func() {
-		errc <- db.Write(context.Background(), func(context.Context, *store.Tx) error {
-			close(held)
-			<-done
-			return nil
-		})
-	}()
-	<-held
+	n := db.Writers()
+	held, done := make(chan struct{}, n), make(chan struct{})
+	errc := make(chan error, n)
+	for range n {
+		go func() {
+			errc <- db.Write(context.Background(), func(context.Context, *store.Tx) error {
+				held <- struct{}{}
+				<-done
+				return nil
+			})
+		}()
+		<-held
+	}
 	var released bool
 	release = func() {
 		if !released {
 			released = true
 			close(done)
-			if err := <-errc; err != nil {
-				t.Error(err)
+			for range n {
+				if err := <-errc; err != nil {
+					t.Error(err)
+				}
 			}
 		}
 	}
