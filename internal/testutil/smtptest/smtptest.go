@@ -66,6 +66,7 @@ type Server struct {
 	mu       sync.Mutex
 	refuse   func(rcpt string) bool // recipients answered with 550
 	sessions int
+	received int
 	msgs     []Message
 	reject   *smtp.SMTPError
 	notify   chan struct{}
@@ -79,6 +80,9 @@ type Options struct {
 	Implicit bool   // TLS from the first byte (smtps)
 	User     string // require AUTH PLAIN with User and Pass
 	Pass     string
+	// Discard counts what arrives without parsing or keeping it, for
+	// measuring a sender: a benchmark's mails would fill memory.
+	Discard bool
 }
 
 // Start listens on a free loopback port; the server stops with the test.
@@ -174,6 +178,13 @@ func (s *Server) RefuseRecipients(pred func(rcpt string) bool) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.refuse = pred
+}
+
+// Received is how many messages have arrived (kept or discarded).
+func (s *Server) Received() int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.received
 }
 
 // Messages returns what has arrived so far.
@@ -288,6 +299,15 @@ func (ss *session) Rcpt(to string, _ *smtp.RcptOptions) error {
 }
 
 func (ss *session) Data(r io.Reader) error {
+	if ss.s.opt.Discard {
+		if _, err := io.Copy(io.Discard, r); err != nil {
+			return err
+		}
+		ss.s.mu.Lock()
+		ss.s.received++
+		ss.s.mu.Unlock()
+		return nil
+	}
 	raw, err := io.ReadAll(r)
 	if err != nil {
 		return err
@@ -299,6 +319,7 @@ func (ss *session) Data(r io.Reader) error {
 	}
 	ss.s.mu.Lock()
 	ss.s.msgs = append(ss.s.msgs, m)
+	ss.s.received++
 	ss.s.mu.Unlock()
 	select {
 	case ss.s.notify <- struct{}{}:
