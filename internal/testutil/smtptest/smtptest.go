@@ -63,15 +63,16 @@ type Server struct {
 	CAFile string // PEM of the server's certificate when it speaks TLS
 	opt    Options
 
-	mu       sync.Mutex
-	refuse   func(rcpt string) bool // recipients answered with 550
-	sessions int
-	received int
-	msgs     []Message
-	reject   *smtp.SMTPError
-	notify   chan struct{}
-	srv      *smtp.Server
-	listener net.Listener
+	mu        sync.Mutex
+	refuse    func(rcpt string) bool // recipients answered with 550
+	sessions  int
+	received  int
+	pipelined int
+	msgs      []Message
+	reject    *smtp.SMTPError
+	notify    chan struct{}
+	srv       *smtp.Server
+	listener  net.Listener
 }
 
 // Options make the server offer TLS or require a login.
@@ -83,6 +84,10 @@ type Options struct {
 	// Discard counts what arrives without parsing or keeping it, for
 	// measuring a sender: a benchmark's mails would fill memory.
 	Discard bool
+	// NoPipelining hides PIPELINING (RFC 2920) from the EHLO reply, as
+	// servers that do not offer it answer. Plain connections only: the
+	// reply is rewritten on the wire.
+	NoPipelining bool
 }
 
 // Start listens on a free loopback port; the server stops with the test.
@@ -134,7 +139,7 @@ func listen(addr string, opt Options, dir string) (*Server, error) {
 	}
 	s.listener = l
 	s.Addr = l.Addr().String()
-	go s.srv.Serve(l)
+	go s.srv.Serve(&watchListener{Listener: l, s: s})
 	return s, nil
 }
 
@@ -178,6 +183,14 @@ func (s *Server) RefuseRecipients(pred func(rcpt string) bool) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.refuse = pred
+}
+
+// Pipelined is how many times a client sent a command before the reply to
+// the one before it (several commands in one read), on plain connections.
+func (s *Server) Pipelined() int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.pipelined
 }
 
 // Received is how many messages have arrived (kept or discarded).
@@ -426,4 +439,57 @@ func (m *Message) parseMultipart(body io.Reader, boundary string) error {
 			m.HTML = string(b)
 		}
 	}
+}
+
+// watchListener hands the server connections that note pipelined commands
+// and, with NoPipelining, take PIPELINING out of the EHLO reply.
+type watchListener struct {
+	net.Listener
+	s *Server
+}
+
+func (l *watchListener) Accept() (net.Conn, error) {
+	c, err := l.Listener.Accept()
+	if err != nil {
+		return nil, err
+	}
+	if _, isTLS := c.(*tls.Conn); isTLS {
+		return c, nil
+	}
+	return &watchConn{Conn: c, s: l.s}, nil
+}
+
+type watchConn struct {
+	net.Conn
+	s *Server
+}
+
+// commandRE matches the start of a transaction command at a line start;
+// mail content (quoted-printable, base64) has no such lines.
+var commandRE = regexp.MustCompile(`(?m)^(MAIL FROM:|RCPT TO:|DATA\r$|RSET\r$)`)
+
+func (c *watchConn) Read(p []byte) (int, error) {
+	n, err := c.Conn.Read(p)
+	if len(commandRE.FindAllIndex(p[:n], 2)) > 1 {
+		c.s.mu.Lock()
+		c.s.pipelined++
+		c.s.mu.Unlock()
+	}
+	return n, err
+}
+
+func (c *watchConn) Write(p []byte) (int, error) {
+	if !c.s.opt.NoPipelining || !bytes.Contains(p, []byte("PIPELINING")) {
+		return c.Conn.Write(p)
+	}
+	var out []byte
+	for line := range bytes.Lines(p) {
+		if !bytes.Equal(line, []byte("250-PIPELINING\r\n")) {
+			out = append(out, line...)
+		}
+	}
+	if _, err := c.Conn.Write(out); err != nil {
+		return 0, err
+	}
+	return len(p), nil
 }
