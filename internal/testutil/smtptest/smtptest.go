@@ -108,6 +108,15 @@ func StartWith(t testing.TB, opt Options) *Server {
 // Listen starts a plain server on addr (for tools outside tests).
 func Listen(addr string) (*Server, error) { return listen(addr, Options{}, "") }
 
+// ListenWith starts a plain server on addr with opt (for tools outside
+// tests); TLS needs StartWith, which has a directory for its certificate.
+func ListenWith(addr string, opt Options) (*Server, error) {
+	if opt.STARTTLS || opt.Implicit {
+		return nil, errors.New("smtptest: ListenWith speaks plain SMTP only")
+	}
+	return listen(addr, opt, "")
+}
+
 func listen(addr string, opt Options, dir string) (*Server, error) {
 	s := &Server{notify: make(chan struct{}, 1), opt: opt}
 	s.srv = smtp.NewServer(&backend{s: s})
