@@ -1,10 +1,12 @@
 package mail
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"log/slog"
 	"math/rand/v2"
+	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -141,6 +143,10 @@ func (d *Dispatcher) RunOnce(ctx context.Context) (int, error) {
 	if err != nil || len(mails) == 0 {
 		return 0, err
 	}
+	// The store leases urgent mails first; within the batch they are also
+	// sent first, whatever order the lease returned them in, so a code
+	// never waits behind a confirmation's receipt.
+	slices.SortStableFunc(mails, func(a, b store.Mail) int { return cmp.Compare(urgency(a.Kind), urgency(b.Kind)) })
 	// Send the whole batch in parallel, then record every outcome in one
 	// write: a worker never waits for a commit between two mails.
 	//
@@ -172,6 +178,20 @@ func (d *Dispatcher) RunOnce(ctx context.Context) (int, error) {
 	wg.Wait()
 	d.record(ctx, mails, errs)
 	return len(mails), nil
+}
+
+// IsUrgent reports whether mails of kind go before others when mail backs
+// up: a person waits for a code (or the notice that stands in for one) on
+// the page, not for a confirmation.
+func IsUrgent(kind string) bool {
+	return kind == KindCode || kind == KindNoAccount || kind == KindSuppressed
+}
+
+func urgency(kind string) int {
+	if IsUrgent(kind) {
+		return 0
+	}
+	return 1
 }
 
 // errNotAttempted marks a leased mail the batch ran out of lease for.
