@@ -170,8 +170,15 @@ func (s *Server) URL() string {
 	return u.String()
 }
 
-// Close stops the server.
-func (s *Server) Close() error { return s.srv.Close() }
+// Close stops the server. The listener is closed here too: the server
+// only learns of it once its Serve goroutine has started, and a test that
+// closes a server at once and listens on the same address again must find
+// the address free.
+func (s *Server) Close() error {
+	err := s.srv.Close()
+	s.listener.Close()
+	return err
+}
 
 // Reject makes the server answer RCPT TO with code (4xx: try later, 5xx:
 // permanent); 0 accepts mail again.
