@@ -48,10 +48,10 @@ func (ss *session) pipeline(cmds []string, want []int) (failed int, err error) {
 		}
 		var reply *textproto.Error
 		if !errors.As(rerr, &reply) {
-			if failed < 0 {
-				failed = i
+			if err != nil { // a refusal, then the server hung up: the refusal counts
+				return failed, err
 			}
-			return failed, rerr
+			return i, rerr
 		}
 		if failed < 0 {
 			failed, err = i, rerr
