@@ -158,7 +158,6 @@ func (d *Dispatcher) RunOnce(ctx context.Context) (int, error) {
 	// counted as a temporary failure.
 	sendCtx, cancel := context.WithDeadline(ctx, claimed.Add(d.Lease-recordMargin(d.Lease)))
 	defer cancel()
-	//
 	// Workers take the mails in order, each a goroutine for the whole
 	// batch: one per mail grew a fresh stack for every render, a few per
 	// cent of the dispatcher's CPU at thousands of mails a second.
