@@ -6,7 +6,12 @@
 # latency per step, errors and mail delivery delay, and checks that every
 # acknowledged objection is in the store.
 #
-#   bash bench/surge.sh [--rates 3000,1500] [--duration 60] [--stores sqlite,postgres] [--instances 1]
+#   bash bench/surge.sh [--rates 3000,1500] [--duration 60] [--stores sqlite,postgres] [--instances 1] [--dispatch 50000]
+#
+# First, the mail dispatcher alone (bench/dispatch): N code mails queued in a
+# fresh SQLite outbox, delivered over loopback SMTP to a server in the same
+# process; it prints mails/s and writes bench/out/surge/dispatch.json.
+# --dispatch 0 skips it.
 #
 # --instances N runs N notrain services on the one store (each with its own
 # dispatcher, all sending to the generator); every person asks for a code
@@ -23,6 +28,7 @@ duration=60
 stores=sqlite,postgres
 instances=1
 debug=
+dispatch=50000
 pg=${NOTRAIN_BENCH_POSTGRES:-postgres://postgres@127.0.0.1:5432/postgres?sslmode=disable}
 while (($#)); do
 	case $1 in
@@ -31,6 +37,7 @@ while (($#)); do
 	--stores) stores=$2; shift 2 ;;
 	--instances) instances=$2; shift 2 ;;
 	--debug-addr) debug=$2; shift 2 ;;
+	--dispatch) dispatch=$2; shift 2 ;;
 	*) echo "surge.sh: unknown argument $1" >&2; exit 2 ;;
 	esac
 done
@@ -41,6 +48,7 @@ say() { printf '== %s\n' "$*"; }
 say "building notrain and the load generator"
 go build -o "$out/notrain" ./cmd/notrain
 go build -o "$out/surge" ./bench/surge
+go build -o "$out/dispatch" ./bench/dispatch
 secret=73757267652d62656e63686d61726b2d6d61737465722d6b65792d2d2d2d2d2d
 
 port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1]); s.close()' 2>/dev/null || echo $((20000 + RANDOM % 20000)); }
@@ -50,6 +58,11 @@ pgdb() { # URL of the notrain_surge database on the server $pg
 	[[ $pg == *\?* ]] && query="?${pg#*\?}"
 	echo "${base%/*}/notrain_surge$query"
 }
+
+if ((dispatch > 0)); then
+	say "mail dispatcher alone: $dispatch code mails"
+	"$out/dispatch" -n "$dispatch" -json "$out/dispatch.json"
+fi
 
 for store in ${stores//,/ }; do
 	for rate in ${rates//,/ }; do
@@ -104,3 +117,4 @@ for store in ${stores//,/ }; do
 	done
 done
 say "results: $out/surge-*.json"
+if ((dispatch > 0)); then say "dispatcher alone: $out/dispatch.json"; fi

@@ -8,10 +8,11 @@ import (
 	"fmt"
 	htmltemplate "html/template"
 	"maps"
+	"regexp"
 	"slices"
+	"strconv"
 	"strings"
 	texttemplate "text/template"
-	"text/template/parse"
 	"time"
 
 	"github.com/notrain/notrain/internal/locale"
@@ -127,6 +128,12 @@ func subjectKeys() map[string]string {
 // renders each mail once with sample data, so a broken template or a missing
 // message fails at start and never reaches a mail.
 func NewComposer(cat *locale.Catalog, cfg ComposerConfig) (*Composer, error) {
+	return newComposer(cat, cfg, true)
+}
+
+// newComposer is NewComposer; without fold the templates call t for every
+// message when rendered (the tests compare the two).
+func newComposer(cat *locale.Catalog, cfg ComposerConfig, fold bool) (*Composer, error) {
 	c := &Composer{cat: cat, cfg: cfg, text: map[string]*texttemplate.Template{}, html: map[string]*htmltemplate.Template{}}
 	keys := slices.Sorted(maps.Values(subjectKeys()))
 	for _, p := range platform.Products() {
@@ -147,29 +154,37 @@ func NewComposer(cat *locale.Catalog, cfg ComposerConfig) (*Composer, error) {
 			for _, lang := range cat.Languages() {
 				funcs := c.funcs(lang)
 				name := lang + "/" + kind
-				var tree *parse.Tree
+				// The keys are read from the template as written; the
+				// language's templates have their fixed messages in place.
+				if lang == locale.Default {
+					t, err := texttemplate.New(name).Funcs(funcs).Parse(string(src))
+					if err != nil {
+						return nil, fmt.Errorf("mail: template %s.%s: %w", kind, ext, err)
+					}
+					used, err := locale.TemplateKeys("t", t.Tree)
+					if err != nil {
+						return nil, fmt.Errorf("mail: template %s.%s: %w", kind, ext, err)
+					}
+					if err := cat.Check(used...); err != nil {
+						return nil, fmt.Errorf("mail: template %s.%s: %w", kind, ext, err)
+					}
+				}
+				src := string(src)
+				if fold {
+					src = foldMessages(src, func(key string) string { return cat.T(lang, key) })
+				}
 				if ext == "txt" {
-					t, err := texttemplate.New(name).Funcs(funcs).Option("missingkey=error").Parse(string(src))
+					t, err := texttemplate.New(name).Funcs(funcs).Option("missingkey=error").Parse(src)
 					if err != nil {
 						return nil, fmt.Errorf("mail: template %s.%s: %w", kind, ext, err)
 					}
-					c.text[name], tree = t, t.Tree
+					c.text[name] = t
 				} else {
-					t, err := htmltemplate.New(name).Funcs(htmltemplate.FuncMap(funcs)).Option("missingkey=error").Parse(string(src))
+					t, err := htmltemplate.New(name).Funcs(htmltemplate.FuncMap(funcs)).Option("missingkey=error").Parse(src)
 					if err != nil {
 						return nil, fmt.Errorf("mail: template %s.%s: %w", kind, ext, err)
 					}
-					c.html[name], tree = t, t.Tree
-				}
-				if lang != locale.Default {
-					continue // the same source: its keys are checked once
-				}
-				used, err := locale.TemplateKeys("t", tree)
-				if err != nil {
-					return nil, fmt.Errorf("mail: template %s.%s: %w", kind, ext, err)
-				}
-				if err := cat.Check(used...); err != nil {
-					return nil, fmt.Errorf("mail: template %s.%s: %w", kind, ext, err)
+					c.html[name] = t
 				}
 			}
 		}
@@ -185,6 +200,22 @@ func NewComposer(cat *locale.Catalog, cfg ComposerConfig) (*Composer, error) {
 		}
 	}
 	return c, nil
+}
+
+// fixedMessage is a template action that shows a message with nothing
+// filled in: {{t "key"}}.
+var fixedMessage = regexp.MustCompile(`\{\{t "([a-z0-9_]+)"\}\}`)
+
+// foldMessages puts each fixed message of one language into the template
+// source as a string constant, {{"…"}}: the output is the same (html/template
+// escapes a constant as it escapes t's result, by its context), but
+// rendering, done for every mail sent, no longer calls t by reflection for
+// each of them, which was most of a code mail's rendering.
+func foldMessages(src string, t func(key string) string) string {
+	return fixedMessage.ReplaceAllStringFunc(src, func(action string) string {
+		key := fixedMessage.FindStringSubmatch(action)[1]
+		return "{{" + strconv.Quote(t(key)) + "}}"
+	})
 }
 
 func (c *Composer) funcs(lang string) texttemplate.FuncMap {

@@ -3,11 +3,13 @@ package mail_test
 import (
 	"context"
 	"fmt"
+	"slices"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/notrain/notrain/internal/mail"
+	"github.com/notrain/notrain/internal/mail/mailload"
 	"github.com/notrain/notrain/internal/objection"
 	"github.com/notrain/notrain/internal/store"
 	"github.com/notrain/notrain/internal/testutil/fixture"
@@ -395,6 +397,45 @@ func TestPlaceholderTakesTheSameDeliveryStates(t *testing.T) {
 			for _, m := range srv.Messages()[before:] {
 				if strings.EqualFold(m.To[0], "nobody@example.de") {
 					t.Fatal("the placeholder handed a message to the server")
+				}
+			}
+		})
+	}
+}
+
+// reversedOutbox leases from a real store but hands the batch over in the
+// opposite order, as a store whose lease does not sort would.
+type reversedOutbox struct{ mail.Outbox }
+
+func (o reversedOutbox) LeaseMails(ctx context.Context, now, until time.Time, limit int) ([]store.Mail, error) {
+	ms, err := o.Outbox.LeaseMails(ctx, now, until, limit)
+	slices.Reverse(ms)
+	return ms, err
+}
+
+// Within a batch that holds both, every code goes out before any
+// confirmation, whatever order the lease returned them in.
+func TestBatchSendsCodesFirst(t *testing.T) {
+	for name, wrap := range map[string]func(mail.Outbox) mail.Outbox{
+		"as leased": func(o mail.Outbox) mail.Outbox { return o },
+		"reversed":  func(o mail.Outbox) mail.Outbox { return reversedOutbox{o} },
+	} {
+		t.Run(name, func(t *testing.T) {
+			f, srv, d := setup(t)
+			if err := mailload.Queue(ctx, f.DB, mailload.Load{Codes: 10, Confirmations: 10}, f.Clock.Now()); err != nil {
+				t.Fatal(err)
+			}
+			d.Outbox, d.Workers = wrap(d.Outbox), 1 // one at a time: arrival order is send order
+			if n, err := d.RunOnce(ctx); err != nil || n != 20 {
+				t.Fatalf("RunOnce = %d, %v", n, err)
+			}
+			msgs := srv.Messages()
+			if len(msgs) != 20 {
+				t.Fatalf("%d mails arrived, want 20", len(msgs))
+			}
+			for i, m := range msgs {
+				if isCode := m.Code() != ""; isCode != (i < 10) {
+					t.Fatalf("mail %d of 20 is %q", i+1, m.Subject)
 				}
 			}
 		})

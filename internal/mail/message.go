@@ -67,6 +67,13 @@ func Build(m Message) ([]byte, error) {
 		}
 	}
 	var buf bytes.Buffer
+	// Room for the headers, both parts quoted-printable (a few per cent
+	// larger) and the attachments in base64, so the buffer grows once.
+	size := 2048 + (len(m.Text)+len(m.HTML))*11/10
+	for _, a := range m.Attachments {
+		size += len(a.Data)*4/3 + len(a.Data)/38 + 256
+	}
+	buf.Grow(size)
 	mw := multipart.NewWriter(&buf)
 	h := func(k, v string) { buf.WriteString(k + ": " + v + "\r\n") }
 	h("From", from.String())

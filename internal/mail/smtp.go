@@ -61,14 +61,20 @@ type SMTP struct {
 
 // session is an open SMTP connection ready for the next mail.
 type session struct {
-	c        *smtp.Client
-	conn     net.Conn
-	lastUsed time.Time
+	c          *smtp.Client
+	conn       net.Conn
+	lastUsed   time.Time
+	pipelining bool   // the server offers PIPELINING (RFC 2920)
+	mailParams string // what MAIL FROM adds for this server (BODY=8BITMIME, SMTPUTF8)
+	broken     bool   // out of step with the server: not to be reused
 }
 
 // maxIdle bounds pooled sessions; idleFor closes those unused for longer.
+// The pool holds as many sessions as the dispatcher sends on at once
+// (Loops x Workers by default): a smaller one closes a session after a
+// mail only to open another for the next.
 const (
-	maxIdle = 8
+	maxIdle = 16
 	idleFor = 30 * time.Second
 )
 
@@ -150,6 +156,18 @@ func (s *SMTP) Send(ctx context.Context, from, to string, msg []byte) error {
 // mail would, but no message is handed over.
 func (s *SMTP) Probe(ctx context.Context, from, to string) error {
 	return s.transact(ctx, func(ss *session) (bool, error) {
+		if ss.pipelining {
+			failed, err := ss.pipeline([]string{ss.mailCommand(from), "RCPT TO:<" + to + ">", "RSET"}, []int{250, 25, 250})
+			switch {
+			case err == nil:
+				return false, nil
+			case failed == 2: // offered and accepted; only the reset failed
+				ss.broken = true
+				return false, nil
+			default:
+				return false, classify(envelopeSteps[max(failed, 0)], err)
+			}
+		}
 		c := ss.c
 		if err := c.Mail(from); err != nil {
 			return false, classify("MAIL FROM", err)
@@ -158,9 +176,15 @@ func (s *SMTP) Probe(ctx context.Context, from, to string) error {
 			c.Reset()
 			return false, classify("RCPT TO", err)
 		}
-		return false, nil // release resets the transaction
+		if err := c.Reset(); err != nil {
+			ss.broken = true
+		}
+		return false, nil
 	})
 }
+
+// envelopeSteps name the commands of a pipelined envelope in errors.
+var envelopeSteps = [...]string{"MAIL FROM", "RCPT TO", "DATA"}
 
 // transact runs one transaction on a session, retrying once on a fresh
 // session when a pooled one turns out dead before anything was sent.
@@ -193,6 +217,9 @@ func (s *SMTP) transact(ctx context.Context, run func(*session) (sent bool, err 
 // deliver runs one mail transaction; sent reports whether the message
 // itself went out (after that, a failure must not be retried blindly).
 func (s *SMTP) deliver(ss *session, from, to string, msg []byte) (sent bool, err error) {
+	if ss.pipelining {
+		return s.deliverPipelined(ss, from, to, msg)
+	}
 	c := ss.c
 	if err := c.Mail(from); err != nil {
 		return false, classify("MAIL FROM", err)
@@ -209,6 +236,24 @@ func (s *SMTP) deliver(ss *session, from, to string, msg []byte) (sent bool, err
 		return true, classify("DATA", err)
 	}
 	if err := w.Close(); err != nil {
+		return true, classify("end of DATA", err)
+	}
+	return true, nil
+}
+
+// deliverPipelined is deliver in two round trips: the envelope and DATA
+// together, then the message. A refusal of MAIL or RCPT makes the server
+// refuse DATA too (RFC 2920 3.1); should it accept DATA anyway, the session
+// is closed mid-message, which the server discards.
+func (s *SMTP) deliverPipelined(ss *session, from, to string, msg []byte) (sent bool, err error) {
+	failed, err := ss.pipeline([]string{ss.mailCommand(from), "RCPT TO:<" + to + ">", "DATA"}, []int{250, 25, 354})
+	if err != nil {
+		return false, classify(envelopeSteps[max(failed, 0)], err)
+	}
+	if err := writeMessage(ss.c.Text, msg); err != nil {
+		return true, classify("DATA", err)
+	}
+	if _, _, err := ss.c.Text.ReadResponse(250); err != nil {
 		return true, classify("end of DATA", err)
 	}
 	return true, nil
@@ -231,9 +276,11 @@ func (s *SMTP) session(ctx context.Context) (*session, bool, error) {
 	}
 }
 
-// release resets a session after a good mail and keeps it if there is room.
+// release keeps a session after a good transaction if there is room. No
+// RSET: a transaction ends with the end of its DATA (RFC 5321 4.1.1.4),
+// and a probe resets its own.
 func (s *SMTP) release(ss *session) {
-	if err := ss.c.Reset(); err != nil {
+	if ss.broken {
 		ss.c.Close()
 		return
 	}
@@ -298,7 +345,16 @@ func (s *SMTP) dial(ctx context.Context) (*session, error) {
 			return fail("AUTH", err)
 		}
 	}
-	return &session{c: c, conn: conn, lastUsed: time.Now()}, nil
+	ss := &session{c: c, conn: conn, lastUsed: time.Now()}
+	// Read after STARTTLS: the server's answer to the EHLO over TLS counts.
+	ss.pipelining, _ = c.Extension("PIPELINING")
+	if ok, _ := c.Extension("8BITMIME"); ok {
+		ss.mailParams += " BODY=8BITMIME"
+	}
+	if ok, _ := c.Extension("SMTPUTF8"); ok {
+		ss.mailParams += " SMTPUTF8"
+	}
+	return ss, nil
 }
 
 func classify(step string, err error) error {

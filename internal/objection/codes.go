@@ -179,7 +179,7 @@ func (s *Service) queue(ctx context.Context, tx *store.Tx, kind string, req stor
 	id := ids.Ordered()
 	if err := tx.QueueMail(ctx, store.Mail{
 		ID: id, MessageID: id + "@" + s.cfg.MailDomain, Kind: kind, RequestID: req.ID, To: req.Email, Lang: req.Lang,
-		Data: string(data), CreatedAt: now, Urgent: kind == mail.KindCode || kind == mail.KindNoAccount || kind == mail.KindSuppressed,
+		Data: string(data), CreatedAt: now, Urgent: mail.IsUrgent(kind),
 	}); err != nil {
 		return err
 	}

@@ -63,14 +63,16 @@ type Server struct {
 	CAFile string // PEM of the server's certificate when it speaks TLS
 	opt    Options
 
-	mu       sync.Mutex
-	refuse   func(rcpt string) bool // recipients answered with 550
-	sessions int
-	msgs     []Message
-	reject   *smtp.SMTPError
-	notify   chan struct{}
-	srv      *smtp.Server
-	listener net.Listener
+	mu        sync.Mutex
+	refuse    func(rcpt string) bool // recipients answered with 550
+	sessions  int
+	received  int
+	pipelined int
+	msgs      []Message
+	reject    *smtp.SMTPError
+	notify    chan struct{}
+	srv       *smtp.Server
+	listener  net.Listener
 }
 
 // Options make the server offer TLS or require a login.
@@ -79,6 +81,13 @@ type Options struct {
 	Implicit bool   // TLS from the first byte (smtps)
 	User     string // require AUTH PLAIN with User and Pass
 	Pass     string
+	// Discard counts what arrives without parsing or keeping it, for
+	// measuring a sender: a benchmark's mails would fill memory.
+	Discard bool
+	// NoPipelining hides PIPELINING (RFC 2920) from the EHLO reply, as
+	// servers that do not offer it answer. Plain connections only: the
+	// reply is rewritten on the wire.
+	NoPipelining bool
 }
 
 // Start listens on a free loopback port; the server stops with the test.
@@ -98,6 +107,15 @@ func StartWith(t testing.TB, opt Options) *Server {
 
 // Listen starts a plain server on addr (for tools outside tests).
 func Listen(addr string) (*Server, error) { return listen(addr, Options{}, "") }
+
+// ListenWith starts a plain server on addr with opt (for tools outside
+// tests); TLS needs StartWith, which has a directory for its certificate.
+func ListenWith(addr string, opt Options) (*Server, error) {
+	if opt.STARTTLS || opt.Implicit {
+		return nil, errors.New("smtptest: ListenWith speaks plain SMTP only")
+	}
+	return listen(addr, opt, "")
+}
 
 func listen(addr string, opt Options, dir string) (*Server, error) {
 	s := &Server{notify: make(chan struct{}, 1), opt: opt}
@@ -130,7 +148,7 @@ func listen(addr string, opt Options, dir string) (*Server, error) {
 	}
 	s.listener = l
 	s.Addr = l.Addr().String()
-	go s.srv.Serve(l)
+	go s.srv.Serve(&watchListener{Listener: l, s: s})
 	return s, nil
 }
 
@@ -152,8 +170,15 @@ func (s *Server) URL() string {
 	return u.String()
 }
 
-// Close stops the server.
-func (s *Server) Close() error { return s.srv.Close() }
+// Close stops the server. The listener is closed here too: the server
+// only learns of it once its Serve goroutine has started, and a test that
+// closes a server at once and listens on the same address again must find
+// the address free.
+func (s *Server) Close() error {
+	err := s.srv.Close()
+	s.listener.Close()
+	return err
+}
 
 // Reject makes the server answer RCPT TO with code (4xx: try later, 5xx:
 // permanent); 0 accepts mail again.
@@ -174,6 +199,21 @@ func (s *Server) RefuseRecipients(pred func(rcpt string) bool) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.refuse = pred
+}
+
+// Pipelined is how many times a client sent a command before the reply to
+// the one before it (several commands in one read), on plain connections.
+func (s *Server) Pipelined() int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.pipelined
+}
+
+// Received is how many messages have arrived (kept or discarded).
+func (s *Server) Received() int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.received
 }
 
 // Messages returns what has arrived so far.
@@ -288,6 +328,15 @@ func (ss *session) Rcpt(to string, _ *smtp.RcptOptions) error {
 }
 
 func (ss *session) Data(r io.Reader) error {
+	if ss.s.opt.Discard {
+		if _, err := io.Copy(io.Discard, r); err != nil {
+			return err
+		}
+		ss.s.mu.Lock()
+		ss.s.received++
+		ss.s.mu.Unlock()
+		return nil
+	}
 	raw, err := io.ReadAll(r)
 	if err != nil {
 		return err
@@ -299,6 +348,7 @@ func (ss *session) Data(r io.Reader) error {
 	}
 	ss.s.mu.Lock()
 	ss.s.msgs = append(ss.s.msgs, m)
+	ss.s.received++
 	ss.s.mu.Unlock()
 	select {
 	case ss.s.notify <- struct{}{}:
@@ -405,4 +455,56 @@ func (m *Message) parseMultipart(body io.Reader, boundary string) error {
 			m.HTML = string(b)
 		}
 	}
+}
+
+// watchListener hands the server connections that note pipelined commands
+// and, with NoPipelining, take PIPELINING out of the EHLO reply.
+type watchListener struct {
+	net.Listener
+	s *Server
+}
+
+func (l *watchListener) Accept() (net.Conn, error) {
+	c, err := l.Listener.Accept()
+	if err != nil {
+		return nil, err
+	}
+	if _, isTLS := c.(*tls.Conn); isTLS {
+		return c, nil
+	}
+	return &watchConn{Conn: c, s: l.s}, nil
+}
+
+type watchConn struct {
+	net.Conn
+	s *Server
+}
+
+// Read notes a read that holds MAIL FROM and the RCPT TO after it: the
+// client did not wait for the reply to MAIL. (A cheap test, as it runs on
+// every read of a benchmark's mails.)
+func (c *watchConn) Read(p []byte) (int, error) {
+	n, err := c.Conn.Read(p)
+	if i := bytes.Index(p[:n], []byte("MAIL FROM:")); i >= 0 && (i == 0 || p[i-1] == '\n') && bytes.Contains(p[i:n], []byte("\r\nRCPT TO:")) {
+		c.s.mu.Lock()
+		c.s.pipelined++
+		c.s.mu.Unlock()
+	}
+	return n, err
+}
+
+func (c *watchConn) Write(p []byte) (int, error) {
+	if !c.s.opt.NoPipelining || !bytes.Contains(p, []byte("PIPELINING")) {
+		return c.Conn.Write(p)
+	}
+	var out []byte
+	for line := range bytes.Lines(p) {
+		if !bytes.Equal(line, []byte("250-PIPELINING\r\n")) {
+			out = append(out, line...)
+		}
+	}
+	if _, err := c.Conn.Write(out); err != nil {
+		return 0, err
+	}
+	return len(p), nil
 }
