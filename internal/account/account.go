@@ -163,5 +163,8 @@ func Store(ctx context.Context, db *store.DB, p Parsed, source string, now time.
 	if err != nil {
 		return Result{}, err
 	}
+	// The import has committed; statistics only speed up what follows,
+	// so failing to refresh them does not undo or fail it.
+	_ = db.RefreshStatistics(ctx)
 	return res, nil
 }
