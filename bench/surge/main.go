@@ -18,6 +18,7 @@ import (
 	"net/http"
 	"os"
 	"regexp"
+	"runtime/pprof"
 	"slices"
 	"strings"
 	"sync"
@@ -41,9 +42,20 @@ func main() {
 		db       = flag.String("db", "", "store to check acknowledged objections against (SQLite file or postgres:// URL)")
 		out      = flag.String("json", "", "also write the results as JSON here")
 		wait     = flag.Duration("wait", 60*time.Second, "how long to wait for the target to become healthy")
+		cpuprof  = flag.String("cpuprofile", "", "write the generator's own CPU profile here")
 	)
 	flag.Parse()
-	if err := run(*target, *smtpAddr, *rate, *duration, *pattern, *first, *count, *db, *out, *wait); err != nil {
+	if *cpuprof != "" {
+		f, err := os.Create(*cpuprof)
+		if err != nil {
+			fmt.Fprintln(os.Stderr, "surge:", err)
+			os.Exit(1)
+		}
+		pprof.StartCPUProfile(f)
+	}
+	err := run(*target, *smtpAddr, *rate, *duration, *pattern, *first, *count, *db, *out, *wait)
+	pprof.StopCPUProfile()
+	if err != nil {
 		fmt.Fprintln(os.Stderr, "surge:", err)
 		os.Exit(1)
 	}
@@ -61,7 +73,12 @@ type mailbox struct {
 var subjectCode = regexp.MustCompile(`(?m)^Subject: [^\r\n]*?[^0-9](\d{6})[^0-9]`)
 
 func (m *mailbox) deliver(rcpt string, raw []byte) {
-	c := subjectCode.FindSubmatch(raw)
+	// Only the header: the body (HTML, a receipt) is most of the mail.
+	head := raw
+	if i := bytes.Index(raw, []byte("\r\n\r\n")); i >= 0 {
+		head = raw[:i+2]
+	}
+	c := subjectCode.FindSubmatch(head)
 	if c == nil {
 		m.other.Add(1)
 		return

@@ -1,9 +1,11 @@
 package store
 
 import (
+	"cmp"
 	"context"
+	"encoding/json"
 	"fmt"
-	"strings"
+	"slices"
 	"time"
 )
 
@@ -73,13 +75,18 @@ func (tx *Tx) QueueMail(ctx context.Context, m Mail) error {
 
 // ClaimMails leases up to limit due mails to the caller until leaseUntil, so
 // that no other dispatcher (in this or another instance) sends them meanwhile.
+// It is one statement: the due mails are picked (on PostgreSQL skipping
+// those another transaction holds) and leased, and come back in order of
+// when they fell due.
 func (tx *Tx) ClaimMails(ctx context.Context, now, leaseUntil time.Time, limit int) ([]Mail, error) {
-	q := `SELECT ` + mailCols + ` FROM outbox WHERE status = 'queued' AND next_attempt_at <= $1 AND lease_until <= $1
-		ORDER BY priority, next_attempt_at LIMIT $2`
+	pick := `SELECT id FROM outbox WHERE status = 'queued' AND next_attempt_at <= $2 AND lease_until <= $2
+		ORDER BY priority, next_attempt_at LIMIT $3`
 	if tx.db.dialect == Postgres {
-		q += " FOR UPDATE SKIP LOCKED"
+		pick += " FOR UPDATE SKIP LOCKED"
 	}
-	rows, err := tx.query(ctx, q, micros(now), limit)
+	tx.writes++
+	rows, err := tx.query(ctx, `UPDATE outbox SET lease_until = $1 WHERE id IN (`+pick+`) RETURNING `+mailCols,
+		micros(leaseUntil), micros(now), limit)
 	if err != nil {
 		return nil, fmt.Errorf("store: claim mails: %w", err)
 	}
@@ -96,30 +103,42 @@ func (tx *Tx) ClaimMails(ctx context.Context, now, leaseUntil time.Time, limit i
 	if err := rows.Err(); err != nil {
 		return nil, fmt.Errorf("store: claim mails: %w", err)
 	}
-	if len(out) == 0 {
-		return nil, nil
-	}
-	ids := make([]string, len(out))
-	args := []any{micros(leaseUntil)}
-	for i, m := range out {
-		ids[i] = fmt.Sprintf("$%d", i+2)
-		args = append(args, m.ID)
-	}
-	if err := tx.write(ctx, "lease mails", `UPDATE outbox SET lease_until = $1 WHERE id IN (`+strings.Join(ids, ", ")+`)`, args...); err != nil {
-		return nil, err
-	}
+	// RETURNING keeps no order.
+	slices.SortFunc(out, func(a, b Mail) int {
+		return cmp.Or(a.NextAttemptAt.Compare(b.NextAttemptAt), cmp.Compare(a.ID, b.ID))
+	})
 	return out, nil
 }
 
-// MarkMailSent records a delivery. With wipe, the bodies are dropped: a
-// delivered code has no business staying in the database.
-func (tx *Tx) MarkMailSent(ctx context.Context, id string, at time.Time, wipe bool) error {
-	q := `UPDATE outbox SET status = 'sent', sent_at = $2, attempts = attempts + 1, lease_until = 0, last_error = '' WHERE id = $1`
-	if wipe {
-		q = `UPDATE outbox SET status = 'sent', sent_at = $2, attempts = attempts + 1, lease_until = 0, last_error = '',
-			text_body = '', html_body = '', data = '' WHERE id = $1`
+// MarkMailsSent records the delivery of the mails ids at one moment, in one
+// statement. With wipe, the bodies are dropped: a delivered code has no
+// business staying in the database.
+func (tx *Tx) MarkMailsSent(ctx context.Context, ids []string, at time.Time, wipe bool) error {
+	if len(ids) == 0 {
+		return nil
 	}
-	return tx.write(ctx, "mark mail sent", q, id, micros(at))
+	set := `status = 'sent', sent_at = $1, attempts = attempts + 1, lease_until = 0, last_error = ''`
+	if wipe {
+		set += `, text_body = '', html_body = '', data = ''`
+	}
+	in, arg, err := tx.inList(ids)
+	if err != nil {
+		return err
+	}
+	return tx.write(ctx, "mark mails sent", `UPDATE outbox SET `+set+` WHERE id `+in("$2"), micros(at), arg)
+}
+
+// inList is "IN (the strings of one parameter)" in the store's dialect,
+// with the parameter's value: one statement text for any number of ids.
+func (tx *Tx) inList(ids []string) (func(param string) string, any, error) {
+	if tx.db.dialect == Postgres {
+		return func(p string) string { return "= ANY(" + p + ")" }, ids, nil
+	}
+	b, err := json.Marshal(ids)
+	if err != nil {
+		return nil, nil, fmt.Errorf("store: id list: %w", err)
+	}
+	return func(p string) string { return "IN (SELECT value FROM json_each(" + p + "))" }, string(b), nil
 }
 
 // MarkMailFailed records a failed attempt: retried at next, or abandoned.

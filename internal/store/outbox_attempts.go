@@ -32,14 +32,35 @@ func (db *DB) LeaseMails(ctx context.Context, now, leaseUntil time.Time, limit i
 
 // RecordAttempts stores the outcomes of a batch in one transaction.
 func (db *DB) RecordAttempts(ctx context.Context, attempts []Attempt) error {
+	// Deliveries, nearly all of a batch, share their moment: one statement
+	// each for those kept and those wiped, instead of one per mail.
+	type sentKey struct {
+		at   int64
+		wipe bool
+	}
+	sent := map[sentKey][]string{}
+	var keys []sentKey
+	for _, a := range attempts {
+		if a.Sent && !a.Released {
+			k := sentKey{micros(a.At), a.Wipe}
+			if _, ok := sent[k]; !ok {
+				keys = append(keys, k)
+			}
+			sent[k] = append(sent[k], a.ID)
+		}
+	}
 	return db.Write(ctx, func(ctx context.Context, tx *Tx) error {
+		for _, k := range keys {
+			if err := tx.MarkMailsSent(ctx, sent[k], fromMicros(k.at), k.wipe); err != nil {
+				return err
+			}
+		}
 		for _, a := range attempts {
 			var err error
 			switch {
 			case a.Released:
 				err = tx.ReleaseMail(ctx, a.ID)
 			case a.Sent:
-				err = tx.MarkMailSent(ctx, a.ID, a.At, a.Wipe)
 			default:
 				err = tx.MarkMailFailed(ctx, a.ID, a.Next, a.Reason, a.Abandon)
 			}

@@ -224,7 +224,10 @@ func openSQLite(ctx context.Context, path string) (*DB, error) {
 	// The write connection never checkpoints: a commit that crosses the
 	// WAL threshold would copy pages back into the database while every
 	// writer waits. A background connection checkpoints instead.
-	w, err := sql.Open("sqlite", u+common+"&_txlock=immediate&_pragma=wal_autocheckpoint(0)")
+	// The writer's page cache holds a whole group's pages (32 MiB): with
+	// the default 2 MiB a surge's groups spilled pages to the WAL before
+	// their commit and wrote many of them twice.
+	w, err := sql.Open("sqlite", u+common+"&_txlock=immediate&_pragma=wal_autocheckpoint(0)&_pragma=cache_size(-32768)")
 	if err != nil {
 		return nil, fmt.Errorf("store: open %s: %w", path, err)
 	}
