@@ -67,6 +67,10 @@ func (s *Service) Start(ctx context.Context, in StartInput) (Started, error) {
 	}
 	var sent sentMail
 	err = s.save(ctx, in.Flow, func(ctx context.Context, tx *store.Tx) error {
+		// One read for the address's limits, its notices and its account.
+		if err := tx.LookUpAddress(ctx, box, h, now.Add(-addressWindow)); err != nil {
+			return err
+		}
 		if err := s.checkLimits(ctx, tx, in.Client, box, now); err != nil {
 			return err
 		}

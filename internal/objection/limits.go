@@ -18,6 +18,10 @@ const (
 // noticeEvery limits "no account uses this address" mails to one a day.
 const noticeEvery = 24 * time.Hour
 
+// addressWindow is how far back a code request looks at its address's
+// events: the longest of the limits above.
+const addressWindow = 24 * time.Hour
+
 // retryAfter is the one rule for every refusal that says when to try
 // again: the time until the limit lets the request through, rounded up to
 // whole seconds (a client that waits exactly that long is not refused

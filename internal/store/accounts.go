@@ -84,6 +84,9 @@ func (tx *Tx) AccountsLinkedToEmail(ctx context.Context, emailHash string) ([]Ac
 
 // HasAccountWithEmail reports whether any account uses the e-mail hash.
 func (tx *Tx) HasAccountWithEmail(ctx context.Context, emailHash string) (bool, error) {
+	if known, ok := tx.known[emailHash]; ok {
+		return known, nil // read with the address (LookUpAddress)
+	}
 	var n int
 	err := tx.queryRow(ctx, `SELECT COUNT(*) FROM (SELECT 1 FROM accounts WHERE email_hash = $1 LIMIT 1) x`, emailHash).Scan(&n)
 	if err != nil {

@@ -2,6 +2,7 @@ package store
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"slices"
 	"time"
@@ -174,6 +175,38 @@ func (tx *Tx) AddressEvents(ctx context.Context, emailHash, kind string, since t
 	return out, nil
 }
 
+// LookUpAddress reads, in one statement, what a code request needs to know
+// of its address: the events of mailbox since then (as AddressEvents,
+// which then answers from them) and whether an account uses emailHash (as
+// HasAccountWithEmail). Every request makes the same read, known address
+// or not.
+func (tx *Tx) LookUpAddress(ctx context.Context, mailbox, emailHash string, since time.Time) error {
+	tx.lockKey("address", mailbox)
+	rows, err := tx.query(ctx, `SELECT kind, at FROM address_events WHERE email_hash = $1 AND at > $2
+		UNION ALL
+		SELECT '', CASE WHEN EXISTS (SELECT 1 FROM accounts WHERE email_hash = $3) THEN 1 ELSE 0 END
+		ORDER BY 2`, mailbox, micros(since), emailHash)
+	if err != nil {
+		return fmt.Errorf("store: address lookup: %w", err)
+	}
+	w, known, err := scanAddressEvents(rows, micros(since))
+	if err != nil {
+		return err
+	}
+	if known == nil {
+		return errors.New("store: address lookup: no account row")
+	}
+	if tx.addrEvents == nil {
+		tx.addrEvents = map[string]*eventWindow{}
+	}
+	tx.addrEvents[mailbox] = w
+	if tx.known == nil {
+		tx.known = map[string]bool{}
+	}
+	tx.known[emailHash] = *known
+	return nil
+}
+
 // eventWindow is what a transaction knows of an address's events: all of
 // them after since, oldest first.
 type eventWindow struct {
@@ -192,19 +225,32 @@ func (tx *Tx) readAddressEvents(ctx context.Context, emailHash string, since int
 	if err != nil {
 		return nil, fmt.Errorf("store: address events: %w", err)
 	}
+	w, _, err := scanAddressEvents(rows, since)
+	return w, err
+}
+
+// scanAddressEvents reads events (kind, at) oldest first; a row of kind ""
+// is LookUpAddress's account flag, returned as known.
+func scanAddressEvents(rows rows, since int64) (*eventWindow, *bool, error) {
 	defer rows.Close()
 	w := &eventWindow{since: since}
+	var known *bool
 	for rows.Next() {
 		var e addressEvent
 		if err := rows.Scan(&e.kind, &e.at); err != nil {
-			return nil, fmt.Errorf("store: address events: %w", err)
+			return nil, nil, fmt.Errorf("store: address events: %w", err)
+		}
+		if e.kind == "" {
+			k := e.at == 1
+			known = &k
+			continue
 		}
 		w.events = append(w.events, e)
 	}
 	if err := rows.Err(); err != nil {
-		return nil, fmt.Errorf("store: address events: %w", err)
+		return nil, nil, fmt.Errorf("store: address events: %w", err)
 	}
-	return w, nil
+	return w, known, nil
 }
 
 // Forget blanks the addresses of flows that ended or expired before cutoff

@@ -308,6 +308,7 @@ type Tx struct {
 	logOrder    []int64             // their indexes, in order, for undo
 	afterCommit []func()
 	addrEvents  map[string]*eventWindow // events read or written, by address
+	known       map[string]bool         // whether an account uses an address, as read
 	local       map[string]*sql.Stmt    // statements of this batch
 	unprepared  []string                // SQL to prepare on the connection afterwards
 }
@@ -349,7 +350,7 @@ func (tx *Tx) undo(m txMark) bool {
 		delete(tx.logPending, idx)
 	}
 	tx.logOrder = tx.logOrder[:m.leaves]
-	tx.addrEvents = nil // read again rather than undone
+	tx.addrEvents, tx.known = nil, nil // read again rather than undone
 	if tx.pipe != nil && tx.pipe.broken != nil {
 		return false
 	}

@@ -118,3 +118,61 @@ func testAddressLimitHoldsAcrossInstances(t *testing.T, dsn string) {
 		t.Fatalf("%d ops allowed, %d events stored; the limit is %d", allowed, n, limit)
 	}
 }
+
+// LookUpAddress answers a code request's questions about its address in
+// one read, and the transaction keeps answering them as it writes events.
+func TestLookUpAddress(t *testing.T) { dbtest.Each(t, testLookUpAddress) }
+
+func testLookUpAddress(t *testing.T, dsn string) {
+	db := openAt(t, dsn)
+	now := time.Now()
+	err := db.Write(ctx, func(ctx context.Context, tx *store.Tx) error {
+		if _, err := tx.UpsertAccounts(ctx, []store.Account{{Product: "p", AccountID: "a", EmailHash: "known-hash"}}, now); err != nil {
+			return err
+		}
+		if err := tx.AddressEvent(ctx, "box", "code_request", now.Add(-2*time.Hour)); err != nil {
+			return err
+		}
+		if err := tx.AddressEvent(ctx, "box", "code_request", now.Add(-48*time.Hour)); err != nil {
+			return err
+		}
+		return tx.AddressEvent(ctx, "box", "no_account_notice", now.Add(-time.Hour))
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range []struct {
+		hash  string
+		known bool
+	}{{"known-hash", true}, {"other-hash", false}} {
+		err := db.Write(ctx, func(ctx context.Context, tx *store.Tx) error {
+			if err := tx.LookUpAddress(ctx, "box", c.hash, now.Add(-24*time.Hour)); err != nil {
+				return err
+			}
+			known, err := tx.HasAccountWithEmail(ctx, c.hash)
+			if err != nil || known != c.known {
+				return fmt.Errorf("known = %v, %v; want %v", known, err, c.known)
+			}
+			if err := tx.AddressEvent(ctx, "box", "code_request", now); err != nil {
+				return err
+			}
+			reqs, err := tx.AddressEvents(ctx, "box", "code_request", now.Add(-24*time.Hour))
+			if err != nil {
+				return err
+			}
+			notices, err := tx.AddressEvents(ctx, "box", "no_account_notice", now.Add(-24*time.Hour))
+			if err != nil {
+				return err
+			}
+			// The 48-hour-old request is outside the window; this op's own
+			// request is inside it.
+			if len(reqs) != 2 || !reqs[1].Equal(time.UnixMicro(now.UnixMicro())) || len(notices) != 1 {
+				return fmt.Errorf("requests %v, notices %v", reqs, notices)
+			}
+			return errors.New("roll back")
+		})
+		if err == nil || err.Error() != "roll back" {
+			t.Fatalf("%s: %v", c.hash, err)
+		}
+	}
+}
