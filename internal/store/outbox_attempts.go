@@ -22,7 +22,7 @@ type Attempt struct {
 // transaction of its own (see Tx.ClaimMails).
 func (db *DB) LeaseMails(ctx context.Context, now, leaseUntil time.Time, limit int) ([]Mail, error) {
 	var mails []Mail
-	err := db.Write(ctx, func(ctx context.Context, tx *Tx) error {
+	err := db.writeFirst(ctx, func(ctx context.Context, tx *Tx) error {
 		var err error
 		mails, err = tx.ClaimMails(ctx, now, leaseUntil, limit)
 		return err
@@ -49,7 +49,7 @@ func (db *DB) RecordAttempts(ctx context.Context, attempts []Attempt) error {
 			sent[k] = append(sent[k], a.ID)
 		}
 	}
-	return db.Write(ctx, func(ctx context.Context, tx *Tx) error {
+	return db.writeFirst(ctx, func(ctx context.Context, tx *Tx) error {
 		for _, k := range keys {
 			if err := tx.MarkMailsSent(ctx, sent[k], fromMicros(k.at), k.wipe); err != nil {
 				return err

@@ -52,6 +52,7 @@ type DB struct {
 	checkpointer *sql.DB       // SQLite: the connection that checkpoints the WAL
 	checkpointed chan struct{} // closed when the checkpointer has stopped
 	ops          chan *op
+	first        chan *op // the outbox's writes, taken before ops
 	stop         chan struct{}
 	stopped      chan struct{}
 	maxOps       int
@@ -148,7 +149,8 @@ func open(ctx context.Context, dsn string, opt Options, create bool) (*DB, error
 		db.closeConns()
 		return nil, err
 	}
-	db.ops = make(chan *op, 4*opt.MaxBatch)
+	db.ops = make(chan *op, 8*opt.MaxBatch)
+	db.first = make(chan *op, 64)
 	db.stop = make(chan struct{})
 	db.stopped = make(chan struct{})
 	db.writers = writers

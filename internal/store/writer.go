@@ -16,35 +16,47 @@ import (
 
 // op is one caller's unit of work inside a group commit.
 type op struct {
-	ctx  context.Context
-	fn   func(context.Context, *Tx) error
-	done chan error
-	bulk bool // may run for minutes: no batch timeout
+	ctx   context.Context
+	fn    func(context.Context, *Tx) error
+	done  chan error
+	bulk  bool // may run for minutes: no batch timeout
+	first bool // taken from the outbox's queue
 }
+
+func isFirst(o *op) bool { return o.first }
 
 // opTimeout bounds one batch so a stuck statement cannot hold every writer.
 const opTimeout = 30 * time.Second
 
 // Write runs fn in a transaction and returns after that transaction has
 // committed durably (or failed). Concurrent calls share one transaction and
-// one fsync: each runs inside its own savepoint, so an error from one fn
-// undoes only that fn's writes. fn must not keep tx after it returns.
+// one fsync; an error from one fn undoes only that fn's writes (see
+// commitGroup: fn may run more than once, only its last run commits). fn
+// must not keep tx after it returns.
 //
 // If ctx ends while the write is queued, it is dropped; if it ends while the
 // batch is committing, Write returns ctx.Err() though the write may commit:
 // callers acknowledge only a nil error, never the absence of one.
 func (db *DB) Write(ctx context.Context, fn func(context.Context, *Tx) error) error {
-	return db.write(ctx, &op{ctx: ctx, fn: fn, done: make(chan error, 1)})
+	return db.write(ctx, db.ops, &op{ctx: ctx, fn: fn, done: make(chan error, 1)})
+}
+
+// writeFirst is Write for the outbox's own writes (leases, delivery
+// outcomes): they join the next group ahead of the queue. Under a surge a
+// lease waited behind every queued code request, twice per batch of mails,
+// and the mails fell behind the requests they answer.
+func (db *DB) writeFirst(ctx context.Context, fn func(context.Context, *Tx) error) error {
+	return db.write(ctx, db.first, &op{ctx: ctx, fn: fn, done: make(chan error, 1)})
 }
 
 // Bulk is Write for large imports: it is not bound by the batch timeout
 // that protects the online path from a stuck statement, so a million-row
 // import can take the minutes it needs. It still commits atomically.
 func (db *DB) Bulk(ctx context.Context, fn func(context.Context, *Tx) error) error {
-	return db.write(ctx, &op{ctx: ctx, fn: fn, done: make(chan error, 1), bulk: true})
+	return db.write(ctx, db.ops, &op{ctx: ctx, fn: fn, done: make(chan error, 1), bulk: true})
 }
 
-func (db *DB) write(ctx context.Context, o *op) error {
+func (db *DB) write(ctx context.Context, queue chan *op, o *op) error {
 	// The read lock keeps Close from finishing between the closed check and
 	// the send, so every queued op is seen by the writer's final drain.
 	db.closeMu.RLock()
@@ -53,7 +65,7 @@ func (db *DB) write(ctx context.Context, o *op) error {
 		return ErrClosed
 	}
 	select {
-	case db.ops <- o:
+	case queue <- o:
 	case <-ctx.Done():
 		db.closeMu.RUnlock()
 		return ctx.Err()
@@ -69,13 +81,17 @@ func (db *DB) write(ctx context.Context, o *op) error {
 
 func (db *DB) writer() {
 	for {
-		var first *op
+		var head *op
 		select {
-		case first = <-db.ops:
+		case head = <-db.first:
+			head.first = true
+		case head = <-db.ops:
 		case <-db.stop:
 			// Finish what was queued before Close.
 			for {
 				select {
+				case o := <-db.first:
+					db.commit([]*op{o})
 				case o := <-db.ops:
 					db.commit([]*op{o})
 				default:
@@ -83,14 +99,23 @@ func (db *DB) writer() {
 				}
 			}
 		}
-		batch := []*op{first}
-	drain:
-		for len(batch) < db.maxOps {
-			select {
-			case o := <-db.ops:
-				batch = append(batch, o)
-			default:
-				break drain
+		// The outbox's writes form groups of their own: a group commits
+		// when its last op is done, and a group of code requests takes a
+		// round trip or two for each of them.
+		batch := []*op{head}
+		queues := []chan *op{db.first, db.ops}
+		if len(db.first) > 0 || isFirst(head) {
+			queues = queues[:1]
+		}
+		for _, q := range queues {
+		drain:
+			for len(batch) < db.maxOps {
+				select {
+				case o := <-q:
+					batch = append(batch, o)
+				default:
+					break drain
+				}
 			}
 		}
 		db.commit(batch)
