@@ -193,7 +193,7 @@ func (c *serveConfig) run(ctx context.Context, log *slog.Logger, env Env) error 
 	if err != nil {
 		return err
 	}
-	composer, err := mailpkg.NewComposer(cat, mailpkg.ComposerConfig{ThirdPartyExcluded: thirdPartyExcluded, Receipts: receipt.Maker{Log: db}})
+	composer, err := mailpkg.NewComposer(cat, mailpkg.ComposerConfig{ThirdPartyExcluded: thirdPartyExcluded, Receipts: receipt.Maker{Log: db.RecentLog()}})
 	if err != nil {
 		return err
 	}

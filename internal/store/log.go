@@ -217,6 +217,10 @@ func (tx *Tx) appendLeaf(ctx context.Context, e ledger.Entry) error {
 		tx.logPending[idx] = h
 		tx.logOrder = append(tx.logOrder, idx)
 	}
+	if tx.leafData == nil {
+		tx.leafData = map[int64][]byte{}
+	}
+	tx.leafData[n] = data
 	if err := tx.write(ctx, "log tree", "INSERT INTO log_hashes (idx, hash) VALUES "+strings.Join(ph, ", "), args...); err != nil {
 		return err
 	}
@@ -299,6 +303,7 @@ func (tx *Tx) signLog(ctx context.Context, force bool) error {
 	// Only the key already recorded (or the first) may sign: the check in
 	// SetLogKey ran before this transaction, and another instance may
 	// have recorded its key since.
+	tx.signedSize, tx.signedNote = size, note
 	return tx.writeChecked(ctx, "log head", func(n int64) error {
 		if n != 1 {
 			return fmt.Errorf("%w (another key was recorded while this one was being loaded)", ErrLogKey)

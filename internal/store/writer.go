@@ -309,6 +309,7 @@ func (db *DB) runGroup(ctx context.Context, tx *Tx, g *group) (again []*op, alon
 	for idx, h := range tx.logPending {
 		db.logCache.put(idx, h)
 	}
+	db.recent.put(tx.signedSize, tx.signedNote, tx.leafData)
 	for _, f := range tx.afterCommit {
 		f()
 	}
@@ -331,6 +332,9 @@ type Tx struct {
 	treeSynced  bool                // the tree covers the head (syncTree ran)
 	logPending  map[int64]tlog.Hash // tree hashes written in this transaction
 	logOrder    []int64             // their indexes, in order, for undo
+	leafData    map[int64][]byte    // canonical bytes of the entries appended, by leaf
+	signedSize  int64               // the checkpoint this transaction signed
+	signedNote  []byte
 	afterCommit []func()
 	addrEvents  map[string]*eventWindow // events read or written, by address
 	known       map[string]bool         // whether an account uses an address, as read
@@ -373,6 +377,11 @@ func (tx *Tx) undo(m txMark) bool {
 	tx.afterCommit = tx.afterCommit[:m.after]
 	for _, idx := range tx.logOrder[m.leaves:] {
 		delete(tx.logPending, idx)
+	}
+	for leaf := range tx.leafData {
+		if leaf >= m.logSize {
+			delete(tx.leafData, leaf)
+		}
 	}
 	tx.logOrder = tx.logOrder[:m.leaves]
 	tx.addrEvents, tx.known = nil, nil // read again rather than undone

@@ -8,6 +8,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/notrain/notrain/internal/receipt"
 	"github.com/notrain/notrain/internal/store"
 	"github.com/notrain/notrain/internal/testutil/dbtest"
 )
@@ -173,6 +174,58 @@ func testLookUpAddress(t *testing.T, dsn string) {
 		})
 		if err == nil || err.Error() != "roll back" {
 			t.Fatalf("%s: %v", c.hash, err)
+		}
+	}
+}
+
+// Receipts made from each instance's recent log verify, for entries it
+// appended itself (answered from memory) and for entries another instance
+// appended (its own checkpoint does not cover them: the store's is read).
+func TestRecentLogReceiptsAcrossInstances(t *testing.T) {
+	dbtest.Each(t, testRecentLogReceiptsAcrossInstances)
+}
+
+func testRecentLogReceiptsAcrossInstances(t *testing.T, dsn string) {
+	a := createAt(t, dsn)
+	k := logKey(t)
+	if err := a.SetLogKey(ctx, k); err != nil {
+		t.Fatal(err)
+	}
+	b, err := store.Open(ctx, dsn, store.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { b.Close() })
+	if err := b.SetLogKey(ctx, k); err != nil {
+		t.Fatal(err)
+	}
+	appendOn := func(db *store.DB, n int) int64 {
+		var seq int64
+		if err := db.Write(ctx, func(ctx context.Context, tx *store.Tx) error {
+			e, err := tx.Append(ctx, time.Unix(int64(1_700_000_000+n), 0), "test.entry", map[string]any{"n": n})
+			seq = e.Seq
+			return err
+		}); err != nil {
+			t.Fatal(err)
+		}
+		return seq
+	}
+	s1 := appendOn(a, 1)
+	s2 := appendOn(b, 2) // beyond a's own latest checkpoint
+	for _, c := range []struct {
+		db  *store.DB
+		seq int64
+	}{{a, s1}, {a, s2}, {b, s1}, {b, s2}} {
+		rc, err := receipt.Make(ctx, c.db.RecentLog(), c.seq)
+		if err != nil {
+			t.Fatalf("receipt of %d: %v", c.seq, err)
+		}
+		v, err := receipt.Verify(rc, k.Verifier())
+		if err != nil {
+			t.Fatalf("receipt of %d does not verify: %v", c.seq, err)
+		}
+		if v.Entry.Seq != c.seq || v.Checkpoint.Size < c.seq {
+			t.Fatalf("receipt of %d: entry %d, checkpoint of %d", c.seq, v.Entry.Seq, v.Checkpoint.Size)
 		}
 	}
 }

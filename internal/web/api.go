@@ -197,7 +197,7 @@ func (s *Server) apiVerify(flow objection.Flow) http.HandlerFunc {
 			// The decision is committed: a receipt that cannot be made
 			// now must not turn it into a failure the client retries. It
 			// can be fetched again from the done page or from my data.
-			if rc, err := receipt.Make(r.Context(), s.db, out.LedgerSeq); err != nil {
+			if rc, err := receipt.Make(r.Context(), s.db.RecentLog(), out.LedgerSeq); err != nil {
 				s.log.ErrorContext(r.Context(), "receipt not made", "seq", out.LedgerSeq, "err", err)
 			} else {
 				resp["receipt"] = string(rc)

@@ -20,7 +20,7 @@ func (s *Server) receiptDownload(flow objection.Flow) http.HandlerFunc {
 			s.notFound(w, r)
 			return
 		}
-		b, err := receipt.Make(r.Context(), s.db, out.LedgerSeq)
+		b, err := receipt.Make(r.Context(), s.db.RecentLog(), out.LedgerSeq)
 		if err != nil {
 			s.log.Error("receipt", "err", err)
 			s.errorPage(w, r, http.StatusInternalServerError, "err_internal")

@@ -77,7 +77,7 @@ func New(svc *objection.Service, db *store.DB, cat *locale.Catalog, m *metrics.M
 	if cfg.Keys == nil {
 		return nil, errors.New("web: no keys to check bearer tokens with")
 	}
-	md := mydata.New(db, cfg.Keys, receipt.Maker{Log: db}, cfg.Now)
+	md := mydata.New(db, cfg.Keys, receipt.Maker{Log: db.RecentLog()}, cfg.Now)
 	return &Server{svc: svc, db: db, cat: cat, pages: pages, m: m, gatherer: g, cfg: cfg, log: cfg.Log, mydata: md}, nil
 }
 
