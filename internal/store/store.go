@@ -66,7 +66,7 @@ type DB struct {
 	health writeHealth
 
 	logCache logCache
-	recent   recentLog // what this instance last committed, for receipts
+	recent   recentLog                    // what this instance last committed, for receipts
 	logKey   atomic.Pointer[translog.Key] // signs checkpoints; nil: the tree is kept, not signed
 }
 
