@@ -5,6 +5,7 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"slices"
 
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
@@ -134,10 +135,19 @@ func (p *pipe) query(ctx context.Context, q string, args []any) (rows, error) {
 	return &pipeRows{Rows: r, br: br, p: p}, nil
 }
 
-// commit sends the last writes and COMMIT in one round trip.
+// commit sends the last writes and COMMIT in one round trip, or in two
+// when a waiting write's changed rows must be checked: the server runs a
+// batch to its end before pgx hands back the first result, so a check that
+// fails after COMMIT went out in the same batch would find the transaction
+// already committed.
 func (p *pipe) commit(ctx context.Context) error {
 	if !p.begun && len(p.pend) == 0 {
 		return nil // nothing reached the server
+	}
+	if slices.ContainsFunc(p.pend, func(w pending) bool { return w.check != nil }) {
+		if err := p.flush(ctx); err != nil {
+			return err
+		}
 	}
 	br, err := p.send(ctx, "COMMIT", nil)
 	if err != nil {
