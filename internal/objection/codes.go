@@ -67,11 +67,16 @@ func (s *Service) Start(ctx context.Context, in StartInput) (Started, error) {
 	}
 	var sent sentMail
 	err = s.save(ctx, in.Flow, func(ctx context.Context, tx *store.Tx) error {
+		// Locks in one order for every flow: the client, then the address
+		// (a resend takes them in this order too).
+		if err := s.checkClientLimit(ctx, tx, in.Client, now); err != nil {
+			return err
+		}
 		// One read for the address's limits, its notices and its account.
 		if err := tx.LookUpAddress(ctx, box, h, now.Add(-addressWindow)); err != nil {
 			return err
 		}
-		if err := s.checkLimits(ctx, tx, in.Client, box, now); err != nil {
+		if err := s.checkAddressLimit(ctx, tx, box, now); err != nil {
 			return err
 		}
 		known, err := tx.HasAccountWithEmail(ctx, h)

@@ -8,6 +8,7 @@ import (
 	"hash/fnv"
 	"time"
 
+	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/jackc/pgx/v5/stdlib"
 	"golang.org/x/mod/sumdb/tlog"
 
@@ -16,14 +17,28 @@ import (
 
 // op is one caller's unit of work inside a group commit.
 type op struct {
-	ctx   context.Context
-	fn    func(context.Context, *Tx) error
-	done  chan error
-	bulk  bool // may run for minutes: no batch timeout
-	first bool // taken from the outbox's queue
+	ctx       context.Context
+	fn        func(context.Context, *Tx) error
+	done      chan error
+	bulk      bool // may run for minutes: no batch timeout
+	first     bool // taken from the outbox's queue
+	conflicts int  // times PostgreSQL failed it alone to break a deadlock
 }
 
 func isFirst(o *op) bool { return o.first }
+
+// retryConflict reports whether an op that ran alone should run again:
+// PostgreSQL broke a deadlock (or a serialization conflict) by failing it,
+// which says nothing about the op itself. Groups of several instances can
+// lock the same rows in opposite orders; a few tries settle it.
+func retryConflict(o *op, err error) bool {
+	var pe *pgconn.PgError
+	if !errors.As(err, &pe) || pe.Code != "40P01" && pe.Code != "40001" || o.conflicts >= 3 {
+		return false
+	}
+	o.conflicts++
+	return true
+}
 
 // opTimeout bounds one batch so a stuck statement cannot hold every writer.
 const opTimeout = 30 * time.Second
@@ -132,7 +147,10 @@ func (db *DB) commit(batch []*op) {
 			// Which op a failure belongs to is not known: each runs by
 			// itself, so that only the op at fault fails.
 			for _, o := range again {
-				db.commitGroup([]*op{o})
+				// A single op comes back only to try again after a deadlock.
+				for one := []*op{o}; len(one) > 0; {
+					one, _ = db.commitGroup(one)
+				}
 			}
 			return
 		}
@@ -270,6 +288,9 @@ func (db *DB) runGroup(ctx context.Context, tx *Tx, g *group) (again []*op, alon
 			continue
 		}
 		tx.rollback(ctx)
+		if len(g.ops) == 1 && retryConflict(o, err) {
+			return g.rest(-1), false
+		}
 		if len(g.ops) == 1 {
 			g.settle(i, err)
 			db.health.set(fault)
@@ -295,6 +316,9 @@ func (db *DB) runGroup(ctx context.Context, tx *Tx, g *group) (again []*op, alon
 	}
 	if err != nil {
 		tx.rollback(ctx)
+		if rest := g.rest(-1); len(rest) == 1 && retryConflict(rest[0], err) {
+			return rest, false
+		}
 		if tx.pipe != nil && len(g.rest(-1)) > 1 && !isFault(err) {
 			// A deferred write failed, or the ops of two instances
 			// deadlocked: each runs again by itself.
