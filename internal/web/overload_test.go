@@ -8,7 +8,6 @@ import (
 	"html"
 	"io"
 	"net/http"
-	"net/http/httptest"
 	"net/url"
 	"strconv"
 	"strings"
@@ -27,10 +26,8 @@ import (
 // overloadEnv is a portal whose pages read a backlog monitor over its
 // real store, as serve wires it.
 type overloadEnv struct {
-	*fixture.Fixture
-	URL, MetricsURL string
-	mon             *backlog.Monitor
-	disp            *mail.Dispatcher
+	*env
+	mon *backlog.Monitor
 }
 
 func newOverloadEnv(t *testing.T, opt fixture.Options) *overloadEnv {
@@ -39,17 +36,9 @@ func newOverloadEnv(t *testing.T, opt fixture.Options) *overloadEnv {
 	f.Import(t, fixture.Accounts)
 	mon := backlog.New(f.DB, backlog.Config{Now: f.Clock.Now, Log: fixture.Quiet()})
 	f.Reg.MustRegister(mon.Collectors()...)
-	srv, err := web.New(f.Svc, f.DB, f.Cat, f.Metrics, f.Reg, web.Config{Now: f.Clock.Now, Log: fixture.Quiet(),
-		ThirdPartyExcluded: true, Composer: f.Composer, Keys: f.Keys, LogKey: f.LogKey, Backlog: mon})
-	if err != nil {
-		t.Fatal(err)
-	}
-	ts := httptest.NewServer(srv.Handler())
-	t.Cleanup(ts.Close)
-	ms := httptest.NewServer(srv.MetricsHandler())
-	t.Cleanup(ms.Close)
-	disp := &mail.Dispatcher{Outbox: f.DB, Composer: f.Composer, Now: f.Clock.Now, Log: fixture.Quiet(), Metrics: f.Metrics}
-	return &overloadEnv{Fixture: f, URL: ts.URL, MetricsURL: ms.URL, mon: mon, disp: disp}
+	e := serveFixture(t, f, web.Config{Backlog: mon})
+	e.disp.Metrics = f.Metrics
+	return &overloadEnv{env: e, mon: mon}
 }
 
 func (e *overloadEnv) refresh(t *testing.T) {

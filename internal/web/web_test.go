@@ -37,6 +37,12 @@ func newEnv(t *testing.T, cfg web.Config, clientLimit ...int) *env {
 	}
 	f := fixture.New(t, opt)
 	f.Import(t, fixture.Accounts)
+	return serveFixture(t, f, cfg)
+}
+
+// serveFixture serves the portal and its metrics listener over f's store.
+func serveFixture(t *testing.T, f *fixture.Fixture, cfg web.Config) *env {
+	t.Helper()
 	if cfg.Now == nil {
 		cfg.Now = f.Clock.Now
 	}
