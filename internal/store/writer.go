@@ -25,8 +25,6 @@ type op struct {
 	conflicts int  // times PostgreSQL failed it alone to break a deadlock
 }
 
-func isFirst(o *op) bool { return o.first }
-
 // retryConflict reports whether an op that ran alone should run again:
 // PostgreSQL broke a deadlock (or a serialization conflict) by failing it,
 // which says nothing about the op itself. Groups of several instances can
@@ -118,19 +116,17 @@ func (db *DB) writer() {
 		// when its last op is done, and a group of code requests takes a
 		// round trip or two for each of them.
 		batch := []*op{head}
-		queues := []chan *op{db.first, db.ops}
-		if len(db.first) > 0 || isFirst(head) {
-			queues = queues[:1]
+		queue := db.ops
+		if head.first {
+			queue = db.first
 		}
-		for _, q := range queues {
-		drain:
-			for len(batch) < db.maxOps {
-				select {
-				case o := <-q:
-					batch = append(batch, o)
-				default:
-					break drain
-				}
+	drain:
+		for len(batch) < db.maxOps {
+			select {
+			case o := <-queue:
+				batch = append(batch, o)
+			default:
+				break drain
 			}
 		}
 		db.commit(batch)
@@ -228,7 +224,7 @@ func (db *DB) commitGroup(batch []*op) (again []*op, alone bool) {
 		return nil, false
 	}
 	defer conn.Close()
-	tx := &Tx{db: db, conn: conn, ctx: ctx, timeout: timeout}
+	tx := &Tx{db: db, timeout: timeout}
 	if db.dialect == Postgres {
 		err = conn.Raw(func(dc any) error {
 			c, ok := dc.(*stdlib.Conn)
@@ -343,10 +339,8 @@ func (db *DB) runGroup(ctx context.Context, tx *Tx, g *group) (again []*op, alon
 // Tx is the write transaction an op runs in.
 type Tx struct {
 	db      *DB
-	tx      *sql.Tx   // SQLite: the transaction
-	pipe    *pipe     // PostgreSQL: the transaction, on pgx in pipeline mode
-	conn    *sql.Conn // the connection it runs on
-	ctx     context.Context
+	tx      *sql.Tx       // SQLite: the transaction
+	pipe    *pipe         // PostgreSQL: the transaction, on pgx in pipeline mode
 	timeout time.Duration // an op's own bound
 	writes  int           // statements that change something, issued so far
 
