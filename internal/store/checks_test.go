@@ -44,12 +44,7 @@ func TestFailedCheckCommitsNothing(t *testing.T) {
 // the other's write is committed once.
 func TestFailedCheckInAGroupFailsOnlyItsOp(t *testing.T) {
 	dbtest.Each(t, func(t *testing.T, dsn string) {
-		db, err := store.Create(ctx, dsn, store.Options{Writers: 1})
-		if err != nil {
-			t.Fatal(err)
-		}
-		t.Cleanup(func() { db.Close() })
-		setLogKey(t, db)
+		db := openWith(t, dsn, store.Options{Writers: 1})
 		now := time.Now()
 		var wg sync.WaitGroup
 		wg.Go(func() { // holds the one writer while the next two queue up

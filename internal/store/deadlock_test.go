@@ -16,12 +16,7 @@ import (
 // the client first, then the address).
 func TestDeadlockedWriteRunsAgain(t *testing.T) {
 	dsn := dbtest.Postgres(t)
-	db, err := store.Create(ctx, dsn, store.Options{Writers: 2})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { db.Close() })
-	setLogKey(t, db)
+	db := openWith(t, dsn, store.Options{Writers: 2})
 	now := time.Now()
 	var wg sync.WaitGroup
 	var errStart, errResend error

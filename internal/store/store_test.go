@@ -19,7 +19,17 @@ var ctx = context.Background()
 // fresh log key.
 func openAt(t *testing.T, dsn string) *store.DB {
 	t.Helper()
-	db := createAt(t, dsn)
+	return openWith(t, dsn, store.Options{})
+}
+
+// openWith is openAt with options.
+func openWith(t *testing.T, dsn string, opt store.Options) *store.DB {
+	t.Helper()
+	db, err := store.Create(ctx, dsn, opt)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { db.Close() })
 	setLogKey(t, db)
 	return db
 }
