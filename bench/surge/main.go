@@ -150,7 +150,15 @@ func run(target, smtpAddr string, rate float64, duration time.Duration, pattern 
 	srv.Addr, srv.Domain, srv.AllowInsecureAuth = smtpAddr, "localhost", true
 	srv.MaxRecipients, srv.ReadTimeout, srv.WriteTimeout = 10, time.Minute, time.Minute
 	go srv.ListenAndServe()
-	defer srv.Close()
+	// Stop listening but leave open sessions alone: notrain keeps its SMTP
+	// sessions open, and go-smtp's Close clears a session that may be in the
+	// middle of a command (a nil dereference in its handler). The process
+	// exits right after run returns.
+	defer func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 100*time.Millisecond)
+		defer cancel()
+		srv.Shutdown(ctx)
+	}()
 
 	client := &http.Client{Timeout: 30 * time.Second, Transport: &http.Transport{
 		MaxIdleConns: 4096, MaxIdleConnsPerHost: 4096, IdleConnTimeout: time.Minute}}
