@@ -52,6 +52,17 @@ const (
 	KindItemsExcluded      = "items.excluded"
 	KindSnapshotRegistered = "snapshot.registered"
 	KindModelRegistered    = "model.registered"
+	// A verified report of items about a person, and the decision on it
+	// (an approval lists the items it excludes).
+	KindReportReceived = "report.received"
+	KindReportDecided  = "report.decided"
+	// Consent (policy mode consent), given and withdrawn with a code.
+	KindConsentGiven     = "consent.given"
+	KindConsentWithdrawn = "consent.withdrawn"
+	// The operator console: operators, and their actions that are not
+	// decisions (those name the operator in their own entry).
+	KindOperatorAdded    = "operator.added"
+	KindEvidenceExported = "evidence.exported"
 )
 
 // Entry is one ledger record.

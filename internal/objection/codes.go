@@ -24,6 +24,9 @@ type StartInput struct {
 	Lang    string
 	Channel string // web | api
 	Client  string // client address (for --ip-rate-limit); "" = not limited
+	// Data is what a registered flow carries to its Finish (JSON, the
+	// flow's package validates it); "" for the built-in flows.
+	Data string
 }
 
 // Started is the answer to a code request. It is the same whether or not
@@ -41,6 +44,9 @@ type Started struct {
 // and queues either a code (the address belongs to an account) or a short
 // notice (it does not). The caller sees no difference.
 func (s *Service) Start(ctx context.Context, in StartInput) (Started, error) {
+	if !s.Runs(in.Flow) {
+		return Started{}, fmt.Errorf("objection: no flow %q", in.Flow)
+	}
 	addr, err := ParseEmail(in.Email)
 	if err != nil {
 		return Started{}, err
@@ -63,7 +69,7 @@ func (s *Service) Start(ctx context.Context, in StartInput) (Started, error) {
 	req := store.CodeRequest{
 		ID: ids.Request(), Kind: string(in.Flow), EmailHash: h, Email: addr.Canonical, Lang: in.Lang,
 		Scope: in.Scope.String(), Reason: in.Reason, Channel: in.Channel,
-		CodeSentAt: now, ExpiresAt: now.Add(s.cfg.CodeTTL), CreatedAt: now,
+		CodeSentAt: now, ExpiresAt: now.Add(s.cfg.CodeTTL), CreatedAt: now, Data: in.Data,
 	}
 	var sent sentMail
 	err = s.save(ctx, in.Flow, func(ctx context.Context, tx *store.Tx) error {
@@ -161,7 +167,7 @@ func (s *Service) queueCodeMail(ctx context.Context, tx *store.Tx, req store.Cod
 	}
 	kind, what, event := mail.KindCode, sentCode, eventMail
 	switch {
-	case req.Known || Flow(req.Kind) == FlowAccess:
+	case req.Known || s.anyAddress(Flow(req.Kind)):
 		// Access is asked for by whoever holds the mailbox, for whatever
 		// notrain holds about it, "nothing" included: every address gets
 		// the code, so an unknown address sees its (empty) data too.
@@ -334,7 +340,7 @@ func notFound() *Error {
 // it and with the request row locked, so concurrent guesses all count; a
 // wrong code's count is committed like any outcome.
 func (s *Service) Verify(ctx context.Context, flow Flow, requestID, rawCode string) (Outcome, error) {
-	if !ids.IsRequest(requestID) {
+	if !ids.IsRequest(requestID) || !s.Runs(flow) {
 		return Outcome{}, notFound()
 	}
 	code, ok := otp.Normalize(rawCode)
@@ -372,7 +378,7 @@ func (s *Service) Verify(ctx context.Context, flow Flow, requestID, rawCode stri
 		checked = true
 		// Requests for unknown addresses carry the hash of a code nobody was
 		// sent; they take the same comparison and can never succeed.
-		matched = otp.Equal(s.keys.CodeHash(requestID, code), req.CodeHash) && (req.Known || flow == FlowAccess)
+		matched = otp.Equal(s.keys.CodeHash(requestID, code), req.CodeHash) && (req.Known || s.anyAddress(flow))
 		if !matched {
 			refusal = &Error{Code: CodeCodeInvalid, Field: "code", Remaining: otp.MaxAttempts - req.Attempts - 1}
 			return tx.CountAttempt(ctx, req, otp.MaxAttempts)
@@ -382,8 +388,10 @@ func (s *Service) Verify(ctx context.Context, flow Flow, requestID, rawCode stri
 			out, err = s.accept(ctx, tx, req, now)
 		case FlowAccess:
 			out, err = s.grantAccess(ctx, tx, req, now)
-		default:
+		case FlowWithdrawal:
 			out, err = s.withdraw(ctx, tx, req, now)
+		default:
+			out, err = s.flows[flow].Finish(ctx, tx, req, now)
 		}
 		if err != nil {
 			return err

@@ -27,6 +27,8 @@ type Outcome struct {
 	// only its keyed hash is stored).
 	Token     string
 	ExpiresAt time.Time
+	// Items are what a report asked to keep out (registered flows).
+	Items []string
 }
 
 // Status values of an Outcome.

@@ -62,6 +62,8 @@ type Service struct {
 	m    *metrics.Metrics
 	wake func()
 	cfg  Config
+	// flows other packages own, registered before serving (flows.go).
+	flows map[Flow]FlowHandler
 }
 
 // New makes a Service. wake is called after a commit that queued mail.

@@ -26,17 +26,20 @@ type CodeRequest struct {
 	UsedAt     time.Time
 	ResultRef  string
 	CreatedAt  time.Time
+	// Data is what a flow owned by another package (a report, a consent)
+	// carries until its code confirms it; that package alone reads it.
+	Data string
 }
 
 const requestCols = `id, kind, email_hash, email, known, lang, scope, reason, channel, code_hash,
-	code_sent_at, expires_at, attempts, used_at, result_ref, created_at`
+	code_sent_at, expires_at, attempts, used_at, result_ref, created_at, data`
 
 func scanRequest(row interface{ Scan(...any) error }) (CodeRequest, error) {
 	var r CodeRequest
 	var known int64
 	var sent, exp, used, created int64
 	err := row.Scan(&r.ID, &r.Kind, &r.EmailHash, &r.Email, &known, &r.Lang, &r.Scope, &r.Reason, &r.Channel, &r.CodeHash,
-		&sent, &exp, &r.Attempts, &used, &r.ResultRef, &created)
+		&sent, &exp, &r.Attempts, &used, &r.ResultRef, &created, &r.Data)
 	if isNoRows(err) {
 		return r, ErrNotFound
 	}
@@ -55,9 +58,9 @@ func (tx *Tx) InsertRequest(ctx context.Context, r CodeRequest) error {
 		known = 1
 	}
 	return tx.write(ctx, "insert code request", `INSERT INTO code_requests (`+requestCols+`)
-		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16)`,
+		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17)`,
 		r.ID, r.Kind, r.EmailHash, r.Email, known, r.Lang, r.Scope, r.Reason, r.Channel, r.CodeHash,
-		micros(r.CodeSentAt), micros(r.ExpiresAt), r.Attempts, micros(r.UsedAt), r.ResultRef, micros(r.CreatedAt))
+		micros(r.CodeSentAt), micros(r.ExpiresAt), r.Attempts, micros(r.UsedAt), r.ResultRef, micros(r.CreatedAt), r.Data)
 }
 
 // Request reads a code flow inside the transaction, locking it on PostgreSQL.
@@ -95,11 +98,11 @@ func (tx *Tx) CountAttempt(ctx context.Context, req CodeRequest, max int) error 
 
 // UseCode records the attempt whose code matched and the flow's outcome:
 // the attempt is counted, the code marked used, the result's reference
-// kept and the address forgotten, in one statement. req is as for
+// kept and the address and the flow's data forgotten, in one statement. req is as for
 // CountAttempt.
 func (tx *Tx) UseCode(ctx context.Context, req CodeRequest, max int, at time.Time, ref string) error {
 	return tx.writeChecked(ctx, "use code", oneRow("use code", req.ID), `UPDATE code_requests
-		SET attempts = attempts + 1, used_at = $3, result_ref = $4, email = ''
+		SET attempts = attempts + 1, used_at = $3, result_ref = $4, email = '', data = ''
 		WHERE id = $1 AND attempts < $2 AND used_at = 0`, req.ID, max, micros(at), ref)
 }
 
@@ -258,7 +261,7 @@ func scanAddressEvents(rows rows, since int64) (*eventWindow, *bool, error) {
 // before cutoff. Data minimisation: an address
 // is kept only while a mail may still need to go to it.
 func (tx *Tx) Forget(ctx context.Context, cutoff, keepEvents time.Time) error {
-	if _, err := tx.exec(ctx, `UPDATE code_requests SET email = '' WHERE email <> '' AND expires_at < $1`, micros(cutoff)); err != nil {
+	if _, err := tx.exec(ctx, `UPDATE code_requests SET email = '', data = '' WHERE email <> '' AND expires_at < $1`, micros(cutoff)); err != nil {
 		return fmt.Errorf("store: forget addresses: %w", err)
 	}
 	if _, err := tx.exec(ctx, `DELETE FROM address_events WHERE at < $1`, micros(keepEvents)); err != nil {
