@@ -100,18 +100,24 @@ func parseRule(text string) (rule, error) {
 	if strings.Count(tmpl, "{id}") != 1 {
 		return rule{}, fmt.Errorf("URL %q must hold {id} exactly once", tmpl)
 	}
-	u, err := url.Parse(strings.Replace(tmpl, "{id}", "ID", 1))
+	// The template is read as its URLs will be (ID compares escaped
+	// paths), with a marker where the id goes.
+	const marker = "NOTRAINIDMARKER0"
+	u, err := url.Parse(strings.Replace(tmpl, "{id}", marker, 1))
 	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" || u.User != nil || u.Fragment != "" {
-		return rule{}, fmt.Errorf("URL %q is not an http(s) URL with a host", tmpl)
+		return rule{}, fmt.Errorf("URL %q is not an http(s) URL with a host and no fragment", tmpl)
 	}
-	rest := tmpl[len(u.Scheme)+len("://"):]
-	i := strings.Index(rest, "{id}")
-	before, after := rest[:i], rest[i+len("{id}"):]
-	host, _, _ := strings.Cut(before, "/")
-	if strings.Contains(host, "{") || !strings.Contains(before, "/") {
+	if strings.Contains(u.Host, marker) {
 		return rule{}, fmt.Errorf("URL %q: {id} must be in the path or the query, not the host", tmpl)
 	}
-	before = strings.ToLower(host) + before[len(host):]
+	norm := strings.ToLower(u.Host) + u.EscapedPath()
+	if u.RawQuery != "" {
+		norm += "?" + u.RawQuery
+	}
+	before, after, ok := strings.Cut(norm, marker)
+	if !ok || strings.Contains(after, marker) {
+		return rule{}, fmt.Errorf("URL %q: {id} must be in the path or the query", tmpl)
+	}
 	return rule{prefix: prefix, template: tmpl, before: before, after: after, query: u.RawQuery != ""}, nil
 }
 
