@@ -301,3 +301,46 @@ func TestApprovingAnExcludedItemAgain(t *testing.T) {
 		t.Fatal(err)
 	}
 }
+
+// Decisions racing on one report: exactly one is recorded, the others
+// are refused as decided, and the ledger holds one decision entry.
+func TestConcurrentDecisionsOnOneReport(t *testing.T) {
+	dbtest.Each(t, func(t *testing.T, dsn string) {
+		e := newEnv(t, dsn)
+		out := e.file(t, "nobody@example.org", "fb:1", "fb:2")
+		const n = 6
+		errs := make(chan error, n)
+		for i := range n {
+			d := review.Decision{Decision: review.Approve, Operator: "olga"}
+			if i%2 == 1 {
+				d = review.Decision{Decision: review.Reject, Note: "no", Operator: "piet"}
+			}
+			go func() {
+				_, err := e.queue.Decide(context.Background(), out.Reference, d)
+				errs <- err
+			}()
+		}
+		ok := 0
+		for range n {
+			switch err := <-errs; {
+			case err == nil:
+				ok++
+			case !errors.Is(err, review.ErrDecided):
+				t.Errorf("unexpected refusal: %v", err)
+			}
+		}
+		if ok != 1 {
+			t.Fatalf("%d decisions recorded, want 1", ok)
+		}
+		var entries int
+		if err := dbtest.Raw(t, e.Path).QueryRow(`SELECT COUNT(*) FROM ledger WHERE kind = $1`, ledger.KindReportDecided).Scan(&entries); err != nil || entries != 1 {
+			t.Fatalf("%d decision entries (%v)", entries, err)
+		}
+		if len(e.MailsTo(t, "nobody@example.org")) != 3 { // code, received, one decision
+			t.Fatalf("mails: %d", len(e.MailsTo(t, "nobody@example.org")))
+		}
+		if _, err := e.DB.VerifyLedger(context.Background()); err != nil {
+			t.Fatal(err)
+		}
+	})
+}

@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/notrain/notrain/internal/mail"
+	"github.com/notrain/notrain/internal/otp"
 	"github.com/notrain/notrain/internal/report"
 	"github.com/notrain/notrain/internal/review"
 	"github.com/notrain/notrain/internal/testutil/fixture"
@@ -189,5 +190,42 @@ func TestRejectedReportMailsTheReason(t *testing.T) {
 	})
 	if !strings.Contains(m.Text, reason) || !strings.Contains(m.Text, "supervisory authority") {
 		t.Fatalf("rejection mail:\n%s", m.Text)
+	}
+}
+
+// A report's code is resent like an objection's: not before the
+// cool-down, then with a new code that replaces the old one.
+func TestReportResend(t *testing.T) {
+	e, _ := reportEnv(t)
+	resp, body := postJSON(t, e.URL+"/api/v1/reports", `{"email":"nobody@example.org","items":["fb:1"],"relation":"other","lang":"en"}`)
+	if resp.StatusCode != http.StatusAccepted {
+		t.Fatalf("%d %s", resp.StatusCode, body)
+	}
+	var st struct {
+		RequestID string `json:"request_id"`
+	}
+	json.Unmarshal([]byte(body), &st)
+	old := e.CodeFor(t, st.RequestID)
+	resp, body = postJSON(t, e.URL+"/api/v1/reports/resend", `{"request_id":"`+st.RequestID+`"}`)
+	if resp.StatusCode != http.StatusTooManyRequests || errorCode(t, body) != "resend_too_soon" {
+		t.Fatalf("early resend: %d %s", resp.StatusCode, body)
+	}
+	e.Clock.Advance(otp.ResendCooldown)
+	resp, body = postJSON(t, e.URL+"/api/v1/reports/resend", `{"request_id":"`+st.RequestID+`"}`)
+	if resp.StatusCode != http.StatusAccepted {
+		t.Fatalf("resend: %d %s", resp.StatusCode, body)
+	}
+	code := e.CodeFor(t, st.RequestID)
+	if code == "" || code == old {
+		t.Fatalf("new code %q, old %q", code, old)
+	}
+	// The objection endpoints do not take a report's request.
+	resp, body = postJSON(t, e.URL+"/api/v1/objections/verify", `{"request_id":"`+st.RequestID+`","code":"`+code+`"}`)
+	if resp.StatusCode != http.StatusNotFound {
+		t.Fatalf("report request verified as an objection: %d %s", resp.StatusCode, body)
+	}
+	resp, body = postJSON(t, e.URL+"/api/v1/reports/verify", `{"request_id":"`+st.RequestID+`","code":"`+code+`"}`)
+	if resp.StatusCode != http.StatusOK {
+		t.Fatalf("verify with the new code: %d %s", resp.StatusCode, body)
 	}
 }
