@@ -104,9 +104,6 @@ func New(svc *objection.Service, db *store.DB, keys *secret.Keys, pats *Patterns
 	return s
 }
 
-// Patterns are the operator's item URL patterns.
-func (s *Service) Patterns() *Patterns { return s.pats }
-
 // Check validates a report's own fields (the address and the language
 // are the code service's) and returns every refusal at once, for a form
 // that shows each beside its field.
