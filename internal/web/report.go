@@ -70,18 +70,51 @@ func (s *Server) reportStart(w http.ResponseWriter, r *http.Request) {
 // reportDone is the confirmation: the reference, the items and the state
 // of the review.
 func (s *Server) reportDone(w http.ResponseWriter, r *http.Request) {
+	res, ok := s.reportResult(w, r)
+	if !ok {
+		return
+	}
+	d := &pageData{Lang: res.Lang, Flow: report.Flow, Report: res}
+	if res.LedgerSeq > 0 {
+		d.ReceiptURL = "/report/" + r.PathValue("rid") + "/receipt"
+	}
+	s.page(w, r, http.StatusOK, "report_done", "done_report_title", d)
+}
+
+// reportReceipt serves the receipt of a confirmed report, to whoever holds
+// the request id, as its confirmation page is.
+func (s *Server) reportReceipt(w http.ResponseWriter, r *http.Request) {
+	res, ok := s.reportResult(w, r)
+	if !ok {
+		return
+	}
+	b, err := receipt.Make(r.Context(), s.db.RecentLog(), res.LedgerSeq)
+	if err != nil {
+		s.log.Error("receipt", "err", err)
+		s.errorPage(w, r, http.StatusInternalServerError, "err_internal")
+		return
+	}
+	w.Header().Set("Content-Type", "text/plain; charset=utf-8")
+	w.Header().Set("Content-Disposition", `attachment; filename="`+res.Reference+`.tlog-proof"`)
+	w.Header().Set("Cache-Control", "no-store")
+	w.Write(b)
+}
+
+// reportResult reads a confirmed report; when it cannot, it has answered
+// with the error page.
+func (s *Server) reportResult(w http.ResponseWriter, r *http.Request) (report.Result, bool) {
 	res, err := s.cfg.Reports.Result(r.Context(), r.PathValue("rid"))
 	var e *objection.Error
 	switch {
 	case errors.As(err, &e):
 		s.errorPage(w, r, refusalStatus(e.Code), "err_"+e.Code)
-		return
+		return res, false
 	case err != nil:
 		s.log.Error("result", "flow", report.Flow, "err", err)
 		s.errorPage(w, r, http.StatusInternalServerError, "err_internal")
-		return
+		return res, false
 	}
-	s.page(w, r, http.StatusOK, "report_done", "done_report_title", &pageData{Lang: res.Lang, Flow: report.Flow, Report: res})
+	return res, true
 }
 
 // apiReportRequest is the body of POST /api/v1/reports.

@@ -74,6 +74,15 @@ func TestReportAPIForAddressesWithAndWithoutAccount(t *testing.T) {
 		if ms := e.MailsTo(t, addr); ms[0].Kind != mail.KindReportReceived || !strings.Contains(ms[0].Subject, done.Reference) {
 			t.Fatalf("%s: confirmation %s %q", addr, ms[0].Kind, ms[0].Subject)
 		}
+		// The confirmation page and its receipt, for whoever holds the request id.
+		page := getStatus(t, e.URL+"/report/"+started.RequestID+"/done", http.StatusOK)
+		if !strings.Contains(page, `id="reference">`+done.Reference+`<`) || !strings.Contains(page, "fb:1002") ||
+			!strings.Contains(page, `href="/report/`+started.RequestID+`/receipt"`) {
+			t.Fatalf("%s: done page %s", addr, page)
+		}
+		if rc := getStatus(t, e.URL+"/report/"+started.RequestID+"/receipt", http.StatusOK); rc != done.Receipt {
+			t.Fatalf("%s: downloaded receipt differs from the verify answer's", addr)
+		}
 	}
 	if answers[0] != answers[1] {
 		t.Fatalf("answers differ:\nknown:   %q\nunknown: %q", answers[0], answers[1])
@@ -228,4 +237,78 @@ func TestReportResend(t *testing.T) {
 	if resp.StatusCode != http.StatusOK {
 		t.Fatalf("verify with the new code: %d %s", resp.StatusCode, body)
 	}
+}
+
+// Through the pages too, an address with an account and one without see
+// the same: the same redirect, the same check page, and each a code.
+func TestReportPagesSameForKnownAndUnknown(t *testing.T) {
+	e, _ := reportEnv(t)
+	var pages []string
+	for _, addr := range []string{"ben@example.com", "nobody@example.com"} {
+		resp, err := noRedirect().PostForm(e.URL+"/report", url.Values{"lang": {"en"}, "email": {addr}, "items": {"fb:1\n"}, "relation": {"my_child"}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		loc := resp.Header.Get("Location")
+		if resp.StatusCode != http.StatusSeeOther || !strings.HasPrefix(loc, "/report/") {
+			t.Fatalf("%s: %d %q", addr, resp.StatusCode, loc)
+		}
+		e.deliver(t)
+		resp, err = http.Get(e.URL + loc)
+		if err != nil {
+			t.Fatal(err)
+		}
+		b, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		pages = append(pages, resp.Status+"\n"+headerDump(resp.Header)+"\n"+normalize(string(b)))
+		if e.CodeFor(t, strings.TrimPrefix(loc, "/report/")) == "" {
+			t.Fatalf("%s got no code", addr)
+		}
+	}
+	if pages[0] != pages[1] {
+		t.Fatalf("check pages differ:\n%s\n---\n%s", pages[0], pages[1])
+	}
+	if !strings.Contains(pages[0], "We have sent a 6-digit code to this address") || !strings.Contains(pages[0], `action="/report/<id>"`) {
+		t.Fatalf("check page: %s", pages[0])
+	}
+	if n := e.Counter(t, "notrain_codes_sent_total", nil); n != 2 {
+		t.Fatalf("codes sent %v, want 2", n)
+	}
+	if n := e.Counter(t, "notrain_no_account_notices_total", nil); n != 0 {
+		t.Fatalf("no-account notices %v, want 0", n)
+	}
+}
+
+func getStatus(t *testing.T, u string, status int) string {
+	t.Helper()
+	resp, err := http.Get(u)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	if resp.StatusCode != status {
+		t.Fatalf("GET %s: %d, want %d: %s", u, resp.StatusCode, status, b)
+	}
+	return string(b)
+}
+
+// A request id that is no confirmed report has no confirmation page.
+func TestReportDonePageOfNothing(t *testing.T) {
+	e, _ := reportEnv(t)
+	getStatus(t, e.URL+"/report/00000000000000000000000000000000/done", http.StatusNotFound)
+	getStatus(t, e.URL+"/report/nonsense/receipt", http.StatusNotFound)
+	resp, body := postJSON(t, e.URL+"/api/v1/reports", `{"email":"nobody@example.org","items":["fb:1"],"relation":"me"}`)
+	if resp.StatusCode != http.StatusAccepted {
+		t.Fatalf("%d %s", resp.StatusCode, body)
+	}
+	var st struct {
+		RequestID string `json:"request_id"`
+	}
+	json.Unmarshal([]byte(body), &st)
+	// Not confirmed yet: no confirmation either; an objection's done page
+	// does not show it.
+	getStatus(t, e.URL+"/report/"+st.RequestID+"/done", http.StatusNotFound)
+	getStatus(t, e.URL+"/objection/"+st.RequestID+"/done", http.StatusNotFound)
 }

@@ -46,6 +46,7 @@ func (s *Server) routes() *http.ServeMux {
 		mux.HandleFunc("POST /report/{rid}", s.verifyPage(rep))
 		mux.HandleFunc("POST /report/{rid}/resend", s.resendPage(rep))
 		mux.HandleFunc("GET /report/{rid}/done", s.reportDone)
+		mux.HandleFunc("GET /report/{rid}/receipt", s.reportReceipt)
 	}
 
 	// JSON API; every POST honours Idempotency-Key.
