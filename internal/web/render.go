@@ -159,6 +159,7 @@ type pageData struct {
 	ReceiptURL         string        // the confirmation's receipt download, when the decision is in the log
 	Behind             bool          // code mails are late: the check page says the request is saved and the code will come
 	Report             report.Result // a confirmed report, for its confirmation page
+	Reports            bool          // the portal takes reports: every page links to the form
 }
 
 type langLink struct {
@@ -193,6 +194,7 @@ func (s *Server) page(w http.ResponseWriter, r *http.Request, status int, name, 
 	d.Langs = s.langLinks(r, d.Lang)
 	d.Now = s.now()
 	d.ThirdPartyExcluded = s.cfg.ThirdPartyExcluded
+	d.Reports = s.cfg.Reports != nil
 	if d.Err == nil {
 		d.Err = map[string]string{}
 	}
