@@ -13,6 +13,7 @@ import (
 	"github.com/notrain/notrain/internal/mail"
 	"github.com/notrain/notrain/internal/objection"
 	"github.com/notrain/notrain/internal/review"
+	"github.com/notrain/notrain/internal/secret"
 	"github.com/notrain/notrain/internal/store"
 )
 
@@ -21,6 +22,7 @@ import (
 type Queue struct {
 	db   *store.DB
 	svc  *objection.Service // queues the decision mails
+	keys *secret.Keys       // the items' pseudonyms in the ledger
 	pats *Patterns
 	now  func() time.Time
 }
@@ -31,16 +33,16 @@ type Queue struct {
 var ErrObjectionDecision = errors.New("report: objections in review cannot be decided from the queue yet")
 
 // NewQueue makes the review queue. svc queues the mails decisions send;
-// pats links items to the platform's pages; now is the clock (nil:
-// time.Now).
-func NewQueue(db *store.DB, svc *objection.Service, pats *Patterns, now func() time.Time) *Queue {
+// keys make the items' pseudonyms; pats links items to the platform's
+// pages; now is the clock (nil: time.Now).
+func NewQueue(db *store.DB, svc *objection.Service, keys *secret.Keys, pats *Patterns, now func() time.Time) *Queue {
 	if now == nil {
 		now = time.Now
 	}
 	if pats == nil {
 		pats = &Patterns{}
 	}
-	return &Queue{db: db, svc: svc, pats: pats, now: now}
+	return &Queue{db: db, svc: svc, keys: keys, pats: pats, now: now}
 }
 
 var _ review.Queue = (*Queue)(nil)
@@ -120,7 +122,7 @@ func (q *Queue) Decide(ctx context.Context, reference string, d review.Decision)
 			return review.ErrDecided
 		}
 		entry, err := tx.Append(ctx, now, ledger.KindReportDecided, ledger.ReportDecided{
-			Reference: r.ID, Decision: d.Decision, Operator: d.Operator, Items: r.Items,
+			Reference: r.ID, Decision: d.Decision, Operator: d.Operator, Items: ItemPseudonyms(q.keys, r.Items),
 			DecidedAt: now.Format(time.RFC3339Nano),
 		})
 		if err != nil {

@@ -197,8 +197,7 @@ func (s *Service) finish(ctx context.Context, tx *store.Tx, req store.CodeReques
 	entry, err := tx.Append(ctx, now, ledger.KindReportReceived, ledger.ReportReceived{
 		Reference:  ref,
 		Subject:    s.keys.Pseudonym("email", req.EmailHash),
-		Items:      p.Items,
-		Relation:   p.Relation,
+		Items:      ItemPseudonyms(s.keys, p.Items),
 		Channel:    req.Channel,
 		ReceivedAt: now.UTC().Format(time.RFC3339Nano),
 	})
@@ -219,6 +218,16 @@ func (s *Service) finish(ctx context.Context, tx *store.Tx, req store.CodeReques
 	}
 	return objection.Outcome{Flow: Flow, Reference: ref, Status: store.ReportInReview, At: now, Scope: objection.AllAccounts,
 		Lang: req.Lang, LedgerSeq: entry.Seq, Items: p.Items}, nil
+}
+
+// ItemPseudonyms are the keyed pseudonyms of item ids that the ledger's
+// report entries carry in place of the ids.
+func ItemPseudonyms(keys *secret.Keys, items []string) []string {
+	out := make([]string, len(items))
+	for i, id := range items {
+		out[i] = keys.Pseudonym("item", id)
+	}
+	return out
 }
 
 // Result is a confirmed report as its confirmation page shows it.

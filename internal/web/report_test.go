@@ -31,7 +31,7 @@ func reportEnv(t *testing.T) (*env, *report.Queue) {
 		t.Fatal(err)
 	}
 	e := serveFixture(t, f, web.Config{Reports: report.New(f.Svc, f.DB, f.Keys, pats)})
-	return e, report.NewQueue(f.DB, f.Svc, pats, f.Clock.Now)
+	return e, report.NewQueue(f.DB, f.Svc, f.Keys, pats, f.Clock.Now)
 }
 
 // A person with an account and one without get the same answer and both a
