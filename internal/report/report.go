@@ -107,10 +107,14 @@ func New(svc *objection.Service, db *store.DB, keys *secret.Keys, pats *Patterns
 // Check validates a report's own fields (the address and the language
 // are the code service's) and returns every refusal at once, for a form
 // that shows each beside its field.
-func (s *Service) Check(in Input) (string, []*objection.Error) {
+func (s *Service) Check(in Input) (string, []*objection.Error) { return Validate(s.pats, in) }
+
+// Validate is Check with the given item URL patterns: the report's fields
+// as the flow carries them (JSON), or every refusal.
+func Validate(pats *Patterns, in Input) (string, []*objection.Error) {
 	var errs []*objection.Error
 	var p payload
-	items, err := s.pats.ParseItems(in.Items)
+	items, err := pats.ParseItems(in.Items)
 	if err != nil {
 		errs = append(errs, asRefusal(err))
 	}
