@@ -134,9 +134,10 @@ func validPrefix(s string) bool {
 }
 
 // idPart reports whether s can be the {id} of a URL: URL-unreserved
-// characters only, so no URL holds two ids or a path where the id goes.
+// characters only, so no URL holds two ids or a path where the id goes,
+// and no dot segment.
 func idPart(s string) bool {
-	if s == "" || len(s) > MaxItemID {
+	if s == "" || s == "." || s == ".." || len(s) > MaxItemID {
 		return false
 	}
 	for i := 0; i < len(s); i++ {

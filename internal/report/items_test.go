@@ -35,6 +35,8 @@ func TestPatternsMapBothWays(t *testing.T) {
 		{"https://user@www.facebook.example/photo/1", ""},
 		{"ftp://www.facebook.example/photo/1", ""},
 		{"https://www.facebook.example/photo/%2e%2e", ""},
+		{"https://www.facebook.example/photo/..", ""},
+		{"https://www.facebook.example/photo/.", ""},
 	} {
 		id, ok := p.ID(tc.url)
 		if id != tc.id || ok != (tc.id != "") {
