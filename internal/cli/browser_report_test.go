@@ -1,6 +1,7 @@
 package cli_test
 
 import (
+	"os"
 	"path/filepath"
 	"regexp"
 	"strings"
@@ -56,5 +57,25 @@ func TestBrowserReportWithoutAccount(t *testing.T) {
 	}
 	if n, err := chromedp.Run(ctx, chromedp.Evaluate[int](`document.scripts.length`)); err != nil || n != 0 {
 		t.Fatalf("page has %d scripts (%v)", n, err)
+	}
+}
+
+// A patterns file that does not parse stops serve before it takes a
+// request, naming the line; nothing is created.
+func TestServeRefusesBadItemURLs(t *testing.T) {
+	dir := t.TempDir()
+	db := filepath.Join(dir, "n.db")
+	bad := writeFile(t, filepath.Join(dir, "urls.txt"), "fb https://www.facebook.example/photo/{id}\nig https://www.instagram.example/p/\n")
+	for _, tc := range []struct{ file, want string }{
+		{bad, "--item-urls: report: item URLs line 2"},
+		{filepath.Join(dir, "missing.txt"), "--item-urls"},
+	} {
+		code, _, stderr := run(t, dir, nil, "serve", "--init", "--db", db, "--addr", "127.0.0.1:0", "--metrics-addr", "off", "--item-urls", tc.file)
+		if code == 0 || !strings.Contains(stderr, tc.want) {
+			t.Errorf("%s: exit %d, stderr %q (want %q)", tc.file, code, stderr, tc.want)
+		}
+	}
+	if _, err := os.Stat(db); !os.IsNotExist(err) {
+		t.Fatalf("a store was created: %v", err)
 	}
 }
