@@ -31,6 +31,7 @@ import (
 	"github.com/notrain/notrain/internal/otp"
 	"github.com/notrain/notrain/internal/policy"
 	"github.com/notrain/notrain/internal/receipt"
+	"github.com/notrain/notrain/internal/report"
 	"github.com/notrain/notrain/internal/store"
 	"github.com/notrain/notrain/internal/translog"
 	"github.com/notrain/notrain/internal/web"
@@ -56,6 +57,7 @@ type serveConfig struct {
 	connsPerClient int
 	saveTimeout    time.Duration
 	delayNotice    time.Duration
+	itemURLs       string
 }
 
 func serve(ctx context.Context, args []string, env Env) error {
@@ -98,6 +100,7 @@ func (c *serveConfig) register(f *flags) {
 	f.DurationVar(&c.saveTimeout, "save-timeout", objection.DefaultSaveTimeout, "a code request the store cannot save within this is answered 503 (not saved, try again) instead of waiting; 0 = wait without bound")
 	f.DurationVar(&c.delayNotice, "mail-delay-notice", backlog.DefaultThreshold, `once the oldest waiting code mail is older than this, pages say "many people are objecting right now: your request is saved, the code will come"; 0 = never`)
 	f.StringVar(&c.policy, "policy", "", "policy file, the one filter uses (default: the built-in policy); confirmations promise only what it does")
+	f.StringVar(&c.itemURLs, "item-urls", "", `how the platform's item URLs map to item ids, for reports ("content that shows me"): one line per URL form, "PREFIX URL-with-{id}", e.g. "fb https://www.facebook.example/photo/{id}" (default: item ids only)`)
 }
 
 func newLogger(env Env, level string) (*slog.Logger, error) {
@@ -160,6 +163,10 @@ func (c *serveConfig) run(ctx context.Context, log *slog.Logger, env Env) error 
 		return fmt.Errorf("--policy: %w", err)
 	}
 	thirdPartyExcluded := pol.ThirdParty == policy.Exclude
+	itemURLs, err := report.LoadPatterns(c.itemURLs)
+	if err != nil {
+		return fmt.Errorf("--item-urls: %w", err)
+	}
 	log.Info("policy", "source", pol.Source, "sha256", pol.SHA256, "third_party", pol.ThirdParty)
 
 	// Every setting is checked before the store is opened.
@@ -217,11 +224,13 @@ func (c *serveConfig) run(ctx context.Context, log *slog.Logger, env Env) error 
 	if err != nil {
 		return err
 	}
+	// Registered before the portal takes a request.
+	reports := report.New(svc, db, keys, itemURLs)
 	srv, err := web.New(svc, db, cat, m, reg, web.Config{
 		Dev: dev, TrustedProxies: trusted, ThirdPartyExcluded: thirdPartyExcluded, Now: env.Now, Log: log, Composer: composer,
 		Keys:   keys,
 		LogKey: logKey, PublicHTTPS: base.Scheme == "https",
-		Backlog: mon,
+		Backlog: mon, Reports: reports,
 	})
 	if err != nil {
 		return err

@@ -29,6 +29,11 @@ const (
 	KindNoAccount           = "no_account"
 	KindObjectionConfirmed  = "objection_confirmed"
 	KindWithdrawalConfirmed = "withdrawal_confirmed"
+	// A verified report and the decisions on it (internal/report).
+	KindReportReceived = "report_received"
+	KindReportApproved = "report_approved"
+	KindReportRejected = "report_rejected"
+	KindReportMoreInfo = "report_more_info"
 	// KindSuppressed is an outbox row whose message is never sent: it stands
 	// in for a notice that is not due, and its delivery is attempted up to
 	// RCPT TO (Prober), so an unknown address's request goes through the
@@ -37,7 +42,8 @@ const (
 )
 
 func allKinds() []string {
-	return []string{KindCode, KindNoAccount, KindObjectionConfirmed, KindWithdrawalConfirmed}
+	return []string{KindCode, KindNoAccount, KindObjectionConfirmed, KindWithdrawalConfirmed,
+		KindReportReceived, KindReportApproved, KindReportRejected, KindReportMoreInfo}
 }
 
 // AccountLine is one covered account as a confirmation lists it.
@@ -63,6 +69,11 @@ type Data struct {
 	// made when the mail is sent, after the entry is committed and signed.
 	LedgerSeq int64 `json:"seq,omitempty"`
 	Receipt   bool  `json:"-"` // set by the Composer: a receipt is attached
+	// Items are the items a report names; Note is the reason an operator
+	// gave for a decision (a refusal's reason, Art. 12(4) GDPR, or what
+	// more is needed).
+	Items []string `json:"items,omitempty"`
+	Note  string   `json:"note,omitempty"`
 }
 
 // ComposerConfig is what mails say that comes from the deployment, not from
@@ -86,7 +97,7 @@ type Receipts interface {
 // Attachments returns the files a rendered mail carries: a confirmation's
 // receipt, named after its reference.
 func (c *Composer) Attachments(ctx context.Context, m store.Mail) ([]Attachment, error) {
-	if c.cfg.Receipts == nil || m.Data == "" || (m.Kind != KindObjectionConfirmed && m.Kind != KindWithdrawalConfirmed) {
+	if c.cfg.Receipts == nil || m.Data == "" || !hasReceipt(m.Kind) {
 		return nil, nil
 	}
 	var d Data
@@ -101,6 +112,16 @@ func (c *Composer) Attachments(ctx context.Context, m store.Mail) ([]Attachment,
 		return nil, fmt.Errorf("mail: receipt of %s: %w", d.Reference, err)
 	}
 	return []Attachment{{Name: d.Reference + ".tlog-proof", Data: b}}, nil
+}
+
+// hasReceipt reports whether mails of kind confirm a ledger entry and
+// carry its receipt.
+func hasReceipt(kind string) bool {
+	switch kind {
+	case KindObjectionConfirmed, KindWithdrawalConfirmed, KindReportReceived, KindReportApproved, KindReportRejected:
+		return true
+	}
+	return false
 }
 
 // Composer renders mails in every language of the catalog.
@@ -119,6 +140,10 @@ func subjectKeys() map[string]string {
 		KindNoAccount:           "mail_noaccount_subject",
 		KindObjectionConfirmed:  "mail_objection_subject",
 		KindWithdrawalConfirmed: "mail_withdrawal_subject",
+		KindReportReceived:      "mail_report_received_subject",
+		KindReportApproved:      "mail_report_approved_subject",
+		KindReportRejected:      "mail_report_rejected_subject",
+		KindReportMoreInfo:      "mail_report_more_info_subject",
 	}
 }
 
@@ -190,7 +215,8 @@ func newComposer(cat *locale.Catalog, cfg ComposerConfig, fold bool) (*Composer,
 		}
 	}
 	sample := Data{Flow: "objection", Code: "123456", ExpiresAt: time.Unix(0, 0), Reference: "NT-0000-0000-0000", At: time.Unix(0, 0),
-		Accounts: []AccountLine{{Product: "facebook", Handle: "x"}}, Ended: 2, BaseURL: "http://localhost", LedgerSeq: 1}
+		Accounts: []AccountLine{{Product: "facebook", Handle: "x"}}, Ended: 2, BaseURL: "http://localhost", LedgerSeq: 1,
+		Items: []string{"fb:1"}, Note: "n"}
 	for _, kind := range allKinds() {
 		for _, lang := range cat.Languages() {
 			sample.Lang = lang

@@ -72,7 +72,18 @@ var (
 	ErrNotFound     = errors.New("review: no open case with this reference")
 	ErrBadDecision  = errors.New("review: decision must be approve, reject or more_info")
 	ErrNoteRequired = errors.New("review: a rejection or a request for more information needs a note the person will read")
+	// ErrDecided: the case was approved or rejected already; a decision
+	// is final (a new report starts a new case).
+	ErrDecided = errors.New("review: this case is already decided")
+	// ErrNoteInvalid: the note is longer than MaxNote characters or holds
+	// control characters.
+	ErrNoteInvalid = errors.New("review: the note is too long or holds control characters")
+	// ErrNoOperator: a decision must name who made it.
+	ErrNoOperator = errors.New("review: a decision must name the operator")
 )
+
+// MaxNote is the longest note accepted, in characters.
+const MaxNote = 2000
 
 // Queue is the review queue.
 type Queue interface {

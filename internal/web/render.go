@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"html/template"
 	"net/http"
+	"slices"
 	"text/template/parse"
 	"time"
 
@@ -14,6 +15,7 @@ import (
 	"github.com/notrain/notrain/internal/mydata"
 	"github.com/notrain/notrain/internal/objection"
 	"github.com/notrain/notrain/internal/platform"
+	"github.com/notrain/notrain/internal/report"
 	"github.com/notrain/notrain/internal/store"
 )
 
@@ -21,7 +23,7 @@ import (
 var assets embed.FS
 
 // pages lists every page template; each is parsed with the layout.
-var pageNames = []string{"object", "withdraw", "check", "done", "error", "devmail", "access", "me"}
+var pageNames = []string{"object", "withdraw", "check", "done", "error", "devmail", "access", "me", "report", "report_done"}
 
 // renderer holds every page parsed once per language, with t bound to it.
 type renderer struct {
@@ -47,7 +49,7 @@ func goKeys() []string {
 	return []string{
 		"object_title", "withdraw_title", "check_title", "done_objection_title", "done_withdrawal_title",
 		"error_title", "dev_mailbox_link", "lang_name", "err_code_invalid_last",
-		"access_title", "me_title", "me_expired",
+		"access_title", "me_title", "me_expired", "report_title", "done_report_title",
 	}
 }
 
@@ -55,7 +57,7 @@ func goKeys() []string {
 // goKeys, each error code's message and each product's name.
 func startupKeys() []string {
 	keys := goKeys()
-	for _, c := range append(append(objection.Codes(), webCodes()...), models.Codes()...) {
+	for _, c := range slices.Concat(objection.Codes(), webCodes(), models.Codes(), report.Codes()) {
 		keys = append(keys, "err_"+c)
 	}
 	for _, p := range platform.Products() {
@@ -100,7 +102,7 @@ func newRenderer(cat *locale.Catalog) (*renderer, error) {
 	}
 	sample := &pageData{Err: map[string]string{}, Form: formValues{Products: map[string]bool{}},
 		Mails: []store.Mail{{Subject: "s"}}, Outcome: objection.Outcome{Status: objection.StatusAccepted}, Behind: true,
-		Me: sampleOverview()}
+		Me: sampleOverview(), Report: report.Result{Items: []string{"fb:1"}}}
 	for _, lang := range cat.Languages() {
 		for _, p := range pageNames {
 			sample.Lang = lang
@@ -154,8 +156,10 @@ type pageData struct {
 	Mails              []store.Mail
 	Message            string
 	Me                 mydata.Overview
-	ReceiptURL         string // the confirmation's receipt download, when the decision is in the log
-	Behind             bool   // code mails are late: the check page says the request is saved and the code will come
+	ReceiptURL         string        // the confirmation's receipt download, when the decision is in the log
+	Behind             bool          // code mails are late: the check page says the request is saved and the code will come
+	Report             report.Result // a confirmed report, for its confirmation page
+	Reports            bool          // the portal takes reports: every page links to the form
 }
 
 type langLink struct {
@@ -172,6 +176,11 @@ type formValues struct {
 	Reason   string
 	ScopeAll bool
 	Products map[string]bool
+	// The report form's fields.
+	Items       string
+	Relation    string
+	Description string
+	Account     string
 }
 
 // page renders a page with the given status. Pages that show a request are
@@ -185,6 +194,7 @@ func (s *Server) page(w http.ResponseWriter, r *http.Request, status int, name, 
 	d.Langs = s.langLinks(r, d.Lang)
 	d.Now = s.now()
 	d.ThirdPartyExcluded = s.cfg.ThirdPartyExcluded
+	d.Reports = s.cfg.Reports != nil
 	if d.Err == nil {
 		d.Err = map[string]string{}
 	}

@@ -6,6 +6,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
 	"github.com/notrain/notrain/internal/objection"
+	"github.com/notrain/notrain/internal/report"
 )
 
 // routes is the whole URL space of notrain, in one place.
@@ -37,6 +38,16 @@ func (s *Server) routes() *http.ServeMux {
 	mux.HandleFunc("POST /access/{rid}/resend", s.resendPage(acc))
 	mux.HandleFunc("GET /withdrawal/{rid}/receipt", s.receiptDownload(wd))
 	mux.HandleFunc("GET /static/style.css", s.stylesheet)
+	if s.cfg.Reports != nil {
+		rep := report.Flow
+		mux.HandleFunc("GET /report", s.reportForm)
+		mux.HandleFunc("POST /report", s.reportStart)
+		mux.HandleFunc("GET /report/{rid}", s.checkPage(rep))
+		mux.HandleFunc("POST /report/{rid}", s.verifyPage(rep))
+		mux.HandleFunc("POST /report/{rid}/resend", s.resendPage(rep))
+		mux.HandleFunc("GET /report/{rid}/done", s.reportDone)
+		mux.HandleFunc("GET /report/{rid}/receipt", s.reportReceipt)
+	}
 
 	// JSON API; every POST honours Idempotency-Key.
 	mux.HandleFunc("POST /api/v1/objections", s.idempotent("objections", s.apiStart(obj)))
@@ -50,6 +61,11 @@ func (s *Server) routes() *http.ServeMux {
 	// Not idempotent-cached: a cached answer would keep the token in clear.
 	mux.HandleFunc("POST /api/v1/access/verify", s.apiAccessVerify)
 	mux.HandleFunc("GET /api/v1/me", s.apiMe)
+	if s.cfg.Reports != nil {
+		mux.HandleFunc("POST /api/v1/reports", s.idempotent("reports", s.apiReportStart))
+		mux.HandleFunc("POST /api/v1/reports/verify", s.idempotent("reports/verify", s.apiReportVerify))
+		mux.HandleFunc("POST /api/v1/reports/resend", s.idempotent("reports/resend", s.apiResend(report.Flow)))
+	}
 	// Bearer-authenticated; a retried registration is a second model, as a
 	// second CLI run is.
 	mux.HandleFunc("POST /api/v1/models", s.apiModels)

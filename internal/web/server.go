@@ -17,6 +17,7 @@ import (
 	"github.com/notrain/notrain/internal/mydata"
 	"github.com/notrain/notrain/internal/objection"
 	"github.com/notrain/notrain/internal/receipt"
+	"github.com/notrain/notrain/internal/report"
 	"github.com/notrain/notrain/internal/secret"
 	"github.com/notrain/notrain/internal/store"
 	"github.com/notrain/notrain/internal/translog"
@@ -32,11 +33,12 @@ type Config struct {
 	ThirdPartyExcluded bool           // what confirmation pages say about tags and mentions
 	Now                func() time.Time
 	Log                *slog.Logger
-	Composer           *mail.Composer // renders mails for the dev mailbox
-	Keys               *secret.Keys   // hashes bearer tokens (required)
-	LogKey             *translog.Key  // the log's key; its verifier key is published
-	PublicHTTPS        bool           // --base-url is https: cookies are Secure whatever the Host
-	Backlog            Backlog        // whether code mails are behind; nil: never said
+	Composer           *mail.Composer  // renders mails for the dev mailbox
+	Keys               *secret.Keys    // hashes bearer tokens (required)
+	LogKey             *translog.Key   // the log's key; its verifier key is published
+	PublicHTTPS        bool            // --base-url is https: cookies are Secure whatever the Host
+	Backlog            Backlog         // whether code mails are behind; nil: never said
+	Reports            *report.Service // "content that shows me"; nil: no report routes
 }
 
 // Backlog tells whether code mails wait longer than they should. It is
