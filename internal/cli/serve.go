@@ -24,6 +24,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/collectors"
 
 	"github.com/notrain/notrain/internal/backlog"
+	"github.com/notrain/notrain/internal/consent"
 	"github.com/notrain/notrain/internal/locale"
 	mailpkg "github.com/notrain/notrain/internal/mail"
 	"github.com/notrain/notrain/internal/metrics"
@@ -160,7 +161,7 @@ func (c *serveConfig) run(ctx context.Context, log *slog.Logger, env Env) error 
 		return fmt.Errorf("--policy: %w", err)
 	}
 	thirdPartyExcluded := pol.ThirdParty == policy.Exclude
-	log.Info("policy", "source", pol.Source, "sha256", pol.SHA256, "third_party", pol.ThirdParty)
+	log.Info("policy", "source", pol.Source, "sha256", pol.SHA256, "mode", pol.Mode, "third_party", pol.ThirdParty)
 
 	// Every setting is checked before the store is opened.
 	var smtp *mailpkg.SMTP
@@ -217,11 +218,16 @@ func (c *serveConfig) run(ctx context.Context, log *slog.Logger, env Env) error 
 	if err != nil {
 		return err
 	}
+	consentMode := pol.Mode == policy.ModeConsent
+	if consentMode {
+		consent.Register(svc, db, keys)
+	}
 	srv, err := web.New(svc, db, cat, m, reg, web.Config{
 		Dev: dev, TrustedProxies: trusted, ThirdPartyExcluded: thirdPartyExcluded, Now: env.Now, Log: log, Composer: composer,
 		Keys:   keys,
 		LogKey: logKey, PublicHTTPS: base.Scheme == "https",
 		Backlog: mon,
+		Consent: consentMode,
 	})
 	if err != nil {
 		return err

@@ -29,6 +29,9 @@ const (
 	KindNoAccount           = "no_account"
 	KindObjectionConfirmed  = "objection_confirmed"
 	KindWithdrawalConfirmed = "withdrawal_confirmed"
+	// Consent (policy mode consent): given, and withdrawn.
+	KindConsentGiven     = "consent_given"
+	KindConsentWithdrawn = "consent_withdrawn"
 	// KindSuppressed is an outbox row whose message is never sent: it stands
 	// in for a notice that is not due, and its delivery is attempted up to
 	// RCPT TO (Prober), so an unknown address's request goes through the
@@ -37,7 +40,7 @@ const (
 )
 
 func allKinds() []string {
-	return []string{KindCode, KindNoAccount, KindObjectionConfirmed, KindWithdrawalConfirmed}
+	return []string{KindCode, KindNoAccount, KindObjectionConfirmed, KindWithdrawalConfirmed, KindConsentGiven, KindConsentWithdrawn}
 }
 
 // AccountLine is one covered account as a confirmation lists it.
@@ -86,7 +89,7 @@ type Receipts interface {
 // Attachments returns the files a rendered mail carries: a confirmation's
 // receipt, named after its reference.
 func (c *Composer) Attachments(ctx context.Context, m store.Mail) ([]Attachment, error) {
-	if c.cfg.Receipts == nil || m.Data == "" || (m.Kind != KindObjectionConfirmed && m.Kind != KindWithdrawalConfirmed) {
+	if c.cfg.Receipts == nil || m.Data == "" || !confirms(m.Kind) {
 		return nil, nil
 	}
 	var d Data
@@ -101,6 +104,16 @@ func (c *Composer) Attachments(ctx context.Context, m store.Mail) ([]Attachment,
 		return nil, fmt.Errorf("mail: receipt of %s: %w", d.Reference, err)
 	}
 	return []Attachment{{Name: d.Reference + ".tlog-proof", Data: b}}, nil
+}
+
+// confirms reports whether a kind confirms a decision in the ledger (and
+// so carries its receipt).
+func confirms(kind string) bool {
+	switch kind {
+	case KindObjectionConfirmed, KindWithdrawalConfirmed, KindConsentGiven, KindConsentWithdrawn:
+		return true
+	}
+	return false
 }
 
 // Composer renders mails in every language of the catalog.
@@ -119,6 +132,8 @@ func subjectKeys() map[string]string {
 		KindNoAccount:           "mail_noaccount_subject",
 		KindObjectionConfirmed:  "mail_objection_subject",
 		KindWithdrawalConfirmed: "mail_withdrawal_subject",
+		KindConsentGiven:        "mail_consent_subject",
+		KindConsentWithdrawn:    "mail_consent_withdrawn_subject",
 	}
 }
 

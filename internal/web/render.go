@@ -21,7 +21,7 @@ import (
 var assets embed.FS
 
 // pages lists every page template; each is parsed with the layout.
-var pageNames = []string{"object", "withdraw", "check", "done", "error", "devmail", "access", "me"}
+var pageNames = []string{"object", "withdraw", "check", "done", "error", "devmail", "access", "me", "consent", "consent_withdraw", "consent_done"}
 
 // renderer holds every page parsed once per language, with t bound to it.
 type renderer struct {
@@ -48,6 +48,7 @@ func goKeys() []string {
 		"object_title", "withdraw_title", "check_title", "done_objection_title", "done_withdrawal_title",
 		"error_title", "dev_mailbox_link", "lang_name", "err_code_invalid_last",
 		"access_title", "me_title", "me_expired",
+		"consent_title", "consent_withdraw_title", "consent_done_title", "consent_done_withdrawn_title",
 	}
 }
 
@@ -117,6 +118,7 @@ func (r *renderer) funcs(lang string) template.FuncMap {
 		"t":       func(key string, kv ...any) string { return r.cat.T(lang, key, kv...) },
 		"clock":   func(t time.Time) string { return t.UTC().Format("2006-01-02 15:04") },
 		"product": func(p string) string { return r.cat.T(lang, "product_"+p) },
+		"flowpath": func(f objection.Flow) string { return flowPath(f) },
 	}
 }
 
@@ -156,6 +158,7 @@ type pageData struct {
 	Me                 mydata.Overview
 	ReceiptURL         string // the confirmation's receipt download, when the decision is in the log
 	Behind             bool   // code mails are late: the check page says the request is saved and the code will come
+	ConsentMode        bool   // the consent pages exist: links to them are shown
 }
 
 type langLink struct {
@@ -185,6 +188,7 @@ func (s *Server) page(w http.ResponseWriter, r *http.Request, status int, name, 
 	d.Langs = s.langLinks(r, d.Lang)
 	d.Now = s.now()
 	d.ThirdPartyExcluded = s.cfg.ThirdPartyExcluded
+	d.ConsentMode = s.cfg.Consent
 	if d.Err == nil {
 		d.Err = map[string]string{}
 	}
