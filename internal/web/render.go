@@ -115,9 +115,9 @@ func newRenderer(cat *locale.Catalog) (*renderer, error) {
 
 func (r *renderer) funcs(lang string) template.FuncMap {
 	return template.FuncMap{
-		"t":       func(key string, kv ...any) string { return r.cat.T(lang, key, kv...) },
-		"clock":   func(t time.Time) string { return t.UTC().Format("2006-01-02 15:04") },
-		"product": func(p string) string { return r.cat.T(lang, "product_"+p) },
+		"t":        func(key string, kv ...any) string { return r.cat.T(lang, key, kv...) },
+		"clock":    func(t time.Time) string { return t.UTC().Format("2006-01-02 15:04") },
+		"product":  func(p string) string { return r.cat.T(lang, "product_"+p) },
 		"flowpath": func(f objection.Flow) string { return flowPath(f) },
 	}
 }
