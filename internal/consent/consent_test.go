@@ -23,6 +23,7 @@ import (
 	"github.com/notrain/notrain/internal/policy"
 	"github.com/notrain/notrain/internal/receipt"
 	"github.com/notrain/notrain/internal/snapshot"
+	"github.com/notrain/notrain/internal/store"
 	"github.com/notrain/notrain/internal/testutil/dbtest"
 	"github.com/notrain/notrain/internal/testutil/fixture"
 	"github.com/notrain/notrain/internal/web"
@@ -315,4 +316,56 @@ func runFilter(t *testing.T, pol *policy.Policy, snap *eligibility.Snapshot, s t
 		kept[r.ID] = true
 	}
 	return kept, res.Counts.ExcludedByReason()
+}
+
+// A withdrawal from any address of the person ends the consent given from
+// another (the accounts it covers are matched, as for objections); one
+// from an address whose accounts have no consent ends nothing and is still
+// recorded. A resent code replaces the first.
+func TestConsentWithdrawalFromALinkedAddressAndResend(t *testing.T) {
+	p := newPortal(t, "")
+	st, v := p.post(t, "/api/v1/consents", `{"email":"anna@example.de","lang":"en"}`)
+	if st != http.StatusAccepted {
+		t.Fatalf("%d %v", st, v)
+	}
+	rid := v["request_id"].(string)
+	first := p.CodeFor(t, rid)
+	p.Clock.Advance(61 * time.Second)
+	if st, v := p.post(t, "/api/v1/consents/resend", `{"request_id":"`+rid+`"}`); st != http.StatusAccepted {
+		t.Fatalf("resend: %d %v", st, v)
+	}
+	second := p.CodeFor(t, rid)
+	if first == second {
+		t.Skip("the resent code happens to equal the first")
+	}
+	if st, v := p.post(t, "/api/v1/consents/verify", `{"request_id":"`+rid+`","code":"`+first+`"}`); st != http.StatusBadRequest {
+		t.Fatalf("the replaced code: %d %v", st, v)
+	}
+	if st, v := p.post(t, "/api/v1/consents/verify", `{"request_id":"`+rid+`","code":"`+second+`"}`); st != http.StatusOK || v["status"] != "given" {
+		t.Fatalf("the resent code: %d %v", st, v)
+	}
+	p.Clock.Advance(time.Minute)
+	if v := p.confirm(t, "/api/v1/consent-withdrawals", `{"email":"carl@example.net","lang":"en"}`); v["consents_ended"] != 0.0 {
+		t.Fatalf("carl's withdrawal: %v", v)
+	} else {
+		p.checkReceipt(t, v, ledger.KindConsentWithdrawn)
+	}
+	v = p.confirm(t, "/api/v1/consent-withdrawals", `{"email":"anna.threads@example.de","lang":"de"}`)
+	if v["consents_ended"] != 1.0 {
+		t.Fatalf("withdrawal from the linked address: %v", v)
+	}
+	var n int
+	if err := p.DB.ReadEligibility(context.Background(), func(r *store.EligibilityRead) error {
+		return r.Consents(func(g store.GrantRow) error {
+			if g.To == 0 {
+				n++
+			}
+			return nil
+		})
+	}); err != nil {
+		t.Fatal(err)
+	}
+	if n != 0 {
+		t.Fatalf("%d consents still in force", n)
+	}
 }
