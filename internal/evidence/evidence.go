@@ -89,7 +89,7 @@ type Mail struct {
 	QueuedAt  string `json:"queued_at"`
 	Status    string `json:"status"` // queued | sent | abandoned
 	Attempts  int64  `json:"attempts"`
-	DeliverAt string `json:"sent_at,omitempty"`
+	SentAt    string `json:"sent_at,omitempty"`
 }
 
 // Snapshot is a snapshot registered after the reference's first entry.
@@ -167,7 +167,7 @@ func (s *Service) Export(ctx context.Context, reference, operator string) ([]byt
 	for _, m := range ev.Mails {
 		out := Mail{Kind: m.Kind, Request: m.RequestID, QueuedAt: m.CreatedAt.UTC().Format(time.RFC3339Nano), Status: m.Status, Attempts: m.Attempts}
 		if !m.SentAt.IsZero() {
-			out.DeliverAt = m.SentAt.UTC().Format(time.RFC3339Nano)
+			out.SentAt = m.SentAt.UTC().Format(time.RFC3339Nano)
 		}
 		doc.Mails = append(doc.Mails, out)
 	}

@@ -182,7 +182,7 @@ func testExport(t *testing.T, dsn string) {
 	var mails []string
 	for _, m := range doc.Mails {
 		mails = append(mails, m.Kind+":"+m.Status)
-		if m.DeliverAt == "" || m.QueuedAt == "" {
+		if m.SentAt == "" || m.QueuedAt == "" {
 			t.Fatalf("mail without times: %+v", m)
 		}
 	}
