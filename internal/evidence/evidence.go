@@ -84,12 +84,12 @@ type Entry struct {
 
 // Mail is a mail sent about the reference: when, what kind, how delivery went.
 type Mail struct {
-	Kind      string `json:"kind"`
-	Request   string `json:"request_id"`
-	QueuedAt  string `json:"queued_at"`
-	Status    string `json:"status"` // queued | sent | abandoned
-	Attempts  int64  `json:"attempts"`
-	SentAt    string `json:"sent_at,omitempty"`
+	Kind     string `json:"kind"`
+	Request  string `json:"request_id"`
+	QueuedAt string `json:"queued_at"`
+	Status   string `json:"status"` // queued | sent | abandoned
+	Attempts int64  `json:"attempts"`
+	SentAt   string `json:"sent_at,omitempty"`
 }
 
 // Snapshot is a snapshot registered after the reference's first entry.
