@@ -44,6 +44,7 @@ Usage:
   notrain models register    --name NAME --snapshot ID… [--trained-at RFC3339] [--db …]
   notrain tokens create      --scope models [--name N] [--db …]
   notrain receipt verify     FILE [--key KEY | --log URL]
+  notrain evidence           REFERENCE [--db …] [--out FILE] [--operator NAME]
   notrain version
 
 Only serve --init (or --demo) and the imports create a store; every other
@@ -82,6 +83,8 @@ func Run(ctx context.Context, args []string, env Env) int {
 		err = manifestVerify(ctx, args[2:], env)
 	case cmd == "receipt verify":
 		err = receiptVerify(ctx, args[2:], env)
+	case args[0] == "evidence":
+		err = evidenceExport(ctx, args[1:], env)
 	case cmd == "objections import":
 		err = objectionsImport(ctx, args[2:], env)
 	case args[0] == "filter":

@@ -24,6 +24,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/collectors"
 
 	"github.com/notrain/notrain/internal/backlog"
+	"github.com/notrain/notrain/internal/consent"
 	"github.com/notrain/notrain/internal/locale"
 	mailpkg "github.com/notrain/notrain/internal/mail"
 	"github.com/notrain/notrain/internal/metrics"
@@ -167,7 +168,7 @@ func (c *serveConfig) run(ctx context.Context, log *slog.Logger, env Env) error 
 	if err != nil {
 		return fmt.Errorf("--item-urls: %w", err)
 	}
-	log.Info("policy", "source", pol.Source, "sha256", pol.SHA256, "third_party", pol.ThirdParty)
+	log.Info("policy", "source", pol.Source, "sha256", pol.SHA256, "mode", pol.Mode, "third_party", pol.ThirdParty)
 
 	// Every setting is checked before the store is opened.
 	var smtp *mailpkg.SMTP
@@ -226,11 +227,16 @@ func (c *serveConfig) run(ctx context.Context, log *slog.Logger, env Env) error 
 	}
 	// Registered before the portal takes a request.
 	reports := report.New(svc, db, keys, itemURLs)
+	consentMode := pol.Mode == policy.ModeConsent
+	if consentMode {
+		consent.Register(svc, db, keys)
+	}
 	srv, err := web.New(svc, db, cat, m, reg, web.Config{
 		Dev: dev, TrustedProxies: trusted, ThirdPartyExcluded: thirdPartyExcluded, Now: env.Now, Log: log, Composer: composer,
 		Keys:   keys,
 		LogKey: logKey, PublicHTTPS: base.Scheme == "https",
 		Backlog: mon, Reports: reports,
+		Consent: consentMode,
 	})
 	if err != nil {
 		return err

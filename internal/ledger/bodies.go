@@ -32,3 +32,23 @@ type ModelRegistered struct {
 	Snapshots []string `json:"snapshots"`
 	TrainedAt string   `json:"trained_at"` // "" when not given
 }
+
+// ConsentGiven is the body of a consent.given entry: who consented (keyed
+// pseudonyms) to training on which accounts, from when.
+type ConsentGiven struct {
+	Reference string   `json:"reference"`
+	Subject   string   `json:"subject"`
+	Accounts  []string `json:"accounts"`
+	Scope     string   `json:"scope"`
+	Channel   string   `json:"channel"`
+	GivenAt   string   `json:"given_at"`
+}
+
+// ConsentWithdrawn is the body of a consent.withdrawn entry.
+type ConsentWithdrawn struct {
+	Reference   string   `json:"reference"`
+	Subject     string   `json:"subject"`
+	Consents    []string `json:"consents"` // references of the consents it ended
+	Channel     string   `json:"channel"`
+	WithdrawnAt string   `json:"withdrawn_at"`
+}

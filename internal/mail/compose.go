@@ -34,6 +34,9 @@ const (
 	KindReportApproved = "report_approved"
 	KindReportRejected = "report_rejected"
 	KindReportMoreInfo = "report_more_info"
+	// Consent (policy mode consent): given, and withdrawn.
+	KindConsentGiven     = "consent_given"
+	KindConsentWithdrawn = "consent_withdrawn"
 	// KindSuppressed is an outbox row whose message is never sent: it stands
 	// in for a notice that is not due, and its delivery is attempted up to
 	// RCPT TO (Prober), so an unknown address's request goes through the
@@ -43,7 +46,7 @@ const (
 
 func allKinds() []string {
 	return []string{KindCode, KindNoAccount, KindObjectionConfirmed, KindWithdrawalConfirmed,
-		KindReportReceived, KindReportApproved, KindReportRejected, KindReportMoreInfo}
+		KindReportReceived, KindReportApproved, KindReportRejected, KindReportMoreInfo, KindConsentGiven, KindConsentWithdrawn}
 }
 
 // AccountLine is one covered account as a confirmation lists it.
@@ -118,7 +121,8 @@ func (c *Composer) Attachments(ctx context.Context, m store.Mail) ([]Attachment,
 // carry its receipt.
 func hasReceipt(kind string) bool {
 	switch kind {
-	case KindObjectionConfirmed, KindWithdrawalConfirmed, KindReportReceived, KindReportApproved, KindReportRejected:
+	case KindObjectionConfirmed, KindWithdrawalConfirmed, KindReportReceived, KindReportApproved, KindReportRejected,
+		KindConsentGiven, KindConsentWithdrawn:
 		return true
 	}
 	return false
@@ -144,6 +148,8 @@ func subjectKeys() map[string]string {
 		KindReportApproved:      "mail_report_approved_subject",
 		KindReportRejected:      "mail_report_rejected_subject",
 		KindReportMoreInfo:      "mail_report_more_info_subject",
+		KindConsentGiven:        "mail_consent_subject",
+		KindConsentWithdrawn:    "mail_consent_withdrawn_subject",
 	}
 }
 

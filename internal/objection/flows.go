@@ -23,6 +23,10 @@ type FlowHandler struct {
 	// may queue mails with Service.QueueMail. Outcome.Reference becomes the
 	// request's result.
 	Finish func(ctx context.Context, tx *store.Tx, req store.CodeRequest, now time.Time) (Outcome, error)
+	// Result reads the outcome of a completed request again (req.ResultRef
+	// is Finish's reference), for its confirmation page and its receipt;
+	// nil: the flow's outcomes are not shown again.
+	Result func(ctx context.Context, req store.CodeRequest) (Outcome, error)
 }
 
 // Handle registers the handler of a flow. It must be called before the

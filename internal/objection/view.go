@@ -76,6 +76,12 @@ func (s *Service) Result(ctx context.Context, flow Flow, requestID string) (Outc
 	if err != nil {
 		return Outcome{}, err
 	}
+	if h, ok := s.flows[flow]; ok {
+		if h.Result == nil {
+			return Outcome{}, notFound()
+		}
+		return h.Result(ctx, req)
+	}
 	if flow == FlowWithdrawal {
 		w, err := s.db.Withdrawal(ctx, req.ResultRef)
 		if err != nil {

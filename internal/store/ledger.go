@@ -17,7 +17,7 @@ func (db *DB) LedgerHead(ctx context.Context) (ledger.Head, error) {
 }
 
 // ledgerScan also returns the highest ledger sequence number that a stored
-// objection, withdrawal or snapshot refers to, read in the same transaction.
+// objection, withdrawal, consent or snapshot refers to, read in the same transaction.
 func (db *DB) ledgerScan(ctx context.Context, fn func(ledger.Entry) error) (ledger.Head, int64, error) {
 	// One read transaction: the entries and the head come from one snapshot
 	// even while a server keeps appending.
@@ -34,6 +34,8 @@ func (db *DB) ledgerScan(ctx context.Context, fn func(ledger.Entry) error) (ledg
 	if err := tx.QueryRowContext(ctx, `SELECT COALESCE(MAX(s), 0) FROM (
 		SELECT MAX(ledger_seq) AS s FROM objections UNION ALL
 		SELECT MAX(ledger_seq) FROM withdrawals UNION ALL
+		SELECT MAX(ledger_seq) FROM consents UNION ALL
+		SELECT MAX(ledger_seq) FROM consent_withdrawals UNION ALL
 		SELECT MAX(ledger_seq) FROM snapshots) x`).Scan(&referenced); err != nil {
 		return head, 0, fmt.Errorf("store: ledger references: %w", err)
 	}
@@ -141,6 +143,8 @@ func (db *DB) VerifyLedgerFrom(ctx context.Context, cp *ledger.Head, extra ...*l
 	if err := tx.QueryRowContext(ctx, `SELECT COALESCE(MAX(s), 0) FROM (
 		SELECT MAX(ledger_seq) AS s FROM objections UNION ALL
 		SELECT MAX(ledger_seq) FROM withdrawals UNION ALL
+		SELECT MAX(ledger_seq) FROM consents UNION ALL
+		SELECT MAX(ledger_seq) FROM consent_withdrawals UNION ALL
 		SELECT MAX(ledger_seq) FROM snapshots) x`).Scan(&referenced); err != nil {
 		return ledger.Head{}, fmt.Errorf("store: ledger references: %w", err)
 	}

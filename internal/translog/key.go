@@ -30,7 +30,16 @@ type Key struct {
 	signer   note.Signer
 	verifier note.Verifier
 	vkey     string
+	priv     ed25519.PrivateKey // the same key, for signatures that are not notes (evidence exports)
 }
+
+// PublicKey is the key's Ed25519 public key.
+func (k *Key) PublicKey() ed25519.PublicKey { return k.priv.Public().(ed25519.PublicKey) }
+
+// SignEd25519 signs msg with the log's key as plain Ed25519 (RFC 8032):
+// for documents such as a JWS (alg EdDSA, RFC 8037) that anyone checks
+// with the published key.
+func (k *Key) SignEd25519(msg []byte) []byte { return ed25519.Sign(k.priv, msg) }
 
 // Origin is the key's name, the log's identity.
 func (k *Key) Origin() string { return k.signer.Name() }
@@ -58,7 +67,7 @@ func ParseKey(skey string) (*Key, error) {
 	if err != nil {
 		return nil, fmt.Errorf("translog: not a log signing key (want PRIVATE+KEY+<origin>+<keyid>+<base64>): %w", err)
 	}
-	vkey, err := verifierOf(skey)
+	vkey, priv, err := verifierOf(skey)
 	if err != nil {
 		return nil, err
 	}
@@ -66,27 +75,27 @@ func ParseKey(skey string) (*Key, error) {
 	if err != nil {
 		return nil, fmt.Errorf("translog: verifier key: %w", err)
 	}
-	return &Key{signer: s, verifier: v, vkey: vkey}, nil
+	return &Key{signer: s, verifier: v, vkey: vkey, priv: priv}, nil
 }
 
 // verifierOf derives the verifier key from a signer key that note has
 // already accepted: note offers the pair only at generation, so the public
 // key is recomputed from the key's Ed25519 seed.
-func verifierOf(skey string) (string, error) {
+func verifierOf(skey string) (string, ed25519.PrivateKey, error) {
 	parts := strings.SplitN(skey, "+", 5) // PRIVATE, KEY, name, keyid, data
 	if len(parts) != 5 {
-		return "", errors.New("translog: malformed signer key")
+		return "", nil, errors.New("translog: malformed signer key")
 	}
 	data, err := base64.StdEncoding.DecodeString(parts[4])
 	if err != nil || len(data) != 1+ed25519.SeedSize || data[0] != 1 {
-		return "", errors.New("translog: the signer key is not an Ed25519 key")
+		return "", nil, errors.New("translog: the signer key is not an Ed25519 key")
 	}
-	pub := ed25519.NewKeyFromSeed(data[1:]).Public().(ed25519.PublicKey)
-	vkey, err := note.NewEd25519VerifierKey(parts[2], pub)
+	priv := ed25519.NewKeyFromSeed(data[1:])
+	vkey, err := note.NewEd25519VerifierKey(parts[2], priv.Public().(ed25519.PublicKey))
 	if err != nil {
-		return "", fmt.Errorf("translog: verifier key: %w", err)
+		return "", nil, fmt.Errorf("translog: verifier key: %w", err)
 	}
-	return vkey, nil
+	return vkey, priv, nil
 }
 
 // NewVerifier reads a verifier key (name+keyid+base64).

@@ -10,6 +10,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/notrain/notrain/internal/consent"
 	"github.com/notrain/notrain/internal/objection"
 	"github.com/notrain/notrain/internal/receipt"
 	"github.com/notrain/notrain/internal/strictjson"
@@ -115,10 +116,14 @@ func (s *Server) apiStart(flow objection.Flow) http.HandlerFunc {
 		}
 		lang := s.apiLang(r, req.Lang)
 		in := objection.StartInput{Flow: flow, Email: req.Email, Lang: lang, Channel: "api", Scope: objection.AllAccounts, Client: s.client(r)}
-		if flow == objection.FlowObjection {
+		if flow == objection.FlowObjection || flow == consent.FlowGive {
 			scope, err := objection.ParseScopeJSON(req.Scope)
 			if err != nil {
 				s.apiFail(w, r, lang, err)
+				return
+			}
+			if flow == consent.FlowGive && req.Reason != "" {
+				s.apiFail(w, r, lang, &decodeError{status: http.StatusBadRequest, code: "invalid_request", field: "reason"})
 				return
 			}
 			in.Scope, in.Reason = scope, strings.TrimSpace(req.Reason)
@@ -181,17 +186,21 @@ func (s *Server) apiVerify(flow objection.Flow) http.HandlerFunc {
 		}
 		at := out.At.Format(time.RFC3339Nano)
 		resp := map[string]any{"reference": out.Reference, "status": out.Status}
-		if flow == objection.FlowWithdrawal {
+		switch flow {
+		case objection.FlowWithdrawal:
 			resp["withdrawn_at"] = at
 			resp["objections_ended"] = out.Ended
-		} else {
+		case consent.FlowWithdraw:
+			resp["withdrawn_at"] = at
+			resp["consents_ended"] = out.Ended
+		case consent.FlowGive:
+			resp["given_at"] = at
+			resp["scope"] = out.Scope.String()
+			resp["accounts"] = accountsJSON(out)
+		default:
 			resp["effective_at"] = at
 			resp["scope"] = out.Scope.String()
-			accts := make([]map[string]string, len(out.Accounts))
-			for i, a := range out.Accounts {
-				accts[i] = map[string]string{"product": a.Product, "handle": a.Handle}
-			}
-			resp["accounts"] = accts
+			resp["accounts"] = accountsJSON(out)
 		}
 		if out.LedgerSeq > 0 {
 			// The decision is committed: a receipt that cannot be made
@@ -205,6 +214,15 @@ func (s *Server) apiVerify(flow objection.Flow) http.HandlerFunc {
 		}
 		writeJSON(w, http.StatusOK, resp)
 	}
+}
+
+// accountsJSON lists the accounts an outcome covers as the API shows them.
+func accountsJSON(out objection.Outcome) []map[string]string {
+	accts := make([]map[string]string, len(out.Accounts))
+	for i, a := range out.Accounts {
+		accts[i] = map[string]string{"product": a.Product, "handle": a.Handle}
+	}
+	return accts
 }
 
 func (s *Server) apiNotFound(w http.ResponseWriter, r *http.Request) {

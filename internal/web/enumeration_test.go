@@ -273,3 +273,56 @@ func getAny(t *testing.T, u string) string {
 	b, _ := io.ReadAll(resp.Body)
 	return resp.Status + "\n" + string(b)
 }
+
+// The consent flows (policy mode consent) answer exactly as objections do
+// whichever address asks: each start route, through the API and the form,
+// and the check page it leads to, queued and delivered, from a fresh
+// portal per address so nothing else differs. Only the mailbox differs: a
+// code for the known address, the "no account" notice for the other.
+func TestConsentAnswersDoNotMoveWithTheAddress(t *testing.T) {
+	routes := []struct{ api, form, page string }{
+		{"/api/v1/consents", "/consent", "/consent/"},
+		{"/api/v1/consent-withdrawals", "/consent-withdrawal", "/consent-withdrawal/"},
+	}
+	var runs [][]string
+	for _, addr := range []string{"anna@example.de", "nobody@example.de"} {
+		e := newConsentEnv(t)
+		var seen []string
+		for _, r := range routes {
+			e.Clock.Advance(61 * time.Second)
+			resp, body := postJSON(t, e.URL+r.api, `{"email":"`+addr+`","lang":"en"}`)
+			seen = append(seen, normalize(resp.Status+headerDump(resp.Header)+body))
+			rid := ridRE.FindString(body)
+			form := url.Values{"email": {addr}, "scope": {"all"}, "lang": {"en"}}
+			fresp, err := noRedirect().PostForm(e.URL+r.form, form)
+			if err != nil {
+				t.Fatal(err)
+			}
+			fresp.Body.Close()
+			seen = append(seen, normalize(fresp.Status+headerDump(fresp.Header)))
+			for _, step := range []string{"queued", "delivered"} {
+				if step == "delivered" {
+					e.deliver(t)
+				}
+				seen = append(seen, normalize(get(t, e.URL+r.page+rid, "en")), normalize(get(t, e.URL+fresp.Header.Get("Location"), "en")))
+			}
+		}
+		var kinds []string
+		for _, m := range e.MailsTo(t, addr) {
+			kinds = append(kinds, m.Kind)
+		}
+		want := mail.KindCode
+		if addr != "anna@example.de" {
+			want = mail.KindNoAccount
+		}
+		if len(kinds) == 0 || !strings.Contains(strings.Join(kinds, ","), want) {
+			t.Fatalf("%s got %v, want %s among them", addr, kinds, want)
+		}
+		runs = append(runs, seen)
+	}
+	for i := range runs[0] {
+		if runs[0][i] != runs[1][i] {
+			t.Fatalf("step %d differs for known and unknown addresses:\n%s\n----\n%s", i, runs[0][i], runs[1][i])
+		}
+	}
+}

@@ -5,6 +5,7 @@ import (
 	"net/http"
 	"strings"
 
+	"github.com/notrain/notrain/internal/consent"
 	"github.com/notrain/notrain/internal/objection"
 	"github.com/notrain/notrain/internal/platform"
 )
@@ -17,6 +18,22 @@ func (s *Server) objectionForm(w http.ResponseWriter, r *http.Request) {
 
 func (s *Server) withdrawalForm(w http.ResponseWriter, r *http.Request) {
 	s.page(w, r, http.StatusOK, "withdraw", "withdraw_title", &pageData{})
+}
+
+func (s *Server) consentForm(w http.ResponseWriter, r *http.Request) {
+	s.page(w, r, http.StatusOK, "consent", "consent_title", &pageData{
+		Form: formValues{ScopeAll: true, Products: map[string]bool{}}, Products: platform.Products(),
+	})
+}
+
+func (s *Server) consentWithdrawalForm(w http.ResponseWriter, r *http.Request) {
+	s.page(w, r, http.StatusOK, "consent_withdraw", "consent_withdraw_title", &pageData{})
+}
+
+// flowPath is the URL segment of a flow's pages: its name, but with a
+// hyphen where the name has an underscore (/consent-withdrawal/…).
+func flowPath(f objection.Flow) string {
+	return strings.ReplaceAll(string(f), "_", "-")
 }
 
 func (s *Server) stylesheet(w http.ResponseWriter, r *http.Request) {
@@ -67,6 +84,10 @@ func (s *Server) startPage(flow objection.Flow) http.HandlerFunc {
 			formPage, title = "withdraw", "withdraw_title"
 		case objection.FlowAccess:
 			formPage, title = "access", "access_title"
+		case consent.FlowGive:
+			formPage, title = "consent", "consent_title"
+		case consent.FlowWithdraw:
+			formPage, title = "consent_withdraw", "consent_withdraw_title"
 		}
 		fail := func(errs ...error) {
 			d := &pageData{Form: form, Products: platform.Products()}
@@ -85,8 +106,10 @@ func (s *Server) startPage(flow objection.Flow) http.HandlerFunc {
 			s.page(w, r, status, formPage, title, d)
 		}
 		in := objection.StartInput{Flow: flow, Email: form.Email, Lang: lang, Channel: "web", Scope: objection.AllAccounts, Client: s.client(r)}
-		if flow == objection.FlowObjection {
-			in.Reason = strings.TrimSpace(form.Reason)
+		if flow == objection.FlowObjection || flow == consent.FlowGive {
+			if flow == objection.FlowObjection {
+				in.Reason = strings.TrimSpace(form.Reason)
+			}
 			if !form.ScopeAll {
 				scope, err := objection.NewScope(r.PostForm["product"])
 				if len(r.PostForm["product"]) == 0 {
@@ -109,7 +132,7 @@ func (s *Server) startPage(flow objection.Flow) http.HandlerFunc {
 			fail(err)
 			return
 		}
-		http.Redirect(w, r, "/"+string(flow)+"/"+st.RequestID, http.StatusSeeOther)
+		http.Redirect(w, r, "/"+flowPath(flow)+"/"+st.RequestID, http.StatusSeeOther)
 	}
 }
 
@@ -125,7 +148,7 @@ func (s *Server) checkPage(flow objection.Flow) http.HandlerFunc {
 			return
 		}
 		if v.Done {
-			http.Redirect(w, r, "/"+string(flow)+"/"+v.RequestID+"/done", http.StatusSeeOther)
+			http.Redirect(w, r, "/"+flowPath(flow)+"/"+v.RequestID+"/done", http.StatusSeeOther)
 			return
 		}
 		s.page(w, r, http.StatusOK, "check", "check_title", &pageData{Lang: v.Lang, Flow: flow, View: v, Resent: r.URL.Query().Has("resent"), Behind: s.behind()})
@@ -156,7 +179,7 @@ func (s *Server) verifyPage(flow objection.Flow) http.HandlerFunc {
 		rid := r.PathValue("rid")
 		_, err := s.svc.Verify(r.Context(), flow, rid, r.PostForm.Get("code"))
 		if err == nil {
-			http.Redirect(w, r, "/"+string(flow)+"/"+rid+"/done", http.StatusSeeOther)
+			http.Redirect(w, r, "/"+flowPath(flow)+"/"+rid+"/done", http.StatusSeeOther)
 			return
 		}
 		s.checkPageError(w, r, flow, err)
@@ -174,7 +197,7 @@ func (s *Server) resendPage(flow objection.Flow) http.HandlerFunc {
 			s.checkPageError(w, r, flow, err)
 			return
 		}
-		http.Redirect(w, r, "/"+string(flow)+"/"+rid+"?resent=1", http.StatusSeeOther)
+		http.Redirect(w, r, "/"+flowPath(flow)+"/"+rid+"?resent=1", http.StatusSeeOther)
 	}
 }
 
@@ -191,7 +214,7 @@ func (s *Server) checkPageError(w http.ResponseWriter, r *http.Request, flow obj
 		return
 	}
 	if v.Done && e.Code != objection.CodeCodeUsed && flow != objection.FlowAccess {
-		http.Redirect(w, r, "/"+string(flow)+"/"+v.RequestID+"/done", http.StatusSeeOther)
+		http.Redirect(w, r, "/"+flowPath(flow)+"/"+v.RequestID+"/done", http.StatusSeeOther)
 		return
 	}
 	setRetryAfter(w, e)
@@ -224,15 +247,20 @@ func (s *Server) donePage(flow objection.Flow) http.HandlerFunc {
 		if !ok {
 			return
 		}
-		title := "done_objection_title"
-		if flow == objection.FlowWithdrawal {
+		page, title := "done", "done_objection_title"
+		switch flow {
+		case objection.FlowWithdrawal:
 			title = "done_withdrawal_title"
+		case consent.FlowGive:
+			page, title = "consent_done", "consent_done_title"
+		case consent.FlowWithdraw:
+			page, title = "consent_done", "consent_done_withdrawn_title"
 		}
 		d := &pageData{Lang: out.Lang, Flow: flow, Outcome: out}
 		if out.LedgerSeq > 0 {
-			d.ReceiptURL = "/" + string(flow) + "/" + r.PathValue("rid") + "/receipt"
+			d.ReceiptURL = "/" + flowPath(flow) + "/" + r.PathValue("rid") + "/receipt"
 		}
-		s.page(w, r, http.StatusOK, "done", title, d)
+		s.page(w, r, http.StatusOK, page, title, d)
 	}
 }
 

@@ -23,7 +23,7 @@ import (
 var assets embed.FS
 
 // pages lists every page template; each is parsed with the layout.
-var pageNames = []string{"object", "withdraw", "check", "done", "error", "devmail", "access", "me", "report", "report_done"}
+var pageNames = []string{"object", "withdraw", "check", "done", "error", "devmail", "access", "me", "report", "report_done", "consent", "consent_withdraw", "consent_done"}
 
 // renderer holds every page parsed once per language, with t bound to it.
 type renderer struct {
@@ -50,6 +50,7 @@ func goKeys() []string {
 		"object_title", "withdraw_title", "check_title", "done_objection_title", "done_withdrawal_title",
 		"error_title", "dev_mailbox_link", "lang_name", "err_code_invalid_last",
 		"access_title", "me_title", "me_expired", "report_title", "done_report_title",
+		"consent_title", "consent_withdraw_title", "consent_done_title", "consent_done_withdrawn_title",
 	}
 }
 
@@ -116,9 +117,10 @@ func newRenderer(cat *locale.Catalog) (*renderer, error) {
 
 func (r *renderer) funcs(lang string) template.FuncMap {
 	return template.FuncMap{
-		"t":       func(key string, kv ...any) string { return r.cat.T(lang, key, kv...) },
-		"clock":   func(t time.Time) string { return t.UTC().Format("2006-01-02 15:04") },
-		"product": func(p string) string { return r.cat.T(lang, "product_"+p) },
+		"t":        func(key string, kv ...any) string { return r.cat.T(lang, key, kv...) },
+		"clock":    func(t time.Time) string { return t.UTC().Format("2006-01-02 15:04") },
+		"product":  func(p string) string { return r.cat.T(lang, "product_"+p) },
+		"flowpath": func(f objection.Flow) string { return flowPath(f) },
 	}
 }
 
@@ -160,6 +162,7 @@ type pageData struct {
 	Behind             bool          // code mails are late: the check page says the request is saved and the code will come
 	Report             report.Result // a confirmed report, for its confirmation page
 	Reports            bool          // the portal takes reports: every page links to the form
+	ConsentMode        bool          // the consent pages exist: links to them are shown
 }
 
 type langLink struct {
@@ -195,6 +198,7 @@ func (s *Server) page(w http.ResponseWriter, r *http.Request, status int, name, 
 	d.Now = s.now()
 	d.ThirdPartyExcluded = s.cfg.ThirdPartyExcluded
 	d.Reports = s.cfg.Reports != nil
+	d.ConsentMode = s.cfg.Consent
 	if d.Err == nil {
 		d.Err = map[string]string{}
 	}

@@ -5,6 +5,7 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
+	"github.com/notrain/notrain/internal/consent"
 	"github.com/notrain/notrain/internal/objection"
 	"github.com/notrain/notrain/internal/report"
 )
@@ -48,6 +49,9 @@ func (s *Server) routes() *http.ServeMux {
 		mux.HandleFunc("GET /report/{rid}/done", s.reportDone)
 		mux.HandleFunc("GET /report/{rid}/receipt", s.reportReceipt)
 	}
+	if s.cfg.Consent {
+		s.consentPages(mux)
+	}
 
 	// JSON API; every POST honours Idempotency-Key.
 	mux.HandleFunc("POST /api/v1/objections", s.idempotent("objections", s.apiStart(obj)))
@@ -69,6 +73,9 @@ func (s *Server) routes() *http.ServeMux {
 	// Bearer-authenticated; a retried registration is a second model, as a
 	// second CLI run is.
 	mux.HandleFunc("POST /api/v1/models", s.apiModels)
+	if s.cfg.Consent {
+		s.consentAPI(mux)
+	}
 	mux.HandleFunc("/api/", s.apiNotFound)
 
 	// The verifiable log (C2SP tlog-tiles under /log).
@@ -87,6 +94,37 @@ func (s *Server) routes() *http.ServeMux {
 
 	mux.HandleFunc("/", s.notFound)
 	return mux
+}
+
+// consentPages are the consent pages (policy mode consent only).
+func (s *Server) consentPages(mux *http.ServeMux) {
+	give, wd := consent.FlowGive, consent.FlowWithdraw
+	mux.HandleFunc("GET /consent", s.consentForm)
+	mux.HandleFunc("POST /consent", s.startPage(give))
+	mux.HandleFunc("GET /consent/{rid}", s.checkPage(give))
+	mux.HandleFunc("POST /consent/{rid}", s.verifyPage(give))
+	mux.HandleFunc("POST /consent/{rid}/resend", s.resendPage(give))
+	mux.HandleFunc("GET /consent/{rid}/done", s.donePage(give))
+	mux.HandleFunc("GET /consent/{rid}/receipt", s.receiptDownload(give))
+	mux.HandleFunc("GET /consent/withdraw", s.consentWithdrawalForm)
+	mux.HandleFunc("POST /consent-withdrawal", s.startPage(wd))
+	mux.HandleFunc("GET /consent-withdrawal/{rid}", s.checkPage(wd))
+	mux.HandleFunc("POST /consent-withdrawal/{rid}", s.verifyPage(wd))
+	mux.HandleFunc("POST /consent-withdrawal/{rid}/resend", s.resendPage(wd))
+	mux.HandleFunc("GET /consent-withdrawal/{rid}/done", s.donePage(wd))
+	mux.HandleFunc("GET /consent-withdrawal/{rid}/receipt", s.receiptDownload(wd))
+}
+
+// consentAPI is the consent API (policy mode consent only); every POST
+// honours Idempotency-Key.
+func (s *Server) consentAPI(mux *http.ServeMux) {
+	give, wd := consent.FlowGive, consent.FlowWithdraw
+	mux.HandleFunc("POST /api/v1/consents", s.idempotent("consents", s.apiStart(give)))
+	mux.HandleFunc("POST /api/v1/consents/verify", s.idempotent("consents/verify", s.apiVerify(give)))
+	mux.HandleFunc("POST /api/v1/consents/resend", s.idempotent("consents/resend", s.apiResend(give)))
+	mux.HandleFunc("POST /api/v1/consent-withdrawals", s.idempotent("consent-withdrawals", s.apiStart(wd)))
+	mux.HandleFunc("POST /api/v1/consent-withdrawals/verify", s.idempotent("consent-withdrawals/verify", s.apiVerify(wd)))
+	mux.HandleFunc("POST /api/v1/consent-withdrawals/resend", s.idempotent("consent-withdrawals/resend", s.apiResend(wd)))
 }
 
 // metricsRoutes is the operator's listener (--metrics-addr, loopback by

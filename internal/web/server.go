@@ -11,6 +11,7 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 
+	"github.com/notrain/notrain/internal/consent"
 	"github.com/notrain/notrain/internal/locale"
 	"github.com/notrain/notrain/internal/mail"
 	"github.com/notrain/notrain/internal/metrics"
@@ -39,6 +40,10 @@ type Config struct {
 	PublicHTTPS        bool            // --base-url is https: cookies are Secure whatever the Host
 	Backlog            Backlog         // whether code mails are behind; nil: never said
 	Reports            *report.Service // "content that shows me"; nil: no report routes
+	// Consent is the policy's mode consent: the consent pages and API
+	// exist (the consent flows must be registered on the service). In
+	// objection mode they are not routes at all.
+	Consent bool
 }
 
 // Backlog tells whether code mails wait longer than they should. It is
@@ -78,6 +83,9 @@ func New(svc *objection.Service, db *store.DB, cat *locale.Catalog, m *metrics.M
 	}
 	if cfg.Keys == nil {
 		return nil, errors.New("web: no keys to check bearer tokens with")
+	}
+	if cfg.Consent && (!svc.Runs(consent.FlowGive) || !svc.Runs(consent.FlowWithdraw)) {
+		return nil, errors.New("web: consent mode, but the service runs no consent flows (consent.Register)")
 	}
 	md := mydata.New(db, cfg.Keys, receipt.Maker{Log: db.RecentLog()}, cfg.Now)
 	return &Server{svc: svc, db: db, cat: cat, pages: pages, m: m, gatherer: g, cfg: cfg, log: cfg.Log, mydata: md}, nil

@@ -1,0 +1,154 @@
+package store
+
+import (
+	"context"
+	"fmt"
+	"time"
+)
+
+// Consent is a consent to training on a person's content (policy mode
+// consent): in force from GivenAt until WithdrawnAt (zero: not withdrawn).
+type Consent struct {
+	ID            string // the reference number
+	EmailHash     string
+	Scope         string
+	Channel       string
+	Lang          string
+	RequestID     string
+	GivenAt       time.Time
+	WithdrawnAt   time.Time
+	WithdrawalRef string
+	LedgerSeq     int64
+	Accounts      []AccountKey
+}
+
+// InsertConsent stores a consent and the accounts it covers.
+func (tx *Tx) InsertConsent(ctx context.Context, c Consent) error {
+	err := tx.write(ctx, "insert consent", `INSERT INTO consents (id, email_hash, scope, channel, given_at, withdrawn_at,
+		ledger_seq, lang, request_id, withdrawal_ref) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)`,
+		c.ID, c.EmailHash, c.Scope, c.Channel, micros(c.GivenAt), micros(c.WithdrawnAt), c.LedgerSeq, c.Lang, c.RequestID, c.WithdrawalRef)
+	if err != nil {
+		return err
+	}
+	for _, a := range c.Accounts {
+		if err := tx.write(ctx, "insert consent account", `INSERT INTO consent_accounts (consent_id, product, account_id) VALUES ($1, $2, $3)`,
+			c.ID, a.Product, a.AccountID); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// ConsentsInForceFor returns the ids of consents not withdrawn that were
+// given with the e-mail hash or cover an account that uses it, and were
+// recorded no later than recordedBy: a withdrawal ends what was in force
+// when it was asked for. It reads under the ledger head's lock, as
+// ObjectionsInForceFor does, so no consent is recorded in between.
+func (tx *Tx) ConsentsInForceFor(ctx context.Context, emailHash string, recordedBy time.Time) ([]string, error) {
+	if tx.head == nil {
+		if err := tx.loadHead(ctx); err != nil {
+			return nil, err
+		}
+	}
+	rows, err := tx.query(ctx, `SELECT c.id FROM consents c LEFT JOIN ledger l ON l.seq = c.ledger_seq
+		WHERE c.withdrawn_at = 0 AND COALESCE(l.at, 0) <= $2 AND (
+			c.email_hash = $1 OR c.id IN (
+				SELECT ca.consent_id FROM consent_accounts ca
+				JOIN accounts a ON a.product = ca.product AND a.account_id = ca.account_id
+				WHERE a.email_hash = $1))
+		ORDER BY c.id`, emailHash, micros(recordedBy))
+	if err != nil {
+		return nil, fmt.Errorf("store: consents in force: %w", err)
+	}
+	defer rows.Close()
+	var ids []string
+	for rows.Next() {
+		var id string
+		if err := rows.Scan(&id); err != nil {
+			return nil, fmt.Errorf("store: consents in force: %w", err)
+		}
+		ids = append(ids, id)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("store: consents in force: %w", err)
+	}
+	return ids, nil
+}
+
+// WithdrawConsent ends a consent at the moment given.
+func (tx *Tx) WithdrawConsent(ctx context.Context, id, withdrawalRef string, at time.Time) error {
+	return tx.writeChecked(ctx, "withdraw consent", func(n int64) error {
+		if n != 1 {
+			return fmt.Errorf("store: withdraw consent %s: not in force", id)
+		}
+		return nil
+	}, `UPDATE consents SET withdrawn_at = $2, withdrawal_ref = $3 WHERE id = $1 AND withdrawn_at = 0`,
+		id, micros(at), withdrawalRef)
+}
+
+// ConsentWithdrawal records that a person withdrew their consents.
+type ConsentWithdrawal struct {
+	ID          string
+	EmailHash   string
+	RequestID   string
+	Channel     string
+	WithdrawnAt time.Time
+	Ended       int
+	LedgerSeq   int64
+}
+
+// InsertConsentWithdrawal stores a withdrawal of consent.
+func (tx *Tx) InsertConsentWithdrawal(ctx context.Context, w ConsentWithdrawal) error {
+	return tx.write(ctx, "insert consent withdrawal", `INSERT INTO consent_withdrawals (id, email_hash, request_id, channel,
+		withdrawn_at, ended, ledger_seq) VALUES ($1, $2, $3, $4, $5, $6, $7)`,
+		w.ID, w.EmailHash, w.RequestID, w.Channel, micros(w.WithdrawnAt), w.Ended, w.LedgerSeq)
+}
+
+// Consent reads a consent with the accounts it covers.
+func (db *DB) Consent(ctx context.Context, id string) (Consent, error) {
+	var c Consent
+	var given, wd int64
+	err := db.r.QueryRowContext(ctx, `SELECT id, email_hash, scope, channel, given_at, withdrawn_at, ledger_seq, lang,
+		request_id, withdrawal_ref FROM consents WHERE id = $1`, id).
+		Scan(&c.ID, &c.EmailHash, &c.Scope, &c.Channel, &given, &wd, &c.LedgerSeq, &c.Lang, &c.RequestID, &c.WithdrawalRef)
+	if isNoRows(err) {
+		return c, ErrNotFound
+	}
+	if err != nil {
+		return c, fmt.Errorf("store: consent: %w", err)
+	}
+	c.GivenAt, c.WithdrawnAt = fromMicros(given), fromMicros(wd)
+	rows, err := db.r.QueryContext(ctx, `SELECT product, account_id FROM consent_accounts WHERE consent_id = $1
+		ORDER BY product, account_id`, id)
+	if err != nil {
+		return c, fmt.Errorf("store: consent accounts: %w", err)
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var k AccountKey
+		if err := rows.Scan(&k.Product, &k.AccountID); err != nil {
+			return c, fmt.Errorf("store: consent accounts: %w", err)
+		}
+		c.Accounts = append(c.Accounts, k)
+	}
+	if err := rows.Err(); err != nil {
+		return c, fmt.Errorf("store: consent accounts: %w", err)
+	}
+	return c, nil
+}
+
+// ConsentWithdrawal reads a withdrawal of consent.
+func (db *DB) ConsentWithdrawal(ctx context.Context, id string) (ConsentWithdrawal, error) {
+	var w ConsentWithdrawal
+	var at int64
+	err := db.r.QueryRowContext(ctx, `SELECT id, email_hash, request_id, channel, withdrawn_at, ended, ledger_seq
+		FROM consent_withdrawals WHERE id = $1`, id).Scan(&w.ID, &w.EmailHash, &w.RequestID, &w.Channel, &at, &w.Ended, &w.LedgerSeq)
+	if isNoRows(err) {
+		return w, ErrNotFound
+	}
+	if err != nil {
+		return w, fmt.Errorf("store: consent withdrawal: %w", err)
+	}
+	w.WithdrawnAt = fromMicros(at)
+	return w, nil
+}
