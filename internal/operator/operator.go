@@ -326,13 +326,25 @@ func (s *Service) Logout(ctx context.Context, tok string) error {
 	})
 }
 
-// List returns every operator (without their hashes).
-func (s *Service) List(ctx context.Context) ([]store.Operator, error) {
+// Info is what the console shows of an operator: never a hash or secret.
+type Info struct {
+	Name    string
+	Role    string
+	SetupAt time.Time // zero until the set-up link was used
+	TOTP    bool      // a second factor is enrolled
+}
+
+// List returns every operator by name.
+func (s *Service) List(ctx context.Context) ([]Info, error) {
 	ops, err := s.db.Operators(ctx)
-	for i := range ops {
-		ops[i].PasswordHash, ops[i].TOTPSecret = "", ""
+	if err != nil {
+		return nil, err
 	}
-	return ops, err
+	out := make([]Info, len(ops))
+	for i, o := range ops {
+		out[i] = Info{Name: o.Name, Role: o.Role, SetupAt: o.SetupAt, TOTP: o.TOTPSecret != ""}
+	}
+	return out, nil
 }
 
 // plausibleToken bounds what is hashed and looked up.

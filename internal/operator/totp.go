@@ -4,6 +4,7 @@ import (
 	"crypto/subtle"
 	"encoding/base32"
 	"fmt"
+	"net/url"
 	"strings"
 	"time"
 
@@ -66,4 +67,16 @@ func validSecret(s string) bool {
 	}
 	_, err := base32.StdEncoding.WithPadding(base32.NoPadding).DecodeString(strings.TrimRight(s, "="))
 	return err == nil
+}
+
+// Enrol is the enrolment for an existing secret (a set-up form shown
+// again keeps the secret the operator may already have scanned). An invalid
+// secret yields a fresh one.
+func Enrol(name, secret string) (Enrolment, error) {
+	if !validSecret(secret) {
+		return NewTOTP(name)
+	}
+	u := url.URL{Scheme: "otpauth", Host: "totp", Path: "/notrain:" + name,
+		RawQuery: url.Values{"secret": {secret}, "issuer": {"notrain"}, "period": {"30"}, "digits": {"6"}, "algorithm": {"SHA1"}}.Encode()}
+	return Enrolment{Secret: secret, URL: u.String()}, nil
 }
