@@ -75,7 +75,7 @@ func (c *Console) login(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	c.log.Info("operator logged in", "operator", sess.Operator)
-	http.SetCookie(w, &http.Cookie{Name: sessionCookie, Value: tok, Path: "/admin", Expires: sess.Expires,
+	http.SetCookie(w, &http.Cookie{Name: sessionCookie, Value: tok, Path: "/admin", MaxAge: int(sess.Expires.Sub(c.now()) / time.Second),
 		HttpOnly: true, SameSite: http.SameSiteStrictMode, Secure: c.secureCookie(r)})
 	http.Redirect(w, r, "/admin", http.StatusSeeOther)
 }
