@@ -24,13 +24,16 @@ import (
 	"github.com/prometheus/client_golang/prometheus/collectors"
 
 	"github.com/notrain/notrain/internal/backlog"
+	"github.com/notrain/notrain/internal/console"
 	"github.com/notrain/notrain/internal/locale"
 	mailpkg "github.com/notrain/notrain/internal/mail"
 	"github.com/notrain/notrain/internal/metrics"
 	"github.com/notrain/notrain/internal/objection"
+	"github.com/notrain/notrain/internal/operator"
 	"github.com/notrain/notrain/internal/otp"
 	"github.com/notrain/notrain/internal/policy"
 	"github.com/notrain/notrain/internal/receipt"
+	"github.com/notrain/notrain/internal/review"
 	"github.com/notrain/notrain/internal/store"
 	"github.com/notrain/notrain/internal/translog"
 	"github.com/notrain/notrain/internal/web"
@@ -56,6 +59,7 @@ type serveConfig struct {
 	connsPerClient int
 	saveTimeout    time.Duration
 	delayNotice    time.Duration
+	adminAddr      string
 }
 
 func serve(ctx context.Context, args []string, env Env) error {
@@ -97,6 +101,7 @@ func (c *serveConfig) register(f *flags) {
 	f.IntVar(&c.connsPerClient, "conns-per-client", web.DefaultConnsPerClient, "open connections one client address may hold (trusted proxies exempt); 0 = no cap")
 	f.DurationVar(&c.saveTimeout, "save-timeout", objection.DefaultSaveTimeout, "a code request the store cannot save within this is answered 503 (not saved, try again) instead of waiting; 0 = wait without bound")
 	f.DurationVar(&c.delayNotice, "mail-delay-notice", backlog.DefaultThreshold, `once the oldest waiting code mail is older than this, pages say "many people are objecting right now: your request is saved, the code will come"; 0 = never`)
+	f.StringVar(&c.adminAddr, "admin-addr", "", "serve the operator console (/admin, /api/v1/admin) only on this address instead of on --addr, so it need not face the internet")
 	f.StringVar(&c.policy, "policy", "", "policy file, the one filter uses (default: the built-in policy); confirmations promise only what it does")
 }
 
@@ -124,6 +129,11 @@ func (c *serveConfig) run(ctx context.Context, log *slog.Logger, env Env) error 
 	if c.metricsAddr != "off" {
 		if _, _, err := net.SplitHostPort(c.metricsAddr); err != nil {
 			return usageError{fmt.Sprintf("--metrics-addr %q: %v (use host:port or off)", c.metricsAddr, err)}
+		}
+	}
+	if c.adminAddr != "" {
+		if _, _, err := net.SplitHostPort(c.adminAddr); err != nil {
+			return usageError{fmt.Sprintf("--admin-addr %q: %v (use host:port)", c.adminAddr, err)}
 		}
 	}
 	trusted, err := parsePrefixes(c.trustedProxies)
@@ -217,11 +227,29 @@ func (c *serveConfig) run(ctx context.Context, log *slog.Logger, env Env) error 
 	if err != nil {
 		return err
 	}
+	// The operator console. The review queue and the evidence exporter are
+	// the parts that plug in here: nil until they are wired, and the
+	// console's pages say so.
+	var reviewQueue review.Queue  // review queue: nil = "not configured"
+	var evidence console.Exporter // evidence export: nil = "not configured"
+	con, err := console.New(console.Config{
+		DB: db, Keys: keys, Catalog: cat, Operators: operator.New(db, keys, env.Now),
+		Queue: reviewQueue, Evidence: evidence, BaseURL: c.consoleURL(), PublicHTTPS: base.Scheme == "https",
+		Now: env.Now, Log: log,
+	})
+	if err != nil {
+		return err
+	}
+	var adminOnMain http.Handler
+	if c.adminAddr == "" {
+		adminOnMain = con.Handler()
+	}
 	srv, err := web.New(svc, db, cat, m, reg, web.Config{
 		Dev: dev, TrustedProxies: trusted, ThirdPartyExcluded: thirdPartyExcluded, Now: env.Now, Log: log, Composer: composer,
 		Keys:   keys,
 		LogKey: logKey, PublicHTTPS: base.Scheme == "https",
 		Backlog: mon,
+		Admin:   adminOnMain,
 	})
 	if err != nil {
 		return err
@@ -260,6 +288,17 @@ func (c *serveConfig) run(ctx context.Context, log *slog.Logger, env Env) error 
 		defer ms.Close()
 		metricsURL = "http://" + ml.Addr().String() + "/metrics"
 	}
+	adminURL := c.baseURL + "/admin"
+	if c.adminAddr != "" {
+		al, err := net.Listen("tcp", c.adminAddr)
+		if err != nil {
+			return fmt.Errorf("listen on --admin-addr %s: %w", c.adminAddr, err)
+		}
+		as := web.NewHTTPServer(con.Handler(), slog.NewLogLogger(log.Handler(), slog.LevelWarn))
+		go as.Serve(al)
+		defer as.Close()
+		adminURL = "http://" + al.Addr().String() + "/admin"
+	}
 	ln, err := net.Listen("tcp", c.addr)
 	if err != nil {
 		return fmt.Errorf("listen on %s: %w", c.addr, err)
@@ -271,6 +310,7 @@ func (c *serveConfig) run(ctx context.Context, log *slog.Logger, env Env) error 
 	ln = netutil.LimitListener(web.LimitPerClient(ln, c.connsPerClient, trusted), maxConnections())
 	hs := web.NewHTTPServer(srv.Handler(), slog.NewLogLogger(log.Handler(), slog.LevelWarn))
 	c.banner(env, ln.Addr().String(), dev, mailDesc, metricsURL, db, pol, logKey)
+	fmt.Fprintf(env.Stdout, "  console: %s (add an operator with: notrain operators add NAME --role admin)\n\n", adminURL)
 
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
@@ -326,6 +366,15 @@ func (c *serveConfig) banner(env Env, addr string, dev bool, mailDesc, metricsUR
 		}
 	}
 	fmt.Fprintln(w, "")
+}
+
+// consoleURL is where set-up links made in the console point: the
+// console's own address when it has one, else the portal's base URL.
+func (c *serveConfig) consoleURL() string {
+	if c.adminAddr != "" {
+		return "http://" + c.adminAddr
+	}
+	return c.baseURL
 }
 
 // loopback reports whether addr only listens on a loopback interface.

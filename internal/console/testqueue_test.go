@@ -76,3 +76,7 @@ func (q *testQueue) Decide(ctx context.Context, ref string, d review.Decision) (
 	q.done = append(q.done, out)
 	return out, nil
 }
+
+func caseAt(ref string, at time.Time) review.Case {
+	return review.Case{Reference: ref, Kind: review.KindReport, ReceivedAt: at, Items: []review.Item{{ID: "fb:" + ref}}, Relation: "other", Lang: "en"}
+}

@@ -86,7 +86,9 @@ func TestDashboardNumbersEqualSQL(t *testing.T) {
 				sent = append(sent, m.ID)
 			}
 			f.Clock.Advance(time.Duration(day+1) * 1500 * time.Millisecond)
-			if err := f.DB.Write(ctx, func(ctx context.Context, tx *store.Tx) error { return tx.MarkMailsSent(ctx, sent[:len(sent)-1], f.Clock.Now(), true) }); err != nil {
+			if err := f.DB.Write(ctx, func(ctx context.Context, tx *store.Tx) error {
+				return tx.MarkMailsSent(ctx, sent[:len(sent)-1], f.Clock.Now(), true)
+			}); err != nil {
 				t.Fatal(err)
 			}
 			if err := f.DB.Write(ctx, func(ctx context.Context, tx *store.Tx) error {
@@ -117,13 +119,17 @@ func TestDashboardNumbersEqualSQL(t *testing.T) {
 			t.Fatal(err)
 		}
 		want := map[store.DailySeries]func(day time.Time) int{
-			store.SeriesObjections:    func(d time.Time) int { return sqlCount(t, raw, "objections", "received_at", "", d) },
-			store.SeriesWithdrawals:   func(d time.Time) int { return sqlCount(t, raw, "withdrawals", "withdrawn_at", "", d) },
-			store.SeriesReports:       func(d time.Time) int { return sqlCount(t, raw, "ledger", "at", "AND kind = 'report.received'", d) },
-			store.SeriesConsents:      func(d time.Time) int { return sqlCount(t, raw, "ledger", "at", "AND kind = 'consent.given'", d) },
-			store.SeriesCodeMails:     func(d time.Time) int { return sqlCount(t, raw, "outbox", "created_at", "AND kind = 'code'", d) },
-			store.SeriesCodeDelivered: func(d time.Time) int { return sqlCount(t, raw, "outbox", "sent_at", "AND kind = 'code' AND status = 'sent'", d) },
-			store.SeriesCodeFailed:    func(d time.Time) int { return sqlCount(t, raw, "outbox", "created_at", "AND kind = 'code' AND status = 'abandoned'", d) },
+			store.SeriesObjections:  func(d time.Time) int { return sqlCount(t, raw, "objections", "received_at", "", d) },
+			store.SeriesWithdrawals: func(d time.Time) int { return sqlCount(t, raw, "withdrawals", "withdrawn_at", "", d) },
+			store.SeriesReports:     func(d time.Time) int { return sqlCount(t, raw, "ledger", "at", "AND kind = 'report.received'", d) },
+			store.SeriesConsents:    func(d time.Time) int { return sqlCount(t, raw, "ledger", "at", "AND kind = 'consent.given'", d) },
+			store.SeriesCodeMails:   func(d time.Time) int { return sqlCount(t, raw, "outbox", "created_at", "AND kind = 'code'", d) },
+			store.SeriesCodeDelivered: func(d time.Time) int {
+				return sqlCount(t, raw, "outbox", "sent_at", "AND kind = 'code' AND status = 'sent'", d)
+			},
+			store.SeriesCodeFailed: func(d time.Time) int {
+				return sqlCount(t, raw, "outbox", "created_at", "AND kind = 'code' AND status = 'abandoned'", d)
+			},
 		}
 		nonzero := 0
 		for _, s := range rep.Series {

@@ -175,9 +175,10 @@ func (s *Service) CompleteSetup(ctx context.Context, token string, in Setup) (st
 		return "", ErrMismatch
 	}
 	now := s.clock()
-	secretKey := ""
+	secretKey, step := "", int64(0)
 	if in.TOTPSecret != "" || in.TOTPCode != "" {
-		if _, ok := totpStep(in.TOTPSecret, in.TOTPCode, now); !ok {
+		var ok bool
+		if step, ok = totpStep(in.TOTPSecret, in.TOTPCode, now); !ok {
 			return "", ErrTOTPCode
 		}
 		secretKey = in.TOTPSecret
@@ -194,7 +195,7 @@ func (s *Service) CompleteSetup(ctx context.Context, token string, in Setup) (st
 		if got != name {
 			return store.ErrUsed
 		}
-		if err := tx.SetOperatorCredentials(ctx, name, hash, secretKey, now); err != nil {
+		if err := tx.SetOperatorCredentials(ctx, name, hash, secretKey, step, now); err != nil {
 			return err
 		}
 		return tx.DeleteOperatorSessions(ctx, name)

@@ -184,6 +184,10 @@ func TestTOTPRequiredWhenEnrolled(t *testing.T) {
 		s, f := newService(t, dsn)
 		ctx := context.Background()
 		secret := setUp(t, s, f, "rita", operator.RoleAdmin, true)
+		setupCode, _ := operator.TOTPCode(secret, f.Clock.Now())
+		if _, _, err := s.Login(ctx, "rita", password, setupCode, "192.0.2.9"); !errors.Is(err, operator.ErrLoginFailed) {
+			t.Fatalf("the set-up code logs in: %v", err)
+		}
 		f.Clock.Advance(time.Minute)
 		if _, _, err := s.Login(ctx, "rita", password, "", "192.0.2.1"); !errors.Is(err, operator.ErrLoginFailed) {
 			t.Fatalf("no code: %v", err)

@@ -98,10 +98,11 @@ func (db *DB) Operators(ctx context.Context) ([]Operator, error) {
 }
 
 // SetOperatorCredentials stores a password hash and second factor after
-// set-up.
-func (tx *Tx) SetOperatorCredentials(ctx context.Context, name, passwordHash, totpSecret string, at time.Time) error {
-	return tx.writeChecked(ctx, "set operator credentials", exactlyOne, `UPDATE operators SET password_hash = $1, totp_secret = $2, totp_last_step = 0, setup_at = $3 WHERE name = $4`,
-		passwordHash, totpSecret, micros(at), name)
+// set-up; totpStep is the time step of the code that proved the enrolment,
+// which then cannot log in.
+func (tx *Tx) SetOperatorCredentials(ctx context.Context, name, passwordHash, totpSecret string, totpStep int64, at time.Time) error {
+	return tx.writeChecked(ctx, "set operator credentials", exactlyOne, `UPDATE operators SET password_hash = $1, totp_secret = $2, totp_last_step = $3, setup_at = $4 WHERE name = $5`,
+		passwordHash, totpSecret, totpStep, micros(at), name)
 }
 
 // UseTOTPStep records that the code of time step was accepted; ErrUsed when

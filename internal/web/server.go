@@ -37,6 +37,10 @@ type Config struct {
 	LogKey             *translog.Key  // the log's key; its verifier key is published
 	PublicHTTPS        bool           // --base-url is https: cookies are Secure whatever the Host
 	Backlog            Backlog        // whether code mails are behind; nil: never said
+	// Admin serves the operator console under /admin and /api/v1/admin
+	// (console.Console.Handler); nil: those paths are 404 here, as when the
+	// console has a listener of its own (serve --admin-addr).
+	Admin http.Handler
 }
 
 // Backlog tells whether code mails wait longer than they should. It is
