@@ -235,7 +235,7 @@ func (c *serveConfig) run(ctx context.Context, log *slog.Logger, env Env) error 
 	con, err := console.New(console.Config{
 		DB: db, Keys: keys, Catalog: cat, Operators: operator.New(db, keys, env.Now),
 		Queue: reviewQueue, Evidence: evidence, BaseURL: c.consoleURL(), PublicHTTPS: base.Scheme == "https",
-		Now: env.Now, Log: log,
+		ClientAddr: web.ClientAddrFunc(trusted), Now: env.Now, Log: log,
 	})
 	if err != nil {
 		return err
