@@ -4,6 +4,7 @@ import (
 	"context"
 	"os"
 	"os/exec"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -12,7 +13,9 @@ import (
 	"github.com/chromedp/cdproto/emulation"
 	"github.com/chromedp/chromedp"
 
+	"github.com/notrain/notrain/internal/objection"
 	"github.com/notrain/notrain/internal/operator"
+	"github.com/notrain/notrain/internal/testutil/fixture"
 )
 
 // browser starts headless Chromium; without one the test skips, and fails
@@ -44,6 +47,23 @@ func browser(t *testing.T) context.Context {
 		t.Fatalf("start %s: %v", path, err)
 	}
 	return ctx
+}
+
+// screenshot saves the page as NAME.png in $NOTRAIN_SCREENSHOTS, when set,
+// for a person to look at.
+func screenshot(t *testing.T, ctx context.Context, name string) {
+	t.Helper()
+	dir := os.Getenv("NOTRAIN_SCREENSHOTS")
+	if dir == "" {
+		return
+	}
+	png, err := chromedp.Run(ctx, chromedp.FullScreenshot(100))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(dir, name+".png"), png, 0o644); err != nil {
+		t.Fatal(err)
+	}
 }
 
 func noScript(ctx context.Context, t *chromedp.Target) error {
@@ -91,6 +111,23 @@ func TestBrowserSetupLoginQueueDashboard(t *testing.T) {
 	e.queue.cases = nil
 	e.queue.add(caseAt("R-OLD", e.f.Clock.Now().Add(-35*24*time.Hour)))
 	e.queue.add(caseAt("R-NEW", e.f.Clock.Now().Add(-3*time.Hour)))
+	// Some objections over the last days, through the real service, so the
+	// charts have bars to draw.
+	e.f.Import(t, fixture.Accounts)
+	e.f.Clock.Advance(-3 * 24 * time.Hour)
+	for day := range 3 {
+		for _, a := range []string{"anna@example.de", "ben@example.com", "carl@example.net"}[:day+1] {
+			st, err := e.f.Svc.Start(t.Context(), objection.StartInput{Flow: objection.FlowObjection, Email: a, Scope: objection.AllAccounts, Lang: "en", Channel: "web"})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if _, err := e.f.Svc.Verify(t.Context(), objection.FlowObjection, st.RequestID, e.f.CodeFor(t, st.RequestID)); err != nil {
+				t.Fatal(err)
+			}
+		}
+		e.f.Clock.Advance(24 * time.Hour)
+	}
+	e.f.Clock.Advance(time.Since(e.f.Clock.Now()))
 	tok, err := e.ops.Add(t.Context(), "otto", operator.RoleAdmin, "cli")
 	if err != nil {
 		t.Fatal(err)
@@ -141,15 +178,27 @@ func TestBrowserSetupLoginQueueDashboard(t *testing.T) {
 	if rows, _ := chromedp.Run(ctx, chromedp.Evaluate[int](`document.querySelectorAll('section.chart table tbody tr').length`)); rows < 14*7 {
 		t.Fatalf("%d table rows beside the charts", rows)
 	}
+	// The objections chart's table says what its bars show: 1, 2 and 3 on
+	// the last three days before today.
+	cells, err := chromedp.Run(ctx, chromedp.Evaluate[[]string](`[...document.querySelectorAll('#series-objections-title ~ div table td')].map(td => td.textContent)`))
+	if err != nil || len(cells) != 14 || strings.Join(cells[10:], ",") != "1,2,3,0" {
+		t.Fatalf("objections per day in the table: %v (%v)", cells, err)
+	}
+	if bars, _ := chromedp.Run(ctx, chromedp.Evaluate[int](`[...document.querySelectorAll('#series-objections rect')].filter(r => r.getAttribute('height') > 0).length`)); bars != 3 {
+		t.Fatalf("%d drawn bars in the objections chart, want 3", bars)
+	}
 	if s, _ := chromedp.Run(ctx, chromedp.Evaluate[int](`document.scripts.length`)); s != 0 {
 		t.Fatal("the console has scripts")
 	}
+	screenshot(t, ctx, "dashboard")
 	run(t, ctx, chromedp.Click(chromedp.CSS(`nav a[href="/admin/reviews"]`)), chromedp.WaitVisible(chromedp.ID("queue")))
 	first := textOf(t, ctx, "#queue tbody tr:first-child th")
 	if first != "R-OLD" || !strings.Contains(textOf(t, ctx, "#queue tbody tr:first-child"), "overdue") {
 		t.Fatalf("queue's first row %q", first)
 	}
+	screenshot(t, ctx, "queue")
 	run(t, ctx, chromedp.Click(chromedp.CSS(`#queue a[href="/admin/reviews/R-OLD"]`)), chromedp.WaitVisible(chromedp.ID("approve")))
+	screenshot(t, ctx, "case")
 	unlabelled(t, ctx, "case page")
 	run(t, ctx, chromedp.Click(chromedp.ID("approve")), chromedp.WaitVisible(chromedp.CSS(`.notice`)))
 	if got := textOf(t, ctx, ".notice"); !strings.Contains(got, "R-OLD") {

@@ -187,11 +187,11 @@ func (c *Console) view(cs review.Case) caseView {
 	v.DaysLeft = int(cs.DueAt.Sub(now).Hours() / 24)
 	switch {
 	case age < time.Hour:
-		v.Age = fmt.Sprintf("%d min", int(age.Minutes()))
+		v.Age = fmt.Sprintf("%d\u00a0min", int(age.Minutes()))
 	case age < 48*time.Hour:
-		v.Age = fmt.Sprintf("%d h", int(age.Hours()))
+		v.Age = fmt.Sprintf("%d\u00a0h", int(age.Hours()))
 	default:
-		v.Age = fmt.Sprintf("%d d", int(age.Hours()/24))
+		v.Age = fmt.Sprintf("%d\u00a0d", int(age.Hours()/24))
 	}
 	return v
 }

@@ -31,7 +31,7 @@ func TestQueuePage(t *testing.T) {
 	for _, want := range []string{
 		`<a href="https://facebook.example/posts/1001" rel="noreferrer noopener">fb:1001</a>`,
 		`<li>ig:77</li>`, // no URL configured for it: plain text
-		`class="late"`, "overdue", "40 d", "2 h",
+		`class="late"`, "overdue", "40\u00a0d", "2\u00a0h",
 		review.Due(e.f.Clock.Now().Add(-40 * 24 * 3600e9)).Format("2006-01-02"),
 	} {
 		if !strings.Contains(body, want) {
