@@ -35,13 +35,13 @@ func (c *Console) preCSRF(w http.ResponseWriter, r *http.Request) string {
 	return c.cfg.Operators.PreCSRF(v)
 }
 
-// validPreCSRF checks the form token of a page without a session.
-func (c *Console) validPreCSRF(r *http.Request) bool {
-	ck, err := r.Cookie(preCookie)
-	if err != nil || len(ck.Value) != 32 {
-		return false
+// preForm is formWithToken for a page without a session.
+func (c *Console) preForm(w http.ResponseWriter, r *http.Request) bool {
+	want := ""
+	if ck, err := r.Cookie(preCookie); err == nil && len(ck.Value) == 32 {
+		want = c.cfg.Operators.PreCSRF(ck.Value)
 	}
-	return c.validCSRF(r, c.cfg.Operators.PreCSRF(ck.Value))
+	return c.formWithToken(w, r, want)
 }
 
 func (c *Console) loginForm(w http.ResponseWriter, r *http.Request) {
@@ -55,8 +55,7 @@ func (c *Console) loginForm(w http.ResponseWriter, r *http.Request) {
 // login never logs or echoes the password; the answer for a wrong name, a
 // wrong password and a wrong code is one and the same.
 func (c *Console) login(w http.ResponseWriter, r *http.Request) {
-	if !c.validPreCSRF(r) {
-		c.message(w, r, http.StatusForbidden, "admin_err_csrf")
+	if !c.preForm(w, r) {
 		return
 	}
 	name := strings.TrimSpace(r.PostForm.Get("name"))
@@ -114,8 +113,7 @@ func (c *Console) setupFailed(w http.ResponseWriter, r *http.Request, err error)
 }
 
 func (c *Console) setup(w http.ResponseWriter, r *http.Request) {
-	if !c.validPreCSRF(r) {
-		c.message(w, r, http.StatusForbidden, "admin_err_csrf")
+	if !c.preForm(w, r) {
 		return
 	}
 	tok := r.PathValue("token")

@@ -29,7 +29,7 @@ func goKeys() []string {
 	keys := []string{
 		"admin_title_login", "admin_title_setup", "admin_title_dashboard", "admin_title_reviews", "admin_title_case",
 		"admin_title_operators", "admin_title_message",
-		"admin_err_not_found", "admin_err_internal", "admin_err_login_needed", "admin_err_admin_only", "admin_err_csrf",
+		"admin_err_not_found", "admin_err_internal", "admin_err_login_needed", "admin_err_admin_only", "admin_err_csrf", "admin_err_too_large", "admin_err_bad_form",
 		"admin_err_login_failed", "admin_err_locked", "admin_err_setup_link", "admin_err_password", "admin_err_mismatch",
 		"admin_err_totp", "admin_err_bad_name", "admin_err_exists", "admin_err_bad_role", "admin_err_no_queue",
 		"admin_err_no_evidence", "admin_err_case_not_found", "admin_err_bad_decision", "admin_err_note_required",

@@ -118,23 +118,31 @@ func (c *Console) guard(rt route) http.Handler {
 			c.message(w, r, http.StatusForbidden, "admin_err_admin_only")
 			return
 		}
-		if r.Method == http.MethodPost && !c.validCSRF(r, s.CSRF) {
-			c.message(w, r, http.StatusForbidden, "admin_err_csrf")
+		if r.Method == http.MethodPost && !c.formWithToken(w, r, s.CSRF) {
 			return
 		}
 		rt.handler(w, r.WithContext(context.WithValue(r.Context(), ctxKey{}, s)))
 	})
 }
 
-// validCSRF compares the form's token with the expected one in constant
-// time. Forms post application/x-www-form-urlencoded; the body limit
-// applies.
-func (c *Console) validCSRF(r *http.Request, want string) bool {
-	if want == "" || r.ParseForm() != nil {
+// formWithToken reads a posted form and compares its token with want in
+// constant time; on failure it has answered: 413 for a body over MaxBody,
+// 400 for one that does not parse, 403 for a missing or wrong token.
+func (c *Console) formWithToken(w http.ResponseWriter, r *http.Request, want string) bool {
+	if err := r.ParseForm(); err != nil {
+		if errors.As(err, new(*http.MaxBytesError)) {
+			c.message(w, r, http.StatusRequestEntityTooLarge, "admin_err_too_large")
+		} else {
+			c.message(w, r, http.StatusBadRequest, "admin_err_bad_form")
+		}
 		return false
 	}
 	got := r.PostForm.Get("csrf")
-	return subtle.ConstantTimeCompare([]byte(got), []byte(want)) == 1
+	if want == "" || subtle.ConstantTimeCompare([]byte(got), []byte(want)) != 1 {
+		c.message(w, r, http.StatusForbidden, "admin_err_csrf")
+		return false
+	}
+	return true
 }
 
 func bearer(r *http.Request) string {

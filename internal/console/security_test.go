@@ -318,3 +318,21 @@ func TestSessionCookieFlags(t *testing.T) {
 		}
 	}
 }
+
+// An oversized form is 413 on every form post, logged in or not; nothing
+// is decided.
+func TestOversizedFormIs413(t *testing.T) {
+	e := newEnv(t, "")
+	e.operator(t, "otto", operator.RoleAdmin, false)
+	c := e.client(t)
+	csrf := c.login("otto", "")
+	for _, path := range []string{"/admin/login", "/admin/reviews/R-OLDER/decision", "/admin/operators", "/admin/logout"} {
+		form := url.Values{"csrf": {csrf}, "decision": {"approve"}, "note": {strings.Repeat("x", MaxBody)}}
+		if resp, _ := c.do("POST", path, form, nil); resp.StatusCode != http.StatusRequestEntityTooLarge {
+			t.Errorf("%s: %d, want 413", path, resp.StatusCode)
+		}
+	}
+	if len(e.queue.done) != 0 {
+		t.Fatal("an oversized form decided a case")
+	}
+}
