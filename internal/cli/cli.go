@@ -42,7 +42,8 @@ Usage:
   notrain ledger verify      [--db …] [--checkpoint FILE] [--since CHECKPOINT_FILE] [--key KEY]
   notrain manifest verify    MANIFEST [--db … | --log URL] [--key KEY] [--data DIR]
   notrain models register    --name NAME --snapshot ID… [--trained-at RFC3339] [--db …]
-  notrain tokens create      --scope models [--name N] [--db …]
+  notrain tokens create      --scope models|reviews [--name N] [--db …]
+  notrain operators add      NAME --role reviewer|admin [--base-url URL] [--db …]
   notrain receipt verify     FILE [--key KEY | --log URL]
   notrain evidence           REFERENCE [--db …] [--out FILE] [--operator NAME]
   notrain version
@@ -91,6 +92,8 @@ func Run(ctx context.Context, args []string, env Env) int {
 		err = filterCmd(ctx, args[1:], env)
 	case cmd == "models register":
 		err = modelsRegister(ctx, args[2:], env)
+	case cmd == "operators add":
+		err = operatorsAdd(ctx, args[2:], env)
 	case cmd == "tokens create":
 		err = tokensCreate(ctx, args[2:], env)
 	case cmd == "policy check":

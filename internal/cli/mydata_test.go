@@ -251,7 +251,7 @@ func TestModelsRegisterAndTokensCreateFailClosed(t *testing.T) {
 	if count(t, db, "ledger") != before || count(t, db, "models") != 0 || count(t, db, "model_snapshots") != 0 {
 		t.Fatal("a refused registration wrote something")
 	}
-	code, out, stderr = run(t, dir, nil, "tokens", "create", "--db", db, "--scope", "reviews")
+	code, out, stderr = run(t, dir, nil, "tokens", "create", "--db", db, "--scope", "everything")
 	if code != 2 || out != "" || count(t, db, "api_tokens") != 0 {
 		t.Fatalf("unknown scope: %d %q %q", code, out, stderr)
 	}

@@ -25,14 +25,18 @@ import (
 
 	"github.com/notrain/notrain/internal/backlog"
 	"github.com/notrain/notrain/internal/consent"
+	"github.com/notrain/notrain/internal/console"
+	evidencepkg "github.com/notrain/notrain/internal/evidence"
 	"github.com/notrain/notrain/internal/locale"
 	mailpkg "github.com/notrain/notrain/internal/mail"
 	"github.com/notrain/notrain/internal/metrics"
 	"github.com/notrain/notrain/internal/objection"
+	"github.com/notrain/notrain/internal/operator"
 	"github.com/notrain/notrain/internal/otp"
 	"github.com/notrain/notrain/internal/policy"
 	"github.com/notrain/notrain/internal/receipt"
 	"github.com/notrain/notrain/internal/report"
+	"github.com/notrain/notrain/internal/review"
 	"github.com/notrain/notrain/internal/store"
 	"github.com/notrain/notrain/internal/translog"
 	"github.com/notrain/notrain/internal/web"
@@ -59,6 +63,7 @@ type serveConfig struct {
 	saveTimeout    time.Duration
 	delayNotice    time.Duration
 	itemURLs       string
+	adminAddr      string
 }
 
 func serve(ctx context.Context, args []string, env Env) error {
@@ -100,6 +105,7 @@ func (c *serveConfig) register(f *flags) {
 	f.IntVar(&c.connsPerClient, "conns-per-client", web.DefaultConnsPerClient, "open connections one client address may hold (trusted proxies exempt); 0 = no cap")
 	f.DurationVar(&c.saveTimeout, "save-timeout", objection.DefaultSaveTimeout, "a code request the store cannot save within this is answered 503 (not saved, try again) instead of waiting; 0 = wait without bound")
 	f.DurationVar(&c.delayNotice, "mail-delay-notice", backlog.DefaultThreshold, `once the oldest waiting code mail is older than this, pages say "many people are objecting right now: your request is saved, the code will come"; 0 = never`)
+	f.StringVar(&c.adminAddr, "admin-addr", "", "serve the operator console (/admin, /api/v1/admin) only on this address instead of on --addr, so it need not face the internet")
 	f.StringVar(&c.policy, "policy", "", "policy file, the one filter uses (default: the built-in policy); confirmations promise only what it does")
 	f.StringVar(&c.itemURLs, "item-urls", "", `how the platform's item URLs map to item ids, for reports ("content that shows me"): one line per URL form, "PREFIX URL-with-{id}", e.g. "fb https://www.facebook.example/photo/{id}" (default: item ids only)`)
 }
@@ -128,6 +134,11 @@ func (c *serveConfig) run(ctx context.Context, log *slog.Logger, env Env) error 
 	if c.metricsAddr != "off" {
 		if _, _, err := net.SplitHostPort(c.metricsAddr); err != nil {
 			return usageError{fmt.Sprintf("--metrics-addr %q: %v (use host:port or off)", c.metricsAddr, err)}
+		}
+	}
+	if c.adminAddr != "" {
+		if _, _, err := net.SplitHostPort(c.adminAddr); err != nil {
+			return usageError{fmt.Sprintf("--admin-addr %q: %v (use host:port)", c.adminAddr, err)}
 		}
 	}
 	trusted, err := parsePrefixes(c.trustedProxies)
@@ -231,12 +242,28 @@ func (c *serveConfig) run(ctx context.Context, log *slog.Logger, env Env) error 
 	if consentMode {
 		consent.Register(svc, db, keys)
 	}
+	// The operator console, over the review queue and the evidence export.
+	var reviewQueue review.Queue = report.NewQueue(db, svc, keys, itemURLs, env.Now)
+	evidence := evidencepkg.New(db, keys, logKey, env.Now)
+	con, err := console.New(console.Config{
+		DB: db, Keys: keys, Catalog: cat, Operators: operator.New(db, keys, env.Now),
+		Queue: reviewQueue, Evidence: evidence, BaseURL: c.consoleURL(), PublicHTTPS: base.Scheme == "https",
+		ClientAddr: web.ClientAddrFunc(trusted), Now: env.Now, Log: log, ItemURL: itemURLs.URL,
+	})
+	if err != nil {
+		return err
+	}
+	var adminOnMain http.Handler
+	if c.adminAddr == "" {
+		adminOnMain = con.Handler()
+	}
 	srv, err := web.New(svc, db, cat, m, reg, web.Config{
 		Dev: dev, TrustedProxies: trusted, ThirdPartyExcluded: thirdPartyExcluded, Now: env.Now, Log: log, Composer: composer,
 		Keys:   keys,
 		LogKey: logKey, PublicHTTPS: base.Scheme == "https",
 		Backlog: mon, Reports: reports,
 		Consent: consentMode,
+		Admin:   adminOnMain,
 	})
 	if err != nil {
 		return err
@@ -275,6 +302,17 @@ func (c *serveConfig) run(ctx context.Context, log *slog.Logger, env Env) error 
 		defer ms.Close()
 		metricsURL = "http://" + ml.Addr().String() + "/metrics"
 	}
+	adminURL := c.baseURL + "/admin"
+	if c.adminAddr != "" {
+		al, err := net.Listen("tcp", c.adminAddr)
+		if err != nil {
+			return fmt.Errorf("listen on --admin-addr %s: %w", c.adminAddr, err)
+		}
+		as := web.NewHTTPServer(con.Handler(), slog.NewLogLogger(log.Handler(), slog.LevelWarn))
+		go as.Serve(al)
+		defer as.Close()
+		adminURL = "http://" + al.Addr().String() + "/admin"
+	}
 	ln, err := net.Listen("tcp", c.addr)
 	if err != nil {
 		return fmt.Errorf("listen on %s: %w", c.addr, err)
@@ -286,6 +324,7 @@ func (c *serveConfig) run(ctx context.Context, log *slog.Logger, env Env) error 
 	ln = netutil.LimitListener(web.LimitPerClient(ln, c.connsPerClient, trusted), maxConnections())
 	hs := web.NewHTTPServer(srv.Handler(), slog.NewLogLogger(log.Handler(), slog.LevelWarn))
 	c.banner(env, ln.Addr().String(), dev, mailDesc, metricsURL, db, pol, logKey)
+	fmt.Fprintf(env.Stdout, "  console: %s (add an operator with: notrain operators add NAME --role admin)\n\n", adminURL)
 
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
@@ -341,6 +380,15 @@ func (c *serveConfig) banner(env Env, addr string, dev bool, mailDesc, metricsUR
 		}
 	}
 	fmt.Fprintln(w, "")
+}
+
+// consoleURL is where set-up links made in the console point: the
+// console's own address when it has one, else the portal's base URL.
+func (c *serveConfig) consoleURL() string {
+	if c.adminAddr != "" {
+		return "http://" + c.adminAddr
+	}
+	return c.baseURL
 }
 
 // loopback reports whether addr only listens on a loopback interface.

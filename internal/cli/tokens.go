@@ -14,13 +14,13 @@ func tokensCreate(ctx context.Context, args []string, env Env) error {
 	var scope, name string
 	f := newFlags("tokens create", env.LookupEnv, env.Stderr)
 	s.register(f)
-	f.StringVar(&scope, "scope", "", "what the token may do: models")
+	f.StringVar(&scope, "scope", "", "what the token may do: models or reviews")
 	f.StringVar(&name, "name", "", "a note saying who holds the token")
 	if err := f.parse(args); err != nil {
 		return err
 	}
 	if scope == "" || len(f.args) > 0 {
-		return usageError{"usage: notrain tokens create --scope models [--name N] [--db …]"}
+		return usageError{"usage: notrain tokens create --scope models|reviews [--name N] [--db …]"}
 	}
 	sc, err := tokens.ParseScope(scope)
 	if err != nil {

@@ -277,5 +277,9 @@ func (tx *Tx) Forget(ctx context.Context, cutoff, keepEvents time.Time) error {
 	if _, err := tx.exec(ctx, `DELETE FROM access_tokens WHERE expires_at < $1`, micros(cutoff)); err != nil {
 		return fmt.Errorf("store: forget access tokens: %w", err)
 	}
+	// Console sessions past their absolute expiry, likewise.
+	if _, err := tx.exec(ctx, `DELETE FROM operator_sessions WHERE expires_at < $1`, micros(cutoff)); err != nil {
+		return fmt.Errorf("store: forget operator sessions: %w", err)
+	}
 	return nil
 }

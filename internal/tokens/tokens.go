@@ -21,11 +21,12 @@ type Scope string
 
 // Scopes. Adding one is adding it here and to Scopes.
 const (
-	ScopeModels Scope = "models"
+	ScopeModels  Scope = "models"
+	ScopeReviews Scope = "reviews" // the admin API: list and decide review cases
 )
 
 // Scopes is the closed list of scopes a token can have.
-func Scopes() []Scope { return []Scope{ScopeModels} }
+func Scopes() []Scope { return []Scope{ScopeModels, ScopeReviews} }
 
 // ParseScope accepts exactly a listed scope.
 func ParseScope(s string) (Scope, error) {
@@ -76,19 +77,26 @@ func Create(ctx context.Context, db *store.DB, keys *secret.Keys, scope Scope, n
 
 // Check verifies that tok is a live token with scope.
 func Check(ctx context.Context, db *store.DB, keys *secret.Keys, tok string, scope Scope) error {
+	_, err := Holder(ctx, db, keys, tok, scope)
+	return err
+}
+
+// Holder is Check that also returns the token's name, so an action taken
+// with it can say who took it.
+func Holder(ctx context.Context, db *store.DB, keys *secret.Keys, tok string, scope Scope) (string, error) {
 	if !strings.HasPrefix(tok, Prefix) || len(tok) > 200 {
-		return ErrUnauthorized
+		return "", ErrUnauthorized
 	}
 	t, err := db.APITokenByHash(ctx, keys.TokenHash(hashKind, tok))
 	switch {
 	case errors.Is(err, store.ErrNotFound):
-		return ErrUnauthorized
+		return "", ErrUnauthorized
 	case err != nil:
-		return err
+		return "", err
 	case !t.RevokedAt.IsZero():
-		return ErrUnauthorized
+		return "", ErrUnauthorized
 	case Scope(t.Scope) != scope:
-		return ErrForbidden
+		return "", ErrForbidden
 	}
-	return nil
+	return t.Name, nil
 }

@@ -65,3 +65,10 @@ func (s *Server) client(r *http.Request) string {
 	}
 	return p.String()
 }
+
+// ClientAddrFunc names a request's client as the portal's rate limits do
+// (trusted proxies' X-Forwarded-For believed, IPv6 by /64), for other
+// handlers that limit per client, such as the console's login.
+func ClientAddrFunc(trusted []netip.Prefix) func(*http.Request) string {
+	return func(r *http.Request) string { return clientAddr(r, trusted).String() }
+}

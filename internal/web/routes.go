@@ -92,6 +92,13 @@ func (s *Server) routes() *http.ServeMux {
 		mux.HandleFunc("GET /dev/mail.json", s.devMailJSON)
 	}
 
+	// The operator console, unless it has its own listener.
+	if s.cfg.Admin != nil {
+		mux.Handle("/admin", s.cfg.Admin)
+		mux.Handle("/admin/", s.cfg.Admin)
+		mux.Handle("/api/v1/admin/", s.cfg.Admin)
+	}
+
 	mux.HandleFunc("/", s.notFound)
 	return mux
 }

@@ -44,6 +44,10 @@ type Config struct {
 	// exist (the consent flows must be registered on the service). In
 	// objection mode they are not routes at all.
 	Consent bool
+	// Admin serves the operator console under /admin and /api/v1/admin
+	// (console.Console.Handler); nil: those paths are 404 here, as when the
+	// console has a listener of its own (serve --admin-addr).
+	Admin http.Handler
 }
 
 // Backlog tells whether code mails wait longer than they should. It is

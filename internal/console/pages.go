@@ -1,0 +1,356 @@
+package console
+
+import (
+	"errors"
+	"fmt"
+	"net/http"
+	"strings"
+	"time"
+
+	"github.com/notrain/notrain/internal/dashboard"
+	"github.com/notrain/notrain/internal/ids"
+	"github.com/notrain/notrain/internal/operator"
+	"github.com/notrain/notrain/internal/review"
+)
+
+func (c *Console) stylesheet(w http.ResponseWriter, r *http.Request) {
+	b, err := assets.ReadFile("static/console.css")
+	if err != nil {
+		http.Error(w, "internal error", http.StatusInternalServerError)
+		return
+	}
+	w.Header().Set("Content-Type", "text/css; charset=utf-8")
+	w.Header().Set("Cache-Control", "public, max-age=3600")
+	w.Write(b)
+}
+
+// preCSRF returns the form token for pages without a session, setting the
+// random cookie it is bound to when the browser has none yet.
+func (c *Console) preCSRF(w http.ResponseWriter, r *http.Request) string {
+	if ck, err := r.Cookie(preCookie); err == nil && len(ck.Value) == 32 {
+		return c.cfg.Operators.PreCSRF(ck.Value)
+	}
+	v := ids.Random(16)
+	http.SetCookie(w, &http.Cookie{Name: preCookie, Value: v, Path: "/admin", HttpOnly: true, SameSite: http.SameSiteStrictMode, Secure: c.secureCookie(r)})
+	return c.cfg.Operators.PreCSRF(v)
+}
+
+// preForm is formWithToken for a page without a session.
+func (c *Console) preForm(w http.ResponseWriter, r *http.Request) bool {
+	want := ""
+	if ck, err := r.Cookie(preCookie); err == nil && len(ck.Value) == 32 {
+		want = c.cfg.Operators.PreCSRF(ck.Value)
+	}
+	return c.formWithToken(w, r, want)
+}
+
+func (c *Console) loginForm(w http.ResponseWriter, r *http.Request) {
+	d := &pageData{CSRF: c.preCSRF(w, r)}
+	if r.URL.Query().Get("setup") == "done" {
+		d.Notice = c.cfg.Catalog.T(c.lang(w, r), "admin_setup_done")
+	}
+	c.page(w, r, http.StatusOK, "login", "admin_title_login", d)
+}
+
+// login never logs or echoes the password; the answer for a wrong name, a
+// wrong password and a wrong code is one and the same.
+func (c *Console) login(w http.ResponseWriter, r *http.Request) {
+	if !c.preForm(w, r) {
+		return
+	}
+	name := strings.TrimSpace(r.PostForm.Get("name"))
+	tok, sess, err := c.cfg.Operators.Login(r.Context(), name, r.PostForm.Get("password"), strings.TrimSpace(r.PostForm.Get("code")), c.cfg.ClientAddr(r))
+	if err != nil {
+		lang := c.lang(w, r)
+		status, key := http.StatusUnauthorized, "admin_err_login_failed"
+		switch {
+		case errors.Is(err, operator.ErrLocked):
+			status, key = http.StatusTooManyRequests, "admin_err_locked"
+		case !errors.Is(err, operator.ErrLoginFailed):
+			c.log.Error("console login", "err", err)
+			status, key = http.StatusInternalServerError, "admin_err_internal"
+		}
+		c.page(w, r, status, "login", "admin_title_login", &pageData{CSRF: c.preCSRF(w, r), Error: c.cfg.Catalog.T(lang, key), Name: name})
+		return
+	}
+	c.log.Info("operator logged in", "operator", sess.Operator)
+	http.SetCookie(w, &http.Cookie{Name: sessionCookie, Value: tok, Path: "/admin", MaxAge: int(sess.Expires.Sub(c.now()) / time.Second),
+		HttpOnly: true, SameSite: http.SameSiteStrictMode, Secure: c.secureCookie(r)})
+	http.Redirect(w, r, "/admin", http.StatusSeeOther)
+}
+
+func (c *Console) logout(w http.ResponseWriter, r *http.Request) {
+	if ck, err := r.Cookie(sessionCookie); err == nil {
+		if err := c.cfg.Operators.Logout(r.Context(), ck.Value); err != nil {
+			c.log.Error("console logout", "err", err)
+		}
+	}
+	http.SetCookie(w, &http.Cookie{Name: sessionCookie, Value: "", Path: "/admin", MaxAge: -1, HttpOnly: true, SameSite: http.SameSiteStrictMode, Secure: c.secureCookie(r)})
+	http.Redirect(w, r, "/admin/login", http.StatusSeeOther)
+}
+
+func (c *Console) setupForm(w http.ResponseWriter, r *http.Request) {
+	name, err := c.cfg.Operators.SetupFor(r.Context(), r.PathValue("token"))
+	if err != nil {
+		c.setupFailed(w, r, err)
+		return
+	}
+	e, err := operator.NewTOTP(name)
+	if err != nil {
+		c.setupFailed(w, r, err)
+		return
+	}
+	c.page(w, r, http.StatusOK, "setup", "admin_title_setup", &pageData{CSRF: c.preCSRF(w, r), Name: name, Token: r.PathValue("token"), TOTP: e})
+}
+
+func (c *Console) setupFailed(w http.ResponseWriter, r *http.Request, err error) {
+	if errors.Is(err, operator.ErrSetupLink) {
+		c.message(w, r, http.StatusNotFound, "admin_err_setup_link")
+		return
+	}
+	c.log.Error("console setup", "err", err)
+	c.message(w, r, http.StatusInternalServerError, "admin_err_internal")
+}
+
+func (c *Console) setup(w http.ResponseWriter, r *http.Request) {
+	if !c.preForm(w, r) {
+		return
+	}
+	tok := r.PathValue("token")
+	in := operator.Setup{Password: r.PostForm.Get("password"), Confirm: r.PostForm.Get("confirm"),
+		TOTPSecret: strings.TrimSpace(r.PostForm.Get("totp_secret")), TOTPCode: strings.TrimSpace(r.PostForm.Get("totp_code"))}
+	if in.TOTPCode == "" {
+		// The secret is always on the form; without a code, no second factor.
+		in.TOTPSecret = ""
+	}
+	name, err := c.cfg.Operators.CompleteSetup(r.Context(), tok, in)
+	if err == nil {
+		c.log.Info("operator set up", "operator", name, "totp", in.TOTPSecret != "")
+		http.Redirect(w, r, "/admin/login?setup=done", http.StatusSeeOther)
+		return
+	}
+	key := ""
+	switch {
+	case errors.Is(err, operator.ErrPassword):
+		key = "admin_err_password"
+	case errors.Is(err, operator.ErrMismatch):
+		key = "admin_err_mismatch"
+	case errors.Is(err, operator.ErrTOTPCode):
+		key = "admin_err_totp"
+	default:
+		c.setupFailed(w, r, err)
+		return
+	}
+	name, err = c.cfg.Operators.SetupFor(r.Context(), tok)
+	if err != nil {
+		c.setupFailed(w, r, err)
+		return
+	}
+	e, err := operator.Enrol(name, r.PostForm.Get("totp_secret"))
+	if err != nil {
+		c.setupFailed(w, r, err)
+		return
+	}
+	lang := c.lang(w, r)
+	c.page(w, r, http.StatusBadRequest, "setup", "admin_title_setup", &pageData{CSRF: c.preCSRF(w, r), Name: name, Token: tok, TOTP: e, Error: c.cfg.Catalog.T(lang, key)})
+}
+
+func (c *Console) dashboardPage(w http.ResponseWriter, r *http.Request) {
+	rep, err := dashboard.Build(r.Context(), c.cfg.DB, c.cfg.Queue, c.now())
+	if err != nil {
+		c.log.Error("console dashboard", "err", err)
+		c.message(w, r, http.StatusInternalServerError, "admin_err_internal")
+		return
+	}
+	lang := c.lang(w, r)
+	c.page(w, r, http.StatusOK, "dashboard", "admin_title_dashboard", &pageData{Report: rep, Charts: charts(c.cfg.Catalog, lang, rep), QueueOn: c.cfg.Queue != nil})
+}
+
+// view adds the SLA clock and item links to a case.
+func (c *Console) view(cs review.Case) caseView {
+	now := c.now()
+	if cs.DueAt.IsZero() {
+		cs.DueAt = review.Due(cs.ReceivedAt)
+	}
+	for i := range cs.Items {
+		if cs.Items[i].URL == "" {
+			cs.Items[i].URL = c.cfg.ItemURL(cs.Items[i].ID)
+		}
+		if !strings.HasPrefix(cs.Items[i].URL, "https://") && !strings.HasPrefix(cs.Items[i].URL, "http://") {
+			cs.Items[i].URL = "" // only web links become links
+		}
+	}
+	age := now.Sub(cs.ReceivedAt)
+	v := caseView{Case: cs, Late: !now.Before(cs.DueAt)}
+	v.DaysLeft = int(cs.DueAt.Sub(now).Hours() / 24)
+	switch {
+	case age < time.Hour:
+		v.Age = fmt.Sprintf("%d\u00a0min", int(age.Minutes()))
+	case age < 48*time.Hour:
+		v.Age = fmt.Sprintf("%d\u00a0h", int(age.Hours()))
+	default:
+		v.Age = fmt.Sprintf("%d\u00a0d", int(age.Hours()/24))
+	}
+	return v
+}
+
+func (c *Console) reviewsPage(w http.ResponseWriter, r *http.Request) {
+	d := &pageData{QueueOn: c.cfg.Queue != nil, EvidenceOn: c.cfg.Evidence != nil}
+	if ref := r.URL.Query().Get("decided"); ref != "" && len(ref) < 64 {
+		d.Notice = c.cfg.Catalog.T(c.lang(w, r), "admin_decided", "reference", ref)
+	}
+	if c.cfg.Queue != nil {
+		cases, err := c.cfg.Queue.Open(r.Context())
+		if err != nil {
+			c.log.Error("console queue", "err", err)
+			c.message(w, r, http.StatusInternalServerError, "admin_err_internal")
+			return
+		}
+		for _, cs := range oldestFirst(cases) {
+			d.Cases = append(d.Cases, c.view(cs))
+		}
+	}
+	c.page(w, r, http.StatusOK, "reviews", "admin_title_reviews", d)
+}
+
+// findCase looks a reference up among the open cases.
+func (c *Console) findCase(r *http.Request, ref string) (review.Case, error) {
+	cases, err := c.cfg.Queue.Open(r.Context())
+	if err != nil {
+		return review.Case{}, err
+	}
+	for _, cs := range cases {
+		if cs.Reference == ref {
+			return cs, nil
+		}
+	}
+	return review.Case{}, review.ErrNotFound
+}
+
+func (c *Console) casePage(w http.ResponseWriter, r *http.Request) {
+	if c.cfg.Queue == nil {
+		c.message(w, r, http.StatusServiceUnavailable, "admin_err_no_queue")
+		return
+	}
+	cs, err := c.findCase(r, r.PathValue("reference"))
+	if errors.Is(err, review.ErrNotFound) {
+		c.message(w, r, http.StatusNotFound, "admin_err_case_not_found")
+		return
+	}
+	if err != nil {
+		c.log.Error("console case", "err", err)
+		c.message(w, r, http.StatusInternalServerError, "admin_err_internal")
+		return
+	}
+	c.page(w, r, http.StatusOK, "case", "admin_title_case", &pageData{Case: c.view(cs), QueueOn: true, EvidenceOn: c.cfg.Evidence != nil})
+}
+
+// decidePage records a decision from the case page's forms.
+func (c *Console) decidePage(w http.ResponseWriter, r *http.Request) {
+	if c.cfg.Queue == nil {
+		c.message(w, r, http.StatusServiceUnavailable, "admin_err_no_queue")
+		return
+	}
+	ref := r.PathValue("reference")
+	s := sessionOf(r)
+	_, err := c.cfg.Queue.Decide(r.Context(), ref, review.Decision{Decision: r.PostForm.Get("decision"), Note: strings.TrimSpace(r.PostForm.Get("note")), Operator: s.Operator})
+	if err == nil {
+		c.log.Info("review decided", "operator", s.Operator, "reference", ref, "decision", r.PostForm.Get("decision"))
+		http.Redirect(w, r, "/admin/reviews?decided="+ref, http.StatusSeeOther)
+		return
+	}
+	key, status := "", http.StatusBadRequest
+	switch {
+	case errors.Is(err, review.ErrNotFound):
+		key, status = "admin_err_case_not_found", http.StatusNotFound
+	case errors.Is(err, review.ErrBadDecision):
+		key = "admin_err_bad_decision"
+	case errors.Is(err, review.ErrNoteRequired):
+		key = "admin_err_note_required"
+	default:
+		c.log.Error("console decide", "err", err)
+		c.message(w, r, http.StatusInternalServerError, "admin_err_internal")
+		return
+	}
+	cs, ferr := c.findCase(r, ref)
+	if ferr != nil {
+		c.message(w, r, status, key)
+		return
+	}
+	c.page(w, r, status, "case", "admin_title_case", &pageData{Case: c.view(cs), QueueOn: true, EvidenceOn: c.cfg.Evidence != nil,
+		Error: c.cfg.Catalog.T(c.lang(w, r), key)})
+}
+
+// evidenceDownload hands an admin the signed evidence file.
+func (c *Console) evidenceDownload(w http.ResponseWriter, r *http.Request) {
+	if c.cfg.Evidence == nil {
+		c.message(w, r, http.StatusServiceUnavailable, "admin_err_no_evidence")
+		return
+	}
+	ref := r.PathValue("reference")
+	if !safeRef(ref) {
+		c.message(w, r, http.StatusNotFound, "admin_err_case_not_found")
+		return
+	}
+	b, err := c.cfg.Evidence.Export(r.Context(), ref, sessionOf(r).Operator)
+	if err != nil {
+		c.log.Error("console evidence", "reference", ref, "err", err)
+		c.message(w, r, http.StatusNotFound, "admin_err_case_not_found")
+		return
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("Content-Disposition", `attachment; filename="evidence-`+ref+`.json"`)
+	w.Write(b)
+}
+
+// safeRef admits what a reference can look like, and nothing that could
+// break out of a header.
+func safeRef(s string) bool {
+	if s == "" || len(s) > 64 {
+		return false
+	}
+	for _, r := range s {
+		if !(r >= 'A' && r <= 'Z' || r >= 'a' && r <= 'z' || r >= '0' && r <= '9' || r == '-' || r == '_') {
+			return false
+		}
+	}
+	return true
+}
+
+func (c *Console) operatorsPage(w http.ResponseWriter, r *http.Request) {
+	c.renderOperators(w, r, http.StatusOK, &pageData{})
+}
+
+func (c *Console) renderOperators(w http.ResponseWriter, r *http.Request, status int, d *pageData) {
+	ops, err := c.cfg.Operators.List(r.Context())
+	if err != nil {
+		c.log.Error("console operators", "err", err)
+		c.message(w, r, http.StatusInternalServerError, "admin_err_internal")
+		return
+	}
+	d.Operators = ops
+	c.page(w, r, status, "operators", "admin_title_operators", d)
+}
+
+// addOperator is "operators add" for an admin in the console; the ledger
+// names the admin who added.
+func (c *Console) addOperator(w http.ResponseWriter, r *http.Request) {
+	s := sessionOf(r)
+	name := strings.TrimSpace(r.PostForm.Get("name"))
+	tok, err := c.cfg.Operators.Add(r.Context(), name, r.PostForm.Get("role"), s.Operator)
+	lang := c.lang(w, r)
+	switch {
+	case err == nil:
+		c.log.Info("operator added", "operator", name, "by", s.Operator)
+		c.renderOperators(w, r, http.StatusOK, &pageData{SetupLink: operator.SetupLink(c.cfg.BaseURL, tok), Name: name})
+	case errors.Is(err, operator.ErrBadName):
+		c.renderOperators(w, r, http.StatusBadRequest, &pageData{Error: c.cfg.Catalog.T(lang, "admin_err_bad_name")})
+	case errors.Is(err, operator.ErrBadRole):
+		c.renderOperators(w, r, http.StatusBadRequest, &pageData{Error: c.cfg.Catalog.T(lang, "admin_err_bad_role")})
+	case errors.Is(err, operator.ErrExists):
+		c.renderOperators(w, r, http.StatusConflict, &pageData{Error: c.cfg.Catalog.T(lang, "admin_err_exists")})
+	default:
+		c.log.Error("console add operator", "err", err)
+		c.message(w, r, http.StatusInternalServerError, "admin_err_internal")
+	}
+}
