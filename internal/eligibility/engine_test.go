@@ -215,11 +215,20 @@ func TestRules(t *testing.T) {
 func TestConsentMode(t *testing.T) {
 	src := directory()
 	src.objections = nil
+	// A consent covers the accounts it named when it was given (the intake
+	// lists the address's accounts and their link groups then), as if
+	// given for each: its e-mail hash and link groups do not reach further.
 	src.consents = []Grant{
-		{EmailHash: "h-ben", Interval: Interval{From: us("2025-01-01T00:00:00Z")}},
-		{EmailHash: "h-anna", Interval: Interval{From: us("2025-01-01T00:00:00Z"), To: us("2026-03-01T00:00:00Z")}},
-		{EmailHash: "h-obj", Interval: Interval{From: us("2024-01-01T00:00:00Z"), To: us("2024-06-01T00:00:00Z")}},
-		{EmailHash: "h-obj", Interval: Interval{From: us("2025-01-01T00:00:00Z")}},
+		{EmailHash: "h-ben", Accounts: []Key{{"facebook", "ben"}}, Interval: Interval{From: us("2025-01-01T00:00:00Z")}},
+		{EmailHash: "h-anna", Accounts: []Key{{"facebook", "anna"}, {"instagram", "anna.ig"}},
+			Interval: Interval{From: us("2025-01-01T00:00:00Z"), To: us("2026-03-01T00:00:00Z")}},
+		{EmailHash: "h-obj", Accounts: []Key{{"facebook", "obj"}}, Interval: Interval{From: us("2024-01-01T00:00:00Z"), To: us("2024-06-01T00:00:00Z")}},
+		{EmailHash: "h-obj", Accounts: []Key{{"facebook", "obj"}}, Interval: Interval{From: us("2025-01-01T00:00:00Z")}},
+		// Given for Scoped's Facebook account while it was alone; its
+		// Instagram account joined the link group later.
+		{EmailHash: "h-scoped", Accounts: []Key{{"facebook", "scoped"}}, Interval: Interval{From: us("2025-01-01T00:00:00Z")}},
+		// Given by address only, naming no account: covers nobody.
+		{EmailHash: "h-late", Interval: Interval{From: us("2025-01-01T00:00:00Z")}},
 	}
 	tests := []struct {
 		name string
@@ -237,6 +246,10 @@ func TestConsentMode(t *testing.T) {
 		{"tags someone without consent", with(item("ben", "2025-06-01T00:00:00Z"), func(i *Item) { i.Tags = bs("wd") }), ThirdParty},
 		{"mentions an unknown person", with(item("ben", "2025-06-01T00:00:00Z"), func(i *Item) { i.Mentions = bs("stranger") }), ThirdParty},
 		{"mentions someone with consent", with(item("ben", "2025-06-01T00:00:00Z"), func(i *Item) { i.Mentions = bs("obj") }), Keep},
+		{"named account", item("scoped", "2025-06-01T00:00:00Z"), Keep},
+		{"account linked after consent", with(item("scoped.ig", "2025-06-01T00:00:00Z"), func(i *Item) { i.Product = []byte("instagram") }), NoConsent},
+		{"the address's other product, not named", with(item("obj", "2025-06-01T00:00:00Z"), func(i *Item) { i.Product = []byte("instagram") }), NoConsent},
+		{"consent naming no account", item("late", "2025-06-01T00:00:00Z"), NoConsent},
 	}
 	e := engine(t, src, "mode: consent", asOf)
 	for _, tt := range tests {

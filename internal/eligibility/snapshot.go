@@ -116,9 +116,11 @@ type Source interface {
 	ItemExclusions(fn func(id string) error) error
 }
 
-// Build reads a Source into a Snapshot. Who a grant covers (DESIGN.md): the
-// accounts whose e-mail matches or that it names, plus every account in
-// their link groups; a scope that lists products keeps only those. Memory
+// Build reads a Source into a Snapshot. Who an objection covers (DESIGN.md):
+// the accounts whose e-mail matches or that it names, plus every account in
+// their link groups; a scope that lists products keeps only those. A consent
+// covers only the accounts it names (those the intake found when it was
+// given): when in doubt, exclude. Memory
 // beyond the compact directory is proportional to the grants, not the
 // directory: a first pass finds the matched accounts and their groups, a
 // second adds the rest of those groups.
@@ -173,7 +175,10 @@ func (b *builder) addGrant(g Grant, consent bool) {
 	} else {
 		b.snap.Stats.Objections++
 	}
-	if g.EmailHash != "" {
+	// A consent covers exactly the accounts it named when it was given: an
+	// account that takes the address or joins a link group later never
+	// said yes (an objection reaching further only keeps more out).
+	if g.EmailHash != "" && !consent {
 		b.byEmail[g.EmailHash] = append(b.byEmail[g.EmailHash], i)
 	}
 	for _, k := range g.Accounts {
@@ -197,7 +202,7 @@ func (b *builder) firstPass(a AccountRow) error {
 	matched = append(matched, b.byKey[k]...)
 	for _, gi := range matched {
 		b.grant(idx, gi, a.Product)
-		if a.Group != "" && !slices.Contains(b.byGroup[a.Group], gi) {
+		if a.Group != "" && !b.consent[gi] && !slices.Contains(b.byGroup[a.Group], gi) {
 			b.byGroup[a.Group] = append(b.byGroup[a.Group], gi)
 		}
 	}

@@ -186,7 +186,9 @@ func (n naive) rule6(k eligibility.Key, c time.Time) bool {
 	if n.pol.Mode == policy.ModeConsent {
 		inForce := func(t time.Time) bool {
 			for _, g := range n.w.consents {
-				if n.covers(g, k) && !at(g.From).After(t) && (g.To == 0 || at(g.To).After(t)) {
+				// A consent covers only the accounts it names.
+				named := slices.Contains(g.Accounts, k) && (len(g.Products) == 0 || slices.Contains(g.Products, k.Product))
+				if named && !at(g.From).After(t) && (g.To == 0 || at(g.To).After(t)) {
 					return true
 				}
 			}
