@@ -209,7 +209,7 @@ func (e *Engine) Decide(it *Item) Decision {
 	}
 	// 6. the author's objection, or missing consent.
 	if e.consentMode {
-		if !e.consented(slot, c) {
+		if e.refused(slot, c) {
 			d.Reason = NoConsent
 			return d
 		}
@@ -316,6 +316,14 @@ func (e *Engine) consented(slot uint32, c int64) bool {
 	return slot != 0 && e.consentAtAsOf[slot] && InForce(e.snap.intervals(slot, true), c)
 }
 
+// refused applies rule 6 in consent mode: no consent in force at S and at
+// c, or an objection that keeps c's content out as it would in objection
+// mode — an objection takes back any consent (Art. 7(3), 21 GDPR), and the
+// portal takes objections in both modes.
+func (e *Engine) refused(slot uint32, c int64) bool {
+	return !e.consented(slot, c) || e.objected(slot, c)
+}
+
 func (e *Engine) anyExcluded(pc uint8, ids [][]byte, c int64) bool {
 	keys := e.snap.keys
 	for _, id := range ids {
@@ -324,7 +332,7 @@ func (e *Engine) anyExcluded(pc uint8, ids [][]byte, c int64) bool {
 			slot = keys.grants(entry)
 		}
 		if e.consentMode {
-			if !e.consented(slot, c) {
+			if e.refused(slot, c) {
 				return true
 			}
 		} else if e.objected(slot, c) {

@@ -259,6 +259,36 @@ func TestConsentMode(t *testing.T) {
 	}
 }
 
+// An objection is the person's "no" in consent mode too (it takes back any
+// consent, Art. 7(3) and 21 GDPR): what it keeps out in objection mode stays
+// out, counted under consent mode's reason.
+func TestObjectionInConsentMode(t *testing.T) {
+	src := directory() // Anna objected on 2026-05-01; Wd objected and withdrew on 2026-03-01.
+	all := Interval{From: us("2020-01-01T00:00:00Z")}
+	src.consents = []Grant{
+		{Accounts: []Key{{"facebook", "anna"}}, Interval: all},
+		{Accounts: []Key{{"facebook", "wd"}}, Interval: all},
+		{Accounts: []Key{{"facebook", "ben"}}, Interval: all},
+	}
+	tests := []struct {
+		name string
+		it   *Item
+		want Reason
+	}{
+		{"consent, then an objection in force", item("anna", "2025-06-01T00:00:00Z"), NoConsent},
+		{"posted while an objection was in force, withdrawn since", item("wd", "2025-06-01T00:00:00Z"), NoConsent},
+		{"posted after the objection was withdrawn", item("wd", "2026-04-01T00:00:00Z"), Keep},
+		{"consent and no objection", item("ben", "2025-06-01T00:00:00Z"), Keep},
+		{"mentions an objector who had consented", with(item("ben", "2025-06-01T00:00:00Z"), func(i *Item) { i.Mentions = bs("anna") }), ThirdParty},
+	}
+	e := engine(t, src, "mode: consent", asOf)
+	for _, tt := range tests {
+		if d := e.Decide(tt.it); d.Reason != tt.want {
+			t.Errorf("%s: %s, want %s", tt.name, d.Reason, tt.want)
+		}
+	}
+}
+
 func TestAdultFrom(t *testing.T) {
 	for _, c := range []struct {
 		birth string

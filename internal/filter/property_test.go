@@ -194,8 +194,14 @@ func (n naive) rule6(k eligibility.Key, c time.Time) bool {
 			}
 			return false
 		}
-		return !(inForce(asOf) && inForce(c))
+		// An objection keeps out in consent mode what it keeps out otherwise.
+		return !(inForce(asOf) && inForce(c)) || n.objected(k, c)
 	}
+	return n.objected(k, c)
+}
+
+// objected is rule 6 of objection mode.
+func (n naive) objected(k eligibility.Key, c time.Time) bool {
 	for _, g := range n.w.objections {
 		if !n.covers(g, k) || at(g.From).After(asOf) {
 			continue
