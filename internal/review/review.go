@@ -95,5 +95,12 @@ type Queue interface {
 }
 
 // Due is when a case received at t must be answered: one calendar month
-// later (Art. 12(3) GDPR), in UTC.
-func Due(t time.Time) time.Time { return t.UTC().AddDate(0, 1, 0) }
+// later (Art. 12(3) GDPR), in UTC — the same date of the next month or, when
+// it has none (31 January), its last day (Regulation 1182/71, Art. 3(2)(c));
+// time.AddDate would spill into the month after.
+func Due(t time.Time) time.Time {
+	t = t.UTC()
+	first := time.Date(t.Year(), t.Month()+1, 1, t.Hour(), t.Minute(), t.Second(), t.Nanosecond(), time.UTC)
+	last := first.AddDate(0, 1, -1).Day()
+	return first.AddDate(0, 0, min(t.Day(), last)-1)
+}
