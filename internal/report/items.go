@@ -208,19 +208,26 @@ func (p *Patterns) Len() int {
 // looksLikeURL tells a URL (to be mapped) from an item id (taken as it is).
 func looksLikeURL(s string) bool {
 	l := strings.ToLower(s)
-	return strings.HasPrefix(l, "http://") || strings.HasPrefix(l, "https://") || strings.HasPrefix(l, "www.") || strings.Contains(l, "://")
+	return strings.HasPrefix(l, "http://") || strings.HasPrefix(l, "https://") || strings.HasPrefix(l, "www.") ||
+		strings.HasPrefix(l, "//") || strings.Contains(l, "://")
 }
 
 // validID reports whether s can be an item id of a content record: valid
-// UTF-8 without spaces or control characters, at most MaxItemID bytes.
+// UTF-8 of visible characters only (no spaces, control or invisible format
+// characters such as U+200B or U+202E, which would store an id no record
+// has while a reviewer sees another), at most MaxItemID bytes, and, when it
+// has a "prefix:", something on both sides of the colon.
 func validID(s string) bool {
 	if s == "" || len(s) > MaxItemID || !utf8.ValidString(s) {
 		return false
 	}
 	for _, r := range s {
-		if unicode.IsSpace(r) || unicode.IsControl(r) || r == utf8.RuneError {
+		if !unicode.IsGraphic(r) || unicode.IsSpace(r) || unicode.Is(unicode.Cf, r) || r == utf8.RuneError {
 			return false
 		}
+	}
+	if prefix, rest, ok := strings.Cut(s, ":"); ok && (prefix == "" || rest == "") {
+		return false
 	}
 	return true
 }

@@ -164,3 +164,22 @@ func FuzzParsePatterns(f *testing.F) {
 		}
 	})
 }
+
+// An id a reviewer would read as another (invisible format characters), a
+// protocol-relative URL, and an id that is only a prefix are refused.
+func TestItemsThatMatchNoRecordAreRefused(t *testing.T) {
+	pats, err := report.ParsePatterns(strings.NewReader("fb https://www.facebook.example/photo/{id}\n"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, in := range []string{"fb:1001\u200b", "fb:\u202e1001", "\ufefffb:1001", "fb:10\u00ad01", "//www.facebook.example/photo/1001", "fb:", ":1001"} {
+		if got, err := pats.ParseItems([]string{in}); err == nil {
+			t.Errorf("ParseItems(%q) = %q, want a refusal", in, got)
+		}
+	}
+	for _, in := range []string{"fb:1001", "ig:ab_c-1.2~", "fb:Ω1001", "1001"} {
+		if _, err := pats.ParseItems([]string{in}); err != nil {
+			t.Errorf("ParseItems(%q): %v", in, err)
+		}
+	}
+}
