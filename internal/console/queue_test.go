@@ -24,7 +24,7 @@ func TestQueuePage(t *testing.T) {
 	if resp.StatusCode != 200 {
 		t.Fatalf("queue: %d", resp.StatusCode)
 	}
-	older, newer := strings.Index(body, "R-OLDER"), strings.Index(body, "R-NEWER")
+	older, newer := strings.Index(body, e.older), strings.Index(body, e.newer)
 	if older < 0 || newer < 0 || older > newer {
 		t.Fatalf("not oldest first: %d %d", older, newer)
 	}
@@ -51,20 +51,25 @@ func TestDecisionThroughPage(t *testing.T) {
 	e.operator(t, "rita", operator.RoleReviewer, false)
 	c := e.client(t)
 	csrf := c.login("rita", "")
-	resp, body := c.do("POST", "/admin/reviews/R-NEWER/decision", url.Values{"csrf": {csrf}, "decision": {"reject"}, "note": {"  "}}, nil)
+	resp, body := c.do("POST", "/admin/reviews/"+e.newer+"/decision", url.Values{"csrf": {csrf}, "decision": {"reject"}, "note": {"  "}}, nil)
 	if resp.StatusCode != http.StatusBadRequest || !strings.Contains(body, "write a note") {
 		t.Fatalf("reject without note: %d %.300s", resp.StatusCode, body)
 	}
-	resp, _ = c.do("POST", "/admin/reviews/R-NEWER/decision", url.Values{"csrf": {csrf}, "decision": {"reject"}, "note": {"The photo does not show a person."}}, nil)
-	if resp.StatusCode != http.StatusSeeOther || resp.Header.Get("Location") != "/admin/reviews?decided=R-NEWER" {
+	resp, _ = c.do("POST", "/admin/reviews/"+e.newer+"/decision", url.Values{"csrf": {csrf}, "decision": {"reject"}, "note": {"The photo does not show a person."}}, nil)
+	if resp.StatusCode != http.StatusSeeOther || resp.Header.Get("Location") != "/admin/reviews?decided="+e.newer {
 		t.Fatalf("reject: %d %s", resp.StatusCode, resp.Header.Get("Location"))
 	}
 	var b string
 	if err := dbtest.Raw(t, e.f.Path).QueryRow(`SELECT body FROM ledger WHERE kind = 'report.decided'`).Scan(&b); err != nil || !strings.Contains(b, `"operator":"rita"`) {
 		t.Fatalf("ledger: %s %v", b, err)
 	}
-	if resp, _ := c.do("GET", "/admin/reviews/R-NEWER", nil, nil); resp.StatusCode != http.StatusNotFound {
+	if resp, _ := c.do("GET", "/admin/reviews/"+e.newer, nil, nil); resp.StatusCode != http.StatusNotFound {
 		t.Fatalf("decided case still open: %d", resp.StatusCode)
+	}
+	// A decision is final: a second one is refused and not recorded.
+	resp, body = c.do("POST", "/admin/reviews/"+e.newer+"/decision", url.Values{"csrf": {csrf}, "decision": {"approve"}}, nil)
+	if resp.StatusCode != http.StatusConflict || !strings.Contains(body, "decided already") || len(e.decisions(t)) != 1 {
+		t.Fatalf("second decision: %d %.300s", resp.StatusCode, body)
 	}
 }
 
@@ -77,7 +82,7 @@ func TestAdminAPI(t *testing.T) {
 	auth := map[string]string{"Authorization": "Bearer " + tok}
 	resp, body := c.do("GET", "/api/v1/admin/reviews", nil, auth)
 	var list struct{ Reviews []review.Case }
-	if resp.StatusCode != 200 || json.Unmarshal([]byte(body), &list) != nil || len(list.Reviews) != 2 || list.Reviews[0].Reference != "R-OLDER" ||
+	if resp.StatusCode != 200 || json.Unmarshal([]byte(body), &list) != nil || len(list.Reviews) != 2 || list.Reviews[0].Reference != e.older ||
 		list.Reviews[0].Items[0].URL != "https://facebook.example/posts/1001" || list.Reviews[0].DueAt.IsZero() {
 		t.Fatalf("list: %d %s", resp.StatusCode, body)
 	}
@@ -107,23 +112,26 @@ func TestAdminAPI(t *testing.T) {
 		status    int
 		code      string
 	}{
-		{"R-OLDER", `{"decision":"maybe"}`, 400, "invalid_decision"},
-		{"R-OLDER", `{"decision":"reject"}`, 400, "note_required"},
-		{"R-OLDER", `{"decision":"more_info","note":""}`, 400, "note_required"},
-		{"R-OLDER", `{"decision":"approve","extra":1}`, 400, "invalid_request"},
-		{"R-OLDER", `{"decision":"approve"`, 400, "invalid_json"},
-		{"R-OLDER", `{"decision":"approve","note":"` + strings.Repeat("x", MaxBody) + `"}`, 413, "body_too_large"},
+		{e.older, `{"decision":"maybe"}`, 400, "invalid_decision"},
+		{e.older, `{"decision":"reject"}`, 400, "note_required"},
+		{e.older, `{"decision":"more_info","note":""}`, 400, "note_required"},
+		{e.older, `{"decision":"approve","extra":1}`, 400, "invalid_request"},
+		{e.older, `{"decision":"approve"`, 400, "invalid_json"},
+		{e.older, `{"decision":"approve","note":"` + strings.Repeat("x", MaxBody) + `"}`, 413, "body_too_large"},
 		{"NOPE", `{"decision":"approve"}`, 404, "not_found"},
-		{"R-OLDER", `{"decision":"more_info","note":"Which photo?"}`, 200, review.StatusInfoRequested},
-		{"R-OLDER", `{"decision":"approve","note":""}`, 200, "approved"},
-		{"R-OLDER", `{"decision":"approve"}`, 404, "not_found"},
+		{e.older, `{"decision":"more_info","note":"Which photo?"}`, 200, review.StatusInfoRequested},
+		{e.older, `{"decision":"approve","note":""}`, 200, "approved"},
+		// A decision is final: a second one is refused, not recorded.
+		{e.older, `{"decision":"approve"}`, 409, "already_decided"},
+		{e.newer, `{"decision":"reject","note":"` + strings.Repeat("x", review.MaxNote+1) + `"}`, 400, "note_invalid"},
+		{e.newer, `{"decision":"reject","note":"a\u0007b"}`, 400, "note_invalid"},
 	} {
 		if status, code := post(tc.ref, tc.body, auth); status != tc.status || code != tc.code {
 			t.Errorf("%s %.60s: %d %s, want %d %s", tc.ref, tc.body, status, code, tc.status, tc.code)
 		}
 	}
-	if len(e.queue.done) != 2 {
-		t.Fatalf("%d decisions recorded", len(e.queue.done))
+	if d := e.decisions(t); len(d) != 2 {
+		t.Fatalf("%d decisions recorded: %v", len(d), d)
 	}
 	var b string
 	if err := dbtest.Raw(t, e.f.Path).QueryRow(`SELECT body FROM ledger WHERE kind = 'report.decided' ORDER BY seq DESC LIMIT 1`).Scan(&b); err != nil || !strings.Contains(b, `"operator":"token:triage-bot"`) {
@@ -149,7 +157,7 @@ func TestNotConfigured(t *testing.T) {
 	if resp, body := c.do("GET", "/admin", nil, nil); resp.StatusCode != 200 || !strings.Contains(body, "<svg") {
 		t.Errorf("dashboard without a queue: %d", resp.StatusCode)
 	}
-	if resp, _ := c.do("GET", "/admin/reviews/R-OLDER/evidence", nil, nil); resp.StatusCode != http.StatusServiceUnavailable {
+	if resp, _ := c.do("GET", "/admin/reviews/"+e.older+"/evidence", nil, nil); resp.StatusCode != http.StatusServiceUnavailable {
 		t.Errorf("evidence without exporter: %d", resp.StatusCode)
 	}
 	tok := e.token(t, tokens.ScopeReviews, "bot")
