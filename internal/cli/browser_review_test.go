@@ -166,7 +166,13 @@ func TestBrowserReportReviewedByOperatorLeavesTheSnapshot(t *testing.T) {
 
 	// Reject the second with a reason the person reads.
 	const reason = "Auf dem Foto ist keine Person zu erkennen."
-	do(t, ctx, chromedp.Navigate(base+"/admin/reviews/"+rejected), chromedp.WaitVisible(chromedp.ID("reject")))
+	// This time in German, as the console offers.
+	do(t, ctx, chromedp.Navigate(base+"/admin/reviews/"+rejected+"?lang=de"), chromedp.WaitVisible(chromedp.ID("reject")))
+	if h1 := text(t, ctx, "h1"); h1 != "Fall" {
+		t.Errorf("German case page: h1 %q", h1)
+	}
+	labelled(t, ctx, "German case page")
+	shot(t, ctx, "console-case-de")
 	seen = len(smtp.Messages())
 	do(t, ctx,
 		chromedp.SendKeys(chromedp.ID("note"), reason),
@@ -176,9 +182,18 @@ func TestBrowserReportReviewedByOperatorLeavesTheSnapshot(t *testing.T) {
 	if got := text(t, ctx, ".notice"); !strings.Contains(got, rejected) {
 		t.Fatalf("notice %q", got)
 	}
-	if n, err := chromedp.Run(ctx, chromedp.Evaluate[int](`document.querySelectorAll('#queue tbody tr').length`)); err == nil && n != 0 {
-		t.Fatalf("%d cases still open", n)
+	if got := text(t, ctx, "main"); !strings.Contains(got, "Die Entscheidung zu "+rejected+" ist gespeichert.") {
+		t.Fatalf("German queue after the decision: %s", got)
 	}
+	if n, err := chromedp.Run(ctx, chromedp.Evaluate[int](`document.querySelectorAll('#queue tbody tr').length`)); err != nil || n != 0 {
+		t.Fatalf("%d cases still open (%v)", n, err)
+	}
+	shot(t, ctx, "console-decided-de")
+	do(t, ctx, chromedp.Click(chromedp.CSS(`nav a[href="/admin"]`)), chromedp.WaitVisible(chromedp.ID("series-reports")))
+	if open := text(t, ctx, "#reviews-open"); open != "0" {
+		t.Fatalf("open reviews after both decisions %q", open)
+	}
+	shot(t, ctx, "console-dashboard-de")
 	// The person reported in German: the mail is German and carries the reason.
 	m = nextMail(t, smtp, seen, func(m smtptest.Message) bool { return smtptest.To(other)(m) && strings.Contains(m.Subject, rejected) })
 	if m.Subject != "Meldung abgelehnt: Referenznummer "+rejected || !strings.Contains(m.Text, "Unsere Begründung:") || !strings.Contains(m.Text, reason) {
