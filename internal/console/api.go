@@ -74,6 +74,8 @@ func (c *Console) apiDecide(w http.ResponseWriter, r *http.Request) {
 		c.apiError(w, r, http.StatusBadRequest, "note_invalid")
 	case errors.Is(err, review.ErrDecided):
 		c.apiError(w, r, http.StatusConflict, "already_decided")
+	case errors.Is(err, review.ErrNotDecidable):
+		c.apiError(w, r, http.StatusConflict, "not_decidable")
 	case err != nil:
 		c.apiFail(w, r, err)
 	default:

@@ -271,6 +271,8 @@ func (c *Console) decidePage(w http.ResponseWriter, r *http.Request) {
 		key = "admin_err_note_invalid"
 	case errors.Is(err, review.ErrDecided):
 		key, status = "admin_err_case_decided", http.StatusConflict
+	case errors.Is(err, review.ErrNotDecidable):
+		key, status = "admin_err_not_decidable", http.StatusConflict
 	default:
 		c.log.Error("console decide", "err", err)
 		c.message(w, r, http.StatusInternalServerError, "admin_err_internal")

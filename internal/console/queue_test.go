@@ -2,14 +2,17 @@ package console
 
 import (
 	"encoding/json"
+	"io"
 	"net/http"
 	"net/url"
 	"strings"
 	"testing"
 
+	"github.com/notrain/notrain/internal/objection"
 	"github.com/notrain/notrain/internal/operator"
 	"github.com/notrain/notrain/internal/review"
 	"github.com/notrain/notrain/internal/testutil/dbtest"
+	"github.com/notrain/notrain/internal/testutil/fixture"
 	"github.com/notrain/notrain/internal/tokens"
 )
 
@@ -163,5 +166,55 @@ func TestNotConfigured(t *testing.T) {
 	tok := e.token(t, tokens.ScopeReviews, "bot")
 	if resp, body := c.do("GET", "/api/v1/admin/reviews", nil, map[string]string{"Authorization": "Bearer " + tok}); resp.StatusCode != 503 || !strings.Contains(body, "not_configured") {
 		t.Errorf("API without queue: %d %s", resp.StatusCode, body)
+	}
+}
+
+// An objection a policy sent to review is listed, so none is forgotten,
+// but the real queue cannot decide it yet: the API and the page refuse
+// with 409 and a message, not a server error, and nothing is recorded.
+func TestObjectionInReviewIsListedNotDecided(t *testing.T) {
+	e := newEnv(t, "")
+	e.f.Import(t, fixture.Accounts)
+	st, err := e.f.Svc.Start(t.Context(), objection.StartInput{Flow: objection.FlowObjection, Email: "anna@example.de", Scope: objection.AllAccounts, Lang: "en", Channel: "web"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	out, err := e.f.Svc.Verify(t.Context(), objection.FlowObjection, st.RequestID, e.f.CodeFor(t, st.RequestID))
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Nothing sends an objection to review yet; the state is set as such a
+	// policy would leave it.
+	if _, err := dbtest.Raw(t, e.f.Path).Exec(`UPDATE objections SET status = 'in_review' WHERE id = $1`, out.Reference); err != nil {
+		t.Fatal(err)
+	}
+	tok := e.token(t, tokens.ScopeReviews, "bot")
+	c := e.client(t)
+	auth := map[string]string{"Authorization": "Bearer " + tok, "Content-Type": "application/json"}
+	resp, body := c.do("GET", "/api/v1/admin/reviews", nil, auth)
+	if resp.StatusCode != 200 || !strings.Contains(body, `"reference":"`+out.Reference+`","kind":"objection"`) {
+		t.Fatalf("list: %d %s", resp.StatusCode, body)
+	}
+	req, _ := http.NewRequest("POST", e.srv.URL+"/api/v1/admin/reviews/"+out.Reference+"/decision", strings.NewReader(`{"decision":"approve"}`))
+	for k, v := range auth {
+		req.Header.Set(k, v)
+	}
+	r, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, _ := io.ReadAll(r.Body)
+	r.Body.Close()
+	if r.StatusCode != http.StatusConflict || !strings.Contains(string(b), `"code":"not_decidable"`) {
+		t.Fatalf("API decision: %d %s", r.StatusCode, b)
+	}
+	e.operator(t, "rita", operator.RoleReviewer, false)
+	csrf := c.login("rita", "")
+	resp, body = c.do("POST", "/admin/reviews/"+out.Reference+"/decision", url.Values{"csrf": {csrf}, "decision": {"approve"}}, nil)
+	if resp.StatusCode != http.StatusConflict || !strings.Contains(body, "cannot be decided from the console yet") || !strings.Contains(body, out.Reference) {
+		t.Fatalf("page decision: %d %.400s", resp.StatusCode, body)
+	}
+	if d := e.decisions(t); len(d) != 0 {
+		t.Fatalf("decisions recorded: %v", d)
 	}
 }
