@@ -8,6 +8,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/notrain/notrain/internal/mail"
 	"github.com/notrain/notrain/internal/objection"
 	"github.com/notrain/notrain/internal/operator"
 	"github.com/notrain/notrain/internal/review"
@@ -69,6 +70,10 @@ func TestDecisionThroughPage(t *testing.T) {
 		}
 		if resp, _ := c.do("GET", "/admin/reviews/"+e.newer, nil, nil); resp.StatusCode != http.StatusNotFound {
 			t.Fatalf("decided case still open: %d", resp.StatusCode)
+		}
+		// The person (who reported in German) reads the reason in the decision mail.
+		if ms := e.f.MailsTo(t, "parent@example.org"); ms[0].Kind != mail.KindReportRejected || !strings.Contains(ms[0].Text, "Unsere Begründung:\nThe photo does not show a person.") {
+			t.Fatalf("decision mail %s:\n%s", ms[0].Kind, ms[0].Text)
 		}
 		// A decision is final: a second one is refused and not recorded.
 		resp, body = c.do("POST", "/admin/reviews/"+e.newer+"/decision", url.Values{"csrf": {csrf}, "decision": {"approve"}}, nil)
