@@ -32,8 +32,8 @@ func shot(t *testing.T, ctx context.Context, name string) {
 
 // reportInBrowser files a report through /report as a person does, with
 // the code from the mail the SMTP server received, and returns the
-// reference the confirmation page shows.
-func reportInBrowser(t *testing.T, ctx context.Context, base, lang string, smtp *smtptest.Server, addr, items, description string) string {
+// reference the confirmation page shows and that page's address.
+func reportInBrowser(t *testing.T, ctx context.Context, base, lang string, smtp *smtptest.Server, addr, items, description string) (ref, page string) {
 	t.Helper()
 	do(t, ctx, chromedp.Navigate(base+"/report?lang="+lang), chromedp.WaitVisible(chromedp.ID("items")))
 	labelled(t, ctx, "report form ("+lang+")")
@@ -54,7 +54,11 @@ func reportInBrowser(t *testing.T, ctx context.Context, base, lang string, smtp 
 		chromedp.WaitVisible(chromedp.ID("reference")),
 	)
 	shot(t, ctx, "report-done-"+lang)
-	ref := text(t, ctx, "#reference")
+	ref = text(t, ctx, "#reference")
+	page, err := chromedp.Run(ctx, chromedp.Location())
+	if err != nil {
+		t.Fatal(err)
+	}
 	if !reportRefRE.MatchString(ref) {
 		t.Fatalf("report of %s: reference %q", addr, ref)
 	}
@@ -62,7 +66,7 @@ func reportInBrowser(t *testing.T, ctx context.Context, base, lang string, smtp 
 	nextMail(t, smtp, seen, func(m smtptest.Message) bool {
 		return smtptest.To(addr)(m) && strings.Contains(m.Subject, ref) && strings.Contains(m.Text, ref)
 	})
-	return ref
+	return ref, page
 }
 
 // Issue 11 end to end, with JavaScript off: a person without an account
@@ -88,11 +92,11 @@ func TestBrowserReportReviewedByOperatorLeavesTheSnapshot(t *testing.T) {
 
 	// Two people without an account report.
 	const stranger, other = "stranger@example.org", "someone@example.net"
-	approved := reportInBrowser(t, ctx, base, "en", smtp, stranger, "https://www.facebook.example/photo/1001\nfb:1002\n", "I am the person on the left.")
+	approved, approvedPage := reportInBrowser(t, ctx, base, "en", smtp, stranger, "https://www.facebook.example/photo/1001\nfb:1002\n", "I am the person on the left.")
 	if items := text(t, ctx, "#report-items"); !strings.Contains(items, "fb:1001") || !strings.Contains(items, "fb:1002") {
 		t.Fatalf("confirmation's items %q", items)
 	}
-	rejected := reportInBrowser(t, ctx, base, "de", smtp, other, "fb:2001\n", "Das bin ich beim Stadtfest.")
+	rejected, rejectedPage := reportInBrowser(t, ctx, base, "de", smtp, other, "fb:2001\n", "Das bin ich beim Stadtfest.")
 
 	// The operator is made on the command line and sets up in the browser.
 	code, link, stderr := run(t, dir, nil, "operators", "add", "rita", "--role", "reviewer", "--db", db, "--base-url", base)
@@ -164,6 +168,15 @@ func TestBrowserReportReviewedByOperatorLeavesTheSnapshot(t *testing.T) {
 		t.Fatalf("approval mail %q:\n%s", m.Subject, m.Text)
 	}
 
+	// The person's confirmation page now says so too.
+	do(t, ctx, chromedp.Navigate(approvedPage), chromedp.WaitVisible(chromedp.ID("report-status")))
+	if h1, st := text(t, ctx, "h1"), text(t, ctx, "#report-status"); h1 != "Your report is approved" || st != "Status: approved. The items are kept out of training." {
+		t.Fatalf("approved report's page: h1 %q, status %q", h1, st)
+	}
+	if body := text(t, ctx, "main"); strings.Contains(body, "reviews your report") || strings.Contains(body, "We answer by") {
+		t.Fatalf("the decided report's page still says it is being reviewed: %s", body)
+	}
+
 	// Reject the second with a reason the person reads.
 	const reason = "Auf dem Foto ist keine Person zu erkennen."
 	// This time in German, as the console offers.
@@ -199,6 +212,15 @@ func TestBrowserReportReviewedByOperatorLeavesTheSnapshot(t *testing.T) {
 	if m.Subject != "Meldung abgelehnt: Referenznummer "+rejected || !strings.Contains(m.Text, "Unsere Begründung:") || !strings.Contains(m.Text, reason) {
 		t.Fatalf("rejection mail %q:\n%s", m.Subject, m.Text)
 	}
+
+	do(t, ctx, chromedp.Navigate(rejectedPage), chromedp.WaitVisible(chromedp.ID("report-status")))
+	if h1, st := text(t, ctx, "h1"), text(t, ctx, "#report-status"); h1 != "Ihre Meldung wurde abgelehnt" || st != "Stand: abgelehnt. Den Grund haben wir Ihnen per E-Mail mitgeteilt." {
+		t.Errorf("rejected report's page: h1 %q, status %q", h1, st)
+	}
+	if body := text(t, ctx, "main"); !strings.Contains(body, "Datenschutz-Aufsichtsbehörde") || strings.Contains(body, "Wir antworten spätestens") {
+		t.Errorf("the rejected report's page: %s", body)
+	}
+	shot(t, ctx, "report-rejected-de")
 
 	// The next snapshot: exactly the two approved items are excluded; the
 	// rejected report's item and the others stay.
