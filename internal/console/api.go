@@ -70,6 +70,12 @@ func (c *Console) apiDecide(w http.ResponseWriter, r *http.Request) {
 		c.apiError(w, r, http.StatusBadRequest, "invalid_decision")
 	case errors.Is(err, review.ErrNoteRequired):
 		c.apiError(w, r, http.StatusBadRequest, "note_required")
+	case errors.Is(err, review.ErrNoteInvalid):
+		c.apiError(w, r, http.StatusBadRequest, "note_invalid")
+	case errors.Is(err, review.ErrDecided):
+		c.apiError(w, r, http.StatusConflict, "already_decided")
+	case errors.Is(err, review.ErrNotDecidable):
+		c.apiError(w, r, http.StatusConflict, "not_decidable")
 	case err != nil:
 		c.apiFail(w, r, err)
 	default:

@@ -108,9 +108,6 @@ func TestBrowserSetupLoginQueueDashboard(t *testing.T) {
 	e := newEnv(t, "")
 	// The browser's clock is real; so is the console's here, for TOTP.
 	e.f.Clock.Advance(time.Since(e.f.Clock.Now()))
-	e.queue.cases = nil
-	e.queue.add(caseAt("R-OLD", e.f.Clock.Now().Add(-35*24*time.Hour)))
-	e.queue.add(caseAt("R-NEW", e.f.Clock.Now().Add(-3*time.Hour)))
 	// Some objections over the last days, through the real service, so the
 	// charts have bars to draw.
 	e.f.Import(t, fixture.Accounts)
@@ -193,18 +190,18 @@ func TestBrowserSetupLoginQueueDashboard(t *testing.T) {
 	screenshot(t, ctx, "dashboard")
 	run(t, ctx, chromedp.Click(chromedp.CSS(`nav a[href="/admin/reviews"]`)), chromedp.WaitVisible(chromedp.ID("queue")))
 	first := textOf(t, ctx, "#queue tbody tr:first-child th")
-	if first != "R-OLD" || !strings.Contains(textOf(t, ctx, "#queue tbody tr:first-child"), "overdue") {
+	if first != e.older || !strings.Contains(textOf(t, ctx, "#queue tbody tr:first-child"), "overdue") {
 		t.Fatalf("queue's first row %q", first)
 	}
 	screenshot(t, ctx, "queue")
-	run(t, ctx, chromedp.Click(chromedp.CSS(`#queue a[href="/admin/reviews/R-OLD"]`)), chromedp.WaitVisible(chromedp.ID("approve")))
+	run(t, ctx, chromedp.Click(chromedp.CSS(`#queue a[href="/admin/reviews/`+e.older+`"]`)), chromedp.WaitVisible(chromedp.ID("approve")))
 	screenshot(t, ctx, "case")
 	unlabelled(t, ctx, "case page")
 	run(t, ctx, chromedp.Click(chromedp.ID("approve")), chromedp.WaitVisible(chromedp.CSS(`.notice`)))
-	if got := textOf(t, ctx, ".notice"); !strings.Contains(got, "R-OLD") {
+	if got := textOf(t, ctx, ".notice"); !strings.Contains(got, e.older) {
 		t.Fatalf("notice %q", got)
 	}
-	if len(e.queue.done) != 1 || e.queue.done[0].Reference != "R-OLD" {
-		t.Fatalf("decisions %+v", e.queue.done)
+	if d := e.decisions(t); len(d) != 1 || !strings.Contains(d[0], `"reference":"`+e.older+`"`) || !strings.Contains(d[0], `"operator":"otto"`) {
+		t.Fatalf("decisions %v", d)
 	}
 }

@@ -16,7 +16,9 @@ import (
 	"time"
 
 	"github.com/notrain/notrain/internal/operator"
+	"github.com/notrain/notrain/internal/report"
 	"github.com/notrain/notrain/internal/review"
+	"github.com/notrain/notrain/internal/testutil/dbtest"
 	"github.com/notrain/notrain/internal/testutil/fixture"
 	"github.com/notrain/notrain/internal/tokens"
 )
@@ -52,30 +54,40 @@ func (e *evidenceFile) Export(ctx context.Context, ref, op string) ([]byte, erro
 type env struct {
 	f     *fixture.Fixture
 	ops   *operator.Service
-	queue *testQueue
+	rep   *report.Service
+	queue *report.Queue
 	ev    *evidenceFile
 	con   *Console
 	srv   *httptest.Server
 	log   *syncBuffer
+	// older and newer are the two reports every test starts with, filed
+	// through the real report flow: older 40 days ago (fb:1001, fb:1002,
+	// overdue), newer two hours ago (ig:77, in German).
+	older, newer string
 }
+
+// itemURLs links the platform's fb items, and only those, to a page.
+const itemURLs = "fb https://facebook.example/posts/{id}\n"
 
 func newEnv(t *testing.T, dsn string) *env {
 	t.Helper()
 	f := fixture.New(t, fixture.Options{DSN: dsn})
 	e := &env{f: f, ops: operator.New(f.DB, f.Keys, f.Clock.Now), log: &syncBuffer{}, ev: &evidenceFile{}}
-	e.queue = &testQueue{db: f.DB, now: f.Clock.Now}
-	e.queue.add(review.Case{Reference: "R-OLDER", Kind: review.KindReport, ReceivedAt: f.Clock.Now().Add(-40 * 24 * time.Hour),
-		Items: []review.Item{{ID: "fb:1001"}, {ID: "fb:1002"}}, Relation: "me", Lang: "en"})
-	e.queue.add(review.Case{Reference: "R-NEWER", Kind: review.KindReport, ReceivedAt: f.Clock.Now().Add(-2 * time.Hour),
-		Items: []review.Item{{ID: "ig:77"}}, Relation: "my_child", Description: "school photo", Lang: "de"})
+	pats, err := report.ParsePatterns(strings.NewReader(itemURLs))
+	if err != nil {
+		t.Fatal(err)
+	}
+	e.rep = report.New(f.Svc, f.DB, f.Keys, pats)
+	e.queue = report.NewQueue(f.DB, f.Svc, f.Keys, pats, f.Clock.Now)
+	e.older = e.file(t, report.Input{Email: "nobody@example.org", Items: []string{"https://facebook.example/posts/1001", "fb:1002"},
+		Relation: report.RelationMe, Lang: "en"})
+	f.Clock.Advance(40*24*time.Hour - 2*time.Hour)
+	e.newer = e.file(t, report.Input{Email: "parent@example.org", Items: []string{"ig:77"}, Relation: report.RelationMyChild,
+		Description: "school photo", Lang: "de"})
+	f.Clock.Advance(2 * time.Hour)
 	con, err := New(Config{DB: f.DB, Keys: f.Keys, Catalog: f.Cat, Operators: e.ops, Queue: e.queue, Evidence: e.ev,
 		BaseURL: "http://console.test", Now: f.Clock.Now, Log: slog.New(slog.NewTextHandler(e.log, &slog.HandlerOptions{Level: slog.LevelDebug})),
-		ItemURL: func(id string) string {
-			if p, ok := strings.CutPrefix(id, "fb:"); ok {
-				return "https://facebook.example/posts/" + p
-			}
-			return ""
-		}})
+		ItemURL: pats.URL})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -83,6 +95,51 @@ func newEnv(t *testing.T, dsn string) *env {
 	e.srv = httptest.NewServer(con.Handler())
 	t.Cleanup(e.srv.Close)
 	return e
+}
+
+// file files a report through the real flow, as a person does: start, the
+// code from the outbox, verify. It returns the report's reference.
+func (e *env) file(t *testing.T, in report.Input) string {
+	t.Helper()
+	in.Channel = "web"
+	st, err := e.rep.Start(t.Context(), in)
+	if err != nil {
+		t.Fatal(err)
+	}
+	code := e.f.CodeFor(t, st.RequestID)
+	if code == "" {
+		t.Fatalf("no code mailed to %s", in.Email)
+	}
+	out, err := e.rep.Verify(t.Context(), st.RequestID, code)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if out.Status != review.StatusInReview {
+		t.Fatalf("report %s: %+v", in.Email, out)
+	}
+	return out.Reference
+}
+
+// decisions counts the decisions the queue recorded (its ledger entries).
+func (e *env) decisions(t *testing.T) []string {
+	t.Helper()
+	rows, err := dbtest.Raw(t, e.f.Path).Query(`SELECT body FROM ledger WHERE kind = 'report.decided' ORDER BY seq`)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer rows.Close()
+	var out []string
+	for rows.Next() {
+		var b string
+		if err := rows.Scan(&b); err != nil {
+			t.Fatal(err)
+		}
+		out = append(out, b)
+	}
+	if err := rows.Err(); err != nil {
+		t.Fatal(err)
+	}
+	return out
 }
 
 // operator adds and sets up an operator; it returns the TOTP secret when

@@ -267,6 +267,12 @@ func (c *Console) decidePage(w http.ResponseWriter, r *http.Request) {
 		key = "admin_err_bad_decision"
 	case errors.Is(err, review.ErrNoteRequired):
 		key = "admin_err_note_required"
+	case errors.Is(err, review.ErrNoteInvalid):
+		key = "admin_err_note_invalid"
+	case errors.Is(err, review.ErrDecided):
+		key, status = "admin_err_case_decided", http.StatusConflict
+	case errors.Is(err, review.ErrNotDecidable):
+		key, status = "admin_err_not_decidable", http.StatusConflict
 	default:
 		c.log.Error("console decide", "err", err)
 		c.message(w, r, http.StatusInternalServerError, "admin_err_internal")

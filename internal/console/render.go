@@ -109,7 +109,7 @@ func (r *renderer) funcs(lang string) template.FuncMap {
 		"clock":   func(t time.Time) string { return t.UTC().Format("2006-01-02 15:04") },
 		"day":     func(t time.Time) string { return t.UTC().Format("2006-01-02") },
 		"pct":     func(f float64) string { return fmt.Sprintf("%.1f %%", 100*f) },
-		"dur":     func(d time.Duration) string { return d.Round(time.Millisecond).String() },
+		"dur":     duration,
 		"pathesc": url.PathEscape,
 	}
 }
@@ -192,4 +192,18 @@ func (c *Console) page(w http.ResponseWriter, r *http.Request, status int, name,
 func (c *Console) message(w http.ResponseWriter, r *http.Request, status int, key string) {
 	lang := c.lang(w, r)
 	c.page(w, r, status, "message", "admin_title_message", &pageData{Message: c.cfg.Catalog.T(lang, key)})
+}
+
+// duration shows a delivery delay as people read it, with a space before
+// the unit (SI, and German typography) and no decimal point, which would
+// be a comma in German: "8 ms", "2500 ms", "42 s", "3m12s".
+func duration(d time.Duration) string {
+	switch {
+	case d < 10*time.Second:
+		return fmt.Sprintf("%d ms", d.Round(time.Millisecond).Milliseconds())
+	case d < time.Minute:
+		return fmt.Sprintf("%d s", int64(d.Round(time.Second)/time.Second))
+	default:
+		return d.Round(time.Second).String()
+	}
 }

@@ -13,9 +13,9 @@ import (
 )
 
 // concrete fills a route's path parameters with sample values.
-func concrete(pattern string) (method, path string) {
+func concrete(pattern, ref string) (method, path string) {
 	method, path, _ = strings.Cut(pattern, " ")
-	path = strings.NewReplacer("{reference}", "R-OLDER", "{token}", "abc", "{$}", "").Replace(path)
+	path = strings.NewReplacer("{reference}", ref, "{token}", "abc", "{$}", "").Replace(path)
 	return method, path
 }
 
@@ -28,7 +28,7 @@ func TestEveryAdminRouteRefusesWithoutCredentials(t *testing.T) {
 	models := e.token(t, tokens.ScopeModels, "trainer")
 	publics := 0
 	for _, rt := range e.con.routeList() {
-		method, path := concrete(rt.pattern)
+		method, path := concrete(rt.pattern, e.older)
 		t.Run(rt.pattern, func(t *testing.T) {
 			c := e.client(t)
 			var form url.Values
@@ -95,7 +95,7 @@ func TestCSRFTokenRequiredOnEveryPost(t *testing.T) {
 	good := c.login("otto", "")
 	posts := 0
 	for _, rt := range e.con.routeList() {
-		method, path := concrete(rt.pattern)
+		method, path := concrete(rt.pattern, e.older)
 		if method != "POST" || rt.access == machine {
 			continue // the API takes a bearer token, which no other site's page can send
 		}
@@ -129,7 +129,7 @@ func TestCSRFTokenRequiredOnEveryPost(t *testing.T) {
 		t.Fatalf("%d operators after refused posts, want 2", len(ops))
 	}
 	// With the right token the same post works.
-	resp, _ := c.do("POST", "/admin/reviews/R-OLDER/decision", url.Values{"csrf": {good}, "decision": {"approve"}}, nil)
+	resp, _ := c.do("POST", "/admin/reviews/"+e.older+"/decision", url.Values{"csrf": {good}, "decision": {"approve"}}, nil)
 	if resp.StatusCode != http.StatusSeeOther {
 		t.Fatalf("with the token: %d", resp.StatusCode)
 	}
@@ -148,7 +148,7 @@ func TestReviewerCannotDoAdminThings(t *testing.T) {
 			continue
 		}
 		adminRoutes++
-		method, path := concrete(rt.pattern)
+		method, path := concrete(rt.pattern, e.older)
 		var form url.Values
 		if method == "POST" {
 			form = url.Values{"csrf": {csrf}, "name": {"mallory"}, "role": {"admin"}}
@@ -167,17 +167,17 @@ func TestReviewerCannotDoAdminThings(t *testing.T) {
 		t.Fatal("a reviewer added an operator")
 	}
 	// The reviewer's page shows no admin links.
-	if _, body := c.do("GET", "/admin/reviews/R-OLDER", nil, nil); strings.Contains(body, "/evidence") || strings.Contains(body, "/admin/operators") {
+	if _, body := c.do("GET", "/admin/reviews/"+e.older, nil, nil); strings.Contains(body, "/evidence") || strings.Contains(body, "/admin/operators") {
 		t.Fatal("reviewer's case page links to admin things")
 	}
 	// An admin can do both; the export names the admin.
 	a := e.client(t)
 	acsrf := a.login("otto", "")
-	resp, body := a.do("GET", "/admin/reviews/R-OLDER/evidence", nil, nil)
-	if resp.StatusCode != 200 || resp.Header.Get("Content-Disposition") != `attachment; filename="evidence-R-OLDER.json"` || body != `{"reference":"R-OLDER"}` {
+	resp, body := a.do("GET", "/admin/reviews/"+e.older+"/evidence", nil, nil)
+	if resp.StatusCode != 200 || resp.Header.Get("Content-Disposition") != `attachment; filename="evidence-`+e.older+`.json"` || body != `{"reference":"`+e.older+`"}` {
 		t.Fatalf("admin evidence: %d %q %s", resp.StatusCode, resp.Header.Get("Content-Disposition"), body)
 	}
-	if len(e.ev.asks) != 1 || e.ev.asks[0] != "R-OLDER/otto" {
+	if len(e.ev.asks) != 1 || e.ev.asks[0] != e.older+"/otto" {
 		t.Fatalf("export asks %v", e.ev.asks)
 	}
 	resp, body = a.do("POST", "/admin/operators", url.Values{"csrf": {acsrf}, "name": {"nina"}, "role": {"reviewer"}}, nil)
@@ -326,13 +326,13 @@ func TestOversizedFormIs413(t *testing.T) {
 	e.operator(t, "otto", operator.RoleAdmin, false)
 	c := e.client(t)
 	csrf := c.login("otto", "")
-	for _, path := range []string{"/admin/login", "/admin/reviews/R-OLDER/decision", "/admin/operators", "/admin/logout"} {
+	for _, path := range []string{"/admin/login", "/admin/reviews/" + e.older + "/decision", "/admin/operators", "/admin/logout"} {
 		form := url.Values{"csrf": {csrf}, "decision": {"approve"}, "note": {strings.Repeat("x", MaxBody)}}
 		if resp, _ := c.do("POST", path, form, nil); resp.StatusCode != http.StatusRequestEntityTooLarge {
 			t.Errorf("%s: %d, want 413", path, resp.StatusCode)
 		}
 	}
-	if len(e.queue.done) != 0 {
+	if len(e.decisions(t)) != 0 {
 		t.Fatal("an oversized form decided a case")
 	}
 }

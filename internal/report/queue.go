@@ -4,6 +4,7 @@ import (
 	"cmp"
 	"context"
 	"errors"
+	"fmt"
 	"slices"
 	"strings"
 	"time"
@@ -30,7 +31,8 @@ type Queue struct {
 // ErrObjectionDecision refuses a decision on an objection in review: the
 // queue lists them so none is forgotten, but the objection service, which
 // would record their acceptance, sends none to review yet.
-var ErrObjectionDecision = errors.New("report: objections in review cannot be decided from the queue yet")
+// It wraps review.ErrNotDecidable, which callers of any queue can test for.
+var ErrObjectionDecision = fmt.Errorf("report: objections in review cannot be decided from the queue yet: %w", review.ErrNotDecidable)
 
 // NewQueue makes the review queue. svc queues the mails decisions send;
 // keys make the items' pseudonyms; pats links items to the platform's

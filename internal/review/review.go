@@ -80,6 +80,9 @@ var (
 	ErrNoteInvalid = errors.New("review: the note is too long or holds control characters")
 	// ErrNoOperator: a decision must name who made it.
 	ErrNoOperator = errors.New("review: a decision must name the operator")
+	// ErrNotDecidable: the case is listed so that none is forgotten, but
+	// this queue cannot record a decision on its kind.
+	ErrNotDecidable = errors.New("review: this kind of case cannot be decided from the queue")
 )
 
 // MaxNote is the longest note accepted, in characters.

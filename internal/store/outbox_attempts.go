@@ -27,7 +27,12 @@ func (db *DB) LeaseMails(ctx context.Context, now, leaseUntil time.Time, limit i
 		mails, err = tx.ClaimMails(ctx, now, leaseUntil, limit)
 		return err
 	})
-	return mails, err
+	if err != nil {
+		// A write that ended with its context may still be running in
+		// the writer: what it assigns is not ours to read.
+		return nil, err
+	}
+	return mails, nil
 }
 
 // RecordAttempts stores the outcomes of a batch in one transaction.

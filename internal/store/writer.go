@@ -49,7 +49,9 @@ const opTimeout = 30 * time.Second
 //
 // If ctx ends while the write is queued, it is dropped; if it ends while the
 // batch is committing, Write returns ctx.Err() though the write may commit:
-// callers acknowledge only a nil error, never the absence of one.
+// callers acknowledge only a nil error, never the absence of one. After
+// such an error fn may still be running in the writer, so the caller must
+// not read what fn assigns unless Write returned nil.
 func (db *DB) Write(ctx context.Context, fn func(context.Context, *Tx) error) error {
 	return db.write(ctx, db.ops, &op{ctx: ctx, fn: fn, done: make(chan error, 1)})
 }

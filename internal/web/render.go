@@ -50,6 +50,7 @@ func goKeys() []string {
 		"object_title", "withdraw_title", "check_title", "done_objection_title", "done_withdrawal_title",
 		"error_title", "dev_mailbox_link", "lang_name", "err_code_invalid_last",
 		"access_title", "me_title", "me_expired", "report_title", "done_report_title",
+		"done_report_approved_title", "done_report_rejected_title",
 		"consent_title", "consent_withdraw_title", "consent_done_title", "consent_done_withdrawn_title",
 	}
 }

@@ -10,6 +10,7 @@ import (
 	"github.com/notrain/notrain/internal/receipt"
 	"github.com/notrain/notrain/internal/report"
 	"github.com/notrain/notrain/internal/review"
+	"github.com/notrain/notrain/internal/store"
 )
 
 // Pages and API of "content that shows me" (internal/report). The code
@@ -78,7 +79,16 @@ func (s *Server) reportDone(w http.ResponseWriter, r *http.Request) {
 	if res.LedgerSeq > 0 {
 		d.ReceiptURL = "/report/" + r.PathValue("rid") + "/receipt"
 	}
-	s.page(w, r, http.StatusOK, "report_done", "done_report_title", d)
+	// The page outlives the review: once decided, it says what was decided,
+	// not that a review is under way.
+	title := "done_report_title"
+	switch res.Status {
+	case store.ReportApproved:
+		title = "done_report_approved_title"
+	case store.ReportRejected:
+		title = "done_report_rejected_title"
+	}
+	s.page(w, r, http.StatusOK, "report_done", title, d)
 }
 
 // reportReceipt serves the receipt of a confirmed report, to whoever holds
