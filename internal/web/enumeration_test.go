@@ -60,10 +60,20 @@ func newLiveEnv(t *testing.T, smtpURL string, known []string) *liveEnv {
 
 // pageAfter fetches a check page 100 ms after the request that led to it,
 // the way a person's browser follows the redirect.
-func pageAfter(t *testing.T, u string) string {
+// pageAfter is the check page at u once its delivery state says want (or,
+// after 10 s, as it is then, for the comparison to show). Waiting for the
+// state instead of a fixed pause keeps a loaded machine from comparing one
+// address's finished attempt with another's still under way.
+func pageAfter(t *testing.T, u, want string) string {
 	t.Helper()
-	time.Sleep(100 * time.Millisecond)
-	return normalize(get(t, u, "en"))
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		time.Sleep(50 * time.Millisecond)
+		page := normalize(get(t, u, "en"))
+		if strings.Contains(strings.ToLower(page), want) || time.Now().After(deadline) {
+			return page
+		}
+	}
 }
 
 func postRedirect(t *testing.T, u string, form url.Values) string {
@@ -116,14 +126,14 @@ func TestCheckPageStateDoesNotDependOnTheAddress(t *testing.T) {
 				for _, addr := range []string{known[i], unknown[i]} {
 					loc := postRedirect(t, e.URL+"/objection", url.Values{"email": {addr}, "scope": {"all"}, "lang": {"en"}})
 					locs[addr] = loc
-					pages[addr] = append(pages[addr], pageAfter(t, e.URL+loc))
+					pages[addr] = append(pages[addr], pageAfter(t, e.URL+loc, tc.want))
 				}
 			}
 			e.Clock.Advance(61 * time.Second) // past the resend cool-down
 			for i := range n {
 				for _, addr := range []string{known[i], unknown[i]} {
 					loc := postRedirect(t, e.URL+locs[addr]+"/resend", url.Values{"lang": {"en"}})
-					pages[addr] = append(pages[addr], pageAfter(t, e.URL+loc))
+					pages[addr] = append(pages[addr], pageAfter(t, e.URL+loc, tc.want))
 				}
 			}
 			ref := pages[known[0]]
