@@ -8,6 +8,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"runtime"
 	"strings"
 	"time"
 	"unicode"
@@ -82,11 +83,18 @@ func ValidName(s string) bool {
 	return true
 }
 
+// NormalName is the form a name is stored and looked up in: names are
+// case-insensitive, so "Rita" and "rita" are one operator.
+func NormalName(s string) string { return strings.ToLower(strings.TrimSpace(s)) }
+
 // Service manages operators and their sessions.
 type Service struct {
 	db   *store.DB
 	keys *secret.Keys
 	now  func() time.Time
+	// hashSlots bounds the argon2id hashes running at once: each takes
+	// argonMemory, so a burst of logins must not allocate without bound.
+	hashSlots chan struct{}
 }
 
 // New makes a Service; now is the clock (time.Now when nil).
@@ -94,7 +102,28 @@ func New(db *store.DB, keys *secret.Keys, now func() time.Time) *Service {
 	if now == nil {
 		now = time.Now
 	}
-	return &Service{db: db, keys: keys, now: now}
+	return &Service{db: db, keys: keys, now: now, hashSlots: make(chan struct{}, runtime.NumCPU())}
+}
+
+// tryHashSlot takes a hash slot if one is free; release gives it back.
+func (s *Service) tryHashSlot() (release func(), ok bool) {
+	select {
+	case s.hashSlots <- struct{}{}:
+		return func() { <-s.hashSlots }, true
+	default:
+		return nil, false
+	}
+}
+
+// hashSlot waits for a hash slot (set-up needs a valid link, so it waits
+// rather than being refused).
+func (s *Service) hashSlot(ctx context.Context) (func(), error) {
+	select {
+	case s.hashSlots <- struct{}{}:
+		return func() { <-s.hashSlots }, nil
+	case <-ctx.Done():
+		return nil, ctx.Err()
+	}
 }
 
 func (s *Service) clock() time.Time { return s.now().UTC() }
@@ -109,6 +138,7 @@ type Added struct {
 // Add creates an operator without a password and returns the token of its
 // one-time set-up link (valid SetupTTL). The ledger records who added whom.
 func (s *Service) Add(ctx context.Context, name, role, by string) (string, error) {
+	name = NormalName(name)
 	if !ValidName(name) {
 		return "", ErrBadName
 	}
@@ -183,7 +213,12 @@ func (s *Service) CompleteSetup(ctx context.Context, token string, in Setup) (st
 		}
 		secretKey = in.TOTPSecret
 	}
+	release, err := s.hashSlot(ctx)
+	if err != nil {
+		return "", err
+	}
 	hash, err := HashPassword(in.Password)
+	release()
 	if err != nil {
 		return "", err
 	}
@@ -195,7 +230,13 @@ func (s *Service) CompleteSetup(ctx context.Context, token string, in Setup) (st
 		if got != name {
 			return store.ErrUsed
 		}
-		if err := tx.SetOperatorCredentials(ctx, name, hash, secretKey, step, now); err != nil {
+		if secretKey == "" {
+			// No new second factor: one a reset kept stays.
+			err = tx.SetOperatorPassword(ctx, name, hash, now)
+		} else {
+			err = tx.SetOperatorCredentials(ctx, name, hash, secretKey, step, now)
+		}
+		if err != nil {
 			return err
 		}
 		return tx.DeleteOperatorSessions(ctx, name)
@@ -222,39 +263,51 @@ func (s Session) IsAdmin() bool { return s.Role == RoleAdmin }
 
 // Login checks a name, a password and (when enrolled) a TOTP code, and
 // returns a new session's token. Every failure is ErrLoginFailed, whether
-// the name exists or not, and takes one argon2id hash either way; after
-// LoginMaxFailed failures within LoginWindow for the name or for the client
-// address, ErrLocked for the rest of the window.
+// the name exists, is disabled or not, and takes one argon2id hash either
+// way; after LoginMaxFailed failures within LoginWindow for the name or for
+// the client address, ErrLocked for the rest of the window. The attempt is
+// counted as a failure before the password is checked, in the same write
+// that counts, so parallel attempts cannot pass the count together; a
+// success takes it back. When every hash slot is busy the answer is
+// ErrLocked too, without hashing.
 func (s *Service) Login(ctx context.Context, name, password, code, client string) (string, Session, error) {
 	now := s.clock()
-	keys := []string{s.keys.TokenHash(kindLoginName, strings.ToLower(name)), s.keys.TokenHash(kindLoginAddr, client)}
-	for _, k := range keys {
-		n, _, err := s.db.LoginFailures(ctx, k, now.Add(-LoginWindow))
-		if err != nil {
-			return "", Session{}, err
-		}
-		if n >= LoginMaxFailed {
-			return "", Session{}, ErrLocked
-		}
+	name = NormalName(name)
+	keys := []string{s.keys.TokenHash(kindLoginName, name), s.keys.TokenHash(kindLoginAddr, client)}
+	release, free := s.tryHashSlot()
+	if !free {
+		return "", Session{}, ErrLocked
+	}
+	defer release()
+	attempt := ids.Random(16)
+	var allowed bool
+	err := s.db.Write(ctx, func(ctx context.Context, tx *store.Tx) error {
+		var err error
+		allowed, err = tx.ReserveLogin(ctx, attempt, now, now.Add(-LoginWindow), LoginMaxFailed, keys...)
+		return err
+	})
+	if err != nil {
+		return "", Session{}, fmt.Errorf("operator: login: %w", err)
+	}
+	if !allowed {
+		return "", Session{}, ErrLocked
 	}
 	op, err := s.db.OperatorByName(ctx, name)
 	if err != nil && !errors.Is(err, store.ErrNotFound) {
 		return "", Session{}, err
 	}
+	usable := err == nil && op.PasswordHash != "" && op.DisabledAt.IsZero()
 	hash := op.PasswordHash
-	if err != nil || hash == "" || !ValidName(name) || len(password) > MaxPassword {
+	if !usable || !ValidName(name) || len(password) > MaxPassword {
 		hash = dummyHash()
 	}
 	ok, herr := CheckPassword(hash, password)
-	ok = ok && herr == nil && err == nil && op.PasswordHash != ""
+	ok = ok && herr == nil && usable
 	step := int64(0)
 	if ok && op.TOTPSecret != "" {
 		step, ok = totpStep(op.TOTPSecret, code, now)
 	}
 	if !ok {
-		if err := s.db.Write(ctx, func(ctx context.Context, tx *store.Tx) error { return tx.LoginFailure(ctx, now, keys...) }); err != nil {
-			return "", Session{}, err
-		}
 		return "", Session{}, ErrLoginFailed
 	}
 	tok := ids.Random(32)
@@ -265,10 +318,13 @@ func (s *Service) Login(ctx context.Context, name, password, code, client string
 				return err
 			}
 		}
+		if err := tx.ReleaseLogin(ctx, attempt); err != nil {
+			return err
+		}
 		return tx.InsertOperatorSession(ctx, sess)
 	})
 	if errors.Is(err, store.ErrUsed) {
-		// The code was right but already used: a replay.
+		// The code was right but already used: a replay, and a failure.
 		return "", Session{}, ErrLoginFailed
 	}
 	if err != nil {
@@ -310,6 +366,9 @@ func (s *Service) Session(ctx context.Context, tok string) (Session, error) {
 	}
 	if err != nil {
 		return Session{}, err
+	}
+	if !op.DisabledAt.IsZero() {
+		return Session{}, ErrNoSession
 	}
 	if now.Sub(st.LastSeenAt) >= touchEvery {
 		if err := s.db.Write(ctx, func(ctx context.Context, tx *store.Tx) error { return tx.TouchOperatorSession(ctx, h, now) }); err != nil {

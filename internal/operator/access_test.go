@@ -1,0 +1,114 @@
+package operator_test
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sync"
+	"testing"
+
+	"github.com/notrain/notrain/internal/operator"
+	"github.com/notrain/notrain/internal/testutil/dbtest"
+)
+
+// Parallel wrong logins cannot all pass the count: each attempt takes its
+// place in the count before the password is checked, so at most
+// LoginMaxFailed of them are checked, and the right password is locked out
+// afterwards.
+func TestLoginRateLimitHoldsUnderParallelAttempts(t *testing.T) {
+	dbtest.Each(t, func(t *testing.T, dsn string) {
+		s, f := newService(t, dsn)
+		ctx := context.Background()
+		setUp(t, s, f, "rita", operator.RoleReviewer, false)
+		const n = 24
+		var wg sync.WaitGroup
+		errs := make([]error, n)
+		for i := range n {
+			wg.Go(func() {
+				_, _, errs[i] = s.Login(ctx, "rita", "wrong password!", "", fmt.Sprintf("198.51.100.%d", i+1))
+			})
+		}
+		wg.Wait()
+		checked := 0
+		for i, err := range errs {
+			switch {
+			case errors.Is(err, operator.ErrLoginFailed):
+				checked++
+			case errors.Is(err, operator.ErrLocked):
+			default:
+				t.Fatalf("attempt %d: %v", i, err)
+			}
+		}
+		if checked > operator.LoginMaxFailed || checked == 0 {
+			t.Fatalf("%d of %d parallel wrong logins were checked, want 1..%d", checked, n, operator.LoginMaxFailed)
+		}
+		// Hash slots are free again; whether the burst's failures reached
+		// the limit or not, filling it up sequentially must lock the name.
+		for i := checked; i < operator.LoginMaxFailed; i++ {
+			if _, _, err := s.Login(ctx, "rita", "wrong password!", "", "198.51.100.200"); !errors.Is(err, operator.ErrLoginFailed) {
+				t.Fatalf("sequential failure %d: %v", i, err)
+			}
+		}
+		if _, _, err := s.Login(ctx, "rita", password, "", "203.0.113.9"); !errors.Is(err, operator.ErrLocked) {
+			t.Fatalf("right password after the burst: %v, want ErrLocked", err)
+		}
+	})
+}
+
+// A successful login takes back the place it reserved in the count: four
+// failures and many successes do not lock the operator out.
+func TestSuccessfulLoginIsNotCountedAsFailure(t *testing.T) {
+	dbtest.Each(t, func(t *testing.T, dsn string) {
+		s, f := newService(t, dsn)
+		ctx := context.Background()
+		setUp(t, s, f, "rita", operator.RoleReviewer, false)
+		for range operator.LoginMaxFailed - 1 {
+			if _, _, err := s.Login(ctx, "rita", "wrong password!", "", "198.51.100.1"); !errors.Is(err, operator.ErrLoginFailed) {
+				t.Fatal(err)
+			}
+		}
+		for i := range 3 {
+			if _, _, err := s.Login(ctx, "rita", password, "", "198.51.100.1"); err != nil {
+				t.Fatalf("login %d: %v", i, err)
+			}
+		}
+	})
+}
+
+// When every hash slot is busy, a login is refused as a locked one and no
+// hash is computed; once a slot is free, logins work again.
+func TestLoginHashesAreBounded(t *testing.T) {
+	dbtest.Each(t, func(t *testing.T, dsn string) {
+		s, f := newService(t, dsn)
+		ctx := context.Background()
+		setUp(t, s, f, "rita", operator.RoleReviewer, false)
+		give := operator.HoldHashSlots(s)
+		if _, _, err := s.Login(ctx, "rita", password, "", "198.51.100.1"); !errors.Is(err, operator.ErrLocked) {
+			give()
+			t.Fatalf("all slots busy: %v, want ErrLocked", err)
+		}
+		give()
+		if _, _, err := s.Login(ctx, "rita", password, "", "198.51.100.1"); err != nil {
+			t.Fatalf("slots free: %v", err)
+		}
+	})
+}
+
+// Names are case-insensitive: "Rita" and "rita" are one operator, and
+// either spelling logs in.
+func TestOperatorNamesAreCaseInsensitive(t *testing.T) {
+	dbtest.Each(t, func(t *testing.T, dsn string) {
+		s, f := newService(t, dsn)
+		ctx := context.Background()
+		setUp(t, s, f, "Rita", operator.RoleReviewer, false)
+		if _, err := s.Add(ctx, "rita", operator.RoleAdmin, "cli"); !errors.Is(err, operator.ErrExists) {
+			t.Fatalf("add rita after Rita: %v, want ErrExists", err)
+		}
+		for _, n := range []string{"rita", "RITA", "Rita"} {
+			_, sess, err := s.Login(ctx, n, password, "", "198.51.100.1")
+			if err != nil || sess.Operator != "rita" {
+				t.Fatalf("login as %q: %+v %v", n, sess, err)
+			}
+		}
+	})
+}
