@@ -10,6 +10,7 @@ import (
 	"github.com/notrain/notrain/internal/dashboard"
 	"github.com/notrain/notrain/internal/ids"
 	"github.com/notrain/notrain/internal/operator"
+	"github.com/notrain/notrain/internal/report"
 	"github.com/notrain/notrain/internal/review"
 )
 
@@ -195,10 +196,15 @@ func (c *Console) view(cs review.Case) caseView {
 }
 
 func (c *Console) reviewsPage(w http.ResponseWriter, r *http.Request) {
-	d := &pageData{QueueOn: c.cfg.Queue != nil, EvidenceOn: c.cfg.Evidence != nil}
+	d := &pageData{}
 	if ref := r.URL.Query().Get("decided"); ref != "" && len(ref) < 64 {
 		d.Notice = c.cfg.Catalog.T(c.lang(w, r), "admin_decided", "reference", ref)
 	}
+	c.renderReviews(w, r, http.StatusOK, d)
+}
+
+func (c *Console) renderReviews(w http.ResponseWriter, r *http.Request, status int, d *pageData) {
+	d.QueueOn, d.EvidenceOn = c.cfg.Queue != nil, c.cfg.Evidence != nil
 	if c.cfg.Queue != nil {
 		cases, err := c.cfg.Queue.Open(r.Context())
 		if err != nil {
@@ -210,7 +216,7 @@ func (c *Console) reviewsPage(w http.ResponseWriter, r *http.Request) {
 			d.Cases = append(d.Cases, c.view(cs))
 		}
 	}
-	c.page(w, r, http.StatusOK, "reviews", "admin_title_reviews", d)
+	c.page(w, r, status, "reviews", "admin_title_reviews", d)
 }
 
 // findCase looks a reference up among the open cases.
@@ -259,26 +265,44 @@ func (c *Console) decidePage(w http.ResponseWriter, r *http.Request) {
 		http.Redirect(w, r, "/admin/reviews?decided="+ref, http.StatusSeeOther)
 		return
 	}
-	key, status := "", http.StatusBadRequest
-	switch {
-	case errors.Is(err, review.ErrNotFound):
-		key, status = "admin_err_case_not_found", http.StatusNotFound
-	case errors.Is(err, review.ErrBadDecision):
-		key = "admin_err_bad_decision"
-	case errors.Is(err, review.ErrNoteRequired):
-		key = "admin_err_note_required"
-	default:
+	key, status := refusalKey(err)
+	if key == "" {
 		c.log.Error("console decide", "err", err)
 		c.message(w, r, http.StatusInternalServerError, "admin_err_internal")
 		return
 	}
+	lang := c.lang(w, r)
 	cs, ferr := c.findCase(r, ref)
 	if ferr != nil {
-		c.message(w, r, status, key)
+		// The case is no longer open (decided meanwhile, or never was):
+		// the queue, with the refusal on it.
+		c.renderReviews(w, r, status, &pageData{Error: c.cfg.Catalog.T(lang, key)})
 		return
 	}
 	c.page(w, r, status, "case", "admin_title_case", &pageData{Case: c.view(cs), QueueOn: true, EvidenceOn: c.cfg.Evidence != nil,
-		Error: c.cfg.Catalog.T(c.lang(w, r), key)})
+		Error: c.cfg.Catalog.T(lang, key)})
+}
+
+// refusalKey maps a refusal of the queue to its page message and status;
+// "" for an error that is not a refusal.
+func refusalKey(err error) (string, int) {
+	switch {
+	case errors.Is(err, review.ErrNotFound):
+		return "admin_err_case_not_found", http.StatusNotFound
+	case errors.Is(err, review.ErrBadDecision):
+		return "admin_err_bad_decision", http.StatusBadRequest
+	case errors.Is(err, review.ErrNoteRequired):
+		return "admin_err_note_required", http.StatusBadRequest
+	case errors.Is(err, review.ErrNoteInvalid):
+		return "admin_err_note_invalid", http.StatusBadRequest
+	case errors.Is(err, review.ErrNoOperator):
+		return "admin_err_no_operator", http.StatusBadRequest
+	case errors.Is(err, review.ErrDecided):
+		return "admin_err_already_decided", http.StatusConflict
+	case errors.Is(err, report.ErrObjectionDecision):
+		return "admin_err_not_decidable", http.StatusConflict
+	}
+	return "", 0
 }
 
 // evidenceDownload hands an admin the signed evidence file.
