@@ -76,7 +76,7 @@ func (e *realEnv) objectionInReview(t *testing.T, addr string) string {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := dbtest.Raw(t, e.dsn).Exec("UPDATE objections SET status = 'in_review' WHERE id = '"+out.Reference+"'"); err != nil {
+	if _, err := dbtest.Raw(t, e.dsn).Exec("UPDATE objections SET status = 'in_review' WHERE id = '" + out.Reference + "'"); err != nil {
 		t.Fatal(err)
 	}
 	return out.Reference
