@@ -4,8 +4,10 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/notrain/notrain/internal/operator"
 	"github.com/notrain/notrain/internal/testutil/dbtest"
@@ -109,6 +111,93 @@ func TestOperatorNamesAreCaseInsensitive(t *testing.T) {
 			if err != nil || sess.Operator != "rita" {
 				t.Fatalf("login as %q: %+v %v", n, sess, err)
 			}
+		}
+	})
+}
+
+// Disable ends the operator's sessions and refuses its login with the
+// answer a wrong password gets; Reset ends sessions, makes the old password
+// useless, voids earlier set-up links, keeps the second factor unless told
+// to drop it, enables again, and each is a ledger entry naming who did it.
+func TestDisableAndReset(t *testing.T) {
+	dbtest.Each(t, func(t *testing.T, dsn string) {
+		s, f := newService(t, dsn)
+		ctx := context.Background()
+		secret := setUp(t, s, f, "rita", operator.RoleReviewer, true)
+		f.Clock.Advance(time.Minute)
+		code, _ := operator.TOTPCode(secret, f.Clock.Now())
+		tok, _, err := s.Login(ctx, "rita", password, code, "198.51.100.1")
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := s.Disable(ctx, "Rita", "otto"); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := s.Session(ctx, tok); !errors.Is(err, operator.ErrNoSession) {
+			t.Fatalf("session after disable: %v", err)
+		}
+		f.Clock.Advance(time.Minute)
+		code, _ = operator.TOTPCode(secret, f.Clock.Now())
+		if _, _, err := s.Login(ctx, "rita", password, code, "198.51.100.1"); !errors.Is(err, operator.ErrLoginFailed) {
+			t.Fatalf("login when disabled: %v, want ErrLoginFailed", err)
+		}
+		if err := s.Disable(ctx, "nobody", "otto"); !errors.Is(err, operator.ErrUnknown) {
+			t.Fatalf("disable unknown: %v", err)
+		}
+
+		// Reset keeping the second factor.
+		first, err := s.Reset(ctx, "rita", false, "cli")
+		if err != nil {
+			t.Fatal(err)
+		}
+		second, err := s.Reset(ctx, "rita", false, "cli")
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := s.SetupFor(ctx, first); !errors.Is(err, operator.ErrSetupLink) {
+			t.Fatalf("earlier reset link: %v, want ErrSetupLink", err)
+		}
+		f.Clock.Advance(time.Minute)
+		code, _ = operator.TOTPCode(secret, f.Clock.Now())
+		if _, _, err := s.Login(ctx, "rita", password, code, "198.51.100.2"); !errors.Is(err, operator.ErrLoginFailed) {
+			t.Fatalf("old password after reset: %v, want ErrLoginFailed", err)
+		}
+		const newPassword = "a new and long passphrase"
+		if _, err := s.CompleteSetup(ctx, second, operator.Setup{Password: newPassword, Confirm: newPassword}); err != nil {
+			t.Fatal(err)
+		}
+		if _, _, err := s.Login(ctx, "rita", newPassword, "", "198.51.100.3"); !errors.Is(err, operator.ErrLoginFailed) {
+			t.Fatalf("second factor kept: login without a code: %v, want ErrLoginFailed", err)
+		}
+		f.Clock.Advance(time.Minute)
+		code, _ = operator.TOTPCode(secret, f.Clock.Now())
+		if _, _, err := s.Login(ctx, "rita", newPassword, code, "198.51.100.3"); err != nil {
+			t.Fatalf("new password and the kept second factor: %v", err)
+		}
+
+		// Reset dropping the second factor.
+		third, err := s.Reset(ctx, "rita", true, "otto")
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := s.CompleteSetup(ctx, third, operator.Setup{Password: password, Confirm: password}); err != nil {
+			t.Fatal(err)
+		}
+		if _, _, err := s.Login(ctx, "rita", password, "", "198.51.100.4"); err != nil {
+			t.Fatalf("second factor dropped: %v", err)
+		}
+
+		raw := dbtest.Raw(t, dsn)
+		for kind, want := range map[string]int{"operator.disabled": 1, "operator.reset": 3} {
+			var n int
+			if err := raw.QueryRow(`SELECT COUNT(*) FROM ledger WHERE kind = $1`, kind).Scan(&n); err != nil || n != want {
+				t.Fatalf("%s entries: %d %v, want %d", kind, n, err, want)
+			}
+		}
+		var body string
+		if err := raw.QueryRow(`SELECT body FROM ledger WHERE kind = 'operator.reset' ORDER BY seq DESC LIMIT 1`).Scan(&body); err != nil ||
+			!strings.Contains(body, `"by":"otto"`) || !strings.Contains(body, `"dropped_totp":true`) {
+			t.Fatalf("reset entry: %s %v", body, err)
 		}
 	})
 }

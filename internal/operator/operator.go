@@ -59,6 +59,7 @@ var (
 	ErrLoginFailed = errors.New("operator: name, password or code not right")
 	ErrLocked      = errors.New("operator: too many failed logins; try again later")
 	ErrNoSession   = errors.New("operator: no valid session")
+	ErrUnknown     = errors.New("operator: no operator with this name")
 )
 
 // ParseRole accepts exactly a role.
@@ -164,6 +165,82 @@ func (s *Service) Add(ctx context.Context, name, role, by string) (string, error
 		return "", fmt.Errorf("operator: add: %w", err)
 	}
 	return tok, nil
+}
+
+// ResetDone is the ledger body of operator.reset.
+type ResetDone struct {
+	Operator    string `json:"operator"`
+	DroppedTOTP bool   `json:"dropped_totp"`
+	By          string `json:"by"` // "cli" or an admin's name
+}
+
+// Disabled is the ledger body of operator.disabled.
+type Disabled struct {
+	Operator string `json:"operator"`
+	By       string `json:"by"`
+}
+
+// Reset recovers an operator's access: every session ends, the password is
+// cleared (the old one no longer logs in), the second factor goes too when
+// dropTOTP, a disabled operator is enabled again, earlier set-up links stop
+// working, and the token of a new one-time set-up link is returned.
+func (s *Service) Reset(ctx context.Context, name string, dropTOTP bool, by string) (string, error) {
+	name = NormalName(name)
+	if !ValidName(name) {
+		return "", ErrUnknown
+	}
+	now := s.clock()
+	tok := ids.Random(32)
+	err := s.db.Write(ctx, func(ctx context.Context, tx *store.Tx) error {
+		if err := tx.ResetOperator(ctx, name, dropTOTP); err != nil {
+			return err
+		}
+		if err := tx.VoidSetupTokens(ctx, name, now); err != nil {
+			return err
+		}
+		if err := tx.DeleteOperatorSessions(ctx, name); err != nil {
+			return err
+		}
+		if err := tx.InsertSetupToken(ctx, s.keys.TokenHash(kindSetup, tok), name, now, now.Add(SetupTTL)); err != nil {
+			return err
+		}
+		_, err := tx.Append(ctx, now, ledger.KindOperatorReset, ResetDone{Operator: name, DroppedTOTP: dropTOTP, By: by})
+		return err
+	})
+	if errors.Is(err, store.ErrNotFound) {
+		return "", ErrUnknown
+	}
+	if err != nil {
+		return "", fmt.Errorf("operator: reset: %w", err)
+	}
+	return tok, nil
+}
+
+// Disable ends an operator's sessions and refuses its logins from now on
+// (with the answer a wrong password gets); Reset enables it again.
+func (s *Service) Disable(ctx context.Context, name, by string) error {
+	name = NormalName(name)
+	if !ValidName(name) {
+		return ErrUnknown
+	}
+	now := s.clock()
+	err := s.db.Write(ctx, func(ctx context.Context, tx *store.Tx) error {
+		if err := tx.DisableOperator(ctx, name, now); err != nil {
+			return err
+		}
+		if err := tx.DeleteOperatorSessions(ctx, name); err != nil {
+			return err
+		}
+		_, err := tx.Append(ctx, now, ledger.KindOperatorDisabled, Disabled{Operator: name, By: by})
+		return err
+	})
+	if errors.Is(err, store.ErrNotFound) {
+		return ErrUnknown
+	}
+	if err != nil {
+		return fmt.Errorf("operator: disable: %w", err)
+	}
+	return nil
 }
 
 // SetupLink is the link an operator opens to choose a password.
@@ -392,6 +469,8 @@ type Info struct {
 	Role    string
 	SetupAt time.Time // zero until the set-up link was used
 	TOTP    bool      // a second factor is enrolled
+	// Disabled: no login until a reset.
+	Disabled bool
 }
 
 // List returns every operator by name.
@@ -402,7 +481,7 @@ func (s *Service) List(ctx context.Context) ([]Info, error) {
 	}
 	out := make([]Info, len(ops))
 	for i, o := range ops {
-		out[i] = Info{Name: o.Name, Role: o.Role, SetupAt: o.SetupAt, TOTP: o.TOTPSecret != ""}
+		out[i] = Info{Name: o.Name, Role: o.Role, SetupAt: o.SetupAt, TOTP: o.TOTPSecret != "", Disabled: !o.DisabledAt.IsZero()}
 	}
 	return out, nil
 }

@@ -242,6 +242,11 @@ func (tx *Tx) DisableOperator(ctx context.Context, name string, at time.Time) er
 	if err := tx.writeChecked(ctx, "disable operator", exactlyOne, `UPDATE operators SET disabled_at = $1 WHERE name = $2`, micros(at), name); err != nil {
 		return err
 	}
+	return tx.VoidSetupTokens(ctx, name, at)
+}
+
+// VoidSetupTokens makes an operator's unused set-up links unusable.
+func (tx *Tx) VoidSetupTokens(ctx context.Context, name string, at time.Time) error {
 	return tx.write(ctx, "void setup tokens", `UPDATE operator_setup_tokens SET used_at = $1 WHERE operator = $2 AND used_at = 0`, micros(at), name)
 }
 
