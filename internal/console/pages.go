@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/notrain/notrain/internal/dashboard"
+	"github.com/notrain/notrain/internal/evidence"
 	"github.com/notrain/notrain/internal/ids"
 	"github.com/notrain/notrain/internal/operator"
 	"github.com/notrain/notrain/internal/report"
@@ -305,23 +306,44 @@ func refusalKey(err error) (string, int) {
 	return "", 0
 }
 
-// evidenceDownload hands an admin the signed evidence file.
+// evidencePage is the form "evidence for reference ___": any reference
+// the ledger names (a decided report, an objection, a withdrawal, a
+// consent), not only the open cases.
+func (c *Console) evidencePage(w http.ResponseWriter, r *http.Request) {
+	c.page(w, r, http.StatusOK, "evidence", "admin_title_evidence", &pageData{EvidenceOn: c.cfg.Evidence != nil})
+}
+
+// evidenceDownload hands an admin the signed evidence file of the
+// reference in the path (the case page's button) or in the form.
 func (c *Console) evidenceDownload(w http.ResponseWriter, r *http.Request) {
+	ref := r.PathValue("reference")
+	if ref == "" {
+		ref = strings.TrimSpace(r.PostForm.Get("reference"))
+	}
+	refuse := func(status int, key string) {
+		c.page(w, r, status, "evidence", "admin_title_evidence", &pageData{EvidenceOn: c.cfg.Evidence != nil, Name: ref,
+			Error: c.cfg.Catalog.T(c.lang(w, r), key)})
+	}
 	if c.cfg.Evidence == nil {
-		c.message(w, r, http.StatusServiceUnavailable, "admin_err_no_evidence")
+		refuse(http.StatusServiceUnavailable, "admin_err_no_evidence")
 		return
 	}
-	ref := r.PathValue("reference")
 	if !safeRef(ref) {
-		c.message(w, r, http.StatusNotFound, "admin_err_case_not_found")
+		ref = ""
+		refuse(http.StatusBadRequest, "admin_err_bad_reference")
 		return
 	}
 	b, err := c.cfg.Evidence.Export(r.Context(), ref, sessionOf(r).Operator)
-	if err != nil {
-		c.log.Error("console evidence", "reference", ref, "err", err)
-		c.message(w, r, http.StatusNotFound, "admin_err_case_not_found")
+	if errors.Is(err, evidence.ErrUnknownReference) {
+		refuse(http.StatusNotFound, "admin_err_unknown_reference")
 		return
 	}
+	if err != nil {
+		c.log.Error("console evidence", "reference", ref, "err", err)
+		c.message(w, r, http.StatusInternalServerError, "admin_err_internal")
+		return
+	}
+	c.log.Info("evidence exported", "operator", sessionOf(r).Operator, "reference", ref)
 	w.Header().Set("Content-Type", "application/json")
 	w.Header().Set("Content-Disposition", `attachment; filename="evidence-`+ref+`.json"`)
 	w.Write(b)
@@ -360,13 +382,17 @@ func (c *Console) renderOperators(w http.ResponseWriter, r *http.Request, status
 // names the admin who added.
 func (c *Console) addOperator(w http.ResponseWriter, r *http.Request) {
 	s := sessionOf(r)
-	name := strings.TrimSpace(r.PostForm.Get("name"))
-	tok, err := c.cfg.Operators.Add(r.Context(), name, r.PostForm.Get("role"), s.Operator)
 	lang := c.lang(w, r)
+	base, ok := c.linkBase(w, r)
+	if !ok {
+		return
+	}
+	name := operator.NormalName(r.PostForm.Get("name"))
+	tok, err := c.cfg.Operators.Add(r.Context(), name, r.PostForm.Get("role"), s.Operator)
 	switch {
 	case err == nil:
 		c.log.Info("operator added", "operator", name, "by", s.Operator)
-		c.renderOperators(w, r, http.StatusOK, &pageData{SetupLink: operator.SetupLink(c.cfg.BaseURL, tok), Name: name})
+		c.renderOperators(w, r, http.StatusOK, &pageData{SetupLink: operator.SetupLink(base, tok), Name: name})
 	case errors.Is(err, operator.ErrBadName):
 		c.renderOperators(w, r, http.StatusBadRequest, &pageData{Error: c.cfg.Catalog.T(lang, "admin_err_bad_name")})
 	case errors.Is(err, operator.ErrBadRole):
@@ -375,6 +401,62 @@ func (c *Console) addOperator(w http.ResponseWriter, r *http.Request) {
 		c.renderOperators(w, r, http.StatusConflict, &pageData{Error: c.cfg.Catalog.T(lang, "admin_err_exists")})
 	default:
 		c.log.Error("console add operator", "err", err)
+		c.message(w, r, http.StatusInternalServerError, "admin_err_internal")
+	}
+}
+
+// linkBase is the base of set-up links; when it names no reachable host
+// (the console listens on 0.0.0.0 without --admin-base-url) the operators
+// page says so and nothing is changed.
+func (c *Console) linkBase(w http.ResponseWriter, r *http.Request) (string, bool) {
+	base, err := operator.LinkBase(c.cfg.BaseURL)
+	if err != nil {
+		c.log.Warn("console: no set-up link possible", "base_url", c.cfg.BaseURL, "err", err)
+		c.renderOperators(w, r, http.StatusServiceUnavailable, &pageData{Error: c.cfg.Catalog.T(c.lang(w, r), "admin_err_link_host")})
+		return "", false
+	}
+	return base, true
+}
+
+// resetOperator is "operators reset" for an admin: sessions end, the
+// password is cleared, and a new set-up link is shown; the second factor
+// goes only when the box was ticked.
+func (c *Console) resetOperator(w http.ResponseWriter, r *http.Request) {
+	s := sessionOf(r)
+	lang := c.lang(w, r)
+	base, ok := c.linkBase(w, r)
+	if !ok {
+		return
+	}
+	name := operator.NormalName(r.PathValue("name"))
+	drop := r.PostForm.Get("drop_totp") == "on"
+	tok, err := c.cfg.Operators.Reset(r.Context(), name, drop, s.Operator)
+	switch {
+	case err == nil:
+		c.log.Info("operator reset", "operator", name, "by", s.Operator, "dropped_totp", drop)
+		c.renderOperators(w, r, http.StatusOK, &pageData{SetupLink: operator.SetupLink(base, tok), Name: name, Reset: true})
+	case errors.Is(err, operator.ErrUnknown):
+		c.renderOperators(w, r, http.StatusNotFound, &pageData{Error: c.cfg.Catalog.T(lang, "admin_err_unknown_operator")})
+	default:
+		c.log.Error("console reset operator", "err", err)
+		c.message(w, r, http.StatusInternalServerError, "admin_err_internal")
+	}
+}
+
+// disableOperator is "operators disable" for an admin.
+func (c *Console) disableOperator(w http.ResponseWriter, r *http.Request) {
+	s := sessionOf(r)
+	lang := c.lang(w, r)
+	name := operator.NormalName(r.PathValue("name"))
+	err := c.cfg.Operators.Disable(r.Context(), name, s.Operator)
+	switch {
+	case err == nil:
+		c.log.Info("operator disabled", "operator", name, "by", s.Operator)
+		c.renderOperators(w, r, http.StatusOK, &pageData{Notice: c.cfg.Catalog.T(lang, "admin_operator_disabled", "name", name)})
+	case errors.Is(err, operator.ErrUnknown):
+		c.renderOperators(w, r, http.StatusNotFound, &pageData{Error: c.cfg.Catalog.T(lang, "admin_err_unknown_operator")})
+	default:
+		c.log.Error("console disable operator", "err", err)
 		c.message(w, r, http.StatusInternalServerError, "admin_err_internal")
 	}
 }

@@ -15,7 +15,7 @@ import (
 // concrete fills a route's path parameters with sample values.
 func concrete(pattern string) (method, path string) {
 	method, path, _ = strings.Cut(pattern, " ")
-	path = strings.NewReplacer("{reference}", "R-OLDER", "{token}", "abc", "{$}", "").Replace(path)
+	path = strings.NewReplacer("{reference}", "R-OLDER", "{token}", "abc", "{name}", "rita", "{$}", "").Replace(path)
 	return method, path
 }
 
@@ -173,7 +173,7 @@ func TestReviewerCannotDoAdminThings(t *testing.T) {
 	// An admin can do both; the export names the admin.
 	a := e.client(t)
 	acsrf := a.login("otto", "")
-	resp, body := a.do("GET", "/admin/reviews/R-OLDER/evidence", nil, nil)
+	resp, body := a.do("POST", "/admin/reviews/R-OLDER/evidence", url.Values{"csrf": {acsrf}}, nil)
 	if resp.StatusCode != 200 || resp.Header.Get("Content-Disposition") != `attachment; filename="evidence-R-OLDER.json"` || body != `{"reference":"R-OLDER"}` {
 		t.Fatalf("admin evidence: %d %q %s", resp.StatusCode, resp.Header.Get("Content-Disposition"), body)
 	}

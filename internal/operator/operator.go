@@ -8,6 +8,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"net"
+	"net/url"
 	"runtime"
 	"strings"
 	"time"
@@ -241,6 +243,25 @@ func (s *Service) Disable(ctx context.Context, name, by string) error {
 		return fmt.Errorf("operator: disable: %w", err)
 	}
 	return nil
+}
+
+// ErrLinkHost refuses a link base whose host only means "every interface"
+// to a listener: a link to it leads nowhere.
+var ErrLinkHost = errors.New("operator: a link cannot point at an unspecified host (0.0.0.0 or ::), which only tells a listener to use every interface; give the console's real address (serve --admin-base-url, operators --base-url)")
+
+// LinkBase checks the base URL links are made from: http or https, with a
+// host that a browser can reach (not 0.0.0.0 or ::). It returns it without
+// a trailing slash.
+func LinkBase(raw string) (string, error) {
+	u, err := url.Parse(raw)
+	if err != nil || u.Host == "" || (u.Scheme != "http" && u.Scheme != "https") || u.User != nil || u.RawQuery != "" || u.Fragment != "" {
+		return "", fmt.Errorf("operator: %q is not an http(s) URL", raw)
+	}
+	host := u.Hostname()
+	if ip := net.ParseIP(host); host == "" || ip != nil && ip.IsUnspecified() {
+		return "", ErrLinkHost
+	}
+	return strings.TrimSuffix(raw, "/"), nil
 }
 
 // SetupLink is the link an operator opens to choose a password.
