@@ -173,4 +173,3 @@ func withOperators(ctx context.Context, s storeFlags, env Env, fn func(*operator
 	}
 	return fn(operator.New(db, keys, env.Now))
 }
-
