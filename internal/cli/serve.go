@@ -262,6 +262,9 @@ func (c *serveConfig) run(ctx context.Context, log *slog.Logger, env Env) error 
 	if err != nil {
 		return err
 	}
+	if _, err := operator.LinkBase(c.consoleURL()); err != nil {
+		log.Warn("the console cannot make set-up links: set --admin-base-url to the address it is reached at", "err", err)
+	}
 	var adminOnMain http.Handler
 	if c.adminAddr == "" {
 		adminOnMain = con.Handler()

@@ -4,6 +4,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"net"
+	"net/url"
 	"strings"
 	"sync"
 	"testing"
@@ -200,4 +202,42 @@ func TestDisableAndReset(t *testing.T) {
 			t.Fatalf("reset entry: %s %v", body, err)
 		}
 	})
+}
+
+// LinkBase accepts only http(s) URLs with a host a browser can reach, and
+// what it accepts makes a set-up link on that host.
+func FuzzLinkBase(f *testing.F) {
+	for _, s := range []string{"http://127.0.0.1:9000", "https://console.example/", "http://0.0.0.0:9000", "http://[::]:9000",
+		"http://[::0]:1", "http://:9000", "ftp://x", "http://user@x", "http://x/?q", "", "http://0:9000", "http://[0:0::]:9"} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, s string) {
+		base, err := operator.LinkBase(s)
+		if err != nil {
+			return
+		}
+		u, perr := url.Parse(operator.SetupLink(base, "tok"))
+		if perr != nil || u.Hostname() == "" || (u.Scheme != "http" && u.Scheme != "https") || strings.HasSuffix(base, "/") {
+			t.Fatalf("%q accepted as %q: %v", s, base, perr)
+		}
+		if ip := net.ParseIP(u.Hostname()); ip != nil && ip.IsUnspecified() {
+			t.Fatalf("%q accepted with an unspecified host", s)
+		}
+	})
+}
+
+func TestLinkBaseRefusesUnspecifiedHosts(t *testing.T) {
+	for _, s := range []string{"http://0.0.0.0:9000", "http://[::]:9000", "https://[::0]/", "http://:9000"} {
+		if _, err := operator.LinkBase(s); err == nil {
+			t.Errorf("%q accepted", s)
+		}
+	}
+	for _, s := range []string{"http://0.0.0.0:9000", "http://[::]:9000"} {
+		if _, err := operator.LinkBase(s); !errors.Is(err, operator.ErrLinkHost) {
+			t.Errorf("%q: %v, want ErrLinkHost", s, err)
+		}
+	}
+	if b, err := operator.LinkBase("https://console.example/"); err != nil || b != "https://console.example" {
+		t.Errorf("good base: %q %v", b, err)
+	}
 }

@@ -258,7 +258,7 @@ func LinkBase(raw string) (string, error) {
 		return "", fmt.Errorf("operator: %q is not an http(s) URL", raw)
 	}
 	host := u.Hostname()
-	if ip := net.ParseIP(host); host == "" || ip != nil && ip.IsUnspecified() {
+	if ip := net.ParseIP(host); host == "" || host == "0" || ip != nil && ip.IsUnspecified() {
 		return "", ErrLinkHost
 	}
 	return strings.TrimSuffix(raw, "/"), nil
