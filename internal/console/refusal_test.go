@@ -44,6 +44,9 @@ func newRealEnv(t *testing.T, dsn string) *realEnv {
 	e.con = con
 	e.srv = httptest.NewServer(con.Handler())
 	t.Cleanup(e.srv.Close)
+	if dsn == "" {
+		dsn = f.Path
+	}
 	return &realEnv{env: e, rep: report.New(f.Svc, f.DB, f.Keys, pats), dsn: dsn}
 }
 
