@@ -43,7 +43,10 @@ Usage:
   notrain manifest verify    MANIFEST [--db … | --log URL] [--key KEY] [--data DIR]
   notrain models register    --name NAME --snapshot ID… [--trained-at RFC3339] [--db …]
   notrain tokens create      --scope models|reviews [--name N] [--db …]
+  notrain tokens revoke      NAME|PREFIX [--db …]
   notrain operators add      NAME --role reviewer|admin [--base-url URL] [--db …]
+  notrain operators reset    NAME [--drop-totp] [--base-url URL] [--db …]
+  notrain operators disable  NAME [--db …]
   notrain receipt verify     FILE [--key KEY | --log URL]
   notrain evidence           REFERENCE [--db …] [--out FILE] [--operator NAME]
   notrain version
@@ -94,8 +97,14 @@ func Run(ctx context.Context, args []string, env Env) int {
 		err = modelsRegister(ctx, args[2:], env)
 	case cmd == "operators add":
 		err = operatorsAdd(ctx, args[2:], env)
+	case cmd == "operators reset":
+		err = operatorsReset(ctx, args[2:], env)
+	case cmd == "operators disable":
+		err = operatorsDisable(ctx, args[2:], env)
 	case cmd == "tokens create":
 		err = tokensCreate(ctx, args[2:], env)
+	case cmd == "tokens revoke":
+		err = tokensRevoke(ctx, args[2:], env)
 	case cmd == "policy check":
 		err = policyCheck(ctx, args[2:], env)
 	case cmd == "snapshot export":

@@ -64,6 +64,7 @@ type serveConfig struct {
 	delayNotice    time.Duration
 	itemURLs       string
 	adminAddr      string
+	adminBaseURL   string
 }
 
 func serve(ctx context.Context, args []string, env Env) error {
@@ -106,6 +107,7 @@ func (c *serveConfig) register(f *flags) {
 	f.DurationVar(&c.saveTimeout, "save-timeout", objection.DefaultSaveTimeout, "a code request the store cannot save within this is answered 503 (not saved, try again) instead of waiting; 0 = wait without bound")
 	f.DurationVar(&c.delayNotice, "mail-delay-notice", backlog.DefaultThreshold, `once the oldest waiting code mail is older than this, pages say "many people are objecting right now: your request is saved, the code will come"; 0 = never`)
 	f.StringVar(&c.adminAddr, "admin-addr", "", "serve the operator console (/admin, /api/v1/admin) only on this address instead of on --addr, so it need not face the internet")
+	f.StringVar(&c.adminBaseURL, "admin-base-url", "", "the console's public URL, for set-up links made in it (default: http://ADMIN-ADDR, else --base-url); needed when --admin-addr listens on 0.0.0.0 or ::")
 	f.StringVar(&c.policy, "policy", "", "policy file, the one filter uses (default: the built-in policy); confirmations promise only what it does")
 	f.StringVar(&c.itemURLs, "item-urls", "", `how the platform's item URLs map to item ids, for reports ("content that shows me"): one line per URL form, "PREFIX URL-with-{id}", e.g. "fb https://www.facebook.example/photo/{id}" (default: item ids only)`)
 }
@@ -140,6 +142,13 @@ func (c *serveConfig) run(ctx context.Context, log *slog.Logger, env Env) error 
 		if _, _, err := net.SplitHostPort(c.adminAddr); err != nil {
 			return usageError{fmt.Sprintf("--admin-addr %q: %v (use host:port)", c.adminAddr, err)}
 		}
+	}
+	if c.adminBaseURL != "" {
+		b, err := operator.LinkBase(c.adminBaseURL)
+		if err != nil {
+			return usageError{fmt.Sprintf("--admin-base-url: %v", err)}
+		}
+		c.adminBaseURL = b
 	}
 	trusted, err := parsePrefixes(c.trustedProxies)
 	if err != nil {
@@ -247,11 +256,14 @@ func (c *serveConfig) run(ctx context.Context, log *slog.Logger, env Env) error 
 	evidence := evidencepkg.New(db, keys, logKey, env.Now)
 	con, err := console.New(console.Config{
 		DB: db, Keys: keys, Catalog: cat, Operators: operator.New(db, keys, env.Now),
-		Queue: reviewQueue, Evidence: evidence, BaseURL: c.consoleURL(), PublicHTTPS: base.Scheme == "https",
+		Queue: reviewQueue, Evidence: evidence, BaseURL: c.consoleURL(), PublicHTTPS: base.Scheme == "https" || strings.HasPrefix(c.adminBaseURL, "https:"),
 		ClientAddr: web.ClientAddrFunc(trusted), Now: env.Now, Log: log, ItemURL: itemURLs.URL,
 	})
 	if err != nil {
 		return err
+	}
+	if _, err := operator.LinkBase(c.consoleURL()); err != nil {
+		log.Warn("the console cannot make set-up links: set --admin-base-url to the address it is reached at", "err", err)
 	}
 	var adminOnMain http.Handler
 	if c.adminAddr == "" {
@@ -382,9 +394,14 @@ func (c *serveConfig) banner(env Env, addr string, dev bool, mailDesc, metricsUR
 	fmt.Fprintln(w, "")
 }
 
-// consoleURL is where set-up links made in the console point: the
-// console's own address when it has one, else the portal's base URL.
+// consoleURL is where set-up links made in the console point:
+// --admin-base-url, else the console's own address when it has one, else
+// the portal's base URL. The console refuses to make a link to an
+// unspecified host (0.0.0.0, ::) and says to set --admin-base-url.
 func (c *serveConfig) consoleURL() string {
+	if c.adminBaseURL != "" {
+		return c.adminBaseURL
+	}
 	if c.adminAddr != "" {
 		return "http://" + c.adminAddr
 	}

@@ -39,6 +39,7 @@ func tokensCreate(ctx context.Context, args []string, env Env) error {
 	if err != nil {
 		return err
 	}
+	fmt.Fprintf(env.Stderr, "token %s… (scope %s) created; revoke it with: notrain tokens revoke %s\n", tokens.ShownPrefix(tok), sc, tokens.ShownPrefix(tok))
 	fmt.Fprintln(env.Stdout, tok)
 	return nil
 }

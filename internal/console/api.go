@@ -9,7 +9,9 @@ import (
 	"net/http"
 	"slices"
 	"strings"
+	"unicode/utf8"
 
+	"github.com/notrain/notrain/internal/report"
 	"github.com/notrain/notrain/internal/review"
 	"github.com/notrain/notrain/internal/strictjson"
 )
@@ -72,9 +74,11 @@ func (c *Console) apiDecide(w http.ResponseWriter, r *http.Request) {
 		c.apiError(w, r, http.StatusBadRequest, "note_required")
 	case errors.Is(err, review.ErrNoteInvalid):
 		c.apiError(w, r, http.StatusBadRequest, "note_invalid")
+	case errors.Is(err, review.ErrNoOperator):
+		c.apiError(w, r, http.StatusBadRequest, "no_operator")
 	case errors.Is(err, review.ErrDecided):
 		c.apiError(w, r, http.StatusConflict, "already_decided")
-	case errors.Is(err, review.ErrNotDecidable):
+	case errors.Is(err, report.ErrObjectionDecision):
 		c.apiError(w, r, http.StatusConflict, "not_decidable")
 	case err != nil:
 		c.apiFail(w, r, err)
@@ -96,8 +100,8 @@ func validDecision(req decisionRequest) error {
 	default:
 		return errors.New("invalid_decision")
 	}
-	if len(req.Note) > 4000 {
-		return errors.New("invalid_request")
+	if utf8.RuneCountInString(strings.TrimSpace(req.Note)) > review.MaxNote {
+		return errors.New("note_invalid")
 	}
 	return nil
 }

@@ -8,8 +8,10 @@ import (
 	"time"
 
 	"github.com/notrain/notrain/internal/dashboard"
+	"github.com/notrain/notrain/internal/evidence"
 	"github.com/notrain/notrain/internal/ids"
 	"github.com/notrain/notrain/internal/operator"
+	"github.com/notrain/notrain/internal/report"
 	"github.com/notrain/notrain/internal/review"
 )
 
@@ -195,10 +197,15 @@ func (c *Console) view(cs review.Case) caseView {
 }
 
 func (c *Console) reviewsPage(w http.ResponseWriter, r *http.Request) {
-	d := &pageData{QueueOn: c.cfg.Queue != nil, EvidenceOn: c.cfg.Evidence != nil}
+	d := &pageData{}
 	if ref := r.URL.Query().Get("decided"); ref != "" && len(ref) < 64 {
 		d.Notice = c.cfg.Catalog.T(c.lang(w, r), "admin_decided", "reference", ref)
 	}
+	c.renderReviews(w, r, http.StatusOK, d)
+}
+
+func (c *Console) renderReviews(w http.ResponseWriter, r *http.Request, status int, d *pageData) {
+	d.QueueOn, d.EvidenceOn = c.cfg.Queue != nil, c.cfg.Evidence != nil
 	if c.cfg.Queue != nil {
 		cases, err := c.cfg.Queue.Open(r.Context())
 		if err != nil {
@@ -210,7 +217,7 @@ func (c *Console) reviewsPage(w http.ResponseWriter, r *http.Request) {
 			d.Cases = append(d.Cases, c.view(cs))
 		}
 	}
-	c.page(w, r, http.StatusOK, "reviews", "admin_title_reviews", d)
+	c.page(w, r, status, "reviews", "admin_title_reviews", d)
 }
 
 // findCase looks a reference up among the open cases.
@@ -259,51 +266,84 @@ func (c *Console) decidePage(w http.ResponseWriter, r *http.Request) {
 		http.Redirect(w, r, "/admin/reviews?decided="+ref, http.StatusSeeOther)
 		return
 	}
-	key, status := "", http.StatusBadRequest
-	switch {
-	case errors.Is(err, review.ErrNotFound):
-		key, status = "admin_err_case_not_found", http.StatusNotFound
-	case errors.Is(err, review.ErrBadDecision):
-		key = "admin_err_bad_decision"
-	case errors.Is(err, review.ErrNoteRequired):
-		key = "admin_err_note_required"
-	case errors.Is(err, review.ErrNoteInvalid):
-		key = "admin_err_note_invalid"
-	case errors.Is(err, review.ErrDecided):
-		key, status = "admin_err_case_decided", http.StatusConflict
-	case errors.Is(err, review.ErrNotDecidable):
-		key, status = "admin_err_not_decidable", http.StatusConflict
-	default:
+	key, status := refusalKey(err)
+	if key == "" {
 		c.log.Error("console decide", "err", err)
 		c.message(w, r, http.StatusInternalServerError, "admin_err_internal")
 		return
 	}
+	lang := c.lang(w, r)
 	cs, ferr := c.findCase(r, ref)
 	if ferr != nil {
-		c.message(w, r, status, key)
+		// The case is no longer open (decided meanwhile, or never was):
+		// the queue, with the refusal on it.
+		c.renderReviews(w, r, status, &pageData{Error: c.cfg.Catalog.T(lang, key)})
 		return
 	}
 	c.page(w, r, status, "case", "admin_title_case", &pageData{Case: c.view(cs), QueueOn: true, EvidenceOn: c.cfg.Evidence != nil,
-		Error: c.cfg.Catalog.T(c.lang(w, r), key)})
+		Error: c.cfg.Catalog.T(lang, key)})
 }
 
-// evidenceDownload hands an admin the signed evidence file.
+// refusalKey maps a refusal of the queue to its page message and status;
+// "" for an error that is not a refusal.
+func refusalKey(err error) (string, int) {
+	switch {
+	case errors.Is(err, review.ErrNotFound):
+		return "admin_err_case_not_found", http.StatusNotFound
+	case errors.Is(err, review.ErrBadDecision):
+		return "admin_err_bad_decision", http.StatusBadRequest
+	case errors.Is(err, review.ErrNoteRequired):
+		return "admin_err_note_required", http.StatusBadRequest
+	case errors.Is(err, review.ErrNoteInvalid):
+		return "admin_err_note_invalid", http.StatusBadRequest
+	case errors.Is(err, review.ErrNoOperator):
+		return "admin_err_no_operator", http.StatusBadRequest
+	case errors.Is(err, review.ErrDecided):
+		return "admin_err_already_decided", http.StatusConflict
+	case errors.Is(err, report.ErrObjectionDecision):
+		return "admin_err_not_decidable", http.StatusConflict
+	}
+	return "", 0
+}
+
+// evidencePage is the form "evidence for reference ___": any reference
+// the ledger names (a decided report, an objection, a withdrawal, a
+// consent), not only the open cases.
+func (c *Console) evidencePage(w http.ResponseWriter, r *http.Request) {
+	c.page(w, r, http.StatusOK, "evidence", "admin_title_evidence", &pageData{EvidenceOn: c.cfg.Evidence != nil})
+}
+
+// evidenceDownload hands an admin the signed evidence file of the
+// reference in the path (the case page's button) or in the form.
 func (c *Console) evidenceDownload(w http.ResponseWriter, r *http.Request) {
+	ref := r.PathValue("reference")
+	if ref == "" {
+		ref = strings.TrimSpace(r.PostForm.Get("reference"))
+	}
+	refuse := func(status int, key string) {
+		c.page(w, r, status, "evidence", "admin_title_evidence", &pageData{EvidenceOn: c.cfg.Evidence != nil, Name: ref,
+			Error: c.cfg.Catalog.T(c.lang(w, r), key)})
+	}
 	if c.cfg.Evidence == nil {
-		c.message(w, r, http.StatusServiceUnavailable, "admin_err_no_evidence")
+		refuse(http.StatusServiceUnavailable, "admin_err_no_evidence")
 		return
 	}
-	ref := r.PathValue("reference")
 	if !safeRef(ref) {
-		c.message(w, r, http.StatusNotFound, "admin_err_case_not_found")
+		ref = ""
+		refuse(http.StatusBadRequest, "admin_err_bad_reference")
 		return
 	}
 	b, err := c.cfg.Evidence.Export(r.Context(), ref, sessionOf(r).Operator)
-	if err != nil {
-		c.log.Error("console evidence", "reference", ref, "err", err)
-		c.message(w, r, http.StatusNotFound, "admin_err_case_not_found")
+	if errors.Is(err, evidence.ErrUnknownReference) {
+		refuse(http.StatusNotFound, "admin_err_unknown_reference")
 		return
 	}
+	if err != nil {
+		c.log.Error("console evidence", "reference", ref, "err", err)
+		c.message(w, r, http.StatusInternalServerError, "admin_err_internal")
+		return
+	}
+	c.log.Info("evidence exported", "operator", sessionOf(r).Operator, "reference", ref)
 	w.Header().Set("Content-Type", "application/json")
 	w.Header().Set("Content-Disposition", `attachment; filename="evidence-`+ref+`.json"`)
 	w.Write(b)
@@ -342,13 +382,17 @@ func (c *Console) renderOperators(w http.ResponseWriter, r *http.Request, status
 // names the admin who added.
 func (c *Console) addOperator(w http.ResponseWriter, r *http.Request) {
 	s := sessionOf(r)
-	name := strings.TrimSpace(r.PostForm.Get("name"))
-	tok, err := c.cfg.Operators.Add(r.Context(), name, r.PostForm.Get("role"), s.Operator)
 	lang := c.lang(w, r)
+	base, ok := c.linkBase(w, r)
+	if !ok {
+		return
+	}
+	name := operator.NormalName(r.PostForm.Get("name"))
+	tok, err := c.cfg.Operators.Add(r.Context(), name, r.PostForm.Get("role"), s.Operator)
 	switch {
 	case err == nil:
 		c.log.Info("operator added", "operator", name, "by", s.Operator)
-		c.renderOperators(w, r, http.StatusOK, &pageData{SetupLink: operator.SetupLink(c.cfg.BaseURL, tok), Name: name})
+		c.renderOperators(w, r, http.StatusOK, &pageData{SetupLink: operator.SetupLink(base, tok), Name: name})
 	case errors.Is(err, operator.ErrBadName):
 		c.renderOperators(w, r, http.StatusBadRequest, &pageData{Error: c.cfg.Catalog.T(lang, "admin_err_bad_name")})
 	case errors.Is(err, operator.ErrBadRole):
@@ -357,6 +401,62 @@ func (c *Console) addOperator(w http.ResponseWriter, r *http.Request) {
 		c.renderOperators(w, r, http.StatusConflict, &pageData{Error: c.cfg.Catalog.T(lang, "admin_err_exists")})
 	default:
 		c.log.Error("console add operator", "err", err)
+		c.message(w, r, http.StatusInternalServerError, "admin_err_internal")
+	}
+}
+
+// linkBase is the base of set-up links; when it names no reachable host
+// (the console listens on 0.0.0.0 without --admin-base-url) the operators
+// page says so and nothing is changed.
+func (c *Console) linkBase(w http.ResponseWriter, r *http.Request) (string, bool) {
+	base, err := operator.LinkBase(c.cfg.BaseURL)
+	if err != nil {
+		c.log.Warn("console: no set-up link possible", "base_url", c.cfg.BaseURL, "err", err)
+		c.renderOperators(w, r, http.StatusServiceUnavailable, &pageData{Error: c.cfg.Catalog.T(c.lang(w, r), "admin_err_link_host")})
+		return "", false
+	}
+	return base, true
+}
+
+// resetOperator is "operators reset" for an admin: sessions end, the
+// password is cleared, and a new set-up link is shown; the second factor
+// goes only when the box was ticked.
+func (c *Console) resetOperator(w http.ResponseWriter, r *http.Request) {
+	s := sessionOf(r)
+	lang := c.lang(w, r)
+	base, ok := c.linkBase(w, r)
+	if !ok {
+		return
+	}
+	name := operator.NormalName(r.PathValue("name"))
+	drop := r.PostForm.Get("drop_totp") == "on"
+	tok, err := c.cfg.Operators.Reset(r.Context(), name, drop, s.Operator)
+	switch {
+	case err == nil:
+		c.log.Info("operator reset", "operator", name, "by", s.Operator, "dropped_totp", drop)
+		c.renderOperators(w, r, http.StatusOK, &pageData{SetupLink: operator.SetupLink(base, tok), Name: name, Reset: true})
+	case errors.Is(err, operator.ErrUnknown):
+		c.renderOperators(w, r, http.StatusNotFound, &pageData{Error: c.cfg.Catalog.T(lang, "admin_err_unknown_operator")})
+	default:
+		c.log.Error("console reset operator", "err", err)
+		c.message(w, r, http.StatusInternalServerError, "admin_err_internal")
+	}
+}
+
+// disableOperator is "operators disable" for an admin.
+func (c *Console) disableOperator(w http.ResponseWriter, r *http.Request) {
+	s := sessionOf(r)
+	lang := c.lang(w, r)
+	name := operator.NormalName(r.PathValue("name"))
+	err := c.cfg.Operators.Disable(r.Context(), name, s.Operator)
+	switch {
+	case err == nil:
+		c.log.Info("operator disabled", "operator", name, "by", s.Operator)
+		c.renderOperators(w, r, http.StatusOK, &pageData{Notice: c.cfg.Catalog.T(lang, "admin_operator_disabled", "name", name)})
+	case errors.Is(err, operator.ErrUnknown):
+		c.renderOperators(w, r, http.StatusNotFound, &pageData{Error: c.cfg.Catalog.T(lang, "admin_err_unknown_operator")})
+	default:
+		c.log.Error("console disable operator", "err", err)
 		c.message(w, r, http.StatusInternalServerError, "admin_err_internal")
 	}
 }

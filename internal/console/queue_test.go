@@ -162,14 +162,14 @@ func TestNotConfigured(t *testing.T) {
 	e.srv.Config.Handler = con.Handler()
 	e.operator(t, "otto", operator.RoleAdmin, false)
 	c := e.client(t)
-	c.login("otto", "")
+	csrf := c.login("otto", "")
 	if _, body := c.do("GET", "/admin/reviews", nil, nil); !strings.Contains(body, "not configured") {
 		t.Error("queue page does not say the queue is not configured")
 	}
 	if resp, body := c.do("GET", "/admin", nil, nil); resp.StatusCode != 200 || !strings.Contains(body, "<svg") {
 		t.Errorf("dashboard without a queue: %d", resp.StatusCode)
 	}
-	if resp, _ := c.do("GET", "/admin/reviews/"+e.older+"/evidence", nil, nil); resp.StatusCode != http.StatusServiceUnavailable {
+	if resp, _ := c.do("POST", "/admin/reviews/"+e.older+"/evidence", url.Values{"csrf": {csrf}}, nil); resp.StatusCode != http.StatusServiceUnavailable {
 		t.Errorf("evidence without exporter: %d", resp.StatusCode)
 	}
 	tok := e.token(t, tokens.ScopeReviews, "bot")

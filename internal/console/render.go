@@ -21,7 +21,7 @@ var assets embed.FS
 
 // pageNames lists every page; each is parsed with the layout.
 func pageNames() []string {
-	return []string{"login", "setup", "dashboard", "reviews", "case", "operators", "message"}
+	return []string{"login", "setup", "dashboard", "reviews", "case", "operators", "evidence", "message"}
 }
 
 // goKeys are the translation keys the Go code names (titles, messages).
@@ -33,6 +33,9 @@ func goKeys() []string {
 		"admin_err_login_failed", "admin_err_locked", "admin_err_setup_link", "admin_err_password", "admin_err_mismatch",
 		"admin_err_totp", "admin_err_bad_name", "admin_err_exists", "admin_err_bad_role", "admin_err_no_queue",
 		"admin_err_no_evidence", "admin_err_case_not_found", "admin_err_bad_decision", "admin_err_note_required",
+		"admin_err_note_invalid", "admin_err_no_operator", "admin_err_already_decided", "admin_err_not_decidable",
+		"admin_title_evidence", "admin_err_bad_reference", "admin_err_unknown_reference", "admin_err_link_host", "admin_err_unknown_operator",
+		"admin_operator_disabled",
 		"admin_setup_done", "admin_decided",
 		"admin_col_day", "admin_col_count", "admin_chart_reviews_age", "admin_col_age", "admin_chart_snapshot", "admin_col_reason", "admin_col_share",
 	}
@@ -46,7 +49,8 @@ func goKeys() []string {
 // message key admin_api_CODE.
 func apiCodes() []string {
 	return []string{"unauthorized", "forbidden", "not_found", "invalid_json", "invalid_request", "body_too_large",
-		"unsupported_media_type", "invalid_decision", "note_required", "not_configured", "internal", "cross_origin"}
+		"unsupported_media_type", "invalid_decision", "note_required", "not_configured", "internal", "cross_origin",
+		"note_invalid", "no_operator", "already_decided", "not_decidable"}
 }
 
 type renderer struct {
@@ -147,6 +151,7 @@ type pageData struct {
 	Case       caseView
 	Operators  []operator.Info
 	SetupLink  string
+	Reset      bool // the set-up link is a reset's
 	Report     dashboard.Report
 	Charts     []chart
 	Now        time.Time

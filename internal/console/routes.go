@@ -46,9 +46,15 @@ func (c *Console) routeList() []route {
 		{"GET /admin/reviews/{reference}", reviewer, c.casePage},
 		{"POST /admin/reviews/{reference}/decision", reviewer, c.decidePage},
 
-		{"GET /admin/reviews/{reference}/evidence", admin, c.evidenceDownload},
+		// The export writes a ledger entry, so it is a POST with the form
+		// token, never a GET a link or a prefetch could set off.
+		{"POST /admin/reviews/{reference}/evidence", admin, c.evidenceDownload},
+		{"GET /admin/evidence", admin, c.evidencePage},
+		{"POST /admin/evidence", admin, c.evidenceDownload},
 		{"GET /admin/operators", admin, c.operatorsPage},
 		{"POST /admin/operators", admin, c.addOperator},
+		{"POST /admin/operators/{name}/reset", admin, c.resetOperator},
+		{"POST /admin/operators/{name}/disable", admin, c.disableOperator},
 
 		{"GET /api/v1/admin/reviews", machine, c.apiReviews},
 		{"POST /api/v1/admin/reviews/{reference}/decision", machine, c.apiDecide},

@@ -15,7 +15,7 @@ import (
 // concrete fills a route's path parameters with sample values.
 func concrete(pattern, ref string) (method, path string) {
 	method, path, _ = strings.Cut(pattern, " ")
-	path = strings.NewReplacer("{reference}", ref, "{token}", "abc", "{$}", "").Replace(path)
+	path = strings.NewReplacer("{reference}", ref, "{token}", "abc", "{name}", "rita", "{$}", "").Replace(path)
 	return method, path
 }
 
@@ -173,7 +173,7 @@ func TestReviewerCannotDoAdminThings(t *testing.T) {
 	// An admin can do both; the export names the admin.
 	a := e.client(t)
 	acsrf := a.login("otto", "")
-	resp, body := a.do("GET", "/admin/reviews/"+e.older+"/evidence", nil, nil)
+	resp, body := a.do("POST", "/admin/reviews/"+e.older+"/evidence", url.Values{"csrf": {acsrf}}, nil)
 	if resp.StatusCode != 200 || resp.Header.Get("Content-Disposition") != `attachment; filename="evidence-`+e.older+`.json"` || body != `{"reference":"`+e.older+`"}` {
 		t.Fatalf("admin evidence: %d %q %s", resp.StatusCode, resp.Header.Get("Content-Disposition"), body)
 	}

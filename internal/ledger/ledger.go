@@ -62,6 +62,8 @@ const (
 	// The operator console: operators, and their actions that are not
 	// decisions (those name the operator in their own entry).
 	KindOperatorAdded    = "operator.added"
+	KindOperatorReset    = "operator.reset"    // sessions ended, password cleared, a new set-up link
+	KindOperatorDisabled = "operator.disabled" // sessions ended, no login any more
 	KindEvidenceExported = "evidence.exported"
 )
 

@@ -8,6 +8,9 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"net"
+	"net/url"
+	"runtime"
 	"strings"
 	"time"
 	"unicode"
@@ -58,6 +61,7 @@ var (
 	ErrLoginFailed = errors.New("operator: name, password or code not right")
 	ErrLocked      = errors.New("operator: too many failed logins; try again later")
 	ErrNoSession   = errors.New("operator: no valid session")
+	ErrUnknown     = errors.New("operator: no operator with this name")
 )
 
 // ParseRole accepts exactly a role.
@@ -82,11 +86,18 @@ func ValidName(s string) bool {
 	return true
 }
 
+// NormalName is the form a name is stored and looked up in: names are
+// case-insensitive, so "Rita" and "rita" are one operator.
+func NormalName(s string) string { return strings.ToLower(strings.TrimSpace(s)) }
+
 // Service manages operators and their sessions.
 type Service struct {
 	db   *store.DB
 	keys *secret.Keys
 	now  func() time.Time
+	// hashSlots bounds the argon2id hashes running at once: each takes
+	// argonMemory, so a burst of logins must not allocate without bound.
+	hashSlots chan struct{}
 }
 
 // New makes a Service; now is the clock (time.Now when nil).
@@ -94,7 +105,28 @@ func New(db *store.DB, keys *secret.Keys, now func() time.Time) *Service {
 	if now == nil {
 		now = time.Now
 	}
-	return &Service{db: db, keys: keys, now: now}
+	return &Service{db: db, keys: keys, now: now, hashSlots: make(chan struct{}, runtime.NumCPU())}
+}
+
+// tryHashSlot takes a hash slot if one is free; release gives it back.
+func (s *Service) tryHashSlot() (release func(), ok bool) {
+	select {
+	case s.hashSlots <- struct{}{}:
+		return func() { <-s.hashSlots }, true
+	default:
+		return nil, false
+	}
+}
+
+// hashSlot waits for a hash slot (set-up needs a valid link, so it waits
+// rather than being refused).
+func (s *Service) hashSlot(ctx context.Context) (func(), error) {
+	select {
+	case s.hashSlots <- struct{}{}:
+		return func() { <-s.hashSlots }, nil
+	case <-ctx.Done():
+		return nil, ctx.Err()
+	}
 }
 
 func (s *Service) clock() time.Time { return s.now().UTC() }
@@ -109,6 +141,7 @@ type Added struct {
 // Add creates an operator without a password and returns the token of its
 // one-time set-up link (valid SetupTTL). The ledger records who added whom.
 func (s *Service) Add(ctx context.Context, name, role, by string) (string, error) {
+	name = NormalName(name)
 	if !ValidName(name) {
 		return "", ErrBadName
 	}
@@ -134,6 +167,101 @@ func (s *Service) Add(ctx context.Context, name, role, by string) (string, error
 		return "", fmt.Errorf("operator: add: %w", err)
 	}
 	return tok, nil
+}
+
+// ResetDone is the ledger body of operator.reset.
+type ResetDone struct {
+	Operator    string `json:"operator"`
+	DroppedTOTP bool   `json:"dropped_totp"`
+	By          string `json:"by"` // "cli" or an admin's name
+}
+
+// Disabled is the ledger body of operator.disabled.
+type Disabled struct {
+	Operator string `json:"operator"`
+	By       string `json:"by"`
+}
+
+// Reset recovers an operator's access: every session ends, the password is
+// cleared (the old one no longer logs in), the second factor goes too when
+// dropTOTP, a disabled operator is enabled again, earlier set-up links stop
+// working, and the token of a new one-time set-up link is returned.
+func (s *Service) Reset(ctx context.Context, name string, dropTOTP bool, by string) (string, error) {
+	name = NormalName(name)
+	if !ValidName(name) {
+		return "", ErrUnknown
+	}
+	now := s.clock()
+	tok := ids.Random(32)
+	err := s.db.Write(ctx, func(ctx context.Context, tx *store.Tx) error {
+		if err := tx.ResetOperator(ctx, name, dropTOTP); err != nil {
+			return err
+		}
+		if err := tx.VoidSetupTokens(ctx, name, now); err != nil {
+			return err
+		}
+		if err := tx.DeleteOperatorSessions(ctx, name); err != nil {
+			return err
+		}
+		if err := tx.InsertSetupToken(ctx, s.keys.TokenHash(kindSetup, tok), name, now, now.Add(SetupTTL)); err != nil {
+			return err
+		}
+		_, err := tx.Append(ctx, now, ledger.KindOperatorReset, ResetDone{Operator: name, DroppedTOTP: dropTOTP, By: by})
+		return err
+	})
+	if errors.Is(err, store.ErrNotFound) {
+		return "", ErrUnknown
+	}
+	if err != nil {
+		return "", fmt.Errorf("operator: reset: %w", err)
+	}
+	return tok, nil
+}
+
+// Disable ends an operator's sessions and refuses its logins from now on
+// (with the answer a wrong password gets); Reset enables it again.
+func (s *Service) Disable(ctx context.Context, name, by string) error {
+	name = NormalName(name)
+	if !ValidName(name) {
+		return ErrUnknown
+	}
+	now := s.clock()
+	err := s.db.Write(ctx, func(ctx context.Context, tx *store.Tx) error {
+		if err := tx.DisableOperator(ctx, name, now); err != nil {
+			return err
+		}
+		if err := tx.DeleteOperatorSessions(ctx, name); err != nil {
+			return err
+		}
+		_, err := tx.Append(ctx, now, ledger.KindOperatorDisabled, Disabled{Operator: name, By: by})
+		return err
+	})
+	if errors.Is(err, store.ErrNotFound) {
+		return ErrUnknown
+	}
+	if err != nil {
+		return fmt.Errorf("operator: disable: %w", err)
+	}
+	return nil
+}
+
+// ErrLinkHost refuses a link base whose host only means "every interface"
+// to a listener: a link to it leads nowhere.
+var ErrLinkHost = errors.New("operator: a link cannot point at an unspecified host (0.0.0.0 or ::), which only tells a listener to use every interface; give the console's real address (serve --admin-base-url, operators --base-url)")
+
+// LinkBase checks the base URL links are made from: http or https, with a
+// host that a browser can reach (not 0.0.0.0 or ::). It returns it without
+// a trailing slash.
+func LinkBase(raw string) (string, error) {
+	u, err := url.Parse(raw)
+	if err != nil || u.Host == "" || (u.Scheme != "http" && u.Scheme != "https") || u.User != nil || u.RawQuery != "" || u.Fragment != "" {
+		return "", fmt.Errorf("operator: %q is not an http(s) URL", raw)
+	}
+	host := u.Hostname()
+	if ip := net.ParseIP(host); host == "" || host == "0" || ip != nil && ip.IsUnspecified() {
+		return "", ErrLinkHost
+	}
+	return strings.TrimSuffix(raw, "/"), nil
 }
 
 // SetupLink is the link an operator opens to choose a password.
@@ -183,7 +311,12 @@ func (s *Service) CompleteSetup(ctx context.Context, token string, in Setup) (st
 		}
 		secretKey = in.TOTPSecret
 	}
+	release, err := s.hashSlot(ctx)
+	if err != nil {
+		return "", err
+	}
 	hash, err := HashPassword(in.Password)
+	release()
 	if err != nil {
 		return "", err
 	}
@@ -195,7 +328,13 @@ func (s *Service) CompleteSetup(ctx context.Context, token string, in Setup) (st
 		if got != name {
 			return store.ErrUsed
 		}
-		if err := tx.SetOperatorCredentials(ctx, name, hash, secretKey, step, now); err != nil {
+		if secretKey == "" {
+			// No new second factor: one a reset kept stays.
+			err = tx.SetOperatorPassword(ctx, name, hash, now)
+		} else {
+			err = tx.SetOperatorCredentials(ctx, name, hash, secretKey, step, now)
+		}
+		if err != nil {
 			return err
 		}
 		return tx.DeleteOperatorSessions(ctx, name)
@@ -222,39 +361,51 @@ func (s Session) IsAdmin() bool { return s.Role == RoleAdmin }
 
 // Login checks a name, a password and (when enrolled) a TOTP code, and
 // returns a new session's token. Every failure is ErrLoginFailed, whether
-// the name exists or not, and takes one argon2id hash either way; after
-// LoginMaxFailed failures within LoginWindow for the name or for the client
-// address, ErrLocked for the rest of the window.
+// the name exists, is disabled or not, and takes one argon2id hash either
+// way; after LoginMaxFailed failures within LoginWindow for the name or for
+// the client address, ErrLocked for the rest of the window. The attempt is
+// counted as a failure before the password is checked, in the same write
+// that counts, so parallel attempts cannot pass the count together; a
+// success takes it back. When every hash slot is busy the answer is
+// ErrLocked too, without hashing.
 func (s *Service) Login(ctx context.Context, name, password, code, client string) (string, Session, error) {
 	now := s.clock()
-	keys := []string{s.keys.TokenHash(kindLoginName, strings.ToLower(name)), s.keys.TokenHash(kindLoginAddr, client)}
-	for _, k := range keys {
-		n, _, err := s.db.LoginFailures(ctx, k, now.Add(-LoginWindow))
-		if err != nil {
-			return "", Session{}, err
-		}
-		if n >= LoginMaxFailed {
-			return "", Session{}, ErrLocked
-		}
+	name = NormalName(name)
+	keys := []string{s.keys.TokenHash(kindLoginName, name), s.keys.TokenHash(kindLoginAddr, client)}
+	release, free := s.tryHashSlot()
+	if !free {
+		return "", Session{}, ErrLocked
+	}
+	defer release()
+	attempt := ids.Random(16)
+	var allowed bool
+	err := s.db.Write(ctx, func(ctx context.Context, tx *store.Tx) error {
+		var err error
+		allowed, err = tx.ReserveLogin(ctx, attempt, now, now.Add(-LoginWindow), LoginMaxFailed, keys...)
+		return err
+	})
+	if err != nil {
+		return "", Session{}, fmt.Errorf("operator: login: %w", err)
+	}
+	if !allowed {
+		return "", Session{}, ErrLocked
 	}
 	op, err := s.db.OperatorByName(ctx, name)
 	if err != nil && !errors.Is(err, store.ErrNotFound) {
 		return "", Session{}, err
 	}
+	usable := err == nil && op.PasswordHash != "" && op.DisabledAt.IsZero()
 	hash := op.PasswordHash
-	if err != nil || hash == "" || !ValidName(name) || len(password) > MaxPassword {
+	if !usable || !ValidName(name) || len(password) > MaxPassword {
 		hash = dummyHash()
 	}
 	ok, herr := CheckPassword(hash, password)
-	ok = ok && herr == nil && err == nil && op.PasswordHash != ""
+	ok = ok && herr == nil && usable
 	step := int64(0)
 	if ok && op.TOTPSecret != "" {
 		step, ok = totpStep(op.TOTPSecret, code, now)
 	}
 	if !ok {
-		if err := s.db.Write(ctx, func(ctx context.Context, tx *store.Tx) error { return tx.LoginFailure(ctx, now, keys...) }); err != nil {
-			return "", Session{}, err
-		}
 		return "", Session{}, ErrLoginFailed
 	}
 	tok := ids.Random(32)
@@ -265,10 +416,13 @@ func (s *Service) Login(ctx context.Context, name, password, code, client string
 				return err
 			}
 		}
+		if err := tx.ReleaseLogin(ctx, attempt); err != nil {
+			return err
+		}
 		return tx.InsertOperatorSession(ctx, sess)
 	})
 	if errors.Is(err, store.ErrUsed) {
-		// The code was right but already used: a replay.
+		// The code was right but already used: a replay, and a failure.
 		return "", Session{}, ErrLoginFailed
 	}
 	if err != nil {
@@ -311,6 +465,9 @@ func (s *Service) Session(ctx context.Context, tok string) (Session, error) {
 	if err != nil {
 		return Session{}, err
 	}
+	if !op.DisabledAt.IsZero() {
+		return Session{}, ErrNoSession
+	}
 	if now.Sub(st.LastSeenAt) >= touchEvery {
 		if err := s.db.Write(ctx, func(ctx context.Context, tx *store.Tx) error { return tx.TouchOperatorSession(ctx, h, now) }); err != nil {
 			return Session{}, err
@@ -333,6 +490,8 @@ type Info struct {
 	Role    string
 	SetupAt time.Time // zero until the set-up link was used
 	TOTP    bool      // a second factor is enrolled
+	// Disabled: no login until a reset.
+	Disabled bool
 }
 
 // List returns every operator by name.
@@ -343,7 +502,7 @@ func (s *Service) List(ctx context.Context) ([]Info, error) {
 	}
 	out := make([]Info, len(ops))
 	for i, o := range ops {
-		out[i] = Info{Name: o.Name, Role: o.Role, SetupAt: o.SetupAt, TOTP: o.TOTPSecret != ""}
+		out[i] = Info{Name: o.Name, Role: o.Role, SetupAt: o.SetupAt, TOTP: o.TOTPSecret != "", Disabled: !o.DisabledAt.IsZero()}
 	}
 	return out, nil
 }

@@ -18,6 +18,7 @@ type Operator struct {
 	CreatedAt    time.Time
 	CreatedBy    string
 	SetupAt      time.Time
+	DisabledAt   time.Time // zero unless disabled: no login, no session
 }
 
 // ErrExists is returned when a row with the same key is already there.
@@ -26,15 +27,15 @@ var ErrExists = errors.New("store: already exists")
 // ErrUsed is returned when a one-time token was used or has expired.
 var ErrUsed = errors.New("store: used or expired")
 
-const operatorColumns = "name, role, password_hash, totp_secret, totp_last_step, created_at, created_by, setup_at"
+const operatorColumns = "name, role, password_hash, totp_secret, totp_last_step, created_at, created_by, setup_at, disabled_at"
 
 func scanOperator(r row) (Operator, error) {
 	var o Operator
-	var created, setup int64
-	if err := r.Scan(&o.Name, &o.Role, &o.PasswordHash, &o.TOTPSecret, &o.TOTPLastStep, &created, &o.CreatedBy, &setup); err != nil {
+	var created, setup, disabled int64
+	if err := r.Scan(&o.Name, &o.Role, &o.PasswordHash, &o.TOTPSecret, &o.TOTPLastStep, &created, &o.CreatedBy, &setup, &disabled); err != nil {
 		return o, err
 	}
-	o.CreatedAt, o.SetupAt = fromMicros(created), fromMicros(setup)
+	o.CreatedAt, o.SetupAt, o.DisabledAt = fromMicros(created), fromMicros(setup), fromMicros(disabled)
 	return o, nil
 }
 
@@ -48,8 +49,8 @@ func (tx *Tx) InsertOperator(ctx context.Context, o Operator) error {
 	if n > 0 {
 		return ErrExists
 	}
-	return tx.write(ctx, "insert operator", `INSERT INTO operators (`+operatorColumns+`) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)`,
-		o.Name, o.Role, o.PasswordHash, o.TOTPSecret, o.TOTPLastStep, micros(o.CreatedAt), o.CreatedBy, micros(o.SetupAt))
+	return tx.write(ctx, "insert operator", `INSERT INTO operators (`+operatorColumns+`) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)`,
+		o.Name, o.Role, o.PasswordHash, o.TOTPSecret, o.TOTPLastStep, micros(o.CreatedAt), o.CreatedBy, micros(o.SetupAt), micros(o.DisabledAt))
 }
 
 // Operator reads an operator in the transaction, or ErrNotFound.
@@ -214,6 +215,71 @@ func (tx *Tx) DeleteOperatorSession(ctx context.Context, hash string, idleCutoff
 // DeleteOperatorSessions ends every session of an operator (a new password).
 func (tx *Tx) DeleteOperatorSessions(ctx context.Context, operator string) error {
 	return tx.write(ctx, "delete operator sessions", `DELETE FROM operator_sessions WHERE operator = $1`, operator)
+}
+
+// SetOperatorPassword stores a password hash after set-up and keeps the
+// second factor the operator has (a reset that did not drop it).
+func (tx *Tx) SetOperatorPassword(ctx context.Context, name, passwordHash string, at time.Time) error {
+	return tx.writeChecked(ctx, "set operator password", exactlyOne, `UPDATE operators SET password_hash = $1, setup_at = $2 WHERE name = $3`,
+		passwordHash, micros(at), name)
+}
+
+// ResetOperator clears an operator's password (and second factor when
+// dropTOTP) and enables it again; ErrNotFound for an unknown name.
+func (tx *Tx) ResetOperator(ctx context.Context, name string, dropTOTP bool) error {
+	tx.lockKey("operator", name)
+	q := `UPDATE operators SET password_hash = '', disabled_at = 0 WHERE name = $1`
+	if dropTOTP {
+		q = `UPDATE operators SET password_hash = '', disabled_at = 0, totp_secret = '', totp_last_step = 0 WHERE name = $1`
+	}
+	return tx.writeChecked(ctx, "reset operator", exactlyOne, q, name)
+}
+
+// DisableOperator marks an operator disabled; ErrNotFound for an unknown
+// name. Its unused set-up links stop working too.
+func (tx *Tx) DisableOperator(ctx context.Context, name string, at time.Time) error {
+	tx.lockKey("operator", name)
+	if err := tx.writeChecked(ctx, "disable operator", exactlyOne, `UPDATE operators SET disabled_at = $1 WHERE name = $2`, micros(at), name); err != nil {
+		return err
+	}
+	return tx.VoidSetupTokens(ctx, name, at)
+}
+
+// VoidSetupTokens makes an operator's unused set-up links unusable.
+func (tx *Tx) VoidSetupTokens(ctx context.Context, name string, at time.Time) error {
+	return tx.write(ctx, "void setup tokens", `UPDATE operator_setup_tokens SET used_at = $1 WHERE operator = $2 AND used_at = 0`, micros(at), name)
+}
+
+// ReserveLogin counts, under a lock on each key, the failures since a time
+// and, when every key has fewer than max, records one failure per key for
+// this attempt before any password is checked: parallel attempts cannot all
+// pass the count. It reports whether the attempt may go on; a successful
+// login takes its rows back with ReleaseLogin.
+func (tx *Tx) ReserveLogin(ctx context.Context, attempt string, at, since time.Time, max int, keys ...string) (bool, error) {
+	for _, k := range keys {
+		tx.lockKey("login", k)
+	}
+	for _, k := range keys {
+		var n int
+		if err := tx.queryRow(ctx, `SELECT COUNT(*) FROM operator_login_failures WHERE key = $1 AND at >= $2`, k, micros(since)).Scan(&n); err != nil {
+			return false, fmt.Errorf("store: login failures: %w", err)
+		}
+		if n >= max {
+			return false, nil
+		}
+	}
+	for _, k := range keys {
+		if err := tx.write(ctx, "login attempt", `INSERT INTO operator_login_failures (key, at, attempt) VALUES ($1, $2, $3)`, k, micros(at), attempt); err != nil {
+			return false, err
+		}
+	}
+	// Failures older than a day lock nobody out any more.
+	return true, tx.write(ctx, "forget login failures", `DELETE FROM operator_login_failures WHERE at < $1`, micros(at.Add(-24*time.Hour)))
+}
+
+// ReleaseLogin removes the rows an attempt reserved (it succeeded).
+func (tx *Tx) ReleaseLogin(ctx context.Context, attempt string) error {
+	return tx.write(ctx, "release login attempt", `DELETE FROM operator_login_failures WHERE attempt = $1`, attempt)
 }
 
 // LoginFailure records a failed login under each key.

@@ -9,6 +9,7 @@ import (
 // APIToken is a machine token as stored: its keyed hash, never the token.
 type APIToken struct {
 	Hash      string
+	Prefix    string // the token's first characters, to name it by
 	Scope     string
 	Name      string
 	CreatedAt time.Time
@@ -17,8 +18,8 @@ type APIToken struct {
 
 // InsertAPIToken stores a machine token.
 func (tx *Tx) InsertAPIToken(ctx context.Context, t APIToken) error {
-	if _, err := tx.exec(ctx, `INSERT INTO api_tokens (hash, scope, name, created_at, revoked_at) VALUES ($1, $2, $3, $4, $5)`,
-		t.Hash, t.Scope, t.Name, micros(t.CreatedAt), micros(t.RevokedAt)); err != nil {
+	if _, err := tx.exec(ctx, `INSERT INTO api_tokens (hash, prefix, scope, name, created_at, revoked_at) VALUES ($1, $2, $3, $4, $5, $6)`,
+		t.Hash, t.Prefix, t.Scope, t.Name, micros(t.CreatedAt), micros(t.RevokedAt)); err != nil {
 		return fmt.Errorf("store: insert api token: %w", err)
 	}
 	return nil
@@ -38,6 +39,35 @@ func (db *DB) APITokenByHash(ctx context.Context, hash string) (APIToken, error)
 	}
 	t.CreatedAt, t.RevokedAt = fromMicros(created), fromMicros(revoked)
 	return t, nil
+}
+
+// APITokens lists every machine token, oldest first.
+func (db *DB) APITokens(ctx context.Context) ([]APIToken, error) {
+	rs, err := db.r.QueryContext(ctx, "SELECT hash, prefix, scope, name, created_at, revoked_at FROM api_tokens ORDER BY created_at, hash")
+	if err != nil {
+		return nil, fmt.Errorf("store: api tokens: %w", err)
+	}
+	defer rs.Close()
+	var out []APIToken
+	for rs.Next() {
+		var t APIToken
+		var created, revoked int64
+		if err := rs.Scan(&t.Hash, &t.Prefix, &t.Scope, &t.Name, &created, &revoked); err != nil {
+			return nil, fmt.Errorf("store: api tokens: %w", err)
+		}
+		t.CreatedAt, t.RevokedAt = fromMicros(created), fromMicros(revoked)
+		out = append(out, t)
+	}
+	if err := rs.Err(); err != nil {
+		return nil, fmt.Errorf("store: api tokens: %w", err)
+	}
+	return out, nil
+}
+
+// RevokeAPIToken marks a live token revoked; a token revoked already keeps
+// its first revocation time.
+func (tx *Tx) RevokeAPIToken(ctx context.Context, hash string, at time.Time) error {
+	return tx.write(ctx, "revoke api token", `UPDATE api_tokens SET revoked_at = $1 WHERE hash = $2 AND revoked_at = 0`, micros(at), hash)
 }
 
 // AccessToken is a person's short-lived "my data" token as stored.

@@ -4,6 +4,7 @@
 package tokens
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -65,14 +66,83 @@ func Create(ctx context.Context, db *store.DB, keys *secret.Keys, scope Scope, n
 	if len(name) > MaxName || strings.ContainsFunc(name, func(r rune) bool { return r < 0x20 || r == 0x7f }) {
 		return "", fmt.Errorf("tokens: name must be at most %d characters of plain text", MaxName)
 	}
+	if strings.HasPrefix(name, Prefix) {
+		// Revoke reads such an argument as a token's prefix.
+		return "", fmt.Errorf("tokens: a name must not start with %q", Prefix)
+	}
 	tok := Prefix + ids.Random(32)
 	err := db.Write(ctx, func(ctx context.Context, tx *store.Tx) error {
-		return tx.InsertAPIToken(ctx, store.APIToken{Hash: keys.TokenHash(hashKind, tok), Scope: string(scope), Name: name, CreatedAt: now})
+		return tx.InsertAPIToken(ctx, store.APIToken{Hash: keys.TokenHash(hashKind, tok), Prefix: ShownPrefix(tok), Scope: string(scope), Name: name, CreatedAt: now})
 	})
 	if err != nil {
 		return "", err
 	}
 	return tok, nil
+}
+
+// shownLen is how much of a token is kept in clear to name it by: Prefix
+// and eight random characters (48 of its 256 bits), too little to guess
+// the rest from, enough to tell a handful of tokens apart.
+const shownLen = len(Prefix) + 8
+
+// minRevokePrefix is the shortest prefix revoke accepts, so "ntk_" alone
+// cannot name every token.
+const minRevokePrefix = len(Prefix) + 4
+
+// ShownPrefix is the part of tok that is stored in clear and printed.
+func ShownPrefix(tok string) string { return tok[:min(len(tok), shownLen)] }
+
+// Revocation errors.
+var (
+	ErrNoMatch   = errors.New("tokens: no live token has this name or prefix")
+	ErrAmbiguous = errors.New("tokens: this prefix names more than one live token; give more of it")
+)
+
+// Revoke revokes the live tokens that which names: a whole token; a
+// prefix of one (at least Prefix and four characters, naming exactly one
+// token); or otherwise a name given at create, which revokes every live
+// token of that name. It returns the prefixes of the tokens revoked. A
+// revoked token fails Check at once.
+func Revoke(ctx context.Context, db *store.DB, keys *secret.Keys, which string, now time.Time) ([]string, error) {
+	all, err := db.APITokens(ctx)
+	if err != nil {
+		return nil, err
+	}
+	var hit []store.APIToken
+	byPrefix := strings.HasPrefix(which, Prefix)
+	for _, t := range all {
+		if !t.RevokedAt.IsZero() {
+			continue
+		}
+		switch {
+		case byPrefix && t.Hash == keys.TokenHash(hashKind, which):
+			hit = []store.APIToken{t}
+		case byPrefix && len(which) >= minRevokePrefix && len(which) <= shownLen && t.Prefix != "" && strings.HasPrefix(t.Prefix, which):
+			hit = append(hit, t)
+		case !byPrefix && which != "" && t.Name == which:
+			hit = append(hit, t)
+		}
+	}
+	switch {
+	case len(hit) == 0:
+		return nil, ErrNoMatch
+	case byPrefix && len(hit) > 1:
+		return nil, ErrAmbiguous
+	}
+	out := make([]string, len(hit))
+	err = db.Write(ctx, func(ctx context.Context, tx *store.Tx) error {
+		for i, t := range hit {
+			if err := tx.RevokeAPIToken(ctx, t.Hash, now); err != nil {
+				return err
+			}
+			out[i] = cmp.Or(t.Prefix, "(token of "+t.Name+")")
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, fmt.Errorf("tokens: revoke: %w", err)
+	}
+	return out, nil
 }
 
 // Check verifies that tok is a live token with scope.
