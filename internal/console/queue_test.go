@@ -77,7 +77,7 @@ func TestDecisionThroughPage(t *testing.T) {
 		}
 		// A decision is final: a second one is refused and not recorded.
 		resp, body = c.do("POST", "/admin/reviews/"+e.newer+"/decision", url.Values{"csrf": {csrf}, "decision": {"approve"}}, nil)
-		if resp.StatusCode != http.StatusConflict || !strings.Contains(body, "decided already") || len(e.decisions(t)) != 1 {
+		if resp.StatusCode != http.StatusConflict || !strings.Contains(body, "already decided") || len(e.decisions(t)) != 1 {
 			t.Fatalf("second decision: %d %.300s", resp.StatusCode, body)
 		}
 	})
@@ -221,7 +221,7 @@ func TestObjectionInReviewIsListedNotDecided(t *testing.T) {
 		e.operator(t, "rita", operator.RoleReviewer, false)
 		csrf := c.login("rita", "")
 		resp, body = c.do("POST", "/admin/reviews/"+out.Reference+"/decision", url.Values{"csrf": {csrf}, "decision": {"approve"}}, nil)
-		if resp.StatusCode != http.StatusConflict || !strings.Contains(body, "cannot be decided from the console yet") || !strings.Contains(body, out.Reference) {
+		if resp.StatusCode != http.StatusConflict || !strings.Contains(body, "cannot be decided here yet") || !strings.Contains(body, out.Reference) {
 			t.Fatalf("page decision: %d %.400s", resp.StatusCode, body)
 		}
 		if d := e.decisions(t); len(d) != 0 {

@@ -5,9 +5,10 @@ package locale
 
 import (
 	"embed"
-	"encoding/json"
+	// Refuses a key given twice (encoding/json keeps the last one silently).
 	"errors"
 	"fmt"
+	"github.com/go-json-experiment/json"
 	"io/fs"
 	"path"
 	"slices"

@@ -24,6 +24,10 @@ func TestEmbeddedCatalogsAgree(t *testing.T) {
 
 func TestLoadRejectsMismatchedCatalogs(t *testing.T) {
 	cases := map[string]fstest.MapFS{
+		"key given twice": {
+			"catalog/en.json": {Data: []byte(`{"a":"A","b":"B","a":"C"}`)},
+			"catalog/de.json": {Data: []byte(`{"a":"A","b":"B"}`)},
+		},
 		"missing key": {
 			"catalog/en.json": {Data: []byte(`{"a":"A","b":"B"}`)},
 			"catalog/de.json": {Data: []byte(`{"a":"A"}`)},
