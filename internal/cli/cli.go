@@ -45,7 +45,7 @@ Usage:
   notrain tokens create      --scope models|reviews [--name N] [--db …]
   notrain operators add      NAME --role reviewer|admin [--base-url URL] [--db …]
   notrain receipt verify     FILE [--key KEY | --log URL]
-  notrain evidence           REFERENCE [--db …] [--out FILE] [--operator NAME]
+  notrain evidence           REFERENCE --operator NAME [--db …] [--out FILE]
   notrain version
 
 Only serve --init (or --demo) and the imports create a store; every other

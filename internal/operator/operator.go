@@ -99,11 +99,13 @@ func New(db *store.DB, keys *secret.Keys, now func() time.Time) *Service {
 
 func (s *Service) clock() time.Time { return s.now().UTC() }
 
-// Added is the ledger body of operator.added.
+// Added is the ledger body of operator.added. The ledger is public, so
+// it names both operators by pseudonym (secret.Keys.OperatorPseudonym);
+// the store keeps the names behind them for the evidence export.
 type Added struct {
 	Operator string `json:"operator"`
 	Role     string `json:"role"`
-	By       string `json:"by"` // who added it: "cli" or an admin's name
+	By       string `json:"by"` // who added it: pseudonym of "cli" or of an admin's name
 }
 
 // Add creates an operator without a password and returns the token of its
@@ -124,7 +126,14 @@ func (s *Service) Add(ctx context.Context, name, role, by string) (string, error
 		if err := tx.InsertSetupToken(ctx, s.keys.TokenHash(kindSetup, tok), name, now, now.Add(SetupTTL)); err != nil {
 			return err
 		}
-		_, err := tx.Append(ctx, now, ledger.KindOperatorAdded, Added{Operator: name, Role: role, By: by})
+		added := Added{Operator: s.keys.OperatorPseudonym(name), Role: role, By: s.keys.OperatorPseudonym(by)}
+		if err := tx.NameOperator(ctx, added.Operator, name, now); err != nil {
+			return err
+		}
+		if err := tx.NameOperator(ctx, added.By, by, now); err != nil {
+			return err
+		}
+		_, err := tx.Append(ctx, now, ledger.KindOperatorAdded, added)
 		return err
 	})
 	if errors.Is(err, store.ErrExists) {

@@ -78,7 +78,7 @@ func (q *Queue) Open(ctx context.Context) ([]review.Case, error) {
 }
 
 // Decide records a decision on a report: its ledger entry (naming the
-// operator and listing the items), the report's new state, for an
+// operator by pseudonym and listing the items), the report's new state, for an
 // approval every item on the exclusion list, and the mail to the person,
 // in one transaction. An approval or a rejection is final, and with its
 // mail queued the person's address is forgotten.
@@ -121,8 +121,12 @@ func (q *Queue) Decide(ctx context.Context, reference string, d review.Decision)
 		if r.Status != store.ReportInReview && r.Status != store.ReportInfoRequested {
 			return review.ErrDecided
 		}
+		op := q.keys.OperatorPseudonym(d.Operator)
+		if err := tx.NameOperator(ctx, op, d.Operator, now); err != nil {
+			return err
+		}
 		entry, err := tx.Append(ctx, now, ledger.KindReportDecided, ledger.ReportDecided{
-			Reference: r.ID, Decision: d.Decision, Operator: d.Operator, Items: ItemPseudonyms(q.keys, r.Items),
+			Reference: r.ID, Decision: d.Decision, Operator: op, Items: ItemPseudonyms(q.keys, r.Items),
 			DecidedAt: now.Format(time.RFC3339Nano),
 		})
 		if err != nil {
@@ -135,7 +139,7 @@ func (q *Queue) Decide(ctx context.Context, reference string, d review.Decision)
 		}
 		final := d.Decision != review.MoreInfo
 		if err := tx.DecideReport(ctx, r.ID, store.ReportDecision{Status: status, DecidedAt: now, DecidedBy: d.Operator,
-			Note: d.Note, DecisionSeq: entry.Seq, ForgetEmail: final}); err != nil {
+			Note: d.Note, DecisionSeq: entry.Seq, Final: final}); err != nil {
 			return err
 		}
 		if r.Email != "" {

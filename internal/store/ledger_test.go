@@ -250,7 +250,7 @@ func testLedgerCutOffAfterReportDecision(t *testing.T, dsn string) {
 				return err
 			}
 			return tx.DecideReport(ctx, "NTR-CUT2", store.ReportDecision{Status: store.ReportRejected, DecidedAt: at,
-				DecidedBy: "op", Note: "no", DecisionSeq: e})
+				DecidedBy: "op", Note: "no", DecisionSeq: e, Final: true})
 		}},
 		{"item_exclusions.ledger_seq", func(ctx context.Context, tx *store.Tx, e int64) error {
 			return tx.ExcludeItems(ctx, []string{"fb:3"}, "report NTR-CUT3", at, e)

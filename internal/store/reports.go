@@ -163,8 +163,11 @@ type ReportDecision struct {
 	DecidedBy   string
 	Note        string
 	DecisionSeq int64
-	// ForgetEmail blanks the address: its decision mail is queued.
-	ForgetEmail bool
+	// Final blanks what the person told about themselves (the address,
+	// the description and the account they named): the decision is final
+	// and its mail is queued, so nothing needs them any more. A request
+	// for more information keeps them: the case goes on.
+	Final bool
 }
 
 // DecideReport records a decision on an open report. It changes the
@@ -172,8 +175,8 @@ type ReportDecision struct {
 // information): a decided report is never decided again.
 func (tx *Tx) DecideReport(ctx context.Context, id string, d ReportDecision) error {
 	q := `UPDATE reports SET status = $2, decided_at = $3, decided_by = $4, note = $5, decision_seq = $6`
-	if d.ForgetEmail {
-		q += `, email = ''`
+	if d.Final {
+		q += `, email = '', description = '', account = ''`
 	}
 	q += ` WHERE id = $1 AND status IN ('in_review', 'info_requested')`
 	return tx.writeChecked(ctx, "decide report", oneRow("decide report", id), q,
