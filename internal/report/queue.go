@@ -63,9 +63,15 @@ func (q *Queue) Open(ctx context.Context) ([]review.Case, error) {
 		for i, id := range r.Items {
 			items[i] = review.Item{ID: id, URL: q.pats.URL(id)}
 		}
-		out = append(out, review.Case{Reference: r.ID, Kind: review.KindReport, Status: r.Status, ReceivedAt: r.ReceivedAt,
+		c := review.Case{Reference: r.ID, Kind: review.KindReport, Status: r.Status, ReceivedAt: r.ReceivedAt,
 			DueAt: review.Due(r.ReceivedAt), Items: items, Relation: r.Relation, Description: r.Description,
-			Account: r.Account, Lang: r.Lang})
+			Account: r.Account, Lang: r.Lang, Follows: r.Follows}
+		if r.Follows != "" {
+			if c.Earlier, err = q.earlier(ctx, r.Follows); err != nil {
+				return nil, err
+			}
+		}
+		out = append(out, c)
 	}
 	for _, o := range objs {
 		out = append(out, review.Case{Reference: o.ID, Kind: review.KindObjection, Status: review.StatusInReview,
@@ -77,11 +83,31 @@ func (q *Queue) Open(ctx context.Context) ([]review.Case, error) {
 	return out, nil
 }
 
+// earlier is the superseded case a report follows up, as the operator
+// deciding the report sees it next to it.
+func (q *Queue) earlier(ctx context.Context, ref string) (*review.Earlier, error) {
+	r, err := q.db.Report(ctx, ref)
+	if errors.Is(err, store.ErrNotFound) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, err
+	}
+	items := make([]review.Item, len(r.Items))
+	for i, id := range r.Items {
+		items[i] = review.Item{ID: id, URL: q.pats.URL(id)}
+	}
+	return &review.Earlier{Reference: r.ID, ReceivedAt: r.ReceivedAt, Items: items, Relation: r.Relation,
+		Description: r.Description, Account: r.Account, Asked: r.Note}, nil
+}
+
 // Decide records a decision on a report: its ledger entry (naming the
 // operator by pseudonym and listing the items), the report's new state, for an
 // approval every item on the exclusion list, and the mail to the person,
 // in one transaction. An approval or a rejection is final, and with its
-// mail queued the person's address is forgotten.
+// mail queued what the person told about themselves (address,
+// description, account) is forgotten, in this case and in the cases it
+// followed up.
 func (q *Queue) Decide(ctx context.Context, reference string, d review.Decision) (review.Decided, error) {
 	d.Note = strings.TrimSpace(d.Note)
 	d.Operator = strings.TrimSpace(d.Operator)
@@ -141,6 +167,11 @@ func (q *Queue) Decide(ctx context.Context, reference string, d review.Decision)
 		if err := tx.DecideReport(ctx, r.ID, store.ReportDecision{Status: status, DecidedAt: now, DecidedBy: d.Operator,
 			Note: d.Note, DecisionSeq: entry.Seq, Final: final}); err != nil {
 			return err
+		}
+		if final {
+			if err := tx.ForgetSuperseded(ctx, r.Follows); err != nil {
+				return err
+			}
 		}
 		if r.Email != "" {
 			md := mail.Data{Flow: string(Flow), Reference: r.ID, At: now, Items: r.Items, Note: d.Note}

@@ -8,3 +8,7 @@ CREATE TABLE operator_pseudonyms (
     name       TEXT   NOT NULL,
     first_at   BIGINT NOT NULL
 );
+
+-- A report filed in answer to a request for more information names the
+-- case it follows up; that case is then closed as superseded.
+ALTER TABLE reports ADD COLUMN follows TEXT NOT NULL DEFAULT '';
