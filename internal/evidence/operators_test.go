@@ -103,3 +103,58 @@ func TestLedgerNamesNoOperator(t *testing.T) {
 		}
 	})
 }
+
+// The evidence of a report that followed up a request for more
+// information shows the earlier case's entries too, and the other way
+// round: the case, its question, its closing and its follow-up.
+func TestEvidenceOfAFollowUp(t *testing.T) {
+	dbtest.Each(t, func(t *testing.T, dsn string) {
+		ctx := context.Background()
+		f := fixture.New(t, fixture.Options{DSN: dsn})
+		rep := report.New(f.Svc, f.DB, f.Keys, nil)
+		file := func(follows string) string {
+			t.Helper()
+			st, err := rep.Start(ctx, report.Input{Email: "nobody@example.org", Items: []string{"fb:1"}, Relation: report.RelationMe,
+				Follows: follows, Lang: "en", Channel: "api"})
+			if err != nil {
+				t.Fatal(err)
+			}
+			out, err := rep.Verify(ctx, st.RequestID, f.CodeFor(t, st.RequestID))
+			if err != nil {
+				t.Fatal(err)
+			}
+			return out.Reference
+		}
+		first := file("")
+		q := report.NewQueue(f.DB, f.Svc, f.Keys, nil, f.Clock.Now)
+		if _, err := q.Decide(ctx, first, review.Decision{Decision: review.MoreInfo, Note: "Which one?", Operator: "olga"}); err != nil {
+			t.Fatal(err)
+		}
+		second := file(first)
+		svc := evidence.New(f.DB, f.Keys, f.LogKey, f.Clock.Now)
+		for _, ref := range []string{first, second} {
+			doc, err := svc.Export(ctx, ref, "Eva")
+			if err != nil {
+				t.Fatal(err)
+			}
+			_, payload := verifyJWS(t, doc, f.LogKey.VerifierKey())
+			var d evidence.Document
+			if err := json.Unmarshal(payload, &d); err != nil {
+				t.Fatal(err)
+			}
+			var got []string
+			for _, e := range d.Entries {
+				if e.Kind == ledger.KindEvidenceExported {
+					continue
+				}
+				var b struct{ Reference, Decision string }
+				json.Unmarshal(e.Body, &b)
+				got = append(got, e.Kind+":"+b.Decision+":"+map[bool]string{true: "first", false: "second"}[b.Reference == first])
+			}
+			want := "report.received::first,report.decided:more_info:first,report.decided:superseded:first,report.received::second"
+			if strings.Join(got, ",") != want {
+				t.Fatalf("evidence of %s: %v", ref, got)
+			}
+		}
+	})
+}
