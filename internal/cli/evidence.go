@@ -3,6 +3,7 @@ package cli
 import (
 	"context"
 	"fmt"
+	"strings"
 
 	"github.com/notrain/notrain/internal/evidence"
 	"github.com/notrain/notrain/internal/filter"
@@ -15,19 +16,17 @@ func evidenceExport(ctx context.Context, args []string, env Env) error {
 	f := newFlags("evidence", env.LookupEnv, env.Stderr)
 	s.register(f)
 	f.StringVar(&out, "out", "", "write the export to this file (default: standard output)")
-	f.StringVar(&operator, "operator", "", "who exports, as the ledger records it (default: the user running the command)")
+	f.StringVar(&operator, "operator", "", "who exports (required): named in the export, by pseudonym in the public ledger")
 	if err := f.parse(args); err != nil {
 		return err
 	}
 	if len(f.args) != 1 {
-		return usageError{"usage: notrain evidence REFERENCE [--db …] [--out FILE] [--operator NAME]"}
+		return usageError{"usage: notrain evidence REFERENCE [--db …] [--out FILE] --operator NAME"}
 	}
-	if operator == "" {
-		if u, ok := env.LookupEnv("USER"); ok && u != "" {
-			operator = u + " (command line)"
-		} else {
-			return usageError{"name who exports with --operator NAME"}
-		}
+	// Required, not taken from the login: the export goes to an authority
+	// and must name the person responsible, not an account on a machine.
+	if strings.TrimSpace(operator) == "" {
+		return usageError{"name who exports with --operator NAME (required)"}
 	}
 	// The file is started first: an export is recorded in the ledger, so
 	// a target that cannot be written must fail before anything is.

@@ -50,12 +50,18 @@ func TestEvidenceCommand(t *testing.T) {
 		t.Fatal(err)
 	}
 
+	// Who exports must be named: the login is not taken for it, and
+	// nothing is exported or recorded without it.
 	code, stdout, stderr := run(t, dir, map[string]string{"USER": "carol"}, "evidence", ref, "--db", db)
+	if code != 2 || stdout != "" || !strings.Contains(stderr, "--operator") {
+		t.Fatalf("without --operator: exit %d, stdout %q, stderr %s", code, stdout, stderr)
+	}
+	code, stdout, stderr = run(t, dir, map[string]string{"USER": "carol"}, "evidence", ref, "--db", db, "--operator", "Carol Weiss")
 	if code != 0 {
 		t.Fatalf("exit %d: %s", code, stderr)
 	}
 	payload := checkJWS(t, stdout, key.PublicKey())
-	if !strings.Contains(payload, `"reference":"`+ref+`"`) || !strings.Contains(payload, `"operator":"carol (command line)"`) ||
+	if !strings.Contains(payload, `"reference":"`+ref+`"`) || !strings.Contains(payload, `"operator":"Carol Weiss"`) ||
 		!strings.Contains(payload, `"kind":"objection.accepted"`) || strings.Contains(payload, "anna@") {
 		t.Fatalf("payload:\n%s", payload)
 	}
@@ -82,6 +88,16 @@ func TestEvidenceCommand(t *testing.T) {
 	}
 	if code, _, stderr := run(t, dir, nil, "ledger", "verify", "--db", db); code != 0 {
 		t.Fatalf("ledger verify: %s", stderr)
+	}
+	// The public ledger names neither exporter.
+	sdb, err = sql.Open("sqlite", db)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer sdb.Close()
+	var n int
+	if err := sdb.QueryRow(`SELECT COUNT(*) FROM ledger WHERE body LIKE '%Carol%' OR body LIKE '%carol%' OR body LIKE '%alice%'`).Scan(&n); err != nil || n != 0 {
+		t.Fatalf("%d ledger bodies name an exporter (%v)", n, err)
 	}
 }
 

@@ -167,7 +167,7 @@ func TestAdminDisablesAndResetsOperators(t *testing.T) {
 		}
 		for _, kind := range []string{"operator.disabled", "operator.reset"} {
 			var b string
-			if err := dbtest.Raw(t, dsn).QueryRow(`SELECT body FROM ledger WHERE kind = $1`, kind).Scan(&b); err != nil || !strings.Contains(b, `"by":"otto"`) {
+			if err := dbtest.Raw(t, dsn).QueryRow(`SELECT body FROM ledger WHERE kind = $1`, kind).Scan(&b); err != nil || !strings.Contains(b, `"by":"`+e.f.Keys.OperatorPseudonym("otto")+`"`) {
 				t.Fatalf("%s: %s %v", kind, b, err)
 			}
 		}

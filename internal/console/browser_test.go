@@ -201,7 +201,7 @@ func TestBrowserSetupLoginQueueDashboard(t *testing.T) {
 	if got := textOf(t, ctx, ".notice"); !strings.Contains(got, e.older) {
 		t.Fatalf("notice %q", got)
 	}
-	if d := e.decisions(t); len(d) != 1 || !strings.Contains(d[0], `"reference":"`+e.older+`"`) || !strings.Contains(d[0], `"operator":"otto"`) {
+	if d := e.decisions(t); len(d) != 1 || !strings.Contains(d[0], `"reference":"`+e.older+`"`) || !strings.Contains(d[0], `"operator":"`+e.f.Keys.OperatorPseudonym("otto")+`"`) {
 		t.Fatalf("decisions %v", d)
 	}
 }

@@ -65,7 +65,7 @@ func TestDecisionThroughPage(t *testing.T) {
 			t.Fatalf("reject: %d %s", resp.StatusCode, resp.Header.Get("Location"))
 		}
 		var b string
-		if err := dbtest.Raw(t, e.f.Path).QueryRow(`SELECT body FROM ledger WHERE kind = 'report.decided'`).Scan(&b); err != nil || !strings.Contains(b, `"operator":"rita"`) {
+		if err := dbtest.Raw(t, e.f.Path).QueryRow(`SELECT body FROM ledger WHERE kind = 'report.decided'`).Scan(&b); err != nil || !strings.Contains(b, `"operator":"`+e.f.Keys.OperatorPseudonym("rita")+`"`) {
 			t.Fatalf("ledger: %s %v", b, err)
 		}
 		if resp, _ := c.do("GET", "/admin/reviews/"+e.newer, nil, nil); resp.StatusCode != http.StatusNotFound {
@@ -145,7 +145,7 @@ func TestAdminAPI(t *testing.T) {
 			t.Fatalf("%d decisions recorded: %v", len(d), d)
 		}
 		var b string
-		if err := dbtest.Raw(t, e.f.Path).QueryRow(`SELECT body FROM ledger WHERE kind = 'report.decided' ORDER BY seq DESC LIMIT 1`).Scan(&b); err != nil || !strings.Contains(b, `"operator":"token:triage-bot"`) {
+		if err := dbtest.Raw(t, e.f.Path).QueryRow(`SELECT body FROM ledger WHERE kind = 'report.decided' ORDER BY seq DESC LIMIT 1`).Scan(&b); err != nil || !strings.Contains(b, `"operator":"`+e.f.Keys.OperatorPseudonym("token:triage-bot")+`"`) {
 			t.Fatalf("ledger names the token: %s %v", b, err)
 		}
 	})

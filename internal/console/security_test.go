@@ -185,7 +185,7 @@ func TestReviewerCannotDoAdminThings(t *testing.T) {
 		t.Fatalf("admin adds operator: %d %.300s", resp.StatusCode, body)
 	}
 	var by string
-	if err := dbtest.Raw(t, e.f.Path).QueryRow(`SELECT body FROM ledger WHERE kind = 'operator.added' AND body LIKE '%nina%'`).Scan(&by); err != nil || !strings.Contains(by, `"by":"otto"`) {
+	if err := dbtest.Raw(t, e.f.Path).QueryRow(`SELECT body FROM ledger WHERE kind = 'operator.added' AND body LIKE $1`, "%"+e.f.Keys.OperatorPseudonym("nina")+"%").Scan(&by); err != nil || !strings.Contains(by, `"by":"`+e.f.Keys.OperatorPseudonym("otto")+`"`) {
 		t.Fatalf("ledger for nina: %s %v", by, err)
 	}
 }

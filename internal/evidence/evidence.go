@@ -7,6 +7,11 @@
 // signed as a JWS (RFC 7515, flattened JSON serialization) with alg EdDSA
 // (RFC 8037) by the log's signing key, so anyone holding the published key
 // can check it. Each export is itself a ledger entry naming the operator.
+//
+// The ledger is public and names operators by keyed pseudonym only; the
+// export, which goes to an authority, resolves every pseudonym its entries
+// carry to the operator's name (Document.Operators), so "every operator
+// action names the operator" holds where it is needed.
 package evidence
 
 import (
@@ -52,15 +57,18 @@ func New(db *store.DB, keys *secret.Keys, key *translog.Key, now func() time.Tim
 
 // Document is the signed payload.
 type Document struct {
-	Format     string     `json:"format"`
-	Reference  string     `json:"reference"`
-	ExportedAt string     `json:"exported_at"`
-	Operator   string     `json:"operator"`
-	Log        LogInfo    `json:"log"`
-	Entries    []Entry    `json:"entries"`
-	Mails      []Mail     `json:"mails"`
-	Accounts   []string   `json:"accounts"` // pseudonyms, as the ledger names them
-	Snapshots  []Snapshot `json:"snapshots"`
+	Format     string `json:"format"`
+	Reference  string `json:"reference"`
+	ExportedAt string `json:"exported_at"`
+	Operator   string `json:"operator"` // who exported, by name
+	// Operators resolves the operator pseudonyms in Entries and Export
+	// (decisions, operators added, exports) to names.
+	Operators map[string]string `json:"operators"`
+	Log       LogInfo           `json:"log"`
+	Entries   []Entry           `json:"entries"`
+	Mails     []Mail            `json:"mails"`
+	Accounts  []string          `json:"accounts"` // pseudonyms, as the ledger names them
+	Snapshots []Snapshot        `json:"snapshots"`
 	// Export is this export's own evidence.exported entry, with its receipt.
 	Export Entry `json:"export"`
 }
@@ -108,7 +116,7 @@ type Snapshot struct {
 // exported is the body of an evidence.exported entry.
 type exported struct {
 	Exported   string `json:"exported"` // the reference exported
-	Operator   string `json:"operator"`
+	Operator   string `json:"operator"` // pseudonym (secret.Keys.OperatorPseudonym)
 	ExportedAt string `json:"exported_at"`
 	Entries    int    `json:"entries"`
 }
@@ -144,9 +152,13 @@ func (s *Service) Export(ctx context.Context, reference, operator string) ([]byt
 	// The export is recorded before it is handed out: the ledger then
 	// shows every export, including one whose file was lost.
 	var rec ledger.Entry
+	op := s.keys.OperatorPseudonym(operator)
 	err = s.db.Write(ctx, func(ctx context.Context, tx *store.Tx) error {
+		if err := tx.NameOperator(ctx, op, operator, now); err != nil {
+			return err
+		}
 		var err error
-		rec, err = tx.Append(ctx, now, ledger.KindEvidenceExported, exported{Exported: reference, Operator: operator,
+		rec, err = tx.Append(ctx, now, ledger.KindEvidenceExported, exported{Exported: reference, Operator: op,
 			ExportedAt: doc.ExportedAt, Entries: len(ev.Entries)})
 		return err
 	})
@@ -162,6 +174,9 @@ func (s *Service) Export(ctx context.Context, reference, operator string) ([]byt
 		doc.Entries = append(doc.Entries, x)
 	}
 	if doc.Export, err = entry(ctx, log, rec); err != nil {
+		return nil, err
+	}
+	if doc.Operators, err = s.operators(ctx, append(ev.Entries, rec)); err != nil {
 		return nil, err
 	}
 	for _, m := range ev.Mails {
@@ -201,6 +216,41 @@ func (s *Service) Export(ctx context.Context, reference, operator string) ([]byt
 		return nil, fmt.Errorf("evidence: encode: %w", err)
 	}
 	return s.sign(payload)
+}
+
+// operatorFields are the body fields, per entry kind, that carry an
+// operator's pseudonym.
+var operatorFields = map[string][]string{
+	ledger.KindReportDecided:    {"operator"},
+	ledger.KindOperatorAdded:    {"operator", "by"},
+	ledger.KindEvidenceExported: {"operator"},
+}
+
+// operators resolves the operator pseudonyms the entries carry to names.
+// A pseudonym without a recorded name (an entry written before names were
+// kept) stays unresolved rather than guessed.
+func (s *Service) operators(ctx context.Context, entries []ledger.Entry) (map[string]string, error) {
+	var ps []string
+	for _, e := range entries {
+		fields := operatorFields[e.Kind]
+		if len(fields) == 0 {
+			continue
+		}
+		var body map[string]any
+		if err := json.Unmarshal(e.Body, &body); err != nil {
+			return nil, fmt.Errorf("evidence: body of entry %d: %w", e.Seq, err)
+		}
+		for _, f := range fields {
+			if p, ok := body[f].(string); ok && p != "" {
+				ps = append(ps, p)
+			}
+		}
+	}
+	names, err := s.db.OperatorNames(ctx, ps)
+	if err != nil {
+		return nil, fmt.Errorf("evidence: %w", err)
+	}
+	return names, nil
 }
 
 // entry is a ledger entry with a receipt made now.

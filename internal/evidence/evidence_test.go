@@ -196,10 +196,13 @@ func testExport(t *testing.T, dsn string) {
 	if k := doc.Snapshots[0].KeptOfAccounts; len(k) != 1 || k[u1] != 1 {
 		t.Fatalf("kept of the covered accounts: %v (facebook/u1 is %s)", k, u1)
 	}
-	// The export is in the ledger, naming the operator, with its receipt.
+	// The export is in the ledger, naming the operator by pseudonym (the
+	// log is public), with its receipt; the document resolves the name.
+	alice := f.Keys.OperatorPseudonym("alice (privacy team)")
 	if doc.Export.Kind != ledger.KindEvidenceExported || doc.Export.Seq != before.Seq+1 ||
-		!strings.Contains(string(doc.Export.Body), `"operator":"alice (privacy team)"`) {
-		t.Fatalf("export entry: %+v", doc.Export)
+		!strings.Contains(string(doc.Export.Body), `"operator":"`+alice+`"`) || strings.Contains(string(doc.Export.Body), "alice") ||
+		doc.Operators[alice] != "alice (privacy team)" {
+		t.Fatalf("export entry: %+v, operators %v", doc.Export, doc.Operators)
 	}
 	if _, err := receipt.Verify([]byte(doc.Export.Receipt), f.LogKey.Verifier()); err != nil {
 		t.Fatal(err)

@@ -21,11 +21,13 @@ type ReportReceived struct {
 // ReportDecided is the body of a report.decided entry: who decided what on
 // a report, and its items (pseudonyms; an approval put them on the
 // exclusion list). The note the person is told is not here: it may name
-// them.
+// them. Operator is the operator's keyed pseudonym (never the name, the
+// log is public); a case closed because the person filed again
+// (superseded) names none.
 type ReportDecided struct {
 	Reference string   `json:"reference"`
-	Decision  string   `json:"decision"` // approve | reject | more_info
-	Operator  string   `json:"operator"`
+	Decision  string   `json:"decision"` // approve | reject | more_info | superseded
+	Operator  string   `json:"operator,omitempty"`
 	Items     []string `json:"items"`
 	DecidedAt string   `json:"decided_at"`
 }

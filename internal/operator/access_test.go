@@ -198,7 +198,7 @@ func TestDisableAndReset(t *testing.T) {
 		}
 		var body string
 		if err := raw.QueryRow(`SELECT body FROM ledger WHERE kind = 'operator.reset' ORDER BY seq DESC LIMIT 1`).Scan(&body); err != nil ||
-			!strings.Contains(body, `"by":"otto"`) || !strings.Contains(body, `"dropped_totp":true`) {
+			!strings.Contains(body, `"by":"`+f.Keys.OperatorPseudonym("otto")+`"`) || !strings.Contains(body, `"dropped_totp":true`) || strings.Contains(body, "rita") {
 			t.Fatalf("reset entry: %s %v", body, err)
 		}
 	})

@@ -131,11 +131,13 @@ func (s *Service) hashSlot(ctx context.Context) (func(), error) {
 
 func (s *Service) clock() time.Time { return s.now().UTC() }
 
-// Added is the ledger body of operator.added.
+// Added is the ledger body of operator.added. The ledger is public, so
+// it names both operators by pseudonym (secret.Keys.OperatorPseudonym);
+// the store keeps the names behind them for the evidence export.
 type Added struct {
 	Operator string `json:"operator"`
 	Role     string `json:"role"`
-	By       string `json:"by"` // who added it: "cli" or an admin's name
+	By       string `json:"by"` // who added it: pseudonym of "cli" or of an admin's name
 }
 
 // Add creates an operator without a password and returns the token of its
@@ -157,7 +159,11 @@ func (s *Service) Add(ctx context.Context, name, role, by string) (string, error
 		if err := tx.InsertSetupToken(ctx, s.keys.TokenHash(kindSetup, tok), name, now, now.Add(SetupTTL)); err != nil {
 			return err
 		}
-		_, err := tx.Append(ctx, now, ledger.KindOperatorAdded, Added{Operator: name, Role: role, By: by})
+		added := Added{Operator: s.keys.OperatorPseudonym(name), Role: role, By: s.keys.OperatorPseudonym(by)}
+		if err := s.namePseudonyms(ctx, tx, now, name, by); err != nil {
+			return err
+		}
+		_, err := tx.Append(ctx, now, ledger.KindOperatorAdded, added)
 		return err
 	})
 	if errors.Is(err, store.ErrExists) {
@@ -173,7 +179,7 @@ func (s *Service) Add(ctx context.Context, name, role, by string) (string, error
 type ResetDone struct {
 	Operator    string `json:"operator"`
 	DroppedTOTP bool   `json:"dropped_totp"`
-	By          string `json:"by"` // "cli" or an admin's name
+	By          string `json:"by"` // pseudonyms of the operator and of who reset it ("cli" or an admin)
 }
 
 // Disabled is the ledger body of operator.disabled.
@@ -206,7 +212,11 @@ func (s *Service) Reset(ctx context.Context, name string, dropTOTP bool, by stri
 		if err := tx.InsertSetupToken(ctx, s.keys.TokenHash(kindSetup, tok), name, now, now.Add(SetupTTL)); err != nil {
 			return err
 		}
-		_, err := tx.Append(ctx, now, ledger.KindOperatorReset, ResetDone{Operator: name, DroppedTOTP: dropTOTP, By: by})
+		body := ResetDone{Operator: s.keys.OperatorPseudonym(name), DroppedTOTP: dropTOTP, By: s.keys.OperatorPseudonym(by)}
+		if err := s.namePseudonyms(ctx, tx, now, name, by); err != nil {
+			return err
+		}
+		_, err := tx.Append(ctx, now, ledger.KindOperatorReset, body)
 		return err
 	})
 	if errors.Is(err, store.ErrNotFound) {
@@ -233,7 +243,11 @@ func (s *Service) Disable(ctx context.Context, name, by string) error {
 		if err := tx.DeleteOperatorSessions(ctx, name); err != nil {
 			return err
 		}
-		_, err := tx.Append(ctx, now, ledger.KindOperatorDisabled, Disabled{Operator: name, By: by})
+		body := Disabled{Operator: s.keys.OperatorPseudonym(name), By: s.keys.OperatorPseudonym(by)}
+		if err := s.namePseudonyms(ctx, tx, now, name, by); err != nil {
+			return err
+		}
+		_, err := tx.Append(ctx, now, ledger.KindOperatorDisabled, body)
 		return err
 	})
 	if errors.Is(err, store.ErrNotFound) {
@@ -518,4 +532,16 @@ func plausibleToken(t string) bool {
 		}
 	}
 	return true
+}
+
+// namePseudonyms records, with the entry that uses them, which operator
+// each pseudonym stands for: the public ledger names operators only by
+// keyed pseudonym, the evidence export resolves them.
+func (s *Service) namePseudonyms(ctx context.Context, tx *store.Tx, at time.Time, names ...string) error {
+	for _, n := range names {
+		if err := tx.NameOperator(ctx, s.keys.OperatorPseudonym(n), n, at); err != nil {
+			return err
+		}
+	}
+	return nil
 }

@@ -76,13 +76,19 @@ func TestSetupLinkIsOneTimeAndExpires(t *testing.T) {
 		if _, err := s.SetupFor(ctx, tok2); !errors.Is(err, operator.ErrSetupLink) {
 			t.Fatalf("after 24 h: %v, want ErrSetupLink", err)
 		}
-		// The ledger names who was added, by whom, with which role.
+		// The ledger names who was added, by whom, with which role: the
+		// operators by pseudonym, since the log is public.
 		var body string
 		if err := dbtest.Raw(t, dsn).QueryRow(`SELECT body FROM ledger WHERE kind = 'operator.added' ORDER BY seq LIMIT 1`).Scan(&body); err != nil {
 			t.Fatal(err)
 		}
-		if body != `{"by":"cli","operator":"rita","role":"reviewer"}` {
+		if body != `{"by":"`+f.Keys.OperatorPseudonym("cli")+`","operator":"`+f.Keys.OperatorPseudonym("rita")+`","role":"reviewer"}` ||
+			strings.Contains(body, "rita") {
 			t.Fatalf("ledger body %s", body)
+		}
+		names, err := f.DB.OperatorNames(ctx, []string{f.Keys.OperatorPseudonym("rita"), f.Keys.OperatorPseudonym("cli")})
+		if err != nil || names[f.Keys.OperatorPseudonym("rita")] != "rita" || names[f.Keys.OperatorPseudonym("cli")] != "cli" {
+			t.Fatalf("names behind the pseudonyms: %v %v", names, err)
 		}
 	})
 }

@@ -65,9 +65,15 @@ func (q *Queue) Open(ctx context.Context) ([]review.Case, error) {
 		for i, id := range r.Items {
 			items[i] = review.Item{ID: id, URL: q.pats.URL(id)}
 		}
-		out = append(out, review.Case{Reference: r.ID, Kind: review.KindReport, Status: r.Status, ReceivedAt: r.ReceivedAt,
+		c := review.Case{Reference: r.ID, Kind: review.KindReport, Status: r.Status, ReceivedAt: r.ReceivedAt,
 			DueAt: review.Due(r.ReceivedAt), Items: items, Relation: r.Relation, Description: r.Description,
-			Account: r.Account, Lang: r.Lang})
+			Account: r.Account, Lang: r.Lang, Follows: r.Follows}
+		if r.Follows != "" {
+			if c.Earlier, err = q.earlier(ctx, r.Follows); err != nil {
+				return nil, err
+			}
+		}
+		out = append(out, c)
 	}
 	for _, o := range objs {
 		out = append(out, review.Case{Reference: o.ID, Kind: review.KindObjection, Status: review.StatusInReview,
@@ -79,11 +85,31 @@ func (q *Queue) Open(ctx context.Context) ([]review.Case, error) {
 	return out, nil
 }
 
+// earlier is the superseded case a report follows up, as the operator
+// deciding the report sees it next to it.
+func (q *Queue) earlier(ctx context.Context, ref string) (*review.Earlier, error) {
+	r, err := q.db.Report(ctx, ref)
+	if errors.Is(err, store.ErrNotFound) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, err
+	}
+	items := make([]review.Item, len(r.Items))
+	for i, id := range r.Items {
+		items[i] = review.Item{ID: id, URL: q.pats.URL(id)}
+	}
+	return &review.Earlier{Reference: r.ID, ReceivedAt: r.ReceivedAt, Items: items, Relation: r.Relation,
+		Description: r.Description, Account: r.Account, Asked: r.Note}, nil
+}
+
 // Decide records a decision on a report: its ledger entry (naming the
-// operator and listing the items), the report's new state, for an
+// operator by pseudonym and listing the items), the report's new state, for an
 // approval every item on the exclusion list, and the mail to the person,
 // in one transaction. An approval or a rejection is final, and with its
-// mail queued the person's address is forgotten.
+// mail queued what the person told about themselves (address,
+// description, account) is forgotten, in this case and in the cases it
+// followed up.
 func (q *Queue) Decide(ctx context.Context, reference string, d review.Decision) (review.Decided, error) {
 	d.Note = strings.TrimSpace(d.Note)
 	d.Operator = strings.TrimSpace(d.Operator)
@@ -123,8 +149,12 @@ func (q *Queue) Decide(ctx context.Context, reference string, d review.Decision)
 		if r.Status != store.ReportInReview && r.Status != store.ReportInfoRequested {
 			return review.ErrDecided
 		}
+		op := q.keys.OperatorPseudonym(d.Operator)
+		if err := tx.NameOperator(ctx, op, d.Operator, now); err != nil {
+			return err
+		}
 		entry, err := tx.Append(ctx, now, ledger.KindReportDecided, ledger.ReportDecided{
-			Reference: r.ID, Decision: d.Decision, Operator: d.Operator, Items: ItemPseudonyms(q.keys, r.Items),
+			Reference: r.ID, Decision: d.Decision, Operator: op, Items: ItemPseudonyms(q.keys, r.Items),
 			DecidedAt: now.Format(time.RFC3339Nano),
 		})
 		if err != nil {
@@ -137,8 +167,13 @@ func (q *Queue) Decide(ctx context.Context, reference string, d review.Decision)
 		}
 		final := d.Decision != review.MoreInfo
 		if err := tx.DecideReport(ctx, r.ID, store.ReportDecision{Status: status, DecidedAt: now, DecidedBy: d.Operator,
-			Note: d.Note, DecisionSeq: entry.Seq, ForgetEmail: final}); err != nil {
+			Note: d.Note, DecisionSeq: entry.Seq, Final: final}); err != nil {
 			return err
+		}
+		if final {
+			if err := tx.ForgetSuperseded(ctx, r.Follows); err != nil {
+				return err
+			}
 		}
 		if r.Email != "" {
 			md := mail.Data{Flow: string(Flow), Reference: r.ID, At: now, Items: r.Items, Note: d.Note}

@@ -8,6 +8,7 @@ package report
 
 import (
 	"context"
+	"crypto/subtle"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -55,13 +56,14 @@ const (
 	CodeDescriptionTooLong = "description_too_long"
 	CodeDescriptionInvalid = "description_invalid"
 	CodeAccountInvalid     = "account_invalid"
+	CodeFollowsInvalid     = "follows_invalid"
 )
 
 // Codes lists the refusals of this package, for the start-up check of
 // their translations.
 func Codes() []string {
 	return []string{CodeItemsRequired, CodeItemsTooMany, CodeItemInvalid, CodeItemURLUnknown, CodeRelationInvalid,
-		CodeDescriptionTooLong, CodeDescriptionInvalid, CodeAccountInvalid}
+		CodeDescriptionTooLong, CodeDescriptionInvalid, CodeAccountInvalid, CodeFollowsInvalid}
 }
 
 // Input is a report as the form or the API took it.
@@ -71,9 +73,14 @@ type Input struct {
 	Relation    string
 	Description string
 	Account     string
-	Lang        string
-	Channel     string // web | api
-	Client      string // client address, for --ip-rate-limit
+	// Follows is the reference of an earlier report this one answers a
+	// request for more information on (the link in that mail); "" for
+	// none. Only its shape is checked here: whether it names such a case
+	// of the same person is decided silently when the code is confirmed.
+	Follows string
+	Lang    string
+	Channel string // web | api
+	Client  string // client address, for --ip-rate-limit
 }
 
 // payload is what the request carries to its confirmation
@@ -83,6 +90,7 @@ type payload struct {
 	Relation    string   `json:"relation"`
 	Description string   `json:"description,omitempty"`
 	Account     string   `json:"account,omitempty"`
+	Follows     string   `json:"follows,omitempty"`
 }
 
 // Service takes reports.
@@ -136,6 +144,10 @@ func Validate(pats *Patterns, in Input) (string, []*objection.Error) {
 	if utf8.RuneCountInString(p.Account) > MaxAccount || !plainText(p.Account) || strings.ContainsAny(p.Account, "\r\n\t") {
 		errs = append(errs, &objection.Error{Code: CodeAccountInvalid, Field: "account"})
 	}
+	p.Follows = strings.TrimSpace(in.Follows)
+	if p.Follows != "" && !ValidFollows(p.Follows) {
+		errs = append(errs, &objection.Error{Code: CodeFollowsInvalid, Field: "follows"})
+	}
 	if len(errs) > 0 {
 		return "", errs
 	}
@@ -145,6 +157,10 @@ func Validate(pats *Patterns, in Input) (string, []*objection.Error) {
 	}
 	return string(b), nil
 }
+
+// ValidFollows reports whether s has the shape of a report's reference,
+// as the more-information mail's link carries it.
+func ValidFollows(s string) bool { return ids.IsReference(Prefix, s) }
 
 func asRefusal(err error) *objection.Error {
 	var e *objection.Error
@@ -189,6 +205,10 @@ func (s *Service) Verify(ctx context.Context, requestID, code string) (objection
 
 // finish records a confirmed report: the report and its items, its ledger
 // entry and the confirmation mail, in the transaction that uses the code.
+// A report that follows up a case waiting for more information of the
+// same address closes that case as superseded in the same transaction;
+// a follows that names no such case is dropped without a trace, so the
+// answer never tells whether a reference exists or whose it is.
 func (s *Service) finish(ctx context.Context, tx *store.Tx, req store.CodeRequest, now time.Time) (objection.Outcome, error) {
 	var p payload
 	if err := json.Unmarshal([]byte(req.Data), &p); err != nil {
@@ -198,6 +218,10 @@ func (s *Service) finish(ctx context.Context, tx *store.Tx, req store.CodeReques
 		return objection.Outcome{}, fmt.Errorf("report: request %s carries no items", req.ID)
 	}
 	ref := ids.Reference(Prefix)
+	follows, err := s.supersede(ctx, tx, p.Follows, req.EmailHash, now)
+	if err != nil {
+		return objection.Outcome{}, err
+	}
 	entry, err := tx.Append(ctx, now, ledger.KindReportReceived, ledger.ReportReceived{
 		Reference:  ref,
 		Subject:    s.keys.Pseudonym("email", req.EmailHash),
@@ -211,7 +235,7 @@ func (s *Service) finish(ctx context.Context, tx *store.Tx, req store.CodeReques
 	if err := tx.InsertReport(ctx, store.Report{
 		ID: ref, RequestID: req.ID, EmailHash: req.EmailHash, Email: req.Email, Lang: req.Lang, Relation: p.Relation,
 		Description: p.Description, Account: p.Account, Channel: req.Channel, Status: store.ReportInReview,
-		ReceivedAt: now, LedgerSeq: entry.Seq, Items: p.Items,
+		ReceivedAt: now, LedgerSeq: entry.Seq, Items: p.Items, Follows: follows,
 	}); err != nil {
 		return objection.Outcome{}, err
 	}
@@ -223,6 +247,44 @@ func (s *Service) finish(ctx context.Context, tx *store.Tx, req store.CodeReques
 	return objection.Outcome{Flow: Flow, Reference: ref, Status: store.ReportInReview, At: now, Scope: objection.AllAccounts,
 		Lang: req.Lang, LedgerSeq: entry.Seq, Items: p.Items}, nil
 }
+
+// supersede closes the case a new report follows up, when it is waiting
+// for more information and was filed from the same address (the keyed
+// hashes compared in constant time), with a report.decided entry
+// "superseded" that names no operator: the person, not the team, ended
+// it. It returns the reference the new report then carries, or "" when
+// follows names no such case.
+func (s *Service) supersede(ctx context.Context, tx *store.Tx, follows, emailHash string, now time.Time) (string, error) {
+	if follows == "" {
+		return "", nil
+	}
+	old, err := tx.Report(ctx, follows)
+	if errors.Is(err, store.ErrNotFound) {
+		return "", nil
+	}
+	if err != nil {
+		return "", err
+	}
+	same := subtle.ConstantTimeCompare([]byte(old.EmailHash), []byte(emailHash)) == 1
+	if !same || old.Status != store.ReportInfoRequested {
+		return "", nil
+	}
+	entry, err := tx.Append(ctx, now, ledger.KindReportDecided, ledger.ReportDecided{
+		Reference: old.ID, Decision: DecisionSuperseded, Items: ItemPseudonyms(s.keys, old.Items),
+		DecidedAt: now.UTC().Format(time.RFC3339Nano),
+	})
+	if err != nil {
+		return "", err
+	}
+	if err := tx.SupersedeReport(ctx, old.ID, now, entry.Seq); err != nil {
+		return "", err
+	}
+	return old.ID, nil
+}
+
+// DecisionSuperseded is the decision a report.decided entry records when
+// the person answered a request for more information by filing again.
+const DecisionSuperseded = store.ReportSuperseded
 
 // ItemPseudonyms are the keyed pseudonyms of item ids that the ledger's
 // report entries carry in place of the ids.
@@ -237,7 +299,7 @@ func ItemPseudonyms(keys *secret.Keys, items []string) []string {
 // Result is a confirmed report as its confirmation page shows it.
 type Result struct {
 	Reference  string
-	Status     string // in_review | info_requested | approved | rejected
+	Status     string // in_review | info_requested | approved | rejected | superseded
 	ReceivedAt time.Time
 	DueAt      time.Time
 	Items      []string

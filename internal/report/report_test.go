@@ -46,7 +46,7 @@ func (e *env) file(t *testing.T, addr string, items ...string) objection.Outcome
 	t.Helper()
 	ctx := context.Background()
 	st, err := e.rep.Start(ctx, report.Input{Email: addr, Items: items, Relation: report.RelationMe, Description: "I am on the left",
-		Lang: "en", Channel: "api"})
+		Account: "left.person", Lang: "en", Channel: "api"})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -209,7 +209,8 @@ func TestDecisions(t *testing.T) {
 				t.Fatalf("exclusion %+v", x)
 			}
 		}
-		// One ledger entry for the decision, naming the operator and the items.
+		// One ledger entry for the decision, naming the operator (by
+		// pseudonym: the log is public) and the items.
 		raw := dbtest.Raw(t, e.Path)
 		var n int
 		var body string
@@ -223,17 +224,18 @@ func TestDecisions(t *testing.T) {
 		if err := json.Unmarshal([]byte(body), &decided); err != nil {
 			t.Fatal(err)
 		}
-		if decided.Operator != "olga" || decided.Decision != review.Approve || decided.Reference != first.Reference ||
+		if decided.Operator != e.Keys.OperatorPseudonym("olga") || strings.Contains(body, "olga") || decided.Decision != review.Approve || decided.Reference != first.Reference ||
 			strings.Join(decided.Items, ",") != strings.Join(report.ItemPseudonyms(e.Keys, []string{"fb:1001", "ig:Cx9_a"}), ",") ||
 			strings.Contains(body, "fb:1001") {
 			t.Fatalf("decision entry: %s", body)
 		}
-		// The decision mail is queued and the address forgotten.
+		// The decision mail is queued and what the person told about
+		// themselves (address, description, account) forgotten.
 		ms := e.MailsTo(t, "nobody@example.org")
 		if ms[0].Kind != mail.KindReportApproved || !strings.Contains(ms[0].Text, first.Reference) {
 			t.Fatalf("approval mail: %s %s", ms[0].Kind, ms[0].Text)
 		}
-		if r, _ := e.DB.Report(ctx, first.Reference); r.Email != "" || r.DecidedBy != "olga" {
+		if r, _ := e.DB.Report(ctx, first.Reference); r.Email != "" || r.Description != "" || r.Account != "" || r.DecidedBy != "olga" {
 			t.Fatalf("after approval: %+v", r)
 		}
 		// A decided case is not decided again.
@@ -256,6 +258,9 @@ func TestDecisions(t *testing.T) {
 		if _, err := e.queue.Decide(ctx, second.Reference, review.Decision{Decision: review.Approve, Operator: "piet"}); !errors.Is(err, review.ErrDecided) {
 			t.Fatalf("approve after reject: %v", err)
 		}
+		if r, _ := e.DB.Report(ctx, second.Reference); r.Email != "" || r.Description != "" || r.Account != "" || r.Note != reason {
+			t.Fatalf("after rejection: %+v", r)
+		}
 
 		// More information: the case stays open, the address is kept.
 		const ask = "Which of the people in the photo are you?"
@@ -271,14 +276,18 @@ func TestDecisions(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if len(open) != 1 || open[0].Reference != third.Reference || open[0].Status != review.StatusInfoRequested {
+		if len(open) != 1 || open[0].Reference != third.Reference || open[0].Status != review.StatusInfoRequested ||
+			open[0].Description != "I am on the left" || open[0].Account != "left.person" {
 			t.Fatalf("open after decisions: %+v", open)
+		}
+		if r, _ := e.DB.Report(ctx, third.Reference); r.Email != "carl@example.net" {
+			t.Fatalf("waiting for more information: %+v", r)
 		}
 		// ... and can then be decided.
 		if _, err := e.queue.Decide(ctx, third.Reference, review.Decision{Decision: review.Approve, Operator: "olga"}); err != nil {
 			t.Fatal(err)
 		}
-		if r, _ := e.DB.Report(ctx, third.Reference); r.Email != "" || r.Status != store.ReportApproved {
+		if r, _ := e.DB.Report(ctx, third.Reference); r.Email != "" || r.Description != "" || r.Account != "" || r.Status != store.ReportApproved {
 			t.Fatalf("after the final decision: %+v", r)
 		}
 		if _, err := e.DB.VerifyLedger(ctx); err != nil {

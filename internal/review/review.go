@@ -42,6 +42,23 @@ type Case struct {
 	Description string    `json:"description,omitempty"`
 	Account     string    `json:"account,omitempty"` // the account the person says they have, if any
 	Lang        string    `json:"lang"`
+	// Follows is the reference of the case this report follows up: the
+	// person answered a request for more information by filing again,
+	// and that case was closed as superseded. Earlier shows it.
+	Follows string   `json:"follows,omitempty"`
+	Earlier *Earlier `json:"earlier,omitempty"`
+}
+
+// Earlier is a superseded case as the case that follows it up shows it:
+// what the person reported then and what they were asked.
+type Earlier struct {
+	Reference   string    `json:"reference"`
+	ReceivedAt  time.Time `json:"received_at"`
+	Items       []Item    `json:"items"`
+	Relation    string    `json:"relation,omitempty"`
+	Description string    `json:"description,omitempty"`
+	Account     string    `json:"account,omitempty"`
+	Asked       string    `json:"asked"` // the request for more information the person answered
 }
 
 // Item is an item a case names, with the platform's URL for it when the

@@ -82,6 +82,12 @@ func (k *Keys) TokenHash(kind, token string) string { return mac(k.token, kind, 
 // operator can still answer "is this person's objection in the ledger?".
 func (k *Keys) Pseudonym(kind, value string) string { return mac(k.ledger, kind, value)[:32] }
 
+// OperatorPseudonym is how the ledger names an operator, or a machine
+// token as "token:NAME": the log is public, and who works a privacy team's
+// cases is about that person. notrain keeps the name for each pseudonym
+// and resolves it for whoever may see it (the evidence export).
+func (k *Keys) OperatorPseudonym(name string) string { return k.Pseudonym("operator", name) }
+
 // Load reads a master key: from hexKey when given, else from path. When the
 // file does not exist, Load creates it (mode 0600) with a fresh random key
 // if create is set, and otherwise returns an error that wraps

@@ -158,12 +158,16 @@ func (db *DB) ReadEvidence(ctx context.Context, reference string) (EvidenceRead,
 }
 
 // linkedReferences is the reference and the references its own entries
-// list (a withdrawal's "objections", "consents").
+// list (a withdrawal's "objections", "consents"), and for a report the
+// case it followed up or the report that followed it up.
 func linkedReferences(ctx context.Context, tx *sql.Tx, reference string) ([]string, error) {
 	refs := []string{reference}
 	for _, q := range []string{
 		`SELECT id FROM objections WHERE withdrawal_ref = $1 ORDER BY id`,
 		`SELECT id FROM consents WHERE withdrawal_ref = $1 ORDER BY id`,
+		// A report and the case it followed up (superseded), both ways.
+		`SELECT follows FROM reports WHERE id = $1 AND follows <> ''`,
+		`SELECT id FROM reports WHERE follows = $1 ORDER BY id`,
 	} {
 		if err := scanAll(ctx, tx, q, []any{reference}, func(r interface{ Scan(...any) error }) error {
 			var id string

@@ -16,8 +16,25 @@ func (db *DB) LedgerHead(ctx context.Context) (ledger.Head, error) {
 	return h, nil
 }
 
+// referencedSeq is the highest ledger sequence number a stored record names
+// as the entry that recorded it: objections, withdrawals, consents and their
+// withdrawals, snapshots, registered models, reports (received and decided)
+// and the items their approvals excluded. A chain cut back to a consistent
+// head still leaves these pointing past its end; a record kind that names
+// an entry and is missing here lets such a cut go unseen.
+const referencedSeq = `SELECT COALESCE(MAX(s), 0) FROM (
+		SELECT MAX(ledger_seq) AS s FROM objections UNION ALL
+		SELECT MAX(ledger_seq) FROM withdrawals UNION ALL
+		SELECT MAX(ledger_seq) FROM consents UNION ALL
+		SELECT MAX(ledger_seq) FROM consent_withdrawals UNION ALL
+		SELECT MAX(ledger_seq) FROM snapshots UNION ALL
+		SELECT MAX(ledger_seq) FROM models UNION ALL
+		SELECT MAX(ledger_seq) FROM reports UNION ALL
+		SELECT MAX(decision_seq) FROM reports UNION ALL
+		SELECT MAX(ledger_seq) FROM item_exclusions) x`
+
 // ledgerScan also returns the highest ledger sequence number that a stored
-// objection, withdrawal, consent or snapshot refers to, read in the same transaction.
+// record refers to (referencedSeq), read in the same transaction.
 func (db *DB) ledgerScan(ctx context.Context, fn func(ledger.Entry) error) (ledger.Head, int64, error) {
 	// One read transaction: the entries and the head come from one snapshot
 	// even while a server keeps appending.
@@ -31,12 +48,7 @@ func (db *DB) ledgerScan(ctx context.Context, fn func(ledger.Entry) error) (ledg
 		return head, 0, fmt.Errorf("store: ledger head: %w", err)
 	}
 	var referenced int64
-	if err := tx.QueryRowContext(ctx, `SELECT COALESCE(MAX(s), 0) FROM (
-		SELECT MAX(ledger_seq) AS s FROM objections UNION ALL
-		SELECT MAX(ledger_seq) FROM withdrawals UNION ALL
-		SELECT MAX(ledger_seq) FROM consents UNION ALL
-		SELECT MAX(ledger_seq) FROM consent_withdrawals UNION ALL
-		SELECT MAX(ledger_seq) FROM snapshots) x`).Scan(&referenced); err != nil {
+	if err := tx.QueryRowContext(ctx, referencedSeq).Scan(&referenced); err != nil {
 		return head, 0, fmt.Errorf("store: ledger references: %w", err)
 	}
 	rows, err := tx.QueryContext(ctx, "SELECT seq, at, kind, body, prev_hash, hash FROM ledger ORDER BY seq")
@@ -140,12 +152,7 @@ func (db *DB) VerifyLedgerFrom(ctx context.Context, cp *ledger.Head, extra ...*l
 		}
 	}
 	var referenced int64
-	if err := tx.QueryRowContext(ctx, `SELECT COALESCE(MAX(s), 0) FROM (
-		SELECT MAX(ledger_seq) AS s FROM objections UNION ALL
-		SELECT MAX(ledger_seq) FROM withdrawals UNION ALL
-		SELECT MAX(ledger_seq) FROM consents UNION ALL
-		SELECT MAX(ledger_seq) FROM consent_withdrawals UNION ALL
-		SELECT MAX(ledger_seq) FROM snapshots) x`).Scan(&referenced); err != nil {
+	if err := tx.QueryRowContext(ctx, referencedSeq).Scan(&referenced); err != nil {
 		return ledger.Head{}, fmt.Errorf("store: ledger references: %w", err)
 	}
 	v := ledger.ResumeVerifier(*cp, extra...)

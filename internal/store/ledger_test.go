@@ -9,6 +9,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/notrain/notrain/internal/ledger"
 	"github.com/notrain/notrain/internal/store"
@@ -222,5 +223,68 @@ func testLedgerVerifyFromCheckpoint(t *testing.T, dsn string) {
 	wrong := ledger.Head{Seq: 10, Hash: cp.Hash}
 	if bad := badEntry(t, func() error { _, err := db.VerifyLedgerFrom(ctx, &wrong); return err }()); bad.Seq != 10 {
 		t.Fatalf("wrong checkpoint reported at %d", bad.Seq)
+	}
+}
+
+// A tail cut off after a report was received, decided or its items
+// excluded, with the head row cut back to match, is caught by the records
+// that name the lost entries, with and without a checkpoint before them.
+func TestLedgerCutOffAfterReportDecision(t *testing.T) {
+	dbtest.Each(t, testLedgerCutOffAfterReportDecision)
+}
+
+func testLedgerCutOffAfterReportDecision(t *testing.T, dsn string) {
+	at := time.Unix(1_700_100_000, 0)
+	for _, c := range []struct {
+		name string
+		// record writes one record naming entry e, the last one.
+		record func(ctx context.Context, tx *store.Tx, e int64) error
+	}{
+		{"reports.ledger_seq", func(ctx context.Context, tx *store.Tx, e int64) error {
+			return tx.InsertReport(ctx, store.Report{ID: "NTR-CUT1", RequestID: "r1", EmailHash: "h", Lang: "en",
+				Relation: "me", Channel: "web", Status: store.ReportInReview, ReceivedAt: at, LedgerSeq: e, Items: []string{"fb:1"}})
+		}},
+		{"reports.decision_seq", func(ctx context.Context, tx *store.Tx, e int64) error {
+			if err := tx.InsertReport(ctx, store.Report{ID: "NTR-CUT2", RequestID: "r2", EmailHash: "h", Lang: "en",
+				Relation: "me", Channel: "web", Status: store.ReportInReview, ReceivedAt: at, LedgerSeq: 1, Items: []string{"fb:2"}}); err != nil {
+				return err
+			}
+			return tx.DecideReport(ctx, "NTR-CUT2", store.ReportDecision{Status: store.ReportRejected, DecidedAt: at,
+				DecidedBy: "op", Note: "no", DecisionSeq: e, Final: true})
+		}},
+		{"item_exclusions.ledger_seq", func(ctx context.Context, tx *store.Tx, e int64) error {
+			return tx.ExcludeItems(ctx, []string{"fb:3"}, "report NTR-CUT3", at, e)
+		}},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			sub := filepath.Join(t.TempDir(), "c.db")
+			if dbtest.IsPostgres(dsn) {
+				sub = dbtest.Postgres(t)
+			}
+			db := chain(t, sub, 5)
+			var cp ledger.Head
+			dbtest.Raw(t, sub).QueryRow("SELECT seq, hash FROM ledger WHERE seq = 3").Scan(&cp.Seq, &cp.Hash)
+			if err := db.Write(ctx, func(ctx context.Context, tx *store.Tx) error {
+				e, err := tx.Append(ctx, at, ledger.KindReportDecided, map[string]any{"n": "decided"})
+				if err != nil {
+					return err
+				}
+				return c.record(ctx, tx, e.Seq)
+			}); err != nil {
+				t.Fatal(err)
+			}
+			if _, err := db.VerifyLedger(ctx); err != nil {
+				t.Fatalf("untouched: %v", err)
+			}
+			raw := dbtest.Raw(t, sub)
+			mustExec(t, raw, "DELETE FROM ledger WHERE seq > 5")
+			mustExec(t, raw, "UPDATE ledger_head SET seq = 5, hash = (SELECT hash FROM ledger WHERE seq = 5)")
+			if bad := badEntry(t, mustFail(db)); bad.Seq != 6 || !strings.Contains(bad.Error(), "cut off") {
+				t.Fatalf("cut tail reported as %v", bad)
+			}
+			if bad := badEntry(t, func() error { _, err := db.VerifyLedgerFrom(ctx, &cp); return err }()); bad.Seq != 6 {
+				t.Fatalf("cut tail from a checkpoint reported as %v", bad)
+			}
+		})
 	}
 }

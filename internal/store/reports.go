@@ -18,7 +18,7 @@ type Report struct {
 	Description string
 	Account     string
 	Channel     string
-	Status      string // in_review | info_requested | approved | rejected
+	Status      string // in_review | info_requested | approved | rejected | superseded
 	ReceivedAt  time.Time
 	LedgerSeq   int64
 	DecidedAt   time.Time
@@ -26,6 +26,10 @@ type Report struct {
 	Note        string
 	DecisionSeq int64
 	Items       []string // in the order the person gave them
+	// Follows is the case this report answers a request for more
+	// information on (closed as superseded when this one came in); "" for
+	// a report that follows none.
+	Follows string
 }
 
 // Report statuses.
@@ -34,16 +38,19 @@ const (
 	ReportInfoRequested = "info_requested"
 	ReportApproved      = "approved"
 	ReportRejected      = "rejected"
+	// ReportSuperseded: the person answered a request for more
+	// information by filing again; the case goes on under the new report.
+	ReportSuperseded = "superseded"
 )
 
 const reportCols = `id, request_id, email_hash, email, lang, relation, description, account, channel, status,
-	received_at, ledger_seq, decided_at, decided_by, note, decision_seq`
+	received_at, ledger_seq, decided_at, decided_by, note, decision_seq, follows`
 
 func scanReport(row interface{ Scan(...any) error }) (Report, error) {
 	var r Report
 	var recv, dec int64
 	err := row.Scan(&r.ID, &r.RequestID, &r.EmailHash, &r.Email, &r.Lang, &r.Relation, &r.Description, &r.Account, &r.Channel,
-		&r.Status, &recv, &r.LedgerSeq, &dec, &r.DecidedBy, &r.Note, &r.DecisionSeq)
+		&r.Status, &recv, &r.LedgerSeq, &dec, &r.DecidedBy, &r.Note, &r.DecisionSeq, &r.Follows)
 	if isNoRows(err) {
 		return r, ErrNotFound
 	}
@@ -57,9 +64,9 @@ func scanReport(row interface{ Scan(...any) error }) (Report, error) {
 // InsertReport stores a verified report and its items.
 func (tx *Tx) InsertReport(ctx context.Context, r Report) error {
 	if err := tx.write(ctx, "insert report", `INSERT INTO reports (`+reportCols+`)
-		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16)`,
+		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17)`,
 		r.ID, r.RequestID, r.EmailHash, r.Email, r.Lang, r.Relation, r.Description, r.Account, r.Channel, r.Status,
-		micros(r.ReceivedAt), r.LedgerSeq, micros(r.DecidedAt), r.DecidedBy, r.Note, r.DecisionSeq); err != nil {
+		micros(r.ReceivedAt), r.LedgerSeq, micros(r.DecidedAt), r.DecidedBy, r.Note, r.DecisionSeq, r.Follows); err != nil {
 		return err
 	}
 	for i, id := range r.Items {
@@ -163,8 +170,11 @@ type ReportDecision struct {
 	DecidedBy   string
 	Note        string
 	DecisionSeq int64
-	// ForgetEmail blanks the address: its decision mail is queued.
-	ForgetEmail bool
+	// Final blanks what the person told about themselves (the address,
+	// the description and the account they named): the decision is final
+	// and its mail is queued, so nothing needs them any more. A request
+	// for more information keeps them: the case goes on.
+	Final bool
 }
 
 // DecideReport records a decision on an open report. It changes the
@@ -172,12 +182,51 @@ type ReportDecision struct {
 // information): a decided report is never decided again.
 func (tx *Tx) DecideReport(ctx context.Context, id string, d ReportDecision) error {
 	q := `UPDATE reports SET status = $2, decided_at = $3, decided_by = $4, note = $5, decision_seq = $6`
-	if d.ForgetEmail {
-		q += `, email = ''`
+	if d.Final {
+		q += `, email = '', description = '', account = ''`
 	}
 	q += ` WHERE id = $1 AND status IN ('in_review', 'info_requested')`
 	return tx.writeChecked(ctx, "decide report", oneRow("decide report", id), q,
 		id, d.Status, micros(d.DecidedAt), d.DecidedBy, d.Note, d.DecisionSeq)
+}
+
+// SupersedeReport closes a case waiting for more information because the
+// person filed again (follower is the new report): the address is
+// blanked, since the new report carries its own; the description and the
+// account stay for the operator deciding the new case, and go with its
+// final decision (ForgetSuperseded). It changes the report only while it
+// waits for more information.
+func (tx *Tx) SupersedeReport(ctx context.Context, id string, at time.Time, seq int64) error {
+	return tx.writeChecked(ctx, "supersede report", oneRow("supersede report", id), `UPDATE reports
+		SET status = 'superseded', decided_at = $2, decided_by = '', decision_seq = $3, email = ''
+		WHERE id = $1 AND status = 'info_requested'`, id, micros(at), seq)
+}
+
+// ForgetSuperseded blanks what the person told about themselves in the
+// cases a finally decided report followed up, walking back its chain of
+// follows: they were kept only for that decision.
+func (tx *Tx) ForgetSuperseded(ctx context.Context, follows string) error {
+	// A report can only follow one received before it, so the chain ends;
+	// the bound guards against a hand-edited table.
+	for range 1000 {
+		if follows == "" {
+			return nil
+		}
+		var next string
+		err := tx.queryRow(ctx, `SELECT follows FROM reports WHERE id = $1 AND status = 'superseded'`, follows).Scan(&next)
+		if isNoRows(err) {
+			return nil
+		}
+		if err != nil {
+			return fmt.Errorf("store: superseded report: %w", err)
+		}
+		if err := tx.write(ctx, "forget superseded report", `UPDATE reports SET email = '', description = '', account = ''
+			WHERE id = $1`, follows); err != nil {
+			return err
+		}
+		follows = next
+	}
+	return nil
 }
 
 // ExcludeItems adds items to the exclusion list every later snapshot

@@ -185,6 +185,7 @@ type formValues struct {
 	Relation    string
 	Description string
 	Account     string
+	Follows     string // the case a report follows up (hidden; from the more-information mail's link)
 }
 
 // page renders a page with the given status. Pages that show a request are

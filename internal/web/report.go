@@ -17,8 +17,16 @@ import (
 // steps between the form and the confirmation are the generic check,
 // verify and resend handlers, on flow report.
 
+// reportForm shows the form; a link from the more-information mail
+// (?follows=NTR-…) makes the new report follow up that case. Only the
+// reference's shape is checked, so the page looks the same whether or not
+// the reference exists; a malformed one is left out.
 func (s *Server) reportForm(w http.ResponseWriter, r *http.Request) {
-	s.page(w, r, http.StatusOK, "report", "report_title", &pageData{})
+	d := &pageData{}
+	if f := strings.TrimSpace(r.URL.Query().Get("follows")); report.ValidFollows(f) {
+		d.Form.Follows = f
+	}
+	s.page(w, r, http.StatusOK, "report", "report_title", d)
 }
 
 // reportStart takes the report form: every field's refusal is shown at
@@ -29,9 +37,15 @@ func (s *Server) reportStart(w http.ResponseWriter, r *http.Request) {
 	}
 	lang := s.lang(w, r)
 	form := formValues{Email: r.PostForm.Get("email"), Items: r.PostForm.Get("items"), Relation: r.PostForm.Get("relation"),
-		Description: r.PostForm.Get("description"), Account: r.PostForm.Get("account")}
+		Description: r.PostForm.Get("description"), Account: r.PostForm.Get("account"), Follows: r.PostForm.Get("follows")}
+	// The form carries only a follows the link gave in a valid shape
+	// (reportForm); anything else was not typed by the person, who could
+	// not correct a hidden field, so it is dropped, as an unknown one is.
+	if !report.ValidFollows(strings.TrimSpace(form.Follows)) {
+		form.Follows = ""
+	}
 	in := report.Input{Email: form.Email, Items: strings.Split(form.Items, "\n"), Relation: form.Relation,
-		Description: form.Description, Account: form.Account, Lang: lang, Channel: "web", Client: s.client(r)}
+		Description: form.Description, Account: form.Account, Follows: form.Follows, Lang: lang, Channel: "web", Client: s.client(r)}
 	fail := func(errs ...error) {
 		d := &pageData{Form: form}
 		status := 0
@@ -134,6 +148,7 @@ type apiReportRequest struct {
 	Relation    string   `json:"relation"`
 	Description string   `json:"description"`
 	Account     string   `json:"account"`
+	Follows     string   `json:"follows"` // optional: the report this one follows up (more information)
 	Lang        string   `json:"lang"`
 }
 
@@ -145,7 +160,7 @@ func (s *Server) apiReportStart(w http.ResponseWriter, r *http.Request) {
 	}
 	lang := s.apiLang(r, req.Lang)
 	st, err := s.cfg.Reports.Start(r.Context(), report.Input{Email: req.Email, Items: req.Items, Relation: req.Relation,
-		Description: req.Description, Account: req.Account, Lang: lang, Channel: "api", Client: s.client(r)})
+		Description: req.Description, Account: req.Account, Follows: req.Follows, Lang: lang, Channel: "api", Client: s.client(r)})
 	if err != nil {
 		s.apiFail(w, r, lang, err)
 		return

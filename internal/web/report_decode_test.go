@@ -19,6 +19,7 @@ func FuzzReportBody(f *testing.F) {
 		`{"email":"a@b.de","items":["fb:1","https://www.facebook.example/photo/2"],"relation":"me","lang":"de"}`,
 		`{"email":"a@b.de","items":[],"relation":"other"}`, `{"items":"fb:1"}`, `{"items":[1]}`, `{"relation":"me","relation":"me"}`,
 		`{"email":"a@b.de","items":["fb:1"],"relation":"my_child","description":"\u0000","account":"x"}`, "\ufeff{}",
+		`{"email":"a@b.de","items":["fb:1"],"relation":"me","follows":"NTR-AB12-CD34-EF56"}`, `{"follows":"NTR-\u0000"}`, `{"follows":7}`,
 	} {
 		f.Add([]byte(s))
 	}
@@ -40,7 +41,7 @@ func FuzzReportBody(f *testing.F) {
 		if err := json.Unmarshal(body, &std); err != nil || !slices.Equal(std.Items, req.Items) || std.Relation != req.Relation {
 			t.Fatalf("decodeBody(%q) = %+v, encoding/json: %+v %v", body, req, std, err)
 		}
-		data, errs := report.Validate(pats, report.Input{Email: req.Email, Items: req.Items, Relation: req.Relation, Description: req.Description, Account: req.Account})
+		data, errs := report.Validate(pats, report.Input{Email: req.Email, Items: req.Items, Relation: req.Relation, Description: req.Description, Account: req.Account, Follows: req.Follows})
 		for _, e := range errs {
 			if !slices.Contains(codes, e.Code) || refusalStatus(e.Code) != 400 {
 				t.Fatalf("refusal %q is not a stable 400 code", e.Code)
