@@ -188,7 +188,10 @@ func TestConsentAPIErrors(t *testing.T) {
 		{"/api/v1/consents", `{"email":"a@b.de","reason":"because"}`, 400, "invalid_request"},
 		{"/api/v1/consents", `{"email":"nope"}`, 400, "email_invalid"},
 		{"/api/v1/consents", `{"email":"a@b.de","lang":"fr"}`, 400, "lang_invalid"},
-		{"/api/v1/consent-withdrawals", `{"email":"a@b.de","scope":"all"}`, 400, "invalid_request"},
+		{"/api/v1/consent-withdrawals", `{"email":"a@b.de","scope":["myspace"]}`, 400, "scope_invalid"},
+		{"/api/v1/consent-withdrawals", `{"email":"a@b.de","scope":[]}`, 400, "scope_invalid"},
+		{"/api/v1/consent-withdrawals", `{"email":"a@b.de","scope":"some"}`, 400, "scope_invalid"},
+		{"/api/v1/consent-withdrawals", `{"email":"a@b.de","reason":"because"}`, 400, "invalid_request"},
 		{"/api/v1/consents/verify", `{"request_id":"x","code":"123456"}`, 404, "request_not_found"},
 	} {
 		resp, b := postJSON(t, e.URL+tt.path, tt.body)
