@@ -236,3 +236,162 @@ func testPerProduct(t *testing.T, dsn string) {
 		t.Fatal(err)
 	}
 }
+
+// objected is DESIGN.md's rule 6 for one objection, written from the
+// times the test recorded: effective at from, withdrawn at to (zero: not
+// withdrawn); it keeps out, as of s, everything while in force and, once
+// withdrawn, what was created before the withdrawal.
+func objected(from, to, c, s time.Time) bool {
+	if from.IsZero() || s.Before(from) {
+		return false
+	}
+	return to.IsZero() || s.Before(to) || c.Before(to)
+}
+
+// In consent mode an objection still keeps content out: anna consented for
+// all her accounts, then objected through the portal, then withdrew the
+// objection. While the objection is in force nothing of hers is eligible,
+// what she created before or while it was in force stays out after the
+// withdrawal, and what she creates after it (her consent still in force)
+// is eligible again; ben's consent is untouched. Every exclusion is
+// no_consent. Checked at every boundary, with the filter.
+func TestConsentModeWithObjections(t *testing.T) {
+	dbtest.Each(t, testConsentWithObjections)
+}
+
+func testConsentWithObjections(t *testing.T, dsn string) {
+	p := newPortal(t, dsn)
+	ctx := context.Background()
+	fb, ig, th, benIG, carl := authored{"facebook", "u1"}, authored{"instagram", "ig1"}, authored{"threads", "th1"},
+		authored{"instagram", "ig2"}, authored{"facebook", "u3"}
+	b := newBoundaries(t, p, fb, ig, th, benIG, carl)
+	var given, objFrom, objTo time.Time
+	want := func(it item, s time.Time) bool {
+		switch (authored{it.product, it.author}) {
+		case benIG:
+			return timeline{given}.inForce(s) && timeline{given}.inForce(it.created)
+		case carl:
+			return false
+		}
+		return timeline{given}.inForce(s) && timeline{given}.inForce(it.created) && !objected(objFrom, objTo, it.created, s)
+	}
+
+	p.Clock.Advance(time.Hour)
+	p.confirm(t, "/api/v1/consents", `{"email":"anna@example.de","scope":"all","lang":"en"}`)
+	p.confirm(t, "/api/v1/consents", `{"email":"ben@example.com","scope":["instagram"],"lang":"en"}`)
+	given = p.Clock.Now()
+	b.mark()
+	b.check("the consents", want)
+
+	p.Clock.Advance(time.Hour)
+	v := p.confirm(t, "/api/v1/objections", `{"email":"anna@example.de","scope":"all","lang":"en"}`)
+	objFrom = p.Clock.Now()
+	if v["status"] != "accepted" || v["effective_at"] != objFrom.Format(time.RFC3339Nano) {
+		t.Fatalf("objection: %v", v)
+	}
+	b.mark()
+	b.check("the objection", want)
+	// Stated outright: as of after the objection, anna's items from
+	// before and after it are out, ben's are in.
+	p.Clock.Advance(time.Hour)
+	b.mark()
+	s := p.Clock.Now()
+	for _, it := range b.items {
+		a := authored{it.product, it.author}
+		if a != benIG && a != carl && want(it, s) {
+			t.Fatalf("the reference keeps %s while anna objects", it.id)
+		}
+	}
+	b.check("an hour into the objection", want)
+
+	p.Clock.Advance(time.Hour)
+	v = p.confirm(t, "/api/v1/withdrawals", `{"email":"anna@example.de","lang":"en"}`)
+	objTo = p.Clock.Now()
+	if v["objections_ended"] != 1.0 {
+		t.Fatalf("objection withdrawal: %v", v)
+	}
+	b.mark()
+	b.check("the objection's withdrawal", want)
+
+	p.Clock.Advance(time.Hour)
+	b.mark()
+	b.check("an hour after the objection's withdrawal", want)
+	// Stated outright, as of now: created while the objection was in force
+	// is out; created after its withdrawal is in.
+	s = p.Clock.Now()
+	var during, after int
+	for _, it := range b.items {
+		if it.author != "u1" {
+			continue
+		}
+		switch {
+		case !it.created.Before(objFrom) && it.created.Before(objTo):
+			during++
+			if want(it, s) {
+				t.Fatalf("the reference keeps %s, created while the objection was in force", it.id)
+			}
+		case !it.created.Before(objTo):
+			after++
+			if !want(it, s) {
+				t.Fatalf("the reference leaves out %s, created after the objection's withdrawal", it.id)
+			}
+		}
+	}
+	if during == 0 || after == 0 {
+		t.Fatalf("%d items during the objection, %d after", during, after)
+	}
+	if _, err := p.DB.VerifyLedger(ctx); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// A consent covers the accounts it named when given. An account that
+// joined anna's link group afterwards was never covered: a withdrawal
+// from its address ends nothing (anna's consent stays in force), and its
+// items are no_consent before and after, while anna's are eligible.
+func TestConsentWithdrawalFromAnAccountLinkedLater(t *testing.T) {
+	dbtest.Each(t, testLinkedLater)
+}
+
+func testLinkedLater(t *testing.T, dsn string) {
+	p := newPortal(t, dsn)
+	ctx := context.Background()
+	fb, later := authored{"facebook", "u1"}, authored{"threads", "th9"}
+	b := newBoundaries(t, p, fb, later)
+	var given time.Time
+	want := func(it item, s time.Time) bool {
+		return it.author == "u1" && timeline{given}.inForce(s) && timeline{given}.inForce(it.created)
+	}
+
+	p.Clock.Advance(time.Hour)
+	v := p.confirm(t, "/api/v1/consents", `{"email":"anna@example.de","scope":"all","lang":"en"}`)
+	ref := v["reference"].(string)
+	given = p.Clock.Now()
+	b.mark()
+
+	p.Clock.Advance(time.Hour)
+	p.Import(t, `{"product":"threads","account_id":"th9","email":"anna.later@example.de","birthdate":"1990-05-01","handle":"anna.later","group":"g-anna"}`+"\n")
+	b.mark()
+	b.check("the account joined the link group", want)
+
+	p.Clock.Advance(time.Hour)
+	v = p.confirm(t, "/api/v1/consent-withdrawals", `{"email":"anna.later@example.de","scope":"all","lang":"en"}`)
+	if v["status"] != "withdrawn" || v["consents_ended"] != 0.0 || len(strs(v["products_ended"])) != 0 {
+		t.Fatalf("the withdrawal from the later account's address: %v", v)
+	}
+	p.checkReceipt(t, v, ledger.KindConsentWithdrawn)
+	if c, err := p.DB.Consent(ctx, ref); err != nil || !c.WithdrawnAt.IsZero() || len(c.Accounts) != 3 {
+		t.Fatalf("anna's consent: %+v %v", c, err)
+	}
+	b.mark()
+	b.check("the withdrawal from the later account's address", want)
+	var th9 int
+	for _, it := range b.items {
+		if it.author == "th9" {
+			th9++
+		}
+	}
+	if th9 == 0 {
+		t.Fatal("no items of the later account")
+	}
+}
