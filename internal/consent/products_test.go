@@ -168,6 +168,20 @@ func testPerProduct(t *testing.T, dsn string) {
 		gb.RemainderOf != given || len(gb.Accounts) != 2 || gb.Scope != "facebook,threads" || e.Seq <= wdSeq {
 		t.Fatalf("the remainder's entry: %s %+v", e.Kind, gb)
 	}
+	// The evidence for the withdrawal holds the consent it ended, itself
+	// and the remainder it recorded.
+	ev, err := p.DB.ReadEvidence(ctx, v["reference"].(string))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var evKinds []string
+	for _, x := range ev.Entries {
+		evKinds = append(evKinds, x.Kind)
+	}
+	if !slices.Equal(evKinds, []string{ledger.KindConsentGiven, ledger.KindConsentWithdrawn, ledger.KindConsentGiven}) ||
+		ev.Entries[2].Seq != rem.LedgerSeq {
+		t.Fatalf("evidence of the withdrawal: %v", evKinds)
+	}
 	var m store.Mail
 	for _, x := range p.MailsTo(t, "anna@example.de") {
 		if x.Kind == mail.KindConsentWithdrawn && strings.Contains(x.Text, v["reference"].(string)) {
@@ -231,6 +245,21 @@ func testPerProduct(t *testing.T, dsn string) {
 	}
 	if inForce != 0 {
 		t.Fatalf("%d consents still in force", inForce)
+	}
+	// The dashboard counts the consent anna gave, not its remainders, and
+	// every withdrawal.
+	for series, want := range map[store.DailySeries]int{store.SeriesConsents: 1, store.SeriesConsentsRevoke: 4} {
+		days, err := p.DB.Daily(ctx, series, p.Clock.Now().Add(-7*24*time.Hour))
+		if err != nil {
+			t.Fatal(err)
+		}
+		var n int
+		for _, d := range days {
+			n += d.Count
+		}
+		if n != want {
+			t.Errorf("dashboard %s: %d, want %d", series, n, want)
+		}
 	}
 	if _, err := p.DB.VerifyLedger(ctx); err != nil {
 		t.Fatal(err)
