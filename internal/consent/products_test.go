@@ -424,3 +424,45 @@ func testLinkedLater(t *testing.T, dsn string) {
 		t.Fatal("no items of the later account")
 	}
 }
+
+// A withdrawal ends what was in force when it was asked for, and a
+// remainder continues a consent that was: a withdrawal for all accounts
+// asked for before one for some products, and confirmed after it, ends the
+// remainder too.
+func TestConsentWithdrawalAskedBeforeOneForSomeProducts(t *testing.T) {
+	p := newPortal(t, "")
+	ctx := context.Background()
+	p.Clock.Advance(time.Hour)
+	p.confirm(t, "/api/v1/consents", `{"email":"anna@example.de","scope":"all","lang":"en"}`)
+	p.Clock.Advance(time.Minute)
+	st, v := p.post(t, "/api/v1/consent-withdrawals", `{"email":"anna@example.de","scope":"all","lang":"en"}`)
+	if st != 202 {
+		t.Fatalf("%d %v", st, v)
+	}
+	rid := v["request_id"].(string)
+	code := p.CodeFor(t, rid)
+	p.Clock.Advance(time.Minute)
+	if v := p.confirm(t, "/api/v1/consent-withdrawals", `{"email":"anna@example.de","scope":["instagram"],"lang":"en"}`); v["consents_ended"] != 1.0 {
+		t.Fatalf("the withdrawal for instagram: %v", v)
+	}
+	p.Clock.Advance(time.Minute)
+	st, v = p.post(t, "/api/v1/consent-withdrawals/verify", fmt.Sprintf(`{"request_id":%q,"code":%q}`, rid, code))
+	if st != 200 || v["consents_ended"] != 1.0 || !slices.Equal(strs(v["products_ended"]), []string{"facebook", "threads"}) ||
+		len(strs(v["products_kept"])) != 0 {
+		t.Fatalf("the withdrawal asked for first: %d %v", st, v)
+	}
+	var inForce int
+	if err := p.DB.ReadEligibility(ctx, func(r *store.EligibilityRead) error {
+		return r.Consents(func(g store.GrantRow) error {
+			if g.To == 0 {
+				inForce++
+			}
+			return nil
+		})
+	}); err != nil {
+		t.Fatal(err)
+	}
+	if inForce != 0 {
+		t.Fatalf("%d consents still in force", inForce)
+	}
+}

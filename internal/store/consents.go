@@ -48,50 +48,88 @@ func (tx *Tx) InsertConsent(ctx context.Context, c Consent) error {
 // ConsentsInForceFor returns the consents not withdrawn, with the
 // accounts each covers, that were given with the e-mail hash or cover an
 // account that uses it, and were recorded no later than recordedBy: a
-// withdrawal ends what was in force when it was asked for. It reads under
-// the ledger head's lock, as ObjectionsInForceFor does, so no consent is
-// recorded in between.
+// withdrawal ends what was in force when it was asked for. A remainder
+// counts as recorded when the consent it continues was: a withdrawal for
+// some products in between must not shield the other accounts from a
+// withdrawal asked for before it. It reads under the ledger head's lock, as
+// ObjectionsInForceFor does, so no consent is recorded in between.
 func (tx *Tx) ConsentsInForceFor(ctx context.Context, emailHash string, recordedBy time.Time) ([]Consent, error) {
 	if tx.head == nil {
 		if err := tx.loadHead(ctx); err != nil {
 			return nil, err
 		}
 	}
-	rows, err := tx.query(ctx, `SELECT c.id, c.email_hash, c.scope, c.channel, c.lang, c.given_at, c.ledger_seq
+	rows, err := tx.query(ctx, `SELECT c.id, c.email_hash, c.scope, c.channel, c.lang, c.given_at, c.ledger_seq, c.remainder_of,
+		COALESCE(l.at, 0)
 		FROM consents c LEFT JOIN ledger l ON l.seq = c.ledger_seq
-		WHERE c.withdrawn_at = 0 AND COALESCE(l.at, 0) <= $2 AND (
+		WHERE c.withdrawn_at = 0 AND (
 			c.email_hash = $1 OR c.id IN (
 				SELECT ca.consent_id FROM consent_accounts ca
 				JOIN accounts a ON a.product = ca.product AND a.account_id = ca.account_id
 				WHERE a.email_hash = $1))
-		ORDER BY c.id`, emailHash, micros(recordedBy))
+		ORDER BY c.id`, emailHash)
 	if err != nil {
 		return nil, fmt.Errorf("store: consents in force: %w", err)
 	}
-	var out []Consent
+	type found struct {
+		c        Consent
+		recorded int64
+	}
+	var all []found
 	for rows.Next() {
-		var c Consent
+		var f found
 		var given int64
-		if err := rows.Scan(&c.ID, &c.EmailHash, &c.Scope, &c.Channel, &c.Lang, &given, &c.LedgerSeq); err != nil {
+		if err := rows.Scan(&f.c.ID, &f.c.EmailHash, &f.c.Scope, &f.c.Channel, &f.c.Lang, &given, &f.c.LedgerSeq,
+			&f.c.RemainderOf, &f.recorded); err != nil {
 			rows.Close()
 			return nil, fmt.Errorf("store: consents in force: %w", err)
 		}
-		c.GivenAt = fromMicros(given)
-		out = append(out, c)
+		f.c.GivenAt = fromMicros(given)
+		all = append(all, f)
 	}
 	err = rows.Err()
 	rows.Close()
 	if err != nil {
 		return nil, fmt.Errorf("store: consents in force: %w", err)
 	}
-	// The accounts are read after the consents, not while their rows are
-	// open: a transaction has one connection.
-	for i := range out {
-		if out[i].Accounts, err = tx.consentAccounts(ctx, out[i].ID); err != nil {
+	// Rows are read before further queries: a transaction has one
+	// connection.
+	var out []Consent
+	for _, f := range all {
+		recorded := f.recorded
+		if f.c.RemainderOf != "" {
+			if recorded, err = tx.consentRecorded(ctx, f.c.RemainderOf); err != nil {
+				return nil, err
+			}
+		}
+		if recorded > micros(recordedBy) {
+			continue
+		}
+		if f.c.Accounts, err = tx.consentAccounts(ctx, f.c.ID); err != nil {
 			return nil, err
 		}
+		out = append(out, f.c)
 	}
 	return out, nil
+}
+
+// consentRecorded is when the consent that a chain of remainders starts
+// from was recorded (its ledger entry's time).
+func (tx *Tx) consentRecorded(ctx context.Context, id string) (int64, error) {
+	for range 1000 {
+		var parent string
+		var at int64
+		err := tx.queryRow(ctx, `SELECT c.remainder_of, COALESCE(l.at, 0) FROM consents c LEFT JOIN ledger l ON l.seq = c.ledger_seq
+			WHERE c.id = $1`, id).Scan(&parent, &at)
+		if err != nil {
+			return 0, fmt.Errorf("store: consent %s: %w", id, err)
+		}
+		if parent == "" {
+			return at, nil
+		}
+		id = parent
+	}
+	return 0, fmt.Errorf("store: consent %s: remainders too deep", id)
 }
 
 func (tx *Tx) consentAccounts(ctx context.Context, id string) ([]AccountKey, error) {
