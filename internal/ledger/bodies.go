@@ -42,6 +42,9 @@ type ConsentGiven struct {
 	Scope     string   `json:"scope"`
 	Channel   string   `json:"channel"`
 	GivenAt   string   `json:"given_at"`
+	// RemainderOf is the consent this one continues for the accounts a
+	// withdrawal for some products left covered ("" for a consent given).
+	RemainderOf string `json:"remainder_of,omitempty"`
 }
 
 // ConsentWithdrawn is the body of a consent.withdrawn entry.
@@ -51,4 +54,9 @@ type ConsentWithdrawn struct {
 	Consents    []string `json:"consents"` // references of the consents it ended
 	Channel     string   `json:"channel"`
 	WithdrawnAt string   `json:"withdrawn_at"`
+	// Scope is "all" or the products withdrawn; Remainders the consents
+	// recorded at the same moment for the other accounts the ended ones
+	// covered (each its own consent.given entry).
+	Scope      string   `json:"scope,omitempty"`
+	Remainders []string `json:"remainders,omitempty"`
 }

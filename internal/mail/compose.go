@@ -77,6 +77,10 @@ type Data struct {
 	// more is needed).
 	Items []string `json:"items,omitempty"`
 	Note  string   `json:"note,omitempty"`
+	// ProductsEnded and ProductsKept are what a withdrawal of consent
+	// ended and what still has consent after it.
+	ProductsEnded []string `json:"products_ended,omitempty"`
+	ProductsKept  []string `json:"products_kept,omitempty"`
 }
 
 // ComposerConfig is what mails say that comes from the deployment, not from
@@ -222,7 +226,7 @@ func newComposer(cat *locale.Catalog, cfg ComposerConfig, fold bool) (*Composer,
 	}
 	sample := Data{Flow: "objection", Code: "123456", ExpiresAt: time.Unix(0, 0), Reference: "NT-0000-0000-0000", At: time.Unix(0, 0),
 		Accounts: []AccountLine{{Product: "facebook", Handle: "x"}}, Ended: 2, BaseURL: "http://localhost", LedgerSeq: 1,
-		Items: []string{"fb:1"}, Note: "n"}
+		Items: []string{"fb:1"}, Note: "n", ProductsEnded: []string{"instagram"}, ProductsKept: []string{"facebook", "threads"}}
 	for _, kind := range allKinds() {
 		for _, lang := range cat.Languages() {
 			sample.Lang = lang

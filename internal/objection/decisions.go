@@ -29,6 +29,10 @@ type Outcome struct {
 	ExpiresAt time.Time
 	// Items are what a report asked to keep out (registered flows).
 	Items []string
+	// ProductsEnded and ProductsKept are what a withdrawal of consent
+	// ended and what the address's consents still cover after it.
+	ProductsEnded []string
+	ProductsKept  []string
 }
 
 // Status values of an Outcome.

@@ -24,7 +24,7 @@ const (
 	SeriesObjections     DailySeries = "objections"       // objections received (any channel)
 	SeriesWithdrawals    DailySeries = "withdrawals"      // withdrawals recorded
 	SeriesReports        DailySeries = "reports"          // ledger report.received
-	SeriesConsents       DailySeries = "consents"         // ledger consent.given
+	SeriesConsents       DailySeries = "consents"         // ledger consent.given, not remainders
 	SeriesCodeMails      DailySeries = "code_mails"       // code mails queued
 	SeriesCodeDelivered  DailySeries = "code_delivered"   // code mails delivered, by day of delivery
 	SeriesCodeFailed     DailySeries = "code_failed"      // code mails given up on, by day queued
@@ -43,7 +43,10 @@ func dailyQuery(s DailySeries) (string, bool) {
 	case SeriesReports:
 		return `SELECT at / %[1]d, COUNT(*) FROM ledger WHERE kind = 'report.received' AND at >= $1 GROUP BY at / %[1]d`, true
 	case SeriesConsents:
-		return `SELECT at / %[1]d, COUNT(*) FROM ledger WHERE kind = 'consent.given' AND at >= $1 GROUP BY at / %[1]d`, true
+		// A remainder (what a withdrawal for some products left covered)
+		// continues a consent; nobody gave it.
+		return `SELECT at / %[1]d, COUNT(*) FROM ledger WHERE kind = 'consent.given' AND body NOT LIKE '%%"remainder_of":%%'
+			AND at >= $1 GROUP BY at / %[1]d`, true
 	case SeriesConsentsRevoke:
 		return `SELECT at / %[1]d, COUNT(*) FROM ledger WHERE kind = 'consent.withdrawn' AND at >= $1 GROUP BY at / %[1]d`, true
 	case SeriesDecisions:

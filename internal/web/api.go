@@ -116,13 +116,13 @@ func (s *Server) apiStart(flow objection.Flow) http.HandlerFunc {
 		}
 		lang := s.apiLang(r, req.Lang)
 		in := objection.StartInput{Flow: flow, Email: req.Email, Lang: lang, Channel: "api", Scope: objection.AllAccounts, Client: s.client(r)}
-		if flow == objection.FlowObjection || flow == consent.FlowGive {
+		if flow == objection.FlowObjection || flow == consent.FlowGive || flow == consent.FlowWithdraw {
 			scope, err := objection.ParseScopeJSON(req.Scope)
 			if err != nil {
 				s.apiFail(w, r, lang, err)
 				return
 			}
-			if flow == consent.FlowGive && req.Reason != "" {
+			if flow != objection.FlowObjection && req.Reason != "" {
 				s.apiFail(w, r, lang, &decodeError{status: http.StatusBadRequest, code: "invalid_request", field: "reason"})
 				return
 			}
@@ -193,6 +193,9 @@ func (s *Server) apiVerify(flow objection.Flow) http.HandlerFunc {
 		case consent.FlowWithdraw:
 			resp["withdrawn_at"] = at
 			resp["consents_ended"] = out.Ended
+			resp["scope"] = out.Scope.String()
+			resp["products_ended"] = nonNil(out.ProductsEnded)
+			resp["products_kept"] = nonNil(out.ProductsKept)
 		case consent.FlowGive:
 			resp["given_at"] = at
 			resp["scope"] = out.Scope.String()
@@ -214,6 +217,14 @@ func (s *Server) apiVerify(flow objection.Flow) http.HandlerFunc {
 		}
 		writeJSON(w, http.StatusOK, resp)
 	}
+}
+
+// nonNil makes an empty list a JSON [] rather than null.
+func nonNil(s []string) []string {
+	if s == nil {
+		return []string{}
+	}
+	return s
 }
 
 // accountsJSON lists the accounts an outcome covers as the API shows them.

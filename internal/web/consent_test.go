@@ -4,6 +4,7 @@ import (
 	"io"
 	"net/http"
 	"net/url"
+	"regexp"
 	"strings"
 	"testing"
 
@@ -188,7 +189,10 @@ func TestConsentAPIErrors(t *testing.T) {
 		{"/api/v1/consents", `{"email":"a@b.de","reason":"because"}`, 400, "invalid_request"},
 		{"/api/v1/consents", `{"email":"nope"}`, 400, "email_invalid"},
 		{"/api/v1/consents", `{"email":"a@b.de","lang":"fr"}`, 400, "lang_invalid"},
-		{"/api/v1/consent-withdrawals", `{"email":"a@b.de","scope":"all"}`, 400, "invalid_request"},
+		{"/api/v1/consent-withdrawals", `{"email":"a@b.de","scope":["myspace"]}`, 400, "scope_invalid"},
+		{"/api/v1/consent-withdrawals", `{"email":"a@b.de","scope":[]}`, 400, "scope_invalid"},
+		{"/api/v1/consent-withdrawals", `{"email":"a@b.de","scope":"some"}`, 400, "scope_invalid"},
+		{"/api/v1/consent-withdrawals", `{"email":"a@b.de","reason":"because"}`, 400, "invalid_request"},
 		{"/api/v1/consents/verify", `{"request_id":"x","code":"123456"}`, 404, "request_not_found"},
 	} {
 		resp, b := postJSON(t, e.URL+tt.path, tt.body)
@@ -203,4 +207,61 @@ func TestConsentAPIErrors(t *testing.T) {
 	if resp.StatusCode != http.StatusNotFound || errorCode(t, b) != "request_not_found" {
 		t.Fatalf("cross-flow verify: %d %s", resp.StatusCode, b)
 	}
+}
+
+// The withdrawal form offers all linked accounts or some products; a
+// withdrawal for some products says on its page what ended and what still
+// has consent, and one that ticks no product is refused beside the field.
+func TestConsentWithdrawalFormPerProduct(t *testing.T) {
+	e := newConsentEnv(t)
+	for lang, legend := range map[string]string{"de": "Für welche Konten?", "en": "Which accounts?"} {
+		page := get(t, e.URL+"/consent/withdraw", lang)
+		for _, want := range []string{`<html lang="` + lang + `"`, "<legend>" + legend + "</legend>", `name="scope" value="all" checked`,
+			`<label for="product-instagram">`, `aria-describedby="scope-some-hint"`} {
+			if !strings.Contains(page, want) {
+				t.Fatalf("the %s withdrawal form lacks %q:\n%s", lang, want, page)
+			}
+		}
+	}
+	loc := postRedirect(t, e.URL+"/consent", url.Values{"email": {"anna@example.de"}, "scope": {"all"}, "lang": {"en"}})
+	rid := strings.TrimPrefix(loc, "/consent/")
+	postRedirect(t, e.URL+loc, url.Values{"code": {e.CodeFor(t, rid)}})
+
+	resp, err := http.PostForm(e.URL+"/consent-withdrawal", url.Values{"email": {"anna@example.de"}, "scope": {"some"}, "lang": {"en"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusBadRequest || !strings.Contains(string(b), `id="scope-error"`) || !strings.Contains(string(b), `value="anna@example.de"`) {
+		t.Fatalf("a withdrawal for no product: %d\n%s", resp.StatusCode, b)
+	}
+
+	wloc := postRedirect(t, e.URL+"/consent-withdrawal", url.Values{"email": {"anna@example.de"}, "scope": {"some"},
+		"product": {"instagram", "threads"}, "lang": {"en"}})
+	wrid := strings.TrimPrefix(wloc, "/consent-withdrawal/")
+	wdone := postRedirect(t, e.URL+wloc, url.Values{"code": {e.CodeFor(t, wrid)}})
+	page := get(t, e.URL+wdone, "en")
+	for _, want := range []string{"1 consent has ended", `<p id="products-ended">Consent has ended for: Instagram, Threads</p>`,
+		`<p id="products-kept">Consent is still in force for: Facebook</p>`} {
+		if !strings.Contains(page, want) {
+			t.Fatalf("the done page lacks %q:\n%s", want, page)
+		}
+	}
+	w, err := e.DB.ConsentWithdrawal(t.Context(), ridRef(t, page))
+	if err != nil || w.Scope != "instagram,threads" || w.Ended != 1 {
+		t.Fatalf("stored withdrawal: %+v %v", w, err)
+	}
+}
+
+var consentWithdrawalRefRE = regexp.MustCompile(`NTCW-[0-9A-Z-]+`)
+
+// ridRef is the withdrawal reference a done page shows.
+func ridRef(t *testing.T, page string) string {
+	t.Helper()
+	ref := consentWithdrawalRefRE.FindString(page)
+	if ref == "" {
+		t.Fatalf("no reference on the page:\n%s", page)
+	}
+	return ref
 }

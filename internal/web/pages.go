@@ -27,7 +27,9 @@ func (s *Server) consentForm(w http.ResponseWriter, r *http.Request) {
 }
 
 func (s *Server) consentWithdrawalForm(w http.ResponseWriter, r *http.Request) {
-	s.page(w, r, http.StatusOK, "consent_withdraw", "consent_withdraw_title", &pageData{})
+	s.page(w, r, http.StatusOK, "consent_withdraw", "consent_withdraw_title", &pageData{
+		Form: formValues{ScopeAll: true, Products: map[string]bool{}}, Products: platform.Products(),
+	})
 }
 
 // flowPath is the URL segment of a flow's pages: its name, but with a
@@ -106,7 +108,7 @@ func (s *Server) startPage(flow objection.Flow) http.HandlerFunc {
 			s.page(w, r, status, formPage, title, d)
 		}
 		in := objection.StartInput{Flow: flow, Email: form.Email, Lang: lang, Channel: "web", Scope: objection.AllAccounts, Client: s.client(r)}
-		if flow == objection.FlowObjection || flow == consent.FlowGive {
+		if flow == objection.FlowObjection || flow == consent.FlowGive || flow == consent.FlowWithdraw {
 			if flow == objection.FlowObjection {
 				in.Reason = strings.TrimSpace(form.Reason)
 			}
