@@ -1,4 +1,4 @@
--- Version 14: consent withdrawn for some products. A withdrawal for some
+-- Version 16: consent withdrawn for some products. A withdrawal for some
 -- products ends each consent that covers an account of them and records, at
 -- the same moment, a consent for the accounts it also covered (remainder_of
 -- names the consent it continues); the withdrawal keeps its scope and what
