@@ -338,6 +338,11 @@ func (db *DB) migrate(ctx context.Context, create bool) error {
 		if err != nil {
 			return err
 		}
+		// Versions run 1, 2, 3 … without a gap or a repeat: two files of one
+		// version (two branches merged) would apply only one of them.
+		if v != latest+1 {
+			return fmt.Errorf("store: migration %s has version %d, want %d", f, v, latest+1)
+		}
 		latest = v
 		if v <= current {
 			continue
