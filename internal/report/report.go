@@ -223,8 +223,12 @@ func (s *Service) finish(ctx context.Context, tx *store.Tx, req store.CodeReques
 		return objection.Outcome{}, err
 	}
 	entry, err := tx.Append(ctx, now, ledger.KindReportReceived, ledger.ReportReceived{
-		Reference:  ref,
-		Subject:    s.keys.Pseudonym("email", req.EmailHash),
+		Reference: ref,
+		// Keyed by the reference as well: the log is public, and the
+		// objection, consent and other reports of the same address must
+		// not be found from a report's entry (or it from theirs). Whoever
+		// holds the key and the address can still recompute it.
+		Subject:    s.keys.Pseudonym("report-subject", ref+"\x00"+req.EmailHash),
 		Items:      ItemPseudonyms(s.keys, p.Items),
 		Channel:    req.Channel,
 		ReceivedAt: now.UTC().Format(time.RFC3339Nano),
