@@ -206,7 +206,7 @@ func testBoundaries(t *testing.T, dsn string) {
 	step("the withdrawal")
 
 	p.Clock.Advance(time.Hour)
-	v = p.confirm(t, "/api/v1/consents", `{"email":"anna@example.de","lang":"en"}`)
+	v = p.confirm(t, "/api/v1/consents", `{"email":"anna@example.de","scope":"all","lang":"en"}`)
 	anna = append(anna, p.Clock.Now())
 	p.checkReceipt(t, v, ledger.KindConsentGiven)
 	step("consent given again")
@@ -324,7 +324,7 @@ func runFilter(t *testing.T, pol *policy.Policy, snap *eligibility.Snapshot, s t
 // recorded. A resent code replaces the first.
 func TestConsentWithdrawalFromALinkedAddressAndResend(t *testing.T) {
 	p := newPortal(t, "")
-	st, v := p.post(t, "/api/v1/consents", `{"email":"anna@example.de","lang":"en"}`)
+	st, v := p.post(t, "/api/v1/consents", `{"email":"anna@example.de","scope":"all","lang":"en"}`)
 	if st != http.StatusAccepted {
 		t.Fatalf("%d %v", st, v)
 	}

@@ -5,7 +5,7 @@ package objection
 // every language; a test holds this list to the package's Code… constants.
 func Codes() []string {
 	return []string{
-		CodeEmailRequired, CodeEmailInvalid, CodeEmailTooLong, CodeEmailNotCanonical, CodeScopeInvalid,
+		CodeEmailRequired, CodeEmailInvalid, CodeEmailTooLong, CodeEmailNotCanonical, CodeScopeInvalid, CodeScopeRequired,
 		CodeReasonTooLong, CodeReasonInvalid, CodeLangInvalid, CodeRateLimited,
 		CodeCodeFormat, CodeCodeInvalid, CodeCodeExpired, CodeCodeUsed,
 		CodeTooManyAttempts, CodeRequestNotFound, CodeResendTooSoon, CodeClientLimited, CodeSaturated,

@@ -30,18 +30,21 @@ const (
 	CodeEmailTooLong      = "email_too_long"
 	CodeEmailNotCanonical = "email_not_canonical"
 	CodeScopeInvalid      = "scope_invalid"
-	CodeReasonTooLong     = "reason_too_long"
-	CodeReasonInvalid     = "reason_invalid"
-	CodeLangInvalid       = "lang_invalid"
-	CodeRateLimited       = "rate_limited"
-	CodeCodeFormat        = "code_format"
-	CodeCodeInvalid       = "code_invalid"
-	CodeCodeExpired       = "code_expired"
-	CodeCodeUsed          = "code_used"
-	CodeTooManyAttempts   = "too_many_attempts"
-	CodeRequestNotFound   = "request_not_found"
-	CodeResendTooSoon     = "resend_too_soon"
-	CodeClientLimited     = "ip_rate_limited" // --ip-rate-limit
+	// CodeScopeRequired: consent is given only for what the person chose
+	// (no pre-selected "all": consent must be an unambiguous act).
+	CodeScopeRequired   = "scope_required"
+	CodeReasonTooLong   = "reason_too_long"
+	CodeReasonInvalid   = "reason_invalid"
+	CodeLangInvalid     = "lang_invalid"
+	CodeRateLimited     = "rate_limited"
+	CodeCodeFormat      = "code_format"
+	CodeCodeInvalid     = "code_invalid"
+	CodeCodeExpired     = "code_expired"
+	CodeCodeUsed        = "code_used"
+	CodeTooManyAttempts = "too_many_attempts"
+	CodeRequestNotFound = "request_not_found"
+	CodeResendTooSoon   = "resend_too_soon"
+	CodeClientLimited   = "ip_rate_limited" // --ip-rate-limit
 	// CodeSaturated: the store could not save the request in time; it
 	// was not saved (nothing to resend, no mail will come).
 	CodeSaturated = "busy_not_saved"

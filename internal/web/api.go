@@ -117,6 +117,10 @@ func (s *Server) apiStart(flow objection.Flow) http.HandlerFunc {
 		lang := s.apiLang(r, req.Lang)
 		in := objection.StartInput{Flow: flow, Email: req.Email, Lang: lang, Channel: "api", Scope: objection.AllAccounts, Client: s.client(r)}
 		if flow == objection.FlowObjection || flow == consent.FlowGive || flow == consent.FlowWithdraw {
+			if flow == consent.FlowGive && (len(req.Scope) == 0 || string(req.Scope) == "null") {
+				s.apiFail(w, r, lang, &objection.Error{Code: objection.CodeScopeRequired, Field: "scope"})
+				return
+			}
 			scope, err := objection.ParseScopeJSON(req.Scope)
 			if err != nil {
 				s.apiFail(w, r, lang, err)

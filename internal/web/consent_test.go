@@ -40,7 +40,7 @@ var consentRoutes = []struct{ method, path, body string }{
 	{"POST", "/consent-withdrawal/" + strings.Repeat("a", 32), "code=123456"},
 	{"POST", "/consent-withdrawal/" + strings.Repeat("a", 32) + "/resend", ""},
 	{"GET", "/consent-withdrawal/" + strings.Repeat("a", 32) + "/done", ""},
-	{"POST", "/api/v1/consents", `{"email":"anna@example.de"}`},
+	{"POST", "/api/v1/consents", `{"email":"anna@example.de","scope":"all"}`},
 	{"POST", "/api/v1/consents/verify", `{"request_id":"` + strings.Repeat("a", 32) + `","code":"123456"}`},
 	{"POST", "/api/v1/consents/resend", `{"request_id":"` + strings.Repeat("a", 32) + `"}`},
 	{"POST", "/api/v1/consent-withdrawals", `{"email":"anna@example.de"}`},
@@ -186,9 +186,12 @@ func TestConsentAPIErrors(t *testing.T) {
 		code       string
 	}{
 		{"/api/v1/consents", `{"email":"a@b.de","scope":["myspace"]}`, 400, "scope_invalid"},
-		{"/api/v1/consents", `{"email":"a@b.de","reason":"because"}`, 400, "invalid_request"},
-		{"/api/v1/consents", `{"email":"nope"}`, 400, "email_invalid"},
-		{"/api/v1/consents", `{"email":"a@b.de","lang":"fr"}`, 400, "lang_invalid"},
+		{"/api/v1/consents", `{"email":"a@b.de","scope":"all","reason":"because"}`, 400, "invalid_request"},
+		{"/api/v1/consents", `{"email":"nope","scope":"all"}`, 400, "email_invalid"},
+		{"/api/v1/consents", `{"email":"a@b.de","scope":"all","lang":"fr"}`, 400, "lang_invalid"},
+		// Consent covers only what the person chose: nothing is assumed.
+		{"/api/v1/consents", `{"email":"a@b.de"}`, 400, "scope_required"},
+		{"/api/v1/consents", `{"email":"a@b.de","scope":null}`, 400, "scope_required"},
 		{"/api/v1/consent-withdrawals", `{"email":"a@b.de","scope":["myspace"]}`, 400, "scope_invalid"},
 		{"/api/v1/consent-withdrawals", `{"email":"a@b.de","scope":[]}`, 400, "scope_invalid"},
 		{"/api/v1/consent-withdrawals", `{"email":"a@b.de","scope":"some"}`, 400, "scope_invalid"},
@@ -201,7 +204,7 @@ func TestConsentAPIErrors(t *testing.T) {
 		}
 	}
 	// A consent request's id does not verify a withdrawal (nor the reverse).
-	_, b := postJSON(t, e.URL+"/api/v1/consents", `{"email":"anna@example.de"}`)
+	_, b := postJSON(t, e.URL+"/api/v1/consents", `{"email":"anna@example.de","scope":"all"}`)
 	rid := ridRE.FindString(b)
 	resp, b := postJSON(t, e.URL+"/api/v1/consent-withdrawals/verify", `{"request_id":"`+rid+`","code":"`+e.CodeFor(t, rid)+`"}`)
 	if resp.StatusCode != http.StatusNotFound || errorCode(t, b) != "request_not_found" {
@@ -264,4 +267,28 @@ func ridRef(t *testing.T, page string) string {
 		t.Fatalf("no reference on the page:\n%s", page)
 	}
 	return ref
+}
+
+// The consent form chooses nothing for the person (a pre-selected "all"
+// is no unambiguous act of consent): neither choice is ticked, and a form
+// sent without one is refused beside the field, nothing queued.
+func TestConsentFormPreSelectsNothing(t *testing.T) {
+	e := newConsentEnv(t)
+	page := get(t, e.URL+"/consent", "en")
+	if strings.Contains(page, "checked") {
+		t.Fatalf("the consent form has something ticked:\n%s", page)
+	}
+	resp, err := noRedirect().PostForm(e.URL+"/consent", url.Values{"email": {"anna@example.de"}, "lang": {"en"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusBadRequest || !strings.Contains(string(b), `id="scope-error"`) ||
+		!strings.Contains(string(b), "Choose what your consent covers") || strings.Contains(string(b), "checked") {
+		t.Fatalf("consent without a choice: %d\n%s", resp.StatusCode, b)
+	}
+	if n := len(e.Mails(t)); n != 0 {
+		t.Fatalf("%d mails queued", n)
+	}
 }

@@ -300,7 +300,7 @@ func TestConsentAnswersDoNotMoveWithTheAddress(t *testing.T) {
 		var seen []string
 		for _, r := range routes {
 			e.Clock.Advance(61 * time.Second)
-			resp, body := postJSON(t, e.URL+r.api, `{"email":"`+addr+`","lang":"en"}`)
+			resp, body := postJSON(t, e.URL+r.api, `{"email":"`+addr+`","scope":"all","lang":"en"}`)
 			seen = append(seen, normalize(resp.Status+headerDump(resp.Header)+body))
 			rid := ridRE.FindString(body)
 			form := url.Values{"email": {addr}, "scope": {"all"}, "lang": {"en"}}

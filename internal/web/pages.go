@@ -21,8 +21,9 @@ func (s *Server) withdrawalForm(w http.ResponseWriter, r *http.Request) {
 }
 
 func (s *Server) consentForm(w http.ResponseWriter, r *http.Request) {
+	// Nothing is chosen for the person: consent is what they tick.
 	s.page(w, r, http.StatusOK, "consent", "consent_title", &pageData{
-		Form: formValues{ScopeAll: true, Products: map[string]bool{}}, Products: platform.Products(),
+		Form: formValues{ScopeUnset: true, Products: map[string]bool{}}, Products: platform.Products(),
 	})
 }
 
@@ -77,6 +78,9 @@ func (s *Server) startPage(flow objection.Flow) http.HandlerFunc {
 		lang := s.lang(w, r)
 		form := formValues{Email: r.PostForm.Get("email"), Reason: r.PostForm.Get("reason"),
 			ScopeAll: r.PostForm.Get("scope") != "some", Products: map[string]bool{}}
+		if flow == consent.FlowGive {
+			form.ScopeAll, form.ScopeUnset = r.PostForm.Get("scope") == "all", r.PostForm.Get("scope") == ""
+		}
 		for _, p := range r.PostForm["product"] {
 			form.Products[p] = true
 		}
@@ -114,7 +118,10 @@ func (s *Server) startPage(flow objection.Flow) http.HandlerFunc {
 			}
 			if !form.ScopeAll {
 				scope, err := objection.NewScope(r.PostForm["product"])
-				if len(r.PostForm["product"]) == 0 {
+				switch {
+				case form.ScopeUnset:
+					err = &objection.Error{Code: objection.CodeScopeRequired, Field: "scope"}
+				case len(r.PostForm["product"]) == 0:
 					err = &objection.Error{Code: objection.CodeScopeInvalid, Field: "scope"}
 				}
 				if err != nil {

@@ -179,7 +179,9 @@ type formValues struct {
 	Email    string
 	Reason   string
 	ScopeAll bool
-	Products map[string]bool
+	// ScopeUnset: neither choice is made (consent pre-selects nothing).
+	ScopeUnset bool
+	Products   map[string]bool
 	// The report form's fields.
 	Items       string
 	Relation    string
