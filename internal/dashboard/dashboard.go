@@ -24,7 +24,7 @@ const maxDelays = 100_000
 // DailySeries names the series, in the order the dashboard shows them.
 func DailySeries() []store.DailySeries {
 	return []store.DailySeries{
-		store.SeriesObjections, store.SeriesWithdrawals, store.SeriesReports, store.SeriesConsents,
+		store.SeriesObjections, store.SeriesWithdrawals, store.SeriesReports, store.SeriesConsents, store.SeriesConsentsRevoke,
 		store.SeriesCodeMails, store.SeriesCodeDelivered, store.SeriesCodeFailed,
 	}
 }

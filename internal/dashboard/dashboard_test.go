@@ -97,8 +97,14 @@ func TestDashboardNumbersEqualSQL(t *testing.T) {
 						return err
 					}
 				}
-				_, err := tx.Append(ctx, f.Clock.Now(), ledger.KindConsentGiven, map[string]any{"reference": "C"})
-				return err
+				if _, err := tx.Append(ctx, f.Clock.Now(), ledger.KindConsentGiven, map[string]any{"reference": "C"}); err != nil {
+					return err
+				}
+				if day == 2 {
+					_, err := tx.Append(ctx, f.Clock.Now(), ledger.KindConsentWithdrawn, map[string]any{"reference": "CW"})
+					return err
+				}
+				return nil
 			}); err != nil {
 				t.Fatal(err)
 			}
@@ -123,7 +129,10 @@ func TestDashboardNumbersEqualSQL(t *testing.T) {
 			store.SeriesWithdrawals: func(d time.Time) int { return sqlCount(t, raw, "withdrawals", "withdrawn_at", "", d) },
 			store.SeriesReports:     func(d time.Time) int { return sqlCount(t, raw, "ledger", "at", "AND kind = 'report.received'", d) },
 			store.SeriesConsents:    func(d time.Time) int { return sqlCount(t, raw, "ledger", "at", "AND kind = 'consent.given'", d) },
-			store.SeriesCodeMails:   func(d time.Time) int { return sqlCount(t, raw, "outbox", "created_at", "AND kind = 'code'", d) },
+			store.SeriesConsentsRevoke: func(d time.Time) int {
+				return sqlCount(t, raw, "ledger", "at", "AND kind = 'consent.withdrawn'", d)
+			},
+			store.SeriesCodeMails: func(d time.Time) int { return sqlCount(t, raw, "outbox", "created_at", "AND kind = 'code'", d) },
 			store.SeriesCodeDelivered: func(d time.Time) int {
 				return sqlCount(t, raw, "outbox", "sent_at", "AND kind = 'code' AND status = 'sent'", d)
 			},
