@@ -1,7 +1,8 @@
 // Package mydata answers a person's "my data" request (GDPR Art. 15): for
 // every account an address and its link groups cover, the objections and
 // withdrawals, the snapshots that kept content of those accounts and the
-// models trained on them. The person proves the address with a one-time
+// models trained on them; and the consents and reports the address itself
+// gave and filed. The person proves the address with a one-time
 // code (objection.FlowAccess) and presents the access token it bought.
 package mydata
 
@@ -87,6 +88,29 @@ type Model struct {
 	TrainedAt *string  `json:"trained_at"`
 }
 
+// Consent is one consent to training the person gave (policy mode
+// consent), with the accounts it covered when it was given.
+type Consent struct {
+	Reference   string    `json:"reference"`
+	GivenAt     string    `json:"given_at"`
+	WithdrawnAt *string   `json:"withdrawn_at"`
+	Scope       string    `json:"scope"`
+	Accounts    []Account `json:"accounts"`
+	Receipt     string    `json:"receipt"`
+}
+
+// Report is one report of content that shows the person, with its state.
+// What the person wrote about themselves is not listed: a final decision
+// blanks it, and until then it is what they sent.
+type Report struct {
+	Reference  string   `json:"reference"`
+	ReceivedAt string   `json:"received_at"`
+	Status     string   `json:"status"` // in_review | info_requested | approved | rejected | superseded
+	Items      []string `json:"items"`
+	DecidedAt  *string  `json:"decided_at"`
+	Receipt    string   `json:"receipt"`
+}
+
 // Overview is everything notrain holds about an address. Every list is
 // present (never null), so known and unknown addresses look alike.
 type Overview struct {
@@ -97,6 +121,12 @@ type Overview struct {
 	Withdrawals []Withdrawal `json:"withdrawals"`
 	Snapshots   []Snapshot   `json:"snapshots"`
 	Models      []Model      `json:"models"`
+	// Consents and Reports are the address's own: matched on its keyed
+	// e-mail hash, not on the accounts it covers, since a consent or a
+	// report another address filed for a shared account is that
+	// address's data.
+	Consents []Consent `json:"consents"`
+	Reports  []Report  `json:"reports"`
 }
 
 // Authenticate returns the e-mail hash an access token answers for.
@@ -126,7 +156,8 @@ func stamp(t time.Time) *string {
 
 // Overview reads everything about the address with the e-mail hash.
 func (s *Service) Overview(ctx context.Context, emailHash string) (Overview, error) {
-	ov := Overview{Accounts: []Account{}, Objections: []Objection{}, Withdrawals: []Withdrawal{}, Snapshots: []Snapshot{}, Models: []Model{}}
+	ov := Overview{Accounts: []Account{}, Objections: []Objection{}, Withdrawals: []Withdrawal{}, Snapshots: []Snapshot{}, Models: []Model{},
+		Consents: []Consent{}, Reports: []Report{}}
 	var accts []store.Account
 	// The same expansion an objection gets, so "my data" covers what an
 	// objection would; read-only, so looking never holds up a writer.
@@ -185,6 +216,9 @@ func (s *Service) Overview(ctx context.Context, emailHash string) (Overview, err
 		ov.Withdrawals = append(ov.Withdrawals, Withdrawal{Reference: w.ID, WithdrawnAt: w.WithdrawnAt.UTC().Format(time.RFC3339Nano),
 			ObjectionsEnded: w.Ended, Receipt: s.receipt(ctx, w.LedgerSeq)})
 	}
+	if err := s.decisions(ctx, emailHash, &ov); err != nil {
+		return Overview{}, err
+	}
 	if len(keys) == 0 {
 		return ov, nil
 	}
@@ -212,6 +246,35 @@ func (s *Service) Overview(ctx context.Context, emailHash string) (Overview, err
 		ov.Models = append(ov.Models, Model{Name: m.Name, Snapshots: m.Snapshots, TrainedAt: stamp(m.TrainedAt)})
 	}
 	return ov, nil
+}
+
+// decisions adds the address's consents and reports.
+func (s *Service) decisions(ctx context.Context, emailHash string, ov *Overview) error {
+	cs, err := s.db.ConsentsOf(ctx, emailHash)
+	if err != nil {
+		return err
+	}
+	for _, c := range cs {
+		accts := make([]Account, len(c.Accounts))
+		for i, a := range c.Accounts {
+			accts[i] = Account{Product: a.Product, AccountID: a.AccountID}
+		}
+		ov.Consents = append(ov.Consents, Consent{Reference: c.ID, GivenAt: c.GivenAt.UTC().Format(time.RFC3339Nano),
+			WithdrawnAt: stamp(c.WithdrawnAt), Scope: c.Scope, Accounts: accts, Receipt: s.receipt(ctx, c.LedgerSeq)})
+	}
+	rs, err := s.db.ReportsOf(ctx, emailHash)
+	if err != nil {
+		return err
+	}
+	for _, r := range rs {
+		items := r.Items
+		if items == nil {
+			items = []string{}
+		}
+		ov.Reports = append(ov.Reports, Report{Reference: r.ID, ReceivedAt: r.ReceivedAt.UTC().Format(time.RFC3339Nano),
+			Status: r.Status, Items: items, DecidedAt: stamp(r.DecidedAt), Receipt: s.receipt(ctx, r.LedgerSeq)})
+	}
+	return nil
 }
 
 func micros(t time.Time) int64 {

@@ -252,3 +252,59 @@ func splitList(s string) []string {
 	}
 	return strings.Split(s, ",")
 }
+
+// ConsentsOf lists the consents given with the e-mail hash, oldest first,
+// with the accounts each covers: what "my data" shows. Only the address's
+// own consents: one given by another address for a shared account is that
+// address's data.
+func (db *DB) ConsentsOf(ctx context.Context, emailHash string) ([]Consent, error) {
+	rows, err := db.r.QueryContext(ctx, `SELECT id, email_hash, scope, channel, given_at, withdrawn_at, ledger_seq, lang,
+		request_id, withdrawal_ref, remainder_of FROM consents WHERE email_hash = $1 ORDER BY given_at, id`, emailHash)
+	if err != nil {
+		return nil, fmt.Errorf("store: consents of: %w", err)
+	}
+	var out []Consent
+	for rows.Next() {
+		var c Consent
+		var given, wd int64
+		if err := rows.Scan(&c.ID, &c.EmailHash, &c.Scope, &c.Channel, &given, &wd, &c.LedgerSeq, &c.Lang, &c.RequestID,
+			&c.WithdrawalRef, &c.RemainderOf); err != nil {
+			rows.Close()
+			return nil, fmt.Errorf("store: consents of: %w", err)
+		}
+		c.GivenAt, c.WithdrawnAt = fromMicros(given), fromMicros(wd)
+		out = append(out, c)
+	}
+	err = rows.Err()
+	rows.Close()
+	if err != nil {
+		return nil, fmt.Errorf("store: consents of: %w", err)
+	}
+	if len(out) == 0 {
+		return nil, nil
+	}
+	accts, err := db.r.QueryContext(ctx, `SELECT ca.consent_id, ca.product, ca.account_id FROM consent_accounts ca
+		JOIN consents c ON c.id = ca.consent_id WHERE c.email_hash = $1 ORDER BY ca.consent_id, ca.product, ca.account_id`, emailHash)
+	if err != nil {
+		return nil, fmt.Errorf("store: consents of, accounts: %w", err)
+	}
+	defer accts.Close()
+	byID := make(map[string]*Consent, len(out))
+	for i := range out {
+		byID[out[i].ID] = &out[i]
+	}
+	for accts.Next() {
+		var id string
+		var k AccountKey
+		if err := accts.Scan(&id, &k.Product, &k.AccountID); err != nil {
+			return nil, fmt.Errorf("store: consents of, accounts: %w", err)
+		}
+		if c := byID[id]; c != nil {
+			c.Accounts = append(c.Accounts, k)
+		}
+	}
+	if err := accts.Err(); err != nil {
+		return nil, fmt.Errorf("store: consents of, accounts: %w", err)
+	}
+	return out, nil
+}

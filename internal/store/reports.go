@@ -305,3 +305,53 @@ func scanStrings(rows rows) ([]string, error) {
 	}
 	return out, nil
 }
+
+// ReportsOf lists the reports filed with the e-mail hash, oldest first,
+// with their items: what "my data" shows. The keyed hash stays after the
+// decision blanks the address, so a decided report is still found.
+func (db *DB) ReportsOf(ctx context.Context, emailHash string) ([]Report, error) {
+	rows, err := db.r.QueryContext(ctx, `SELECT `+reportCols+` FROM reports WHERE email_hash = $1 ORDER BY received_at, id`, emailHash)
+	if err != nil {
+		return nil, fmt.Errorf("store: reports of: %w", err)
+	}
+	var out []Report
+	for rows.Next() {
+		r, err := scanReport(rows)
+		if err != nil {
+			rows.Close()
+			return nil, err
+		}
+		out = append(out, r)
+	}
+	err = rows.Err()
+	rows.Close()
+	if err != nil {
+		return nil, fmt.Errorf("store: reports of: %w", err)
+	}
+	if len(out) == 0 {
+		return nil, nil
+	}
+	items, err := db.r.QueryContext(ctx, `SELECT i.report_id, i.item_id FROM report_items i
+		JOIN reports r ON r.id = i.report_id WHERE r.email_hash = $1 ORDER BY i.report_id, i.pos`, emailHash)
+	if err != nil {
+		return nil, fmt.Errorf("store: reports of, items: %w", err)
+	}
+	defer items.Close()
+	byID := make(map[string]*Report, len(out))
+	for i := range out {
+		byID[out[i].ID] = &out[i]
+	}
+	for items.Next() {
+		var id, item string
+		if err := items.Scan(&id, &item); err != nil {
+			return nil, fmt.Errorf("store: reports of, items: %w", err)
+		}
+		if r := byID[id]; r != nil {
+			r.Items = append(r.Items, item)
+		}
+	}
+	if err := items.Err(); err != nil {
+		return nil, fmt.Errorf("store: reports of, items: %w", err)
+	}
+	return out, nil
+}

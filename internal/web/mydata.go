@@ -181,7 +181,8 @@ func (s *Server) meJSON(w http.ResponseWriter, r *http.Request) {
 	w.Write(append(b, '\n'))
 }
 
-// meReceipt downloads the receipt of one of the person's objections.
+// meReceipt downloads the receipt of one of the person's objections,
+// withdrawals, consents or reports: only a reference of theirs is found.
 func (s *Server) meReceipt(w http.ResponseWriter, r *http.Request) {
 	ov, ok := s.cookieOverview(w, r)
 	if !ok {
@@ -194,6 +195,12 @@ func (s *Server) meReceipt(w http.ResponseWriter, r *http.Request) {
 	}
 	for _, wd := range ov.Withdrawals {
 		receipts[wd.Reference] = wd.Receipt
+	}
+	for _, c := range ov.Consents {
+		receipts[c.Reference] = c.Receipt
+	}
+	for _, rp := range ov.Reports {
+		receipts[rp.Reference] = rp.Receipt
 	}
 	if rc := receipts[ref]; rc != "" {
 		w.Header().Set("Content-Type", "text/plain; charset=utf-8")

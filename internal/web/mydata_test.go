@@ -87,7 +87,7 @@ func TestAccessAnswersDoNotMoveWithTheAddress(t *testing.T) {
 	var known, unknown map[string][]json.RawMessage
 	json.Unmarshal([]byte(overviews[0]), &known)
 	json.Unmarshal([]byte(overviews[1]), &unknown)
-	if len(known) != 5 || len(unknown) != 5 || len(known["accounts"]) != 1 || len(unknown["accounts"]) != 0 {
+	if len(known) != 7 || len(unknown) != 7 || len(known["accounts"]) != 1 || len(unknown["accounts"]) != 0 {
 		t.Fatalf("overviews: %s / %s", overviews[0], overviews[1])
 	}
 }
