@@ -82,7 +82,7 @@ func filterCmd(ctx context.Context, args []string, env Env) error {
 	// delivered the run does not start. COMPLETE or FAIL follow the
 	// outcome, which a failed delivery does not change: it is reported
 	// with its own exit code.
-	lr, err := snapshot.StartLineage(ctx, em, env.Now, c.inputs, c.output, c.manifest)
+	lr, err := snapshot.StartLineage(ctx, em, env.Now, version(), c.inputs, c.output, c.manifest)
 	if err != nil {
 		return err
 	}

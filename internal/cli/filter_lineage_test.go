@@ -78,6 +78,18 @@ func checkRun(t *testing.T, dir string, evs []map[string]any) {
 	if c["read"] != m.Counts["read"] || c["eligible"] != m.Counts["eligible"] || c["read"] != float64(7) {
 		t.Errorf("counts facet %v, manifest's %v", c, m.Counts)
 	}
+	// The output's version is its SHA-256, its statistics the kept records.
+	b, err := os.ReadFile(filepath.Join(dir, "out.jsonl"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	osum := sha256.Sum256(b)
+	out := evs[1]["outputs"].([]any)[0].(map[string]any)
+	ver := out["facets"].(map[string]any)["version"].(map[string]any)
+	st := out["outputFacets"].(map[string]any)["outputStatistics"].(map[string]any)
+	if ver["datasetVersion"] != "sha256:"+hex.EncodeToString(osum[:]) || st["rowCount"] != m.Counts["eligible"] || st["size"] != float64(len(b)) {
+		t.Errorf("output facets %v", out)
+	}
 	// Every reason the manifest counts is in the facet with its count.
 	ex := c["excluded"].(map[string]any)
 	mex, _ := m.Counts["excluded"].(map[string]any)

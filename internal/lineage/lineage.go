@@ -19,8 +19,14 @@ const SpecURL = "https://openlineage.io/spec/2-0-2/OpenLineage.json"
 // SchemaURL is the schema of a run event, as the spec asks each event to name it.
 const SchemaURL = SpecURL + "#/$defs/RunEvent"
 
-// ErrorFacetSchemaURL is the schema of OpenLineage's standard error facet.
-const ErrorFacetSchemaURL = "https://openlineage.io/spec/facets/1-0-1/ErrorMessageRunFacet.json#/$defs/ErrorMessageRunFacet"
+// Schemas of the standard facets used here, in the versions of spec 2-0-2.
+const (
+	ErrorFacetSchemaURL            = "https://openlineage.io/spec/facets/1-0-1/ErrorMessageRunFacet.json#/$defs/ErrorMessageRunFacet"
+	JobTypeFacetSchemaURL          = "https://openlineage.io/spec/facets/2-0-4/JobTypeJobFacet.json#/$defs/JobTypeJobFacet"
+	ProcessingEngineFacetSchemaURL = "https://openlineage.io/spec/facets/1-1-1/ProcessingEngineRunFacet.json#/$defs/ProcessingEngineRunFacet"
+	DatasetVersionFacetSchemaURL   = "https://openlineage.io/spec/facets/1-0-1/DatasetVersionDatasetFacet.json#/$defs/DatasetVersionDatasetFacet"
+	OutputStatisticsFacetSchemaURL = "https://openlineage.io/spec/facets/1-0-2/OutputStatisticsOutputDatasetFacet.json#/$defs/OutputStatisticsOutputDatasetFacet"
+)
 
 // Event types of a run: one START, then one of COMPLETE, FAIL or ABORT.
 const (
@@ -55,11 +61,14 @@ type Job struct {
 	Facets    map[string]any `json:"facets,omitempty"`
 }
 
-// Dataset is an input or output dataset.
+// Dataset is an input or output dataset. InputFacets are for inputs only,
+// OutputFacets for outputs only.
 type Dataset struct {
-	Namespace string         `json:"namespace"`
-	Name      string         `json:"name"`
-	Facets    map[string]any `json:"facets,omitempty"`
+	Namespace    string         `json:"namespace"`
+	Name         string         `json:"name"`
+	Facets       map[string]any `json:"facets,omitempty"`
+	InputFacets  map[string]any `json:"inputFacets,omitempty"`
+	OutputFacets map[string]any `json:"outputFacets,omitempty"`
 }
 
 // Facet is the part every facet carries: who produced it and the schema it
@@ -74,6 +83,35 @@ type ErrorMessage struct {
 	Facet
 	Message             string `json:"message"`
 	ProgrammingLanguage string `json:"programmingLanguage"`
+}
+
+// JobType is the standard job facet "jobType".
+type JobType struct {
+	Facet
+	ProcessingType string `json:"processingType"` // BATCH, STREAMING or SERVICE
+	Integration    string `json:"integration"`
+	JobType        string `json:"jobType,omitempty"`
+}
+
+// ProcessingEngine is the standard run facet "processing_engine".
+type ProcessingEngine struct {
+	Facet
+	Version string `json:"version"`
+	Name    string `json:"name,omitempty"`
+}
+
+// DatasetVersion is the standard dataset facet "version".
+type DatasetVersion struct {
+	Facet
+	DatasetVersion string `json:"datasetVersion"`
+}
+
+// OutputStatistics is the standard output dataset facet "outputStatistics".
+type OutputStatistics struct {
+	Facet
+	RowCount  int64 `json:"rowCount"`
+	Size      int64 `json:"size"`
+	FileCount int64 `json:"fileCount"`
 }
 
 // NewErrorMessage is the error facet for err.

@@ -68,6 +68,14 @@ func TestValidatorRefusesWhatTheSpecForbids(t *testing.T) {
 		"error facet without message": func(m map[string]any) {
 			m["run"].(map[string]any)["facets"] = map[string]any{"errorMessage": map[string]any{"_producer": producer, "_schemaURL": lineage.ErrorFacetSchemaURL, "programmingLanguage": "Go"}}
 		},
+		"notrain facet breaking its schema": func(m map[string]any) {
+			m["run"].(map[string]any)["facets"] = map[string]any{"notrain_counts": map[string]any{"_producer": producer,
+				"_schemaURL": "https://github.com/notrain/notrain/blob/main/internal/snapshot/lineagefacets.json#/$defs/CountsRunFacet",
+				"read":       -1, "eligible": 0, "excluded": map[string]any{}}}
+		},
+		"output statistics on an input": func(m map[string]any) {
+			m["inputs"].([]any)[0].(map[string]any)["inputFacets"] = map[string]any{"outputStatistics": "many"}
+		},
 		"facet with an unknown schema": func(m map[string]any) {
 			m["run"].(map[string]any)["facets"] = map[string]any{"x": map[string]any{"_producer": producer, "_schemaURL": "https://example.org/x.json"}}
 		},

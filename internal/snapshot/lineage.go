@@ -61,17 +61,18 @@ type LineageRun struct {
 	inputs   []lineage.Dataset
 	outputs  []lineage.Dataset
 	manifest string
+	version  string
 }
 
 // StartLineage sends the START event of a run over inputs into output,
 // before anything is read. If it cannot be delivered the error says so and
 // the caller should not run: a run the lineage system never heard of would
-// be a run without a record.
-func StartLineage(ctx context.Context, em *lineage.Emitter, now func() time.Time, inputs []string, output, manifest string) (*LineageRun, error) {
+// be a run without a record. Version is notrain's, for the processing_engine facet.
+func StartLineage(ctx context.Context, em *lineage.Emitter, now func() time.Time, version string, inputs []string, output, manifest string) (*LineageRun, error) {
 	if now == nil {
 		now = time.Now
 	}
-	l := &LineageRun{em: em, now: now, manifest: manifest}
+	l := &LineageRun{em: em, now: now, version: version, manifest: manifest}
 	if em == nil {
 		return l, nil
 	}
@@ -120,7 +121,31 @@ func (l *LineageRun) Finish(ctx context.Context, res *Result, buildErr error) er
 		c := res.Filter.Counts
 		facets["notrain_counts"] = CountsFacet{Facet: facet("CountsRunFacet"), Read: c.Read, Eligible: c.Eligible, Excluded: c.ExcludedByReason()}
 	}
-	return l.em.Emit(ctx, l.event(lineage.Complete, facets))
+	ev := l.event(lineage.Complete, facets)
+	// The datasets' versions are their contents' SHA-256, as the manifest
+	// records them, so a lineage graph tells two runs' files apart.
+	std := func(schema string) lineage.Facet { return lineage.Facet{Producer: LineageProducer, SchemaURL: schema} }
+	version := func(sum string) map[string]any {
+		return map[string]any{"version": lineage.DatasetVersion{Facet: std(lineage.DatasetVersionFacetSchemaURL), DatasetVersion: "sha256:" + sum}}
+	}
+	if res.Filter != nil {
+		byName := map[string]string{}
+		for _, in := range res.Filter.Inputs {
+			byName[lineage.File(in.Path).Name] = in.SHA256
+		}
+		ev.Inputs = append([]lineage.Dataset(nil), ev.Inputs...)
+		for i, d := range ev.Inputs {
+			if sum, ok := byName[d.Name]; ok && sum != "" {
+				ev.Inputs[i].Facets = version(sum)
+			}
+		}
+		out := res.Filter.Output
+		ev.Outputs = []lineage.Dataset{l.outputs[0]}
+		ev.Outputs[0].Facets = version(out.SHA256)
+		ev.Outputs[0].OutputFacets = map[string]any{"outputStatistics": lineage.OutputStatistics{
+			Facet: std(lineage.OutputStatisticsFacetSchemaURL), RowCount: res.Filter.Counts.Eligible, Size: out.Bytes, FileCount: 1}}
+	}
+	return l.em.Emit(ctx, ev)
 }
 
 func (l *LineageRun) event(typ string, facets map[string]any) lineage.RunEvent {

@@ -23,6 +23,10 @@ import (
 var schemas = map[string]string{
 	"https://openlineage.io/spec/2-0-2/OpenLineage.json":                                "internal/lineage/testdata/OpenLineage.json",
 	"https://openlineage.io/spec/facets/1-0-1/ErrorMessageRunFacet.json":                "internal/lineage/testdata/ErrorMessageRunFacet.json",
+	"https://openlineage.io/spec/facets/2-0-4/JobTypeJobFacet.json":                     "internal/lineage/testdata/JobTypeJobFacet.json",
+	"https://openlineage.io/spec/facets/1-1-1/ProcessingEngineRunFacet.json":            "internal/lineage/testdata/ProcessingEngineRunFacet.json",
+	"https://openlineage.io/spec/facets/1-0-1/DatasetVersionDatasetFacet.json":          "internal/lineage/testdata/DatasetVersionDatasetFacet.json",
+	"https://openlineage.io/spec/facets/1-0-2/OutputStatisticsOutputDatasetFacet.json":  "internal/lineage/testdata/OutputStatisticsOutputDatasetFacet.json",
 	"https://github.com/notrain/notrain/blob/main/internal/snapshot/lineagefacets.json": "internal/snapshot/lineagefacets.json",
 }
 
@@ -78,7 +82,9 @@ func (v *Validator) Event(b []byte) error {
 			Facets map[string]json.RawMessage `json:"facets"`
 		} `json:"job"`
 		Inputs, Outputs []struct {
-			Facets map[string]json.RawMessage `json:"facets"`
+			Facets       map[string]json.RawMessage `json:"facets"`
+			InputFacets  map[string]json.RawMessage `json:"inputFacets"`
+			OutputFacets map[string]json.RawMessage `json:"outputFacets"`
 		}
 	}
 	if err := json.Unmarshal(b, &ev); err != nil {
@@ -89,7 +95,7 @@ func (v *Validator) Event(b []byte) error {
 	}
 	all := []map[string]json.RawMessage{ev.Run.Facets, ev.Job.Facets}
 	for _, d := range append(ev.Inputs, ev.Outputs...) {
-		all = append(all, d.Facets)
+		all = append(all, d.Facets, d.InputFacets, d.OutputFacets)
 	}
 	for _, fs := range all {
 		for name, raw := range fs {
