@@ -8,6 +8,7 @@ import (
 	"crypto/rand"
 	"encoding/binary"
 	"encoding/hex"
+	"encoding/json"
 	"fmt"
 	"path/filepath"
 	"time"
@@ -145,4 +146,16 @@ func NewRunID(now time.Time) (string, error) {
 	u[8] = 0x80 | u[8]&0x3f // RFC 9562 variant
 	h := hex.EncodeToString(u[:])
 	return h[:8] + "-" + h[8:12] + "-" + h[12:16] + "-" + h[16:20] + "-" + h[20:], nil
+}
+
+// MarshalJSON writes absent datasets as [], since the spec allows no null.
+func (e RunEvent) MarshalJSON() ([]byte, error) {
+	type plain RunEvent
+	if e.Inputs == nil {
+		e.Inputs = []Dataset{}
+	}
+	if e.Outputs == nil {
+		e.Outputs = []Dataset{}
+	}
+	return json.Marshal(plain(e))
 }

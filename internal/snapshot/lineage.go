@@ -101,6 +101,10 @@ func (l *LineageRun) Finish(ctx context.Context, res *Result, buildErr error) er
 	if l == nil || l.em == nil {
 		return nil
 	}
+	// An interrupted run still reports its end: the run's context may be
+	// cancelled by now, so the event gets its own bounded time.
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 30*time.Second)
+	defer cancel()
 	if buildErr != nil || res == nil {
 		if buildErr == nil {
 			buildErr = fmt.Errorf("no snapshot was built")
