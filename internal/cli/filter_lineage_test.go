@@ -61,6 +61,11 @@ func checkRun(t *testing.T, dir string, evs []map[string]any) {
 			out["namespace"] != "file" || out["name"] != abs("out.jsonl") {
 			t.Fatalf("%s: job %v, input %v, output %v", ev["eventType"], job, in, out)
 		}
+		jt, _ := job["facets"].(map[string]any)["jobType"].(map[string]any)
+		pe, _ := ev["run"].(map[string]any)["facets"].(map[string]any)["processing_engine"].(map[string]any)
+		if jt["processingType"] != "BATCH" || pe["name"] != "notrain" || pe["version"] == "" {
+			t.Fatalf("%s: jobType %v, processing_engine %v", ev["eventType"], jt, pe)
+		}
 	}
 	m, sum := readManifest(t, filepath.Join(dir, "manifest.json"))
 	f := run(1)["facets"].(map[string]any)

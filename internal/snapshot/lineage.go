@@ -153,10 +153,18 @@ func (l *LineageRun) Finish(ctx context.Context, res *Result, buildErr error) er
 }
 
 func (l *LineageRun) event(typ string, facets map[string]any) lineage.RunEvent {
+	std := func(schema string) lineage.Facet { return lineage.Facet{Producer: LineageProducer, SchemaURL: schema} }
+	if facets == nil {
+		facets = map[string]any{}
+	}
+	if l.version != "" {
+		facets["processing_engine"] = lineage.ProcessingEngine{Facet: std(lineage.ProcessingEngineFacetSchemaURL), Name: "notrain", Version: l.version}
+	}
 	return lineage.RunEvent{
 		EventType: typ, EventTime: lineage.Time(l.now()),
-		Run:    lineage.Run{RunID: l.runID, Facets: facets},
-		Job:    lineage.Job{Namespace: LineageNamespace, Name: LineageJob},
+		Run: lineage.Run{RunID: l.runID, Facets: facets},
+		Job: lineage.Job{Namespace: LineageNamespace, Name: LineageJob, Facets: map[string]any{
+			"jobType": lineage.JobType{Facet: std(lineage.JobTypeFacetSchemaURL), ProcessingType: "BATCH", Integration: "NOTRAIN", JobType: "JOB"}}},
 		Inputs: l.inputs, Outputs: l.outputs,
 		Producer: LineageProducer, SchemaURL: lineage.SchemaURL,
 	}
