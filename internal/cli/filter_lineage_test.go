@@ -214,11 +214,21 @@ func TestFilterDoesNotStartWithoutItsStartEvent(t *testing.T) {
 	srv := httptest.NewServer(col)
 	defer srv.Close()
 	dir, db := filterEnv(t)
-	code, _, stderr := run(t, dir, nil, filterArgs(dir, db, "--lineage-url", srv.URL+"/api/v1/lineage")...)
+	events := filepath.Join(dir, "events.jsonl")
+	code, _, stderr := run(t, dir, nil, filterArgs(dir, db, "--lineage-url", srv.URL+"/api/v1/lineage", "--lineage-file", events)...)
 	if code != 1 || !strings.Contains(stderr, "START event not delivered") || !strings.Contains(stderr, "nothing was read or written") {
 		t.Fatalf("filter: %d %s", code, stderr)
 	}
 	noOutputs(t, dir)
+	// The file took the START: it gets the FAIL that closes the run.
+	evs := lineagetest.New(t).Lines(t, events)
+	if len(evs) != 2 || evs[0]["eventType"] != "START" || evs[1]["eventType"] != "FAIL" {
+		t.Fatalf("file: %v", evs)
+	}
+	em := evs[1]["run"].(map[string]any)["facets"].(map[string]any)["errorMessage"].(map[string]any)
+	if !strings.Contains(em["message"].(string), "START event not delivered") {
+		t.Fatalf("error facet %v", em)
+	}
 }
 
 // A lineage endpoint that refuses COMPLETE does not undo a registered

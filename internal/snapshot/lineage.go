@@ -86,7 +86,12 @@ func StartLineage(ctx context.Context, em *lineage.Emitter, now func() time.Time
 	}
 	l.outputs = []lineage.Dataset{lineage.File(output)}
 	if err := em.Emit(ctx, l.event(lineage.Start, nil)); err != nil {
-		return nil, fmt.Errorf("%w (nothing was read or written)", err)
+		// A transport that did take the START gets the run's end too, so
+		// it holds no run that seems to go on for ever. The FAIL's own
+		// delivery error is the START's over again and is not repeated.
+		err = fmt.Errorf("%w (nothing was read or written)", err)
+		_ = l.Finish(ctx, nil, err)
+		return nil, err
 	}
 	return l, nil
 }
