@@ -265,3 +265,24 @@ func TestFilterRefusesALineageURLThatIsNoURL(t *testing.T) {
 	}
 	noOutputs(t, dir)
 }
+
+// A run refused by the snapshot workflow's own checks (here: an as-of in
+// the future) ends in FAIL too, with its exit code unchanged.
+func TestFilterReportsARefusedRun(t *testing.T) {
+	v := lineagetest.New(t)
+	dir, db := filterEnv(t)
+	events := filepath.Join(dir, "events.jsonl")
+	code, _, stderr := run(t, dir, nil, filterArgs(dir, db, "--lineage-file", events, "--as-of", "2999-01-01T00:00:00Z")...)
+	if code != 2 || !strings.Contains(stderr, "future") {
+		t.Fatalf("filter: %d %s", code, stderr)
+	}
+	noOutputs(t, dir)
+	evs := v.Lines(t, events)
+	if len(evs) != 2 || evs[1]["eventType"] != "FAIL" {
+		t.Fatalf("events %v", evs)
+	}
+	em := evs[1]["run"].(map[string]any)["facets"].(map[string]any)["errorMessage"].(map[string]any)
+	if !strings.Contains(em["message"].(string), "future") {
+		t.Fatalf("error facet %v", em)
+	}
+}
