@@ -37,6 +37,7 @@ Usage:
   notrain filter             --in FILE… --out FILE --manifest FILE [--policy FILE] [--as-of RFC3339]
                              [--db …|--snapshot FILE] [--rejects FILE] [--lineage FILE]
                              [--allow-empty-directory] [--reproduce MANIFEST]
+                             [--lineage-url URL] [--lineage-file FILE]   (OpenLineage events)
   notrain policy check       [FILE]
   notrain snapshot export    --out FILE [--db …]
   notrain ledger verify      [--db …] [--checkpoint FILE] [--since CHECKPOINT_FILE] [--key KEY]
@@ -64,6 +65,9 @@ const (
 	exitOK    = 0
 	exitFail  = 1
 	exitUsage = 2
+	// exitLineage: the command did its work, but an OpenLineage event of
+	// it was not delivered (notrain filter's COMPLETE).
+	exitLineage = 3
 )
 
 // Run runs one command and returns its exit code.
@@ -122,6 +126,9 @@ func Run(ctx context.Context, args []string, env Env) int {
 		return exitOK
 	case errors.Is(err, flag.ErrHelp):
 		return exitOK
+	case errors.As(err, new(lineageError)):
+		fmt.Fprintf(env.Stderr, "notrain: %v\n", err)
+		return exitLineage
 	case errors.As(err, new(usageError)), errors.As(err, new(snapshot.UsageError)):
 		fmt.Fprintf(env.Stderr, "notrain: %v\n", err)
 		return exitUsage

@@ -3,10 +3,12 @@ package cli
 import (
 	"context"
 	"fmt"
+	"net/url"
 	"os"
 	"strings"
 
 	"github.com/notrain/notrain/internal/eligibility"
+	"github.com/notrain/notrain/internal/lineage"
 	"github.com/notrain/notrain/internal/manifest"
 	"github.com/notrain/notrain/internal/snapshot"
 	"github.com/notrain/notrain/internal/store"
@@ -31,6 +33,9 @@ type filterConfig struct {
 	cpuProfile string
 	allowEmpty bool
 	reproduce  string
+	// OpenLineage events of the run
+	lineageURL  string
+	lineageFile string
 }
 
 func filterCmd(ctx context.Context, args []string, env Env) error {
@@ -51,6 +56,8 @@ func filterCmd(ctx context.Context, args []string, env Env) error {
 	f.StringVar(&c.progress, "progress", "auto", "progress line on stderr: auto (when a terminal), always, never")
 	f.StringVar(&c.cpuProfile, "cpuprofile", "", "write a CPU profile (go tool pprof) to this file")
 	f.BoolVar(&c.allowEmpty, "allow-empty-directory", false, "run even though the account directory holds no account (every record is then unknown_author); the manifest records it")
+	f.StringVar(&c.lineageURL, "lineage-url", "", "send the run's OpenLineage events (START, then COMPLETE or FAIL) as JSON by HTTP POST to this URL")
+	f.StringVar(&c.lineageFile, "lineage-file", "", "append the run's OpenLineage events to this file, one JSON event per line")
 	f.StringVar(&c.reproduce, "reproduce", "", "re-create the registered snapshot this manifest describes (its as-of and policy), for verification: registers nothing, exits non-zero unless the output's sha256 matches")
 	if err := f.parse(args); err != nil {
 		return err
@@ -67,10 +74,56 @@ func filterCmd(ctx context.Context, args []string, env Env) error {
 	if err := c.checkPaths(f.given["db"]); err != nil {
 		return err
 	}
-	return c.run(ctx, env, f.given["db"])
+	em, err := c.lineageEmitter()
+	if err != nil {
+		return err
+	}
+	// START goes out before anything is opened or read; if it cannot be
+	// delivered the run does not start. COMPLETE or FAIL follow the
+	// outcome, which a failed delivery does not change: it is reported
+	// with its own exit code.
+	lr, err := snapshot.StartLineage(ctx, em, env.Now, version(), c.inputs, c.output, c.manifest)
+	if err != nil {
+		return err
+	}
+	res, err := c.run(ctx, env, f.given["db"])
+	if lerr := lr.Finish(ctx, res, err); lerr != nil {
+		if err != nil {
+			fmt.Fprintf(env.Stderr, "notrain: %v\n", lerr)
+			return err
+		}
+		return lineageError{lerr}
+	}
+	return err
 }
 
-func (c *filterConfig) run(ctx context.Context, env Env, dbGiven bool) error {
+// lineageEmitter is the transports the flags name; nil for none.
+func (c *filterConfig) lineageEmitter() (*lineage.Emitter, error) {
+	var ts []lineage.Transport
+	if c.lineageURL != "" {
+		u, err := url.Parse(c.lineageURL)
+		if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+			return nil, usageError{fmt.Sprintf("--lineage-url %q is not an http or https URL", c.lineageURL)}
+		}
+		ts = append(ts, &lineage.HTTP{URL: c.lineageURL})
+	}
+	if c.lineageFile != "" {
+		ts = append(ts, &lineage.JSONLines{Path: c.lineageFile})
+	}
+	return lineage.NewEmitter(ts...), nil
+}
+
+// lineageError is a run whose snapshot was built but whose COMPLETE event
+// was not delivered: the outputs stand, the lineage system lacks the run's end.
+type lineageError struct{ err error }
+
+func (e lineageError) Error() string {
+	return fmt.Sprintf("%v; the snapshot was built as reported above and stands", e.err)
+}
+
+func (e lineageError) Unwrap() error { return e.err }
+
+func (c *filterConfig) run(ctx context.Context, env Env, dbGiven bool) (*snapshot.Result, error) {
 	o := snapshot.Options{
 		Inputs: c.inputs, Output: c.output, Manifest: c.manifest, Lineage: c.lineage, Rejects: c.rejects, Policy: c.policy,
 		Now: env.Now, EligibilityFile: c.snapshot, Workers: c.workers, CPUProfile: c.cpuProfile,
@@ -82,7 +135,7 @@ func (c *filterConfig) run(ctx context.Context, env Env, dbGiven bool) error {
 	if c.asOf != "" {
 		var err error
 		if o.AsOf, err = strictjson.Time(c.asOf); err != nil {
-			return usageError{fmt.Sprintf("--as-of %q is not an RFC 3339 time", c.asOf)}
+			return nil, usageError{fmt.Sprintf("--as-of %q is not an RFC 3339 time", c.asOf)}
 		}
 	}
 	// The store is read unless only an eligibility file is given; with
@@ -90,7 +143,7 @@ func (c *filterConfig) run(ctx context.Context, env Env, dbGiven bool) error {
 	if c.snapshot == "" || dbGiven {
 		db, err := c.open(ctx)
 		if err != nil {
-			return err
+			return nil, err
 		}
 		defer db.Close()
 		o.DB = db
@@ -121,7 +174,7 @@ func (c *filterConfig) run(ctx context.Context, env Env, dbGiven bool) error {
 	}
 	res, err := snapshot.Build(ctx, o)
 	if err != nil {
-		return err
+		return nil, err
 	}
 	for _, w := range res.Warnings {
 		fmt.Fprintf(env.Stderr, "notrain: %s\n", w)
@@ -130,7 +183,7 @@ func (c *filterConfig) run(ctx context.Context, env Env, dbGiven bool) error {
 	if c.reproduce != "" {
 		fmt.Fprintf(env.Stdout, "  reproduces %s: output sha256 %s matches its manifest; nothing was registered\n", res.Manifest.Reproduces, res.Filter.Output.SHA256)
 	}
-	return nil
+	return res, nil
 }
 
 func (c *filterConfig) checkpointPath(db *store.DB) string {

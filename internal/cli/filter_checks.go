@@ -16,7 +16,8 @@ import (
 func (c *filterConfig) checkPaths(dbGiven bool) error {
 	type named struct{ flag, path string }
 	outs := []named{{"--out", c.output}, {"--manifest", c.manifest}, {"--manifest (its signature)", snapshot.SignaturePath(c.manifest)},
-		{"--lineage", c.lineage}, {"--rejects", c.rejects}, {"--cpuprofile", c.cpuProfile}}
+		{"--lineage", c.lineage}, {"--rejects", c.rejects}, {"--cpuprofile", c.cpuProfile},
+		{"--lineage-file", c.lineageFile}}
 	var reads []named
 	for _, in := range c.inputs {
 		reads = append(reads, named{"--in", in})
