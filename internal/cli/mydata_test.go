@@ -216,7 +216,7 @@ func TestMyDataWithRealSnapshots(t *testing.T) {
 
 	nobodyTok, nobodyShape := accessToken(t, base, "nobody@example.de", 0)
 	_, nobodyBody := me(t, base, nobodyTok)
-	if strings.TrimSpace(nobodyBody) != `{"accounts":[],"objections":[],"withdrawals":[],"snapshots":[],"models":[]}` {
+	if strings.TrimSpace(nobodyBody) != `{"accounts":[],"objections":[],"withdrawals":[],"snapshots":[],"models":[],"consents":[],"reports":[]}` {
 		t.Fatalf("unknown address: %s", nobodyBody)
 	}
 	if annaShape != benShape || benShape != nobodyShape {

@@ -264,14 +264,17 @@ func (p *pqPipeline) readFile(ctx context.Context, path string, seq *int, work c
 			return FileInfo{}, err
 		}
 	}
+	// The whole file is hashed before its last task is handed over: the
+	// writer closes the file once that task is written, which may be before
+	// this goroutine would reach the footer (all rows excluded, say).
+	if err := h.upTo(size); err != nil {
+		return FileInfo{}, fmt.Errorf("%s: %w", path, err)
+	}
 	if pending != nil {
 		pending.last = true
 		if err := p.send(ctx, pending, h, seq, work); err != nil {
 			return FileInfo{}, fmt.Errorf("%s: %w", path, err)
 		}
-	}
-	if err := h.upTo(size); err != nil {
-		return FileInfo{}, fmt.Errorf("%s: %w", path, err)
 	}
 	if pending == nil {
 		in.close() // no rows: no worker reads it
