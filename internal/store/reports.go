@@ -115,10 +115,21 @@ func (db *DB) Report(ctx context.Context, id string) (Report, error) {
 // OpenReports lists the reports still waiting for a decision (in review or
 // waiting for more information), oldest first, with their items.
 func (db *DB) OpenReports(ctx context.Context) ([]Report, error) {
-	rows, err := db.r.QueryContext(ctx, `SELECT `+reportCols+` FROM reports
-		WHERE status IN ('in_review', 'info_requested') ORDER BY received_at, id`)
+	out, err := db.reportsWhere(ctx, `r.status IN ('in_review', 'info_requested')`)
 	if err != nil {
 		return nil, fmt.Errorf("store: open reports: %w", err)
+	}
+	return out, nil
+}
+
+// reportsWhere reads the reports (aliased r) a condition selects, oldest
+// first, then their items in the order given, in two statements. A report
+// that leaves the condition between the two reads keeps no items and is
+// dropped.
+func (db *DB) reportsWhere(ctx context.Context, cond string, args ...any) ([]Report, error) {
+	rows, err := db.r.QueryContext(ctx, `SELECT `+reportCols+` FROM reports r WHERE `+cond+` ORDER BY r.received_at, r.id`, args...)
+	if err != nil {
+		return nil, err
 	}
 	var out []Report
 	for rows.Next() {
@@ -129,18 +140,15 @@ func (db *DB) OpenReports(ctx context.Context) ([]Report, error) {
 		}
 		out = append(out, r)
 	}
-	if err := rows.Err(); err != nil {
-		rows.Close()
-		return nil, fmt.Errorf("store: open reports: %w", err)
-	}
+	err = rows.Err()
 	rows.Close()
-	if len(out) == 0 {
-		return nil, nil
+	if err != nil || len(out) == 0 {
+		return nil, err
 	}
 	items, err := db.r.QueryContext(ctx, `SELECT i.report_id, i.item_id FROM report_items i
-		JOIN reports r ON r.id = i.report_id WHERE r.status IN ('in_review', 'info_requested') ORDER BY i.report_id, i.pos`)
+		JOIN reports r ON r.id = i.report_id WHERE `+cond+` ORDER BY i.report_id, i.pos`, args...)
 	if err != nil {
-		return nil, fmt.Errorf("store: open report items: %w", err)
+		return nil, fmt.Errorf("items: %w", err)
 	}
 	defer items.Close()
 	byID := make(map[string]*Report, len(out))
@@ -150,17 +158,22 @@ func (db *DB) OpenReports(ctx context.Context) ([]Report, error) {
 	for items.Next() {
 		var rid, item string
 		if err := items.Scan(&rid, &item); err != nil {
-			return nil, fmt.Errorf("store: open report items: %w", err)
+			return nil, fmt.Errorf("items: %w", err)
 		}
-		// A report decided between the two reads is simply not listed.
 		if r := byID[rid]; r != nil {
 			r.Items = append(r.Items, item)
 		}
 	}
 	if err := items.Err(); err != nil {
-		return nil, fmt.Errorf("store: open report items: %w", err)
+		return nil, fmt.Errorf("items: %w", err)
 	}
-	return out, nil
+	kept := out[:0]
+	for _, r := range out {
+		if len(r.Items) > 0 {
+			kept = append(kept, r)
+		}
+	}
+	return kept, nil
 }
 
 // ReportDecision is what a decision changes on a report.
@@ -310,48 +323,9 @@ func scanStrings(rows rows) ([]string, error) {
 // with their items: what "my data" shows. The keyed hash stays after the
 // decision blanks the address, so a decided report is still found.
 func (db *DB) ReportsOf(ctx context.Context, emailHash string) ([]Report, error) {
-	rows, err := db.r.QueryContext(ctx, `SELECT `+reportCols+` FROM reports WHERE email_hash = $1 ORDER BY received_at, id`, emailHash)
+	out, err := db.reportsWhere(ctx, `r.email_hash = $1`, emailHash)
 	if err != nil {
 		return nil, fmt.Errorf("store: reports of: %w", err)
-	}
-	var out []Report
-	for rows.Next() {
-		r, err := scanReport(rows)
-		if err != nil {
-			rows.Close()
-			return nil, err
-		}
-		out = append(out, r)
-	}
-	err = rows.Err()
-	rows.Close()
-	if err != nil {
-		return nil, fmt.Errorf("store: reports of: %w", err)
-	}
-	if len(out) == 0 {
-		return nil, nil
-	}
-	items, err := db.r.QueryContext(ctx, `SELECT i.report_id, i.item_id FROM report_items i
-		JOIN reports r ON r.id = i.report_id WHERE r.email_hash = $1 ORDER BY i.report_id, i.pos`, emailHash)
-	if err != nil {
-		return nil, fmt.Errorf("store: reports of, items: %w", err)
-	}
-	defer items.Close()
-	byID := make(map[string]*Report, len(out))
-	for i := range out {
-		byID[out[i].ID] = &out[i]
-	}
-	for items.Next() {
-		var id, item string
-		if err := items.Scan(&id, &item); err != nil {
-			return nil, fmt.Errorf("store: reports of, items: %w", err)
-		}
-		if r := byID[id]; r != nil {
-			r.Items = append(r.Items, item)
-		}
-	}
-	if err := items.Err(); err != nil {
-		return nil, fmt.Errorf("store: reports of, items: %w", err)
 	}
 	return out, nil
 }
