@@ -13,6 +13,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/notrain/notrain/internal/httpsec"
 	"github.com/notrain/notrain/internal/locale"
 	"github.com/notrain/notrain/internal/operator"
 	"github.com/notrain/notrain/internal/review"
@@ -97,7 +98,7 @@ func (c *Console) now() time.Time { return c.cfg.Now().UTC() }
 // (headers, body limit, cross-origin refusal), so it is safe on its own
 // listener as well as mounted in the portal's.
 func (c *Console) Handler() http.Handler {
-	return c.recoverer(securityHeaders(limitBody(c.crossOrigin(c.routes()))))
+	return c.recoverer(httpsec.Headers(noStore(httpsec.LimitBody(MaxBody, c.crossOrigin(c.routes())))))
 }
 
 func remoteAddr(r *http.Request) string {
@@ -129,24 +130,11 @@ func loopbackRequest(r *http.Request) bool {
 	return ip != nil && ip.IsLoopback()
 }
 
-func securityHeaders(next http.Handler) http.Handler {
+// noStore keeps console answers (personal data of the cases) out of every
+// cache.
+func noStore(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		h := w.Header()
-		h.Set("Content-Security-Policy", "default-src 'none'; style-src 'self'; img-src 'self'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'")
-		h.Set("X-Frame-Options", "DENY")
-		h.Set("X-Content-Type-Options", "nosniff")
-		h.Set("Referrer-Policy", "no-referrer")
-		h.Set("Cache-Control", "no-store")
-		if r.TLS != nil {
-			h.Set("Strict-Transport-Security", "max-age=31536000")
-		}
-		next.ServeHTTP(w, r)
-	})
-}
-
-func limitBody(next http.Handler) http.Handler {
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		r.Body = http.MaxBytesReader(w, r.Body, MaxBody)
+		w.Header().Set("Cache-Control", "no-store")
 		next.ServeHTTP(w, r)
 	})
 }

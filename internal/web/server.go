@@ -12,6 +12,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/notrain/notrain/internal/consent"
+	"github.com/notrain/notrain/internal/httpsec"
 	"github.com/notrain/notrain/internal/locale"
 	"github.com/notrain/notrain/internal/mail"
 	"github.com/notrain/notrain/internal/metrics"
@@ -102,7 +103,7 @@ func (s *Server) behind() bool { return s.cfg.Backlog != nil && s.cfg.Backlog.Be
 
 // Handler returns the complete handler people reach, with its middleware.
 func (s *Server) Handler() http.Handler {
-	h := s.recoverer(s.instrument(securityHeaders(limitBody(s.crossOrigin(s.routes())))))
+	h := s.recoverer(s.instrument(httpsec.Headers(httpsec.LimitBody(MaxBody, s.crossOrigin(s.routes())))))
 	if s.cfg.Dev {
 		h = loopbackHostOnly(h)
 	}
