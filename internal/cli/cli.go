@@ -49,7 +49,7 @@ Usage:
   notrain operators reset    NAME [--drop-totp] [--base-url URL] [--db …]
   notrain operators disable  NAME [--db …]
   notrain receipt verify     FILE [--key KEY | --log URL]
-  notrain evidence           REFERENCE --operator NAME [--db …] [--out FILE]
+  notrain evidence           REFERENCE [--operator NAME] [--db …] [--out FILE]
   notrain version
 
 Only serve --init (or --demo) and the imports create a store; every other
