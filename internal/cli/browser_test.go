@@ -4,8 +4,6 @@ import (
 	"context"
 	"encoding/json"
 	"net/http"
-	"os"
-	"os/exec"
 	"path/filepath"
 	"regexp"
 	"strings"
@@ -15,47 +13,13 @@ import (
 	"github.com/chromedp/cdproto/cdp"
 	"github.com/chromedp/cdproto/emulation"
 	"github.com/chromedp/chromedp"
+
 	"github.com/chromedp/chromedp/kb"
+	"github.com/notrain/notrain/internal/testutil/browsertest"
 )
 
-// browser starts headless Chromium. Without one, the test skips locally and
-// fails where NOTRAIN_REQUIRE_BROWSER=1 (CI), so CI cannot pass silently.
-func browser(t *testing.T) context.Context {
-	t.Helper()
-	path := os.Getenv("NOTRAIN_CHROMIUM")
-	if path == "" {
-		for _, p := range []string{"chromium", "chromium-browser", "google-chrome"} {
-			if found, err := exec.LookPath(p); err == nil {
-				path = found
-				break
-			}
-		}
-	}
-	if path == "" {
-		if os.Getenv("NOTRAIN_REQUIRE_BROWSER") == "1" {
-			t.Fatal("no Chromium found and NOTRAIN_REQUIRE_BROWSER=1: run .ci/setup or apt-get install chromium")
-		}
-		t.Skip("no Chromium found: install it (apt-get install chromium) to run the browser tests")
-	}
-	opts := append(chromedp.DefaultExecAllocatorOptions[:],
-		chromedp.ExecPath(path),
-		chromedp.NoSandbox,
-		chromedp.DisableGPU,
-		chromedp.UserDataDir(t.TempDir()),
-		chromedp.Flag("disable-quic", true),
-		chromedp.Flag("disable-background-networking", true),
-		chromedp.Flag("disable-component-update", true),
-		chromedp.Flag("disable-sync", true),
-	)
-	actx, cancelAlloc := chromedp.NewExecAllocator(context.Background(), opts...)
-	bctx, cancelBrowser := chromedp.NewContext(actx)
-	ctx, cancel := context.WithTimeout(bctx, 90*time.Second)
-	t.Cleanup(func() { cancel(); cancelBrowser(); cancelAlloc() })
-	if err := chromedp.Do(ctx); err != nil {
-		t.Fatalf("start %s: %v", path, err)
-	}
-	return ctx
-}
+// browser starts headless Chromium (see browsertest.Start).
+func browser(t *testing.T) context.Context { return browsertest.Start(t) }
 
 // devCode reads the newest code mailed to addr from the dev mailbox.
 func devCode(t *testing.T, base, addr string) string {

@@ -2,9 +2,6 @@ package console
 
 import (
 	"context"
-	"os"
-	"os/exec"
-	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -13,58 +10,17 @@ import (
 	"github.com/chromedp/cdproto/emulation"
 	"github.com/chromedp/chromedp"
 
+	"github.com/notrain/notrain/internal/testutil/browsertest"
+
 	"github.com/notrain/notrain/internal/objection"
 	"github.com/notrain/notrain/internal/operator"
 	"github.com/notrain/notrain/internal/testutil/fixture"
 )
 
-// browser starts headless Chromium; without one the test skips, and fails
-// where NOTRAIN_REQUIRE_BROWSER=1 (CI).
-func browser(t *testing.T) context.Context {
-	t.Helper()
-	path := os.Getenv("NOTRAIN_CHROMIUM")
-	if path == "" {
-		for _, p := range []string{"chromium", "chromium-browser", "google-chrome"} {
-			if found, err := exec.LookPath(p); err == nil {
-				path = found
-				break
-			}
-		}
-	}
-	if path == "" {
-		if os.Getenv("NOTRAIN_REQUIRE_BROWSER") == "1" {
-			t.Fatal("no Chromium found and NOTRAIN_REQUIRE_BROWSER=1")
-		}
-		t.Skip("no Chromium found: install it to run the browser tests")
-	}
-	opts := append(chromedp.DefaultExecAllocatorOptions[:], chromedp.ExecPath(path), chromedp.NoSandbox, chromedp.DisableGPU,
-		chromedp.UserDataDir(t.TempDir()), chromedp.Flag("disable-background-networking", true), chromedp.Flag("disable-sync", true))
-	actx, cancelAlloc := chromedp.NewExecAllocator(context.Background(), opts...)
-	bctx, cancelBrowser := chromedp.NewContext(actx)
-	ctx, cancel := context.WithTimeout(bctx, 90*time.Second)
-	t.Cleanup(func() { cancel(); cancelBrowser(); cancelAlloc() })
-	if err := chromedp.Do(ctx); err != nil {
-		t.Fatalf("start %s: %v", path, err)
-	}
-	return ctx
-}
+// browser starts headless Chromium (see browsertest.Start).
+func browser(t *testing.T) context.Context { return browsertest.Start(t) }
 
-// screenshot saves the page as NAME.png in $NOTRAIN_SCREENSHOTS, when set,
-// for a person to look at.
-func screenshot(t *testing.T, ctx context.Context, name string) {
-	t.Helper()
-	dir := os.Getenv("NOTRAIN_SCREENSHOTS")
-	if dir == "" {
-		return
-	}
-	png, err := chromedp.Run(ctx, chromedp.FullScreenshot(100))
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := os.WriteFile(filepath.Join(dir, name+".png"), png, 0o644); err != nil {
-		t.Fatal(err)
-	}
-}
+func screenshot(t *testing.T, ctx context.Context, name string) { browsertest.Screenshot(t, ctx, name) }
 
 func noScript(ctx context.Context, t *chromedp.Target) error {
 	_, err := cdp.Call(ctx, t, emulation.SetScriptExecutionDisabled, emulation.SetScriptExecutionDisabledParams{Value: true})
