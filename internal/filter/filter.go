@@ -8,7 +8,6 @@ import (
 	"io"
 	"iter"
 	"runtime"
-	"strconv"
 
 	"github.com/notrain/notrain/internal/eligibility"
 )
@@ -173,14 +172,7 @@ func writeLineage(job Job, lin *lineage, res *Result) error {
 		if n == 0 {
 			continue
 		}
-		k := snap.Key(int32(i))
-		line = append(line[:0], `{"product":`...)
-		line = strconv.AppendQuote(line, k.Product)
-		line = append(line, `,"account_id":`...)
-		line = appendJSONString(line, k.AccountID)
-		line = append(line, `,"items":`...)
-		line = strconv.AppendUint(line, uint64(n), 10)
-		line = append(line, "}\n"...)
+		line = AppendLineageLine(line[:0], snap.Key(int32(i)), uint64(n))
 		if _, err := w.Write(line); err != nil {
 			return err
 		}

@@ -1,6 +1,8 @@
 package filter
 
 import (
+	"strconv"
+
 	"github.com/notrain/notrain/internal/eligibility"
 	"github.com/notrain/notrain/internal/record"
 )
@@ -45,3 +47,15 @@ func (c *Counts) Oversize() { c.add(eligibility.Decision{Reason: eligibility.Mal
 
 // Merge adds o's counts to c.
 func (c *Counts) Merge(o *Counts) { c.merge(o) }
+
+// AppendLineageLine appends the lineage sidecar's line for an account of
+// which n records were kept.
+func AppendLineageLine(dst []byte, k eligibility.Key, n uint64) []byte {
+	dst = append(dst, `{"product":`...)
+	dst = strconv.AppendQuote(dst, k.Product)
+	dst = append(dst, `,"account_id":`...)
+	dst = appendJSONString(dst, k.AccountID)
+	dst = append(dst, `,"items":`...)
+	dst = strconv.AppendUint(dst, n, 10)
+	return append(dst, "}\n"...)
+}

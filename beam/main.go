@@ -1,0 +1,133 @@
+// Command beam runs notrain's filter as an Apache Beam pipeline: on Prism
+// in this process by default, or on Flink, Spark or Dataflow.
+//
+//	go run . --snapshot ELIG.snap --input 'GLOB' --output PREFIX --manifest FILE --as-of T \
+//	  [--policy FILE] [--runner prism|flink|spark|dataflow|universal] [--shards N]
+//
+// It writes PREFIX-SSSSS-of-NNNNN.jsonl, the lineage sidecar and a manifest
+// in the format of `notrain filter`'s, which `notrain snapshot register`
+// registers in the store.
+package main
+
+import (
+	"context"
+	"flag"
+	"fmt"
+	"net/url"
+	"os"
+	"os/signal"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/apache/beam/sdks/v2/go/pkg/beam"
+	_ "github.com/apache/beam/sdks/v2/go/pkg/beam/io/filesystem/gcs"
+	_ "github.com/apache/beam/sdks/v2/go/pkg/beam/io/filesystem/local"
+	"github.com/apache/beam/sdks/v2/go/pkg/beam/log"
+	_ "github.com/apache/beam/sdks/v2/go/pkg/beam/runners/dataflow"
+	_ "github.com/apache/beam/sdks/v2/go/pkg/beam/runners/flink"
+	_ "github.com/apache/beam/sdks/v2/go/pkg/beam/runners/prism"
+	_ "github.com/apache/beam/sdks/v2/go/pkg/beam/runners/spark"
+	_ "github.com/apache/beam/sdks/v2/go/pkg/beam/runners/universal"
+
+	"github.com/notrain/notrain/beam/notrainbeam"
+	"github.com/notrain/notrain/internal/lineage"
+	"github.com/notrain/notrain/internal/snapshot"
+	"github.com/notrain/notrain/internal/strictjson"
+)
+
+type list []string
+
+func (l *list) String() string     { return strings.Join(*l, ",") }
+func (l *list) Set(v string) error { *l = append(*l, v); return nil }
+
+func main() {
+	// Beam's own flags (--endpoint, --environment_type, --project …) live
+	// in the standard flag set, so this command's flags do too.
+	var o notrainbeam.Options
+	var inputs list
+	var asOf, lineageURL, lineageFile string
+	flag.StringVar(&o.Snapshot, "snapshot", "", "eligibility snapshot file from 'notrain snapshot export' (local path or gs://…)")
+	flag.Var(&inputs, "input", "input files: a path or glob of .jsonl, .jsonl.gz or .jsonl.zst; repeat for several")
+	flag.StringVar(&o.Output, "output", "", "output prefix: shards are PREFIX-SSSSS-of-NNNNN.jsonl")
+	flag.StringVar(&o.Manifest, "manifest", "", "manifest file (JSON)")
+	flag.StringVar(&o.Lineage, "lineage", "", "lineage sidecar: records kept per account (default PREFIX.lineage.jsonl)")
+	flag.StringVar(&o.Policy, "policy", "", "policy file (default: the built-in policy)")
+	flag.StringVar(&asOf, "as-of", "", "snapshot moment, RFC 3339 (default: now)")
+	flag.StringVar(&o.Runner, "runner", "prism", "Beam runner: prism (in this process), flink, spark, dataflow, universal")
+	flag.IntVar(&o.Shards, "shards", 4, "number of output shards")
+	flag.BoolVar(&o.AllowEmptyDirectory, "allow-empty-directory", false, "run even though the account directory holds no account")
+	flag.StringVar(&lineageURL, "lineage-url", "", "send the run's OpenLineage events (START, then COMPLETE or FAIL) by HTTP POST to this URL")
+	flag.StringVar(&lineageFile, "lineage-file", "", "append the run's OpenLineage events to this file, one JSON event per line")
+	flag.Parse()
+	// On a remote runner this same binary is started as a worker: Init
+	// then runs the worker and never returns.
+	beam.Init()
+	o.Inputs = inputs
+	// Beam logs each step of a job; a command line shows warnings only.
+	log.SetupLogging("warn", "text")
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	err := run(ctx, o, asOf, lineageURL, lineageFile)
+	stop()
+	if err != nil {
+		fmt.Fprintf(os.Stderr, "notrain beam: %v\n", err)
+		os.Exit(1)
+	}
+}
+
+func run(ctx context.Context, o notrainbeam.Options, asOf, lineageURL, lineageFile string) error {
+	if flag.NArg() > 0 {
+		return fmt.Errorf("no arguments expected (%q); use --input", flag.Args())
+	}
+	if asOf != "" {
+		var err error
+		if o.AsOf, err = strictjson.Time(asOf); err != nil {
+			return fmt.Errorf("--as-of %q is not an RFC 3339 time", asOf)
+		}
+	}
+	var ts []lineage.Transport
+	if lineageURL != "" {
+		u, err := url.Parse(lineageURL)
+		if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+			return fmt.Errorf("--lineage-url %q is not an http or https URL", lineageURL)
+		}
+		ts = append(ts, &lineage.HTTP{URL: lineageURL})
+	}
+	if lineageFile != "" {
+		ts = append(ts, &lineage.JSONLines{Path: lineageFile})
+	}
+	shards := fmt.Sprintf("%s-*-of-%05d.jsonl", o.Output, o.Shards)
+	lr, err := snapshot.StartLineage(ctx, lineage.NewEmitter(ts...), time.Now, notrainbeam.Version, o.Inputs, shards, o.Manifest)
+	if err != nil {
+		return err
+	}
+	res, err := notrainbeam.Run(ctx, o)
+	if lerr := lr.Finish(ctx, res.Snapshot(shards), err); lerr != nil {
+		if err != nil {
+			fmt.Fprintf(os.Stderr, "notrain beam: %v\n", lerr)
+			return err
+		}
+		return fmt.Errorf("%w; the snapshot was built as reported above and stands", lerr)
+	}
+	if err != nil {
+		return err
+	}
+	summary(res, o)
+	return nil
+}
+
+func summary(r *notrainbeam.Result, o notrainbeam.Options) {
+	m, c := r.Manifest, r.Counts
+	pct := 0.0
+	if c.Read > 0 {
+		pct = 100 * float64(c.Eligible) / float64(c.Read)
+	}
+	fmt.Printf("snapshot %s as of %s: read %d records, kept %d (%.1f %%) on %s\n", m.SnapshotID, m.AsOf, c.Read, c.Eligible, pct, o.Runner)
+	for r, n := range c.ExcludedByReason() {
+		if n > 0 {
+			fmt.Printf("  excluded %-18s %d\n", r, n)
+		}
+	}
+	fmt.Printf("  policy %s (sha256 %s), ledger head %d\n", m.Policy.Source, m.PolicySHA256[:12], m.LedgerHead.Seq)
+	fmt.Printf("  %d shards %s-*-of-%05d.jsonl, lineage %s (%d accounts), manifest %s\n", len(r.Outputs), o.Output, o.Shards, r.Lineage.Path, r.Accounts, o.Manifest)
+}
