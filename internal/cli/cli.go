@@ -40,6 +40,7 @@ Usage:
                              [--lineage-url URL] [--lineage-file FILE]   (OpenLineage events)
   notrain policy check       [FILE]
   notrain snapshot export    --out FILE [--db …]
+  notrain snapshot register  --manifest FILE [--data DIR] [--db …]
   notrain ledger verify      [--db …] [--checkpoint FILE] [--since CHECKPOINT_FILE] [--key KEY]
   notrain manifest verify    MANIFEST [--db … | --log URL] [--key KEY] [--data DIR]
   notrain models register    --name NAME --snapshot ID… [--trained-at RFC3339] [--db …]
@@ -113,6 +114,8 @@ func Run(ctx context.Context, args []string, env Env) int {
 		err = policyCheck(ctx, args[2:], env)
 	case cmd == "snapshot export":
 		err = snapshotExport(ctx, args[2:], env)
+	case cmd == "snapshot register":
+		err = snapshotRegister(ctx, args[2:], env)
 	case args[0] == "version":
 		fmt.Fprintln(env.Stdout, "notrain", version())
 	case args[0] == "help" || args[0] == "-h" || args[0] == "--help":

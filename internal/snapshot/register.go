@@ -1,0 +1,264 @@
+package snapshot
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"github.com/notrain/notrain/internal/filter"
+	"github.com/notrain/notrain/internal/ledger"
+	"github.com/notrain/notrain/internal/store"
+)
+
+// RegisterOptions describe registering a snapshot built elsewhere (by the
+// Beam pipeline) from its manifest.
+type RegisterOptions struct {
+	Manifest string
+	// Data is the directory holding the manifest's outputs and lineage
+	// sidecar, found there by their base names (a pipeline may have written
+	// them to gs://… and they were copied); "" reads the paths as written.
+	Data string
+	DB   *store.DB
+	// LedgerCheckpoint is the last verified ledger head, as for Build.
+	LedgerCheckpoint string
+	Now              func() time.Time
+	// SignManifest, when set, signs the manifest's SHA-256; the signature
+	// is installed as SignaturePath(Manifest), as Build does.
+	SignManifest func(sum [32]byte) ([]byte, error)
+}
+
+// external is what registering reads of a manifest.
+type external struct {
+	SnapshotID   string            `json:"snapshot_id"`
+	AsOf         string            `json:"as_of"`
+	PolicySHA256 string            `json:"policy_sha256"`
+	LedgerHead   ledger.Head       `json:"ledger_head"`
+	Outputs      []filter.FileInfo `json:"outputs"`
+	Lineage      *struct {
+		filter.FileInfo
+		Accounts int `json:"accounts"`
+	} `json:"lineage"`
+	Counts *struct {
+		Read     int64 `json:"read"`
+		Eligible int64 `json:"eligible"`
+	} `json:"counts"`
+	Registered bool   `json:"registered"`
+	Reproduces string `json:"reproduces"`
+}
+
+// Register registers the snapshot a manifest describes, with the checks
+// Build makes: every output and the lineage sidecar have the manifest's
+// size and sha256, the eligibility the snapshot was filtered with is on the
+// store's verified chain and nothing that changes eligibility happened
+// since (nor after the as-of), and the snapshot is not registered yet. The
+// signature is installed first and taken back if registering fails.
+func Register(ctx context.Context, o RegisterOptions) (*Result, error) {
+	if o.Now == nil {
+		o.Now = time.Now
+	}
+	if o.DB == nil || o.Manifest == "" {
+		return nil, errors.New("snapshot: register needs the manifest and the store")
+	}
+	body, err := os.ReadFile(o.Manifest)
+	if err != nil {
+		return nil, fmt.Errorf("manifest: %w", err)
+	}
+	var m external
+	if err := json.Unmarshal(body, &m); err != nil {
+		return nil, fmt.Errorf("manifest %s: %w", o.Manifest, err)
+	}
+	switch {
+	case m.SnapshotID == "" || m.AsOf == "" || m.PolicySHA256 == "" || len(m.Outputs) == 0 || m.Counts == nil || m.Lineage == nil:
+		return nil, fmt.Errorf("manifest %s: not a snapshot manifest (snapshot_id, as_of, policy_sha256, outputs, lineage or counts missing)", o.Manifest)
+	case m.Registered:
+		return nil, fmt.Errorf("manifest %s: snapshot %s was registered by the run that built it", o.Manifest, m.SnapshotID)
+	case m.Reproduces != "":
+		return nil, fmt.Errorf("manifest %s: a reproduction of %s, which registers nothing", o.Manifest, m.Reproduces)
+	}
+	asOf, err := time.Parse(time.RFC3339Nano, m.AsOf)
+	if err != nil {
+		return nil, fmt.Errorf("manifest %s: as_of %q is not an RFC 3339 time", o.Manifest, m.AsOf)
+	}
+	now := o.Now().UTC()
+	for _, f := range append(append([]filter.FileInfo(nil), m.Outputs...), m.Lineage.FileInfo) {
+		if err := checkFile(o.dataPath(f.Path), f); err != nil {
+			return nil, err
+		}
+	}
+	rows, err := readLineage(o.dataPath(m.Lineage.Path))
+	if err != nil {
+		return nil, err
+	}
+	if len(rows) != m.Lineage.Accounts {
+		return nil, fmt.Errorf("lineage %s: %d accounts, the manifest says %d", m.Lineage.Path, len(rows), m.Lineage.Accounts)
+	}
+	var kept int64
+	for _, r := range rows {
+		kept += r.Items
+	}
+	if kept > m.Counts.Eligible {
+		return nil, fmt.Errorf("lineage %s: %d records kept, the manifest counts %d", m.Lineage.Path, kept, m.Counts.Eligible)
+	}
+
+	db := o.DB
+	changed, err := db.ChangedSince(ctx, m.LedgerHead)
+	if err != nil {
+		return nil, err
+	}
+	if changed {
+		return nil, fmt.Errorf("the snapshot was filtered with eligibility at ledger entry %d; the store has changed eligibility since (or is another store): export a new eligibility snapshot and run again", m.LedgerHead.Seq)
+	}
+	if t, err := db.EligibilityChangedAt(ctx, now); err != nil {
+		return nil, err
+	} else if asOf.Before(t) {
+		return nil, fmt.Errorf("the snapshot is as of %s, before %s, when eligibility last changed in the store", m.AsOf, t.Format(time.RFC3339Nano))
+	}
+	var cp *ledger.Head
+	if o.LedgerCheckpoint != "" {
+		if cp, err = ledger.ReadCheckpoint(o.LedgerCheckpoint); err != nil {
+			return nil, err
+		}
+	}
+	verified, err := VerifyLedger(ctx, db, cp, false, &m.LedgerHead)
+	if err != nil {
+		return nil, fmt.Errorf("%w: refusing to register a snapshot whose objections cannot be proven", err)
+	}
+	if _, err := db.RegisteredManifest(ctx, m.SnapshotID); err == nil {
+		return nil, fmt.Errorf("snapshot %s is registered already", m.SnapshotID)
+	} else if !errors.Is(err, store.ErrNotFound) {
+		return nil, err
+	}
+
+	sum := sha256.Sum256(body)
+	out := &Result{ManifestSHA256: hex.EncodeToString(sum[:])}
+	var inst *filter.Installation
+	if o.SignManifest != nil {
+		out.Signature = SignaturePath(o.Manifest)
+		if err := filter.CheckTarget(out.Signature); err != nil {
+			return nil, err
+		}
+		sig, err := o.SignManifest(sum)
+		if err != nil {
+			return nil, fmt.Errorf("sign manifest: %w (nothing was registered)", err)
+		}
+		st, _, err := writeTemp(out.Signature, sig)
+		if err != nil {
+			return nil, err
+		}
+		if inst, err = filter.Install(st); err != nil {
+			return nil, err
+		}
+	}
+	outputs := make([]string, len(m.Outputs))
+	for i, f := range m.Outputs {
+		outputs[i] = f.SHA256
+	}
+	entry := map[string]any{
+		"snapshot_id": m.SnapshotID, "as_of": m.AsOf, "policy_sha256": m.PolicySHA256,
+		"eligibility_head": map[string]any{"seq": m.LedgerHead.Seq, "hash": m.LedgerHead.Hash},
+		"manifest_sha256":  out.ManifestSHA256, "read": m.Counts.Read, "kept": m.Counts.Eligible,
+	}
+	if len(outputs) == 1 {
+		entry["output_sha256"] = outputs[0]
+	} else {
+		entry["outputs_sha256"] = outputs
+	}
+	t0 := time.Now()
+	err = db.Write(ctx, func(ctx context.Context, tx *store.Tx) error {
+		var err error
+		out.Entry, err = tx.RegisterSnapshot(ctx, store.SnapshotRecord{
+			ID: m.SnapshotID, CreatedAt: now.UnixMicro(), AsOf: asOf.UnixMicro(), PolicySHA256: m.PolicySHA256,
+			Eligibility: m.LedgerHead, Read: m.Counts.Read, Kept: m.Counts.Eligible, Manifest: string(body), ManifestSHA256: out.ManifestSHA256,
+			Accounts: func(yield func(store.AccountItems) bool) {
+				for _, r := range rows {
+					if !yield(r) {
+						return
+					}
+				}
+			},
+		}, entry)
+		return err
+	})
+	if err != nil {
+		err = fmt.Errorf("register snapshot: %w (nothing was registered)", err)
+		if inst != nil {
+			err = errors.Join(err, inst.Undo())
+		}
+		return nil, err
+	}
+	out.Register = time.Since(t0)
+	if inst != nil {
+		inst.Done()
+	}
+	if o.LedgerCheckpoint != "" && out.Entry.Seq == verified.Seq+1 {
+		if err := ledger.WriteCheckpoint(o.LedgerCheckpoint, ledger.Head{Seq: out.Entry.Seq, Hash: out.Entry.Hash}); err != nil {
+			out.Warnings = append(out.Warnings, fmt.Sprintf("ledger checkpoint not advanced: %v", err))
+		}
+	}
+	out.Manifest = &filter.Manifest{SnapshotID: m.SnapshotID, AsOf: m.AsOf, PolicySHA256: m.PolicySHA256, LedgerHead: m.LedgerHead, Outputs: m.Outputs, Registered: true}
+	return out, nil
+}
+
+// dataPath is where a file the manifest names is read.
+func (o *RegisterOptions) dataPath(p string) string {
+	if o.Data == "" {
+		return p
+	}
+	return filepath.Join(o.Data, p[strings.LastIndex(p, "/")+1:])
+}
+
+// checkFile fails unless the file at path has f's size and sha256.
+func checkFile(path string, f filter.FileInfo) error {
+	file, err := os.Open(path)
+	if err != nil {
+		return fmt.Errorf("output %s: %w", f.Path, err)
+	}
+	defer file.Close()
+	h := sha256.New()
+	n, err := io.Copy(h, file)
+	if err != nil {
+		return fmt.Errorf("output %s: %w", path, err)
+	}
+	if sum := hex.EncodeToString(h.Sum(nil)); n != f.Bytes || sum != f.SHA256 {
+		return fmt.Errorf("output %s has %d bytes with sha256 %s; the manifest lists %d bytes with sha256 %s", path, n, sum, f.Bytes, f.SHA256)
+	}
+	return nil
+}
+
+// readLineage reads a lineage sidecar (filter.AppendLineageLine's lines).
+func readLineage(path string) ([]store.AccountItems, error) {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return nil, fmt.Errorf("lineage: %w", err)
+	}
+	var rows []store.AccountItems
+	sc := bufio.NewScanner(bytes.NewReader(b))
+	sc.Buffer(nil, 1<<20)
+	for line := 1; sc.Scan(); line++ {
+		var r struct {
+			Product   string `json:"product"`
+			AccountID string `json:"account_id"`
+			Items     int64  `json:"items"`
+		}
+		d := json.NewDecoder(bytes.NewReader(sc.Bytes()))
+		d.DisallowUnknownFields()
+		if err := d.Decode(&r); err != nil || r.Product == "" || r.AccountID == "" || r.Items <= 0 {
+			return nil, fmt.Errorf("lineage %s line %d: not an account's count", path, line)
+		}
+		rows = append(rows, store.AccountItems{Product: r.Product, AccountID: r.AccountID, Items: r.Items})
+	}
+	if err := sc.Err(); err != nil {
+		return nil, fmt.Errorf("lineage %s: %w", path, err)
+	}
+	return rows, nil
+}
