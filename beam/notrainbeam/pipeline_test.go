@@ -5,12 +5,14 @@ import (
 	"context"
 	"encoding/json"
 	"flag"
+	"fmt"
 	"log/slog"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"slices"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -28,7 +30,37 @@ func TestMain(m *testing.M) {
 		// Prism logs every job's progress, and the failure tests' errors.
 		slog.SetDefault(slog.New(slog.DiscardHandler))
 	}
-	os.Exit(m.Run())
+	code := m.Run()
+	if shared.dir != "" {
+		os.RemoveAll(shared.dir)
+	}
+	os.Exit(code)
+}
+
+// shared is the one world the tests read (generating it is most of their time).
+var shared struct {
+	once sync.Once
+	*world
+	err error
+}
+
+func sharedWorld(t *testing.T) *world {
+	t.Helper()
+	shared.once.Do(func() {
+		dir, err := os.MkdirTemp("", "notrainbeam-test-")
+		if err != nil {
+			shared.err = err
+			return
+		}
+		shared.world, shared.err = newWorld(dir)
+		if shared.world == nil {
+			os.RemoveAll(dir)
+		}
+	})
+	if shared.err != nil {
+		t.Fatal(shared.err)
+	}
+	return shared.world
 }
 
 // asOf is the benchmark generator's snapshot moment.
@@ -37,45 +69,57 @@ const asOf = "2026-06-01T00:00:00Z"
 // world is a store with the generator's accounts and objections, its
 // eligibility snapshot file, and content inputs.
 type world struct {
-	dir, snap, policy string
-	inputs            []string
+	dir, db, snap, policy string
+	inputs                []string
 }
 
 // notrain runs the command line in this process.
 func notrain(t *testing.T, args ...string) string {
 	t.Helper()
+	out, err := run(args...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return out
+}
+
+func run(args ...string) (string, error) {
 	var out, errb bytes.Buffer
 	env := cli.Env{Stdin: strings.NewReader(""), Stdout: &out, Stderr: &errb, LookupEnv: func(string) (string, bool) { return "", false }, Now: time.Now}
 	if code := cli.Run(context.Background(), args, env); code != 0 {
-		t.Fatalf("notrain %s: exit %d\n%s%s", strings.Join(args, " "), code, out.String(), errb.String())
+		return "", fmt.Errorf("notrain %s: exit %d\n%s%s", strings.Join(args, " "), code, out.String(), errb.String())
 	}
-	return out.String()
+	return out.String(), nil
 }
 
-func newWorld(t *testing.T) *world {
-	t.Helper()
-	dir := t.TempDir()
+func newWorld(dir string) (*world, error) {
 	data := filepath.Join(dir, "data")
 	// The benchmark's generator: every exclusion reason of the default
 	// policy, about 0.1 % malformed lines.
 	gen := exec.Command("go", "run", "../../bench/gen", "-records", "20000", "-accounts", "3000", "-objections", "300", "-seed", "7", "-parquet=false", "-out", data)
 	if out, err := gen.CombinedOutput(); err != nil {
-		t.Fatalf("bench/gen: %v\n%s", err, out)
+		return nil, fmt.Errorf("bench/gen: %v\n%s", err, out)
 	}
 	db := filepath.Join(dir, "store.db")
-	notrain(t, "accounts", "import", filepath.Join(data, "accounts.jsonl"), "--db", db)
-	notrain(t, "objections", "import", filepath.Join(data, "objections.jsonl"), "--db", db)
-	w := &world{dir: dir, snap: filepath.Join(dir, "elig.snap"), policy: filepath.Join(dir, "policy.yaml")}
-	notrain(t, "snapshot", "export", "--out", w.snap, "--db", db)
+	w := &world{dir: dir, db: db, snap: filepath.Join(dir, "elig.snap"), policy: filepath.Join(dir, "policy.yaml")}
+	for _, args := range [][]string{
+		{"accounts", "import", filepath.Join(data, "accounts.jsonl"), "--db", db},
+		{"objections", "import", filepath.Join(data, "objections.jsonl"), "--db", db},
+		{"snapshot", "export", "--out", w.snap, "--db", db},
+	} {
+		if _, err := run(args...); err != nil {
+			return nil, err
+		}
+	}
 	// A policy with a rule, so that rules and the policy's text reach the workers.
 	if err := os.WriteFile(w.policy, []byte("rules:\n  - {name: no_secrets, expr: 'text.contains(\"secret\")'}\n"), 0o644); err != nil {
-		t.Fatal(err)
+		return nil, err
 	}
 	// Edge cases of the line format: blank lines, CRLF ends (the CR is kept),
 	// a rule match, a malformed line, and a last record without a newline.
 	content, err := os.ReadFile(filepath.Join(data, "content.jsonl"))
 	if err != nil {
-		t.Fatal(err)
+		return nil, err
 	}
 	lines := bytes.SplitAfter(content, []byte("\n"))
 	var edge bytes.Buffer
@@ -95,9 +139,9 @@ func newWorld(t *testing.T) *world {
 	edge.Write(bytes.TrimSuffix(lines[400], []byte("\n")))
 	w.inputs = []string{filepath.Join(data, "content.jsonl"), filepath.Join(dir, "edge.jsonl")}
 	if err := os.WriteFile(w.inputs[1], edge.Bytes(), 0o644); err != nil {
-		t.Fatal(err)
+		return nil, err
 	}
-	return w
+	return w, nil
 }
 
 func readJSON(t *testing.T, path string) map[string]any {
@@ -127,8 +171,8 @@ func sortedLines(b []byte) []string {
 // the same counts per reason, the same lineage sidecar, and the same
 // manifest wherever the two runs must agree.
 func TestPipelineAgreesWithFilter(t *testing.T) {
-	w := newWorld(t)
-	ref := filepath.Join(w.dir, "ref")
+	w := sharedWorld(t)
+	ref := filepath.Join(t.TempDir(), "ref")
 	os.Mkdir(ref, 0o755)
 	args := []string{"filter", "--snapshot", w.snap, "--out", filepath.Join(ref, "out.jsonl"), "--manifest", filepath.Join(ref, "manifest.json"), "--as-of", asOf, "--policy", w.policy}
 	for _, in := range w.inputs {
@@ -136,7 +180,7 @@ func TestPipelineAgreesWithFilter(t *testing.T) {
 	}
 	notrain(t, args...)
 
-	out := filepath.Join(w.dir, "beam")
+	out := filepath.Join(t.TempDir(), "beam")
 	const shards = 3
 	res, err := Run(context.Background(), Options{
 		Snapshot: w.snap, Inputs: []string{filepath.Join(w.dir, "data", "content*.jsonl"), w.inputs[1]},
@@ -204,8 +248,15 @@ func TestPipelineAgreesWithFilter(t *testing.T) {
 	// Nothing but the outputs is left in the output directory.
 	names, _ := filepath.Glob(filepath.Join(out, "*"))
 	hidden, _ := filepath.Glob(filepath.Join(out, ".*"))
-	if len(names) != shards+2 || len(hidden) != 0 {
+	if len(names) != shards+2 || len(hidden) != 0 { // shards, sidecar, manifest
 		t.Fatalf("output directory holds %v %v", names, hidden)
+	}
+	// The store registers the pipeline's snapshot and signs its manifest.
+	if msg := notrain(t, "snapshot", "register", "--manifest", filepath.Join(out, "manifest.json"), "--db", w.db); !strings.Contains(msg, "registered as ledger entry") {
+		t.Fatalf("register: %s", msg)
+	}
+	if st, err := os.Stat(filepath.Join(out, "manifest.json.sig")); err != nil || st.Size() == 0 {
+		t.Fatalf("no signature: %v", err)
 	}
 	// The same prefix again is refused: shards of two runs must not mix.
 	if _, err := Run(context.Background(), Options{Snapshot: w.snap, Inputs: w.inputs, Output: filepath.Join(out, "snap"), Manifest: filepath.Join(out, "m2.json"), AsOf: mustTime(t, asOf)}); err == nil || !strings.Contains(err.Error(), "exist") {
@@ -217,7 +268,7 @@ func TestPipelineAgreesWithFilter(t *testing.T) {
 // whether the driver sees it or only the workers do.
 func TestBadSnapshotLeavesNothing(t *testing.T) {
 	dir := t.TempDir()
-	w := newWorld(t)
+	w := sharedWorld(t)
 	good, err := os.ReadFile(w.snap)
 	if err != nil {
 		t.Fatal(err)
