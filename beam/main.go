@@ -16,6 +16,7 @@ import (
 	"net/url"
 	"os"
 	"os/signal"
+	"slices"
 	"strings"
 	"syscall"
 	"time"
@@ -31,6 +32,7 @@ import (
 	_ "github.com/apache/beam/sdks/v2/go/pkg/beam/runners/universal"
 
 	"github.com/notrain/notrain/beam/notrainbeam"
+	"github.com/notrain/notrain/internal/eligibility"
 	"github.com/notrain/notrain/internal/lineage"
 	"github.com/notrain/notrain/internal/snapshot"
 	"github.com/notrain/notrain/internal/strictjson"
@@ -123,8 +125,21 @@ func summary(r *notrainbeam.Result, o notrainbeam.Options) {
 		pct = 100 * float64(c.Eligible) / float64(c.Read)
 	}
 	fmt.Printf("snapshot %s as of %s: read %d records, kept %d (%.1f %%) on %s\n", m.SnapshotID, m.AsOf, c.Read, c.Eligible, pct, o.Runner)
-	for r, n := range c.ExcludedByReason() {
-		if n > 0 {
+	// In the order the rules check, as `notrain filter` prints them.
+	ex := c.ExcludedByReason()
+	var names []string
+	for r := eligibility.Malformed; int(r) < eligibility.NumReasons; r++ {
+		names = append(names, r.String())
+	}
+	var rules []string
+	for k := range ex {
+		if strings.HasPrefix(k, "rule:") {
+			rules = append(rules, k)
+		}
+	}
+	slices.Sort(rules)
+	for _, r := range append(names, rules...) {
+		if n := ex[r]; n > 0 {
 			fmt.Printf("  excluded %-18s %d\n", r, n)
 		}
 	}

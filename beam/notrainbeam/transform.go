@@ -129,7 +129,7 @@ func readSnapshot(ctx context.Context, path string) (*loadedSnapshot, error) {
 
 // Filtered is what Filter makes.
 type Filtered struct {
-	Kept    beam.PCollection // KV<int, []byte>: output shard, a kept record's bytes without its newline
+	Kept    beam.PCollection // KV<int, []byte>: output shard, kept records' bytes, each followed by a newline
 	Counts  beam.PCollection // []byte: the encoded counts of each range read
 	Authors beam.PCollection // KV<int32, int64>: account index in the snapshot, records kept
 	Inputs  beam.PCollection // []byte: each input's size and sha256 (an encoded filter.FileInfo)

@@ -2,6 +2,7 @@ package notrainbeam
 
 import (
 	"bufio"
+	"bytes"
 	"context"
 	"crypto/rand"
 	"crypto/sha256"
@@ -68,8 +69,7 @@ func WriteShards(s beam.Scope, prefix, runID string, shards int, kept beam.PColl
 	for i := range ids {
 		ids[i] = i
 	}
-	// An empty record marks a shard that must exist: no kept record is
-	// empty (blank lines are not records).
+	// An empty batch makes a shard exist that received no record.
 	seeds := beam.ParDo(s, seedShards, beam.CreateList(s, ids))
 	grouped := beam.GroupByKey(s, beam.Flatten(s, kept, seeds))
 	return beam.ParDo(s, &shardFn{Prefix: prefix, RunID: runID, Shards: shards}, grouped)
@@ -84,8 +84,9 @@ type shardFn struct {
 	Shards int
 }
 
-// ProcessElement writes the shard's records, each followed by a newline
-// (which a file's last record may have lacked), and emits its shardInfo.
+// ProcessElement writes the shard's batches of records (each record with
+// its newline, which a file's last record may have lacked in the input) and
+// emits its shardInfo.
 func (fn *shardFn) ProcessElement(ctx context.Context, shard int, recs func(*[]byte) bool, emit func([]byte)) error {
 	final := ShardName(fn.Prefix, shard, fn.Shards)
 	tmp := tempName(final, fn.RunID)
@@ -100,15 +101,11 @@ func (fn *shardFn) ProcessElement(ctx context.Context, shard int, recs func(*[]b
 	}
 	cw := &countingWriter{w: w, h: sha256.New()}
 	bw := bufio.NewWriterSize(cw, 1<<20)
-	var rec []byte
+	var batch []byte
 	var records int64
-	for recs(&rec) {
-		if len(rec) == 0 {
-			continue
-		}
-		records++
-		bw.Write(rec)
-		if err := bw.WriteByte('\n'); err != nil {
+	for recs(&batch) {
+		records += int64(bytes.Count(batch, []byte{'\n'}))
+		if _, err := bw.Write(batch); err != nil {
 			w.Close()
 			return fmt.Errorf("shard %s: %w", final, err)
 		}
