@@ -58,6 +58,7 @@ func main() {
 	flag.StringVar(&asOf, "as-of", "", "snapshot moment, RFC 3339 (default: now)")
 	flag.StringVar(&o.Runner, "runner", "prism", "Beam runner: prism (in this process), flink, spark, dataflow, universal")
 	flag.IntVar(&o.Shards, "shards", 4, "number of output shards")
+	blockMiB := flag.Int64("block-mib", 16, "size of the byte ranges inputs are first split into, in MiB (runners may split further)")
 	flag.BoolVar(&o.AllowEmptyDirectory, "allow-empty-directory", false, "run even though the account directory holds no account")
 	flag.StringVar(&lineageURL, "lineage-url", "", "send the run's OpenLineage events (START, then COMPLETE or FAIL) by HTTP POST to this URL")
 	flag.StringVar(&lineageFile, "lineage-file", "", "append the run's OpenLineage events to this file, one JSON event per line")
@@ -65,7 +66,7 @@ func main() {
 	// On a remote runner this same binary is started as a worker: Init
 	// then runs the worker and never returns.
 	beam.Init()
-	o.Inputs = inputs
+	o.Inputs, o.BlockSize = inputs, *blockMiB<<20
 	// Beam logs each step of a job; a command line shows warnings only.
 	log.SetupLogging("warn", "text")
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)

@@ -21,7 +21,7 @@ import (
 )
 
 const (
-	defaultBlock     = 64 << 20
+	defaultBlock     = 16 << 20
 	defaultMaxRecord = 64 << 20
 	batchSize        = 1 << 20 // kept bytes per element
 )

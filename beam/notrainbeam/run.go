@@ -31,7 +31,7 @@ type Options struct {
 	Now      func() time.Time
 	Runner   string // default prism
 	Shards   int    // default 4
-	// BlockSize is the initial byte-range size (default 64 MiB).
+	// BlockSize is the initial byte-range size (default 16 MiB).
 	BlockSize           int64
 	AllowEmptyDirectory bool
 	Version             string

@@ -68,7 +68,8 @@ type Config struct {
 	AsOf           int64 // the snapshot moment, Unix microseconds UTC
 	Shards         int   // output files
 	// BlockSize is the size of the byte ranges an input is first split
-	// into (default 64 MiB); runners may split them further while reading.
+	// into (default 16 MiB: enough ranges to keep every worker busy even on
+	// one file); runners may split them further while reading.
 	BlockSize int64
 	// MaxRecord is the longest record read (default 64 MiB, as the
 	// filter's); a longer one is counted malformed and skipped.
