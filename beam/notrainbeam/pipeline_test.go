@@ -31,7 +31,7 @@ func TestMain(m *testing.M) {
 		slog.SetDefault(slog.New(slog.DiscardHandler))
 	}
 	code := m.Run()
-	if shared.dir != "" {
+	if shared.world != nil {
 		os.RemoveAll(shared.dir)
 	}
 	os.Exit(code)
