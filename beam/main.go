@@ -11,6 +11,7 @@ package main
 
 import (
 	"context"
+	"errors"
 	"flag"
 	"fmt"
 	"net/url"
@@ -19,7 +20,6 @@ import (
 	"slices"
 	"strings"
 	"syscall"
-	"time"
 
 	"github.com/apache/beam/sdks/v2/go/pkg/beam"
 	_ "github.com/apache/beam/sdks/v2/go/pkg/beam/io/filesystem/gcs"
@@ -34,7 +34,6 @@ import (
 	"github.com/notrain/notrain/beam/notrainbeam"
 	"github.com/notrain/notrain/internal/eligibility"
 	"github.com/notrain/notrain/internal/lineage"
-	"github.com/notrain/notrain/internal/snapshot"
 	"github.com/notrain/notrain/internal/strictjson"
 )
 
@@ -74,6 +73,9 @@ func main() {
 	stop()
 	if err != nil {
 		fmt.Fprintf(os.Stderr, "notrain beam: %v\n", err)
+		if errors.As(err, new(notrainbeam.LineageError)) {
+			os.Exit(3) // as notrain filter: the snapshot stands, its COMPLETE was not delivered
+		}
 		os.Exit(1)
 	}
 }
@@ -99,24 +101,11 @@ func run(ctx context.Context, o notrainbeam.Options, asOf, lineageURL, lineageFi
 	if lineageFile != "" {
 		ts = append(ts, &lineage.JSONLines{Path: lineageFile})
 	}
-	shards := fmt.Sprintf("%s-*-of-%05d.jsonl", o.Output, o.Shards)
-	lr, err := snapshot.StartLineage(ctx, lineage.NewEmitter(ts...), time.Now, notrainbeam.Version, o.Inputs, shards, o.Manifest)
-	if err != nil {
-		return err
+	res, err := notrainbeam.RunWithLineage(ctx, o, lineage.NewEmitter(ts...))
+	if res != nil {
+		summary(res, o)
 	}
-	res, err := notrainbeam.Run(ctx, o)
-	if lerr := lr.Finish(ctx, res.Snapshot(shards), err); lerr != nil {
-		if err != nil {
-			fmt.Fprintf(os.Stderr, "notrain beam: %v\n", lerr)
-			return err
-		}
-		return fmt.Errorf("%w; the snapshot was built as reported above and stands", lerr)
-	}
-	if err != nil {
-		return err
-	}
-	summary(res, o)
-	return nil
+	return err
 }
 
 func summary(r *notrainbeam.Result, o notrainbeam.Options) {

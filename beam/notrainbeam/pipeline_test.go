@@ -21,6 +21,8 @@ import (
 	_ "github.com/apache/beam/sdks/v2/go/pkg/beam/runners/prism"
 
 	"github.com/notrain/notrain/internal/cli"
+	"github.com/notrain/notrain/internal/lineage"
+	"github.com/notrain/notrain/internal/lineage/lineagetest"
 )
 
 func TestMain(m *testing.M) {
@@ -317,4 +319,57 @@ func mustTime(t *testing.T, s string) time.Time {
 		t.Fatal(err)
 	}
 	return tm
+}
+
+// A run reports START and COMPLETE, a failed one START and FAIL, as
+// `notrain filter` does; every event validates against the OpenLineage
+// schema and its facets against theirs.
+func TestLineageEvents(t *testing.T) {
+	w := sharedWorld(t)
+	v := lineagetest.New(t)
+	for _, c := range []struct {
+		name, snap string
+		want       []string
+	}{
+		{"complete", w.snap, []string{"START", "COMPLETE"}},
+		{"fail", filepath.Join(t.TempDir(), "missing.snap"), []string{"START", "FAIL"}},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			dir := t.TempDir()
+			events := filepath.Join(dir, "events.jsonl")
+			o := Options{Snapshot: c.snap, Inputs: w.inputs[1:], Output: filepath.Join(dir, "out", "snap"), Manifest: filepath.Join(dir, "out", "manifest.json"), AsOf: mustTime(t, asOf), Shards: 2}
+			res, err := RunWithLineage(context.Background(), o, lineage.NewEmitter(&lineage.JSONLines{Path: events}))
+			if (err == nil) != (c.want[1] == "COMPLETE") {
+				t.Fatalf("run: %v", err)
+			}
+			b, err := os.ReadFile(events)
+			if err != nil {
+				t.Fatal(err)
+			}
+			var types []string
+			for line := range bytes.Lines(b) {
+				if err := v.Event(line); err != nil {
+					t.Fatalf("event does not validate: %v\n%s", err, line)
+				}
+				var ev struct {
+					EventType string `json:"eventType"`
+					Run       struct {
+						Facets map[string]json.RawMessage `json:"facets"`
+					} `json:"run"`
+				}
+				json.Unmarshal(line, &ev)
+				types = append(types, ev.EventType)
+				if ev.EventType == "COMPLETE" {
+					var counts struct{ Eligible int64 }
+					json.Unmarshal(ev.Run.Facets["notrain_counts"], &counts)
+					if counts.Eligible != res.Counts.Eligible || counts.Eligible == 0 {
+						t.Fatalf("COMPLETE counts %d kept, the run %d", counts.Eligible, res.Counts.Eligible)
+					}
+				}
+			}
+			if !slices.Equal(types, c.want) {
+				t.Fatalf("events %v, want %v", types, c.want)
+			}
+		})
+	}
 }

@@ -52,7 +52,10 @@ type Result struct {
 	Accounts       int // accounts with at least one kept record
 }
 
-const maxShards = 99999 // five digits in the shard names
+const (
+	defaultShards = 4
+	maxShards     = 99999 // five digits in the shard names
+)
 
 // Version is notrain's version, as `notrain filter` writes it into manifests.
 const Version = "0.1.0-dev"
@@ -70,7 +73,7 @@ func Run(ctx context.Context, o Options) (*Result, error) {
 		o.Version = Version
 	}
 	if o.Shards == 0 {
-		o.Shards = 4
+		o.Shards = defaultShards
 	}
 	if o.Lineage == "" {
 		o.Lineage = snapshot.LineagePath(o.Output)
