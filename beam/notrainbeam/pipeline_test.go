@@ -19,6 +19,8 @@ import (
 	"github.com/apache/beam/sdks/v2/go/pkg/beam"
 	_ "github.com/apache/beam/sdks/v2/go/pkg/beam/io/filesystem/local"
 	_ "github.com/apache/beam/sdks/v2/go/pkg/beam/runners/prism"
+	"github.com/klauspost/compress/gzip"
+	"github.com/klauspost/compress/zstd"
 
 	"github.com/notrain/notrain/internal/cli"
 	"github.com/notrain/notrain/internal/lineage"
@@ -143,6 +145,25 @@ func newWorld(dir string) (*world, error) {
 	if err := os.WriteFile(w.inputs[1], edge.Bytes(), 0o644); err != nil {
 		return nil, err
 	}
+	// Compressed inputs are read whole, as one range each.
+	var gz, zs bytes.Buffer
+	zw := gzip.NewWriter(&gz)
+	for _, l := range lines[1000:1500] {
+		zw.Write(l)
+	}
+	zw.Close()
+	ze, _ := zstd.NewWriter(&zs)
+	for _, l := range lines[2000:2500] {
+		ze.Write(l)
+	}
+	ze.Close()
+	w.inputs = append(w.inputs, filepath.Join(dir, "part.jsonl.gz"), filepath.Join(dir, "part.jsonl.zst"))
+	if err := os.WriteFile(w.inputs[2], gz.Bytes(), 0o644); err != nil {
+		return nil, err
+	}
+	if err := os.WriteFile(w.inputs[3], zs.Bytes(), 0o644); err != nil {
+		return nil, err
+	}
 	return w, nil
 }
 
@@ -185,7 +206,7 @@ func TestPipelineAgreesWithFilter(t *testing.T) {
 	out := filepath.Join(t.TempDir(), "beam")
 	const shards = 3
 	res, err := Run(context.Background(), Options{
-		Snapshot: w.snap, Inputs: []string{filepath.Join(w.dir, "data", "content*.jsonl"), w.inputs[1]},
+		Snapshot: w.snap, Inputs: []string{filepath.Join(w.dir, "data", "content*.jsonl"), filepath.Join(w.dir, "*.jsonl*")},
 		Output: filepath.Join(out, "snap"), Manifest: filepath.Join(out, "manifest.json"), Policy: w.policy,
 		AsOf: mustTime(t, asOf), Shards: shards, BlockSize: 64 << 10, // many ranges, lines cut across them
 	})
