@@ -2,13 +2,17 @@ package store
 
 import (
 	"context"
+	"database/sql"
+	"encoding/binary"
+	"errors"
 	"fmt"
+	"hash/fnv"
 	"iter"
+	"math"
+	"slices"
 	"sort"
 	"strings"
 	"time"
-
-	"github.com/jackc/pgx/v5"
 )
 
 // AccountItems is how many items of one account a snapshot kept.
@@ -27,86 +31,130 @@ type SnapshotItems struct {
 	Items      []AccountItems // ordered by product, account id
 }
 
-// sqliteLineageRows is how many rows one SQLite insert carries: 4 values
-// each, far below the driver's limit on bound values, and large enough that
-// parsing and stepping the statement is paid once per hundreds of rows.
-const sqliteLineageRows = 256
+// lineageBucketAccounts is about how many accounts one lineage blob holds:
+// finding one account reads and scans one blob of about this many entries
+// (some 100 KB), and a million accounts are a few hundred inserts.
+const lineageBucketAccounts = 4096
+
+// lineageBuckets is how many blobs a snapshot of n accounts is spread over.
+func lineageBuckets(n int) int64 { return int64(max(1, (n+lineageBucketAccounts-1)/lineageBucketAccounts)) }
+
+// lineageHash places an account in a bucket: FNV-1a over product, a zero
+// byte and account id, kept non-negative so that both databases compute
+// hash % buckets alike.
+func lineageHash(product, accountID string) int64 {
+	h := fnv.New64a()
+	h.Write([]byte(product))
+	h.Write([]byte{0})
+	h.Write([]byte(accountID))
+	return int64(h.Sum64() >> 1)
+}
+
+// appendLineageEntry encodes one entry of a blob: product, account id (each
+// length-prefixed) and the number of items, as unsigned varints.
+func appendLineageEntry(b []byte, a AccountItems) []byte {
+	b = binary.AppendUvarint(b, uint64(len(a.Product)))
+	b = append(b, a.Product...)
+	b = binary.AppendUvarint(b, uint64(len(a.AccountID)))
+	b = append(b, a.AccountID...)
+	return binary.AppendUvarint(b, uint64(a.Items))
+}
+
+// lineageEntries decodes a blob.
+func lineageEntries(b []byte) iter.Seq2[AccountItems, error] {
+	return func(yield func(AccountItems, error) bool) {
+		str := func() (string, bool) {
+			n, k := binary.Uvarint(b)
+			if k <= 0 || uint64(len(b)-k) < n {
+				return "", false
+			}
+			s := string(b[k : k+int(n)])
+			b = b[k+int(n):]
+			return s, true
+		}
+		for len(b) > 0 {
+			var a AccountItems
+			var ok bool
+			if a.Product, ok = str(); ok {
+				a.AccountID, ok = str()
+			}
+			if ok {
+				n, k := binary.Uvarint(b)
+				if ok = k > 0 && n <= math.MaxInt64; ok {
+					a.Items, b = int64(n), b[k:]
+				}
+			}
+			if !ok {
+				yield(AccountItems{}, errors.New("store: snapshot lineage: damaged entry"))
+				return
+			}
+			if !yield(a, nil) {
+				return
+			}
+		}
+	}
+}
 
 // storeLineage writes what a snapshot kept of each account, in the
-// registration's transaction: PostgreSQL's COPY, SQLite's prepared
-// multi-row insert. A million accounts are one statement stream, not a
-// million round trips.
+// registration's transaction, as blobs of entries hashed into buckets.
+// The rows are counted first (they come from the filter's result and can
+// be read twice), so the number of buckets is known before any is filled;
+// each bucket is one insert. A key given twice is refused.
 func (tx *Tx) storeLineage(ctx context.Context, snapshotID string, rows iter.Seq[AccountItems]) error {
 	if rows == nil {
 		return nil
 	}
-	if tx.db.dialect == Postgres {
-		return tx.copyLineage(ctx, snapshotID, rows)
+	n := 0
+	for range rows {
+		n++
 	}
-	batch := make([]any, 0, 4*sqliteLineageRows)
-	full := lineageInsert(sqliteLineageRows)
-	flush := func(q string) error {
-		if _, err := tx.exec(ctx, q, batch...); err != nil {
-			return fmt.Errorf("store: snapshot lineage: %w", err)
-		}
-		batch = batch[:0]
+	if n == 0 {
 		return nil
 	}
-	for r := range rows {
-		batch = append(batch, snapshotID, r.Product, r.AccountID, r.Items)
-		if len(batch) == cap(batch) {
-			if err := flush(full); err != nil {
-				return err
-			}
+	buckets := lineageBuckets(n)
+	blobs := make([][]byte, buckets)
+	counts := make([]int64, buckets)
+	for a := range rows {
+		i := lineageHash(a.Product, a.AccountID) % buckets
+		blobs[i] = appendLineageEntry(blobs[i], a)
+		counts[i]++
+	}
+	for _, b := range blobs {
+		if err := checkUnique(b); err != nil {
+			return err
 		}
 	}
-	// The rest goes one row per statement, so only two statements are
-	// ever prepared.
-	rest := batch
-	batch = nil
-	one := lineageInsert(1)
-	for i := 0; i < len(rest); i += 4 {
-		batch = rest[i : i+4]
-		if err := flush(one); err != nil {
-			return err
+	if _, err := tx.exec(ctx, `UPDATE snapshots SET lineage_buckets = $2 WHERE id = $1`, snapshotID, buckets); err != nil {
+		return fmt.Errorf("store: snapshot lineage: %w", err)
+	}
+	for i, b := range blobs {
+		if b == nil {
+			continue
+		}
+		if _, err := tx.exec(ctx, `INSERT INTO snapshot_lineage (snapshot_id, bucket, accounts, data) VALUES ($1, $2, $3, $4)`,
+			snapshotID, int64(i), counts[i], b); err != nil {
+			return fmt.Errorf("store: snapshot lineage: %w", err)
 		}
 	}
 	return nil
 }
 
-func lineageInsert(rows int) string {
-	var b strings.Builder
-	b.WriteString("INSERT INTO snapshot_accounts (snapshot_id, product, account_id, items) VALUES ")
-	for i := range rows {
-		if i > 0 {
-			b.WriteString(", ")
+// checkUnique refuses a blob that holds an account twice: a key given
+// twice always lands in the same bucket.
+func checkUnique(b []byte) error {
+	var keys []string
+	for e, err := range lineageEntries(b) {
+		if err != nil {
+			return err
 		}
-		fmt.Fprintf(&b, "($%d, $%d, $%d, $%d)", 4*i+1, 4*i+2, 4*i+3, 4*i+4)
+		keys = append(keys, e.Product+"\x00"+e.AccountID)
 	}
-	return b.String()
-}
-
-// copyLineage streams the rows through COPY on the transaction's own
-// connection, so they commit or roll back with the registration.
-func (tx *Tx) copyLineage(ctx context.Context, snapshotID string, rows iter.Seq[AccountItems]) error {
-	next, stop := iter.Pull(rows)
-	defer stop()
-	src := pgx.CopyFromFunc(func() ([]any, error) {
-		r, ok := next()
-		if !ok {
-			return nil, nil
+	slices.Sort(keys)
+	for i := 1; i < len(keys); i++ {
+		if keys[i] == keys[i-1] {
+			p, id, _ := strings.Cut(keys[i], "\x00")
+			return fmt.Errorf("store: snapshot lineage: account %s:%s given twice", p, id)
 		}
-		return []any{snapshotID, r.Product, r.AccountID, r.Items}, nil
-	})
-	// The writes before it go first, so COPY runs inside the transaction.
-	err := tx.pipe.flush(ctx)
-	if err == nil {
-		tx.writes++
-		_, err = tx.pipe.conn.CopyFrom(ctx, pgx.Identifier{"snapshot_accounts"}, []string{"snapshot_id", "product", "account_id", "items"}, src)
-	}
-	if err != nil {
-		tx.pipe.broken = err
-		return fmt.Errorf("store: snapshot lineage: %w", err)
 	}
 	return nil
 }
@@ -114,24 +162,58 @@ func (tx *Tx) copyLineage(ctx context.Context, snapshotID string, rows iter.Seq[
 // SnapshotAccounts returns what the snapshot kept of each account, ordered
 // by product and account id.
 func (db *DB) SnapshotAccounts(ctx context.Context, snapshotID string) ([]AccountItems, error) {
-	rows, err := db.r.QueryContext(ctx, `SELECT product, account_id, items FROM snapshot_accounts
-		WHERE snapshot_id = $1 ORDER BY product, account_id`, snapshotID)
+	tx, err := db.readTx(ctx)
 	if err != nil {
 		return nil, fmt.Errorf("store: snapshot lineage: %w", err)
 	}
-	defer rows.Close()
+	defer tx.Rollback()
 	var out []AccountItems
+	// Rows of a snapshot registered before version 18.
+	rows, err := tx.QueryContext(ctx, `SELECT product, account_id, items FROM snapshot_accounts WHERE snapshot_id = $1`, snapshotID)
+	if err != nil {
+		return nil, fmt.Errorf("store: snapshot lineage: %w", err)
+	}
 	for rows.Next() {
 		var a AccountItems
 		if err := rows.Scan(&a.Product, &a.AccountID, &a.Items); err != nil {
+			rows.Close()
 			return nil, fmt.Errorf("store: snapshot lineage: %w", err)
 		}
 		out = append(out, a)
 	}
+	rows.Close()
 	if err := rows.Err(); err != nil {
 		return nil, fmt.Errorf("store: snapshot lineage: %w", err)
 	}
+	blobs, err := tx.QueryContext(ctx, `SELECT data FROM snapshot_lineage WHERE snapshot_id = $1`, snapshotID)
+	if err != nil {
+		return nil, fmt.Errorf("store: snapshot lineage: %w", err)
+	}
+	defer blobs.Close()
+	for blobs.Next() {
+		var b []byte
+		if err := blobs.Scan(&b); err != nil {
+			return nil, fmt.Errorf("store: snapshot lineage: %w", err)
+		}
+		for a, err := range lineageEntries(b) {
+			if err != nil {
+				return nil, err
+			}
+			out = append(out, a)
+		}
+	}
+	if err := blobs.Err(); err != nil {
+		return nil, fmt.Errorf("store: snapshot lineage: %w", err)
+	}
+	slices.SortFunc(out, compareAccountItems)
 	return out, nil
+}
+
+func compareAccountItems(a, b AccountItems) int {
+	if c := strings.Compare(a.Product, b.Product); c != 0 {
+		return c
+	}
+	return strings.Compare(a.AccountID, b.AccountID)
 }
 
 // SnapshotsForAccounts returns every registered snapshot that kept items
@@ -149,44 +231,27 @@ func (db *DB) SnapshotsForAccounts(ctx context.Context, accounts []AccountKey) (
 	}
 	defer tx.Rollback()
 	byID := map[string]*SnapshotItems{}
+	add := func(id string, asOf, created int64, a AccountItems) {
+		s := byID[id]
+		if s == nil {
+			s = &SnapshotItems{SnapshotID: id, AsOf: fromMicros(asOf), CreatedAt: fromMicros(created)}
+			byID[id] = s
+		}
+		s.Items = append(s.Items, a)
+	}
 	seen := map[AccountKey]bool{}
 	for _, k := range accounts {
 		if seen[k] {
 			continue
 		}
 		seen[k] = true
-		rows, err := tx.QueryContext(ctx, `SELECT s.id, s.as_of, s.created_at, sa.items
-			FROM snapshot_accounts sa JOIN snapshots s ON s.id = sa.snapshot_id
-			WHERE sa.product = $1 AND sa.account_id = $2`, k.Product, k.AccountID)
-		if err != nil {
-			return nil, fmt.Errorf("store: snapshots of accounts: %w", err)
-		}
-		for rows.Next() {
-			var id string
-			var asOf, created, n int64
-			if err := rows.Scan(&id, &asOf, &created, &n); err != nil {
-				rows.Close()
-				return nil, fmt.Errorf("store: snapshots of accounts: %w", err)
-			}
-			s := byID[id]
-			if s == nil {
-				s = &SnapshotItems{SnapshotID: id, AsOf: fromMicros(asOf), CreatedAt: fromMicros(created)}
-				byID[id] = s
-			}
-			s.Items = append(s.Items, AccountItems{Product: k.Product, AccountID: k.AccountID, Items: n})
-		}
-		err = rows.Err()
-		rows.Close()
-		if err != nil {
+		if err := accountSnapshots(ctx, tx, k, add); err != nil {
 			return nil, fmt.Errorf("store: snapshots of accounts: %w", err)
 		}
 	}
 	out := make([]SnapshotItems, 0, len(byID))
 	for _, s := range byID {
-		sort.Slice(s.Items, func(i, j int) bool {
-			a, b := s.Items[i], s.Items[j]
-			return a.Product < b.Product || a.Product == b.Product && a.AccountID < b.AccountID
-		})
+		slices.SortFunc(s.Items, compareAccountItems)
 		out = append(out, *s)
 	}
 	sort.Slice(out, func(i, j int) bool {
@@ -194,4 +259,54 @@ func (db *DB) SnapshotsForAccounts(ctx context.Context, accounts []AccountKey) (
 		return a.AsOf.Before(b.AsOf) || a.AsOf.Equal(b.AsOf) && a.SnapshotID < b.SnapshotID
 	})
 	return out, nil
+}
+
+// accountSnapshots finds one account in every snapshot: in the rows of
+// snapshots registered before version 18, and in the one bucket of each
+// later snapshot its key hashes to.
+func accountSnapshots(ctx context.Context, tx *sql.Tx, k AccountKey, add func(id string, asOf, created int64, a AccountItems)) error {
+	rows, err := tx.QueryContext(ctx, `SELECT s.id, s.as_of, s.created_at, sa.items
+		FROM snapshot_accounts sa JOIN snapshots s ON s.id = sa.snapshot_id
+		WHERE sa.product = $1 AND sa.account_id = $2`, k.Product, k.AccountID)
+	if err != nil {
+		return err
+	}
+	for rows.Next() {
+		var id string
+		var asOf, created, n int64
+		if err := rows.Scan(&id, &asOf, &created, &n); err != nil {
+			rows.Close()
+			return err
+		}
+		add(id, asOf, created, AccountItems{Product: k.Product, AccountID: k.AccountID, Items: n})
+	}
+	rows.Close()
+	if err := rows.Err(); err != nil {
+		return err
+	}
+	blobs, err := tx.QueryContext(ctx, `SELECT s.id, s.as_of, s.created_at, l.data
+		FROM snapshots s JOIN snapshot_lineage l ON l.snapshot_id = s.id AND l.bucket = $1 % s.lineage_buckets
+		WHERE s.lineage_buckets > 0`, lineageHash(k.Product, k.AccountID))
+	if err != nil {
+		return err
+	}
+	defer blobs.Close()
+	for blobs.Next() {
+		var id string
+		var asOf, created int64
+		var b []byte
+		if err := blobs.Scan(&id, &asOf, &created, &b); err != nil {
+			return err
+		}
+		for a, err := range lineageEntries(b) {
+			if err != nil {
+				return err
+			}
+			if a.Product == k.Product && a.AccountID == k.AccountID {
+				add(id, asOf, created, a)
+				break
+			}
+		}
+	}
+	return blobs.Err()
 }
