@@ -37,7 +37,9 @@ type SnapshotItems struct {
 const lineageBucketAccounts = 4096
 
 // lineageBuckets is how many blobs a snapshot of n accounts is spread over.
-func lineageBuckets(n int) int64 { return int64(max(1, (n+lineageBucketAccounts-1)/lineageBucketAccounts)) }
+func lineageBuckets(n int) int64 {
+	return int64(max(1, (n+lineageBucketAccounts-1)/lineageBucketAccounts))
+}
 
 // lineageHash places an account in a bucket: FNV-1a over product, a zero
 // byte and account id, kept non-negative so that both databases compute
