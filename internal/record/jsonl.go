@@ -12,6 +12,7 @@ import (
 	"unicode/utf8"
 
 	asmutf8 "github.com/segmentio/asm/utf8"
+
 	"github.com/notrain/notrain/internal/eligibility"
 )
 
