@@ -1,12 +1,12 @@
 package store
 
 import (
+	"bytes"
 	"context"
 	"database/sql"
 	"encoding/binary"
 	"errors"
 	"fmt"
-	"hash/fnv"
 	"iter"
 	"math"
 	"slices"
@@ -31,66 +31,68 @@ type SnapshotItems struct {
 	Items      []AccountItems // ordered by product, account id
 }
 
-// lineageBucketAccounts is about how many accounts one lineage blob holds:
-// finding one account reads and scans one blob of about this many entries
-// (some 100 KB), and a million accounts are a few hundred inserts.
-const lineageBucketAccounts = 4096
+// lineageBlobAccounts is how many accounts one lineage blob holds at most:
+// finding one account reads and scans one blob (some 100 KB) per snapshot
+// whose key range holds it, and a million accounts are a few hundred
+// inserts, written as they come, so registering needs one blob of memory.
+const lineageBlobAccounts = 4096
 
-// lineageBuckets is how many blobs a snapshot of n accounts is spread over.
-func lineageBuckets(n int) int64 {
-	return int64(max(1, (n+lineageBucketAccounts-1)/lineageBucketAccounts))
+// lineageKey orders accounts as (product, account id) does: a product holds
+// no zero byte.
+func lineageKey(dst []byte, product, accountID string) []byte {
+	dst = append(dst, product...)
+	dst = append(dst, 0)
+	return append(dst, accountID...)
 }
 
-// lineageHash places an account in a bucket: FNV-1a over product, a zero
-// byte and account id, kept non-negative so that both databases compute
-// hash % buckets alike.
-func lineageHash(product, accountID string) int64 {
-	h := fnv.New64a()
-	h.Write([]byte(product))
-	h.Write([]byte{0})
-	h.Write([]byte(accountID))
-	return int64(h.Sum64() >> 1)
-}
-
-// appendLineageEntry encodes one entry of a blob: product, account id (each
-// length-prefixed) and the number of items, as unsigned varints.
-func appendLineageEntry(b []byte, a AccountItems) []byte {
-	b = binary.AppendUvarint(b, uint64(len(a.Product)))
-	b = append(b, a.Product...)
-	b = binary.AppendUvarint(b, uint64(len(a.AccountID)))
-	b = append(b, a.AccountID...)
-	return binary.AppendUvarint(b, uint64(a.Items))
+// appendLineageEntry encodes one entry of a blob, whose keys ascend: how
+// many leading bytes its key shares with the previous entry's key (prev;
+// none for the first), the rest of the key (length-prefixed) and the number
+// of items, as unsigned varints. Ids in order share most of their bytes, so
+// an entry is about four bytes: the writer's page cache holds a snapshot's
+// lineage while it commits, and a million accounts are about 4 MB.
+func appendLineageEntry(b, prev, key []byte, items int64) []byte {
+	shared := 0
+	for shared < min(len(prev), len(key)) && prev[shared] == key[shared] {
+		shared++
+	}
+	b = binary.AppendUvarint(b, uint64(shared))
+	b = binary.AppendUvarint(b, uint64(len(key)-shared))
+	b = append(b, key[shared:]...)
+	return binary.AppendUvarint(b, uint64(items))
 }
 
 // lineageEntries decodes a blob.
 func lineageEntries(b []byte) iter.Seq2[AccountItems, error] {
 	return func(yield func(AccountItems, error) bool) {
-		str := func() (string, bool) {
-			n, k := binary.Uvarint(b)
-			if k <= 0 || uint64(len(b)-k) < n {
-				return "", false
-			}
-			s := string(b[k : k+int(n)])
-			b = b[k+int(n):]
-			return s, true
-		}
+		damaged := func() { yield(AccountItems{}, errors.New("store: snapshot lineage: damaged entry")) }
+		var key []byte
 		for len(b) > 0 {
-			var a AccountItems
-			var ok bool
-			if a.Product, ok = str(); ok {
-				a.AccountID, ok = str()
-			}
-			if ok {
-				n, k := binary.Uvarint(b)
-				if ok = k > 0 && n <= math.MaxInt64; ok {
-					a.Items, b = int64(n), b[k:]
-				}
-			}
-			if !ok {
-				yield(AccountItems{}, errors.New("store: snapshot lineage: damaged entry"))
+			shared, k1 := binary.Uvarint(b)
+			if k1 <= 0 || shared > uint64(len(key)) {
+				damaged()
 				return
 			}
-			if !yield(a, nil) {
+			rest, k2 := binary.Uvarint(b[k1:])
+			if k2 <= 0 || rest > uint64(len(b)-k1-k2) {
+				damaged()
+				return
+			}
+			b = b[k1+k2:]
+			key = append(key[:shared], b[:rest]...)
+			b = b[rest:]
+			items, k3 := binary.Uvarint(b)
+			if k3 <= 0 || items > math.MaxInt64 {
+				damaged()
+				return
+			}
+			b = b[k3:]
+			product, id, ok := bytes.Cut(key, []byte{0})
+			if !ok {
+				damaged()
+				return
+			}
+			if !yield(AccountItems{Product: string(product), AccountID: string(id), Items: int64(items)}, nil) {
 				return
 			}
 		}
@@ -98,67 +100,50 @@ func lineageEntries(b []byte) iter.Seq2[AccountItems, error] {
 }
 
 // storeLineage writes what a snapshot kept of each account, in the
-// registration's transaction, as blobs of entries hashed into buckets.
-// The rows are counted first (they come from the filter's result and can
-// be read twice), so the number of buckets is known before any is filled;
-// each bucket is one insert. A key given twice is refused.
+// registration's transaction, as blobs of entries in ascending key order:
+// a blob ends when it is full or when the next key is lower than the last
+// (the filter gives the directory's accounts in order, then the accounts
+// only objections name, in order: two runs). The same key twice in a row is
+// refused; the snapshot's keys are unique, so it cannot repeat one apart.
 func (tx *Tx) storeLineage(ctx context.Context, snapshotID string, rows iter.Seq[AccountItems]) error {
 	if rows == nil {
 		return nil
 	}
-	n := 0
-	for range rows {
-		n++
-	}
-	if n == 0 {
-		return nil
-	}
-	buckets := lineageBuckets(n)
-	blobs := make([][]byte, buckets)
-	counts := make([]int64, buckets)
-	for a := range rows {
-		i := lineageHash(a.Product, a.AccountID) % buckets
-		blobs[i] = appendLineageEntry(blobs[i], a)
-		counts[i]++
-	}
-	for _, b := range blobs {
-		if err := checkUnique(b); err != nil {
-			return err
+	var blob, first, last, key []byte
+	var n, seq int64
+	flush := func() error {
+		if n == 0 {
+			return nil
 		}
-	}
-	if _, err := tx.exec(ctx, `UPDATE snapshots SET lineage_buckets = $2 WHERE id = $1`, snapshotID, buckets); err != nil {
-		return fmt.Errorf("store: snapshot lineage: %w", err)
-	}
-	for i, b := range blobs {
-		if b == nil {
-			continue
-		}
-		if _, err := tx.exec(ctx, `INSERT INTO snapshot_lineage (snapshot_id, bucket, accounts, data) VALUES ($1, $2, $3, $4)`,
-			snapshotID, int64(i), counts[i], b); err != nil {
+		if _, err := tx.exec(ctx, `INSERT INTO snapshot_lineage (snapshot_id, seq, first_key, last_key, accounts, data) VALUES ($1, $2, $3, $4, $5, $6)`,
+			snapshotID, seq, first, last, n, blob); err != nil {
 			return fmt.Errorf("store: snapshot lineage: %w", err)
 		}
+		seq++
+		blob, first, n = blob[:0], first[:0], 0
+		return nil
 	}
-	return nil
-}
-
-// checkUnique refuses a blob that holds an account twice: a key given
-// twice always lands in the same bucket.
-func checkUnique(b []byte) error {
-	var keys []string
-	for e, err := range lineageEntries(b) {
-		if err != nil {
-			return err
+	for a := range rows {
+		key = lineageKey(key[:0], a.Product, a.AccountID)
+		if n > 0 {
+			switch c := bytes.Compare(key, last); {
+			case c == 0:
+				return fmt.Errorf("store: snapshot lineage: account %s:%s given twice", a.Product, a.AccountID)
+			case c < 0 || n == lineageBlobAccounts:
+				if err := flush(); err != nil {
+					return err
+				}
+			}
 		}
-		keys = append(keys, e.Product+"\x00"+e.AccountID)
-	}
-	slices.Sort(keys)
-	for i := 1; i < len(keys); i++ {
-		if keys[i] == keys[i-1] {
-			p, id, _ := strings.Cut(keys[i], "\x00")
-			return fmt.Errorf("store: snapshot lineage: account %s:%s given twice", p, id)
+		if n == 0 {
+			first = append(first[:0], key...)
+			last = last[:0]
 		}
+		blob = appendLineageEntry(blob, last, key, a.Items)
+		last = append(last[:0], key...)
+		n++
 	}
-	return nil
+	return flush()
 }
 
 // SnapshotAccounts returns what the snapshot kept of each account, ordered
@@ -264,8 +249,8 @@ func (db *DB) SnapshotsForAccounts(ctx context.Context, accounts []AccountKey) (
 }
 
 // accountSnapshots finds one account in every snapshot: in the rows of
-// snapshots registered before version 18, and in the one bucket of each
-// later snapshot its key hashes to.
+// snapshots registered before version 18, and in the blobs of later ones
+// whose key range holds its key.
 func accountSnapshots(ctx context.Context, tx *sql.Tx, k AccountKey, add func(id string, asOf, created int64, a AccountItems)) error {
 	rows, err := tx.QueryContext(ctx, `SELECT s.id, s.as_of, s.created_at, sa.items
 		FROM snapshot_accounts sa JOIN snapshots s ON s.id = sa.snapshot_id
@@ -286,9 +271,10 @@ func accountSnapshots(ctx context.Context, tx *sql.Tx, k AccountKey, add func(id
 	if err := rows.Err(); err != nil {
 		return err
 	}
+	key := lineageKey(nil, k.Product, k.AccountID)
 	blobs, err := tx.QueryContext(ctx, `SELECT s.id, s.as_of, s.created_at, l.data
-		FROM snapshots s JOIN snapshot_lineage l ON l.snapshot_id = s.id AND l.bucket = $1 % s.lineage_buckets
-		WHERE s.lineage_buckets > 0`, lineageHash(k.Product, k.AccountID))
+		FROM snapshot_lineage l JOIN snapshots s ON s.id = l.snapshot_id
+		WHERE l.first_key <= $1 AND l.last_key >= $1`, key)
 	if err != nil {
 		return err
 	}

@@ -1,7 +1,6 @@
 package store
 
 import (
-	"fmt"
 	"slices"
 	"testing"
 )
@@ -9,9 +8,11 @@ import (
 // Entries survive the round trip through a blob, and a damaged blob is an
 // error, never a crash or a silently shorter list.
 func FuzzLineageEntries(f *testing.F) {
-	var b []byte
-	for _, a := range []AccountItems{{"facebook", "u1", 3}, {"instagram", "ä", 1 << 40}, {"", "", 0}} {
-		b = appendLineageEntry(b, a)
+	var b, prev []byte
+	for _, a := range []AccountItems{{"facebook", "u1", 3}, {"facebook", "u12", 0}, {"instagram", "ä", 1 << 40}} {
+		key := lineageKey(nil, a.Product, a.AccountID)
+		b = appendLineageEntry(b, prev, key, a.Items)
+		prev = key
 	}
 	f.Add(b)
 	f.Add(b[:len(b)-1])
@@ -29,9 +30,11 @@ func FuzzLineageEntries(f *testing.F) {
 		if failed {
 			return
 		}
-		var again []byte
+		var again, prev []byte
 		for _, a := range got {
-			again = appendLineageEntry(again, a)
+			key := lineageKey(nil, a.Product, a.AccountID)
+			again = appendLineageEntry(again, prev, key, a.Items)
+			prev = key
 		}
 		// Varints have more than one encoding; what decodes must decode the same again.
 		var back []AccountItems
@@ -47,21 +50,13 @@ func FuzzLineageEntries(f *testing.F) {
 	})
 }
 
-func TestLineageBuckets(t *testing.T) {
-	for _, c := range []struct{ n, want int }{{1, 1}, {4096, 1}, {4097, 2}, {654452, 160}} {
-		if got := lineageBuckets(c.n); got != int64(c.want) {
-			t.Errorf("lineageBuckets(%d) = %d, want %d", c.n, got, c.want)
+// The key orders accounts as (product, account id) does.
+func TestLineageKeyOrder(t *testing.T) {
+	keys := []AccountItems{{"facebook", "u1", 0}, {"facebook", "u1a", 0}, {"facebook", "u2", 0}, {"facebookx", "a", 0}, {"instagram", "", 0}}
+	for i := 1; i < len(keys); i++ {
+		a, b := keys[i-1], keys[i]
+		if string(lineageKey(nil, a.Product, a.AccountID)) >= string(lineageKey(nil, b.Product, b.AccountID)) || compareAccountItems(a, b) >= 0 {
+			t.Errorf("%v does not sort before %v", a, b)
 		}
-	}
-	// Keys spread evenly: no bucket of a large snapshot holds more than
-	// twice its share.
-	const n = 100000
-	buckets := lineageBuckets(n)
-	per := make([]int, buckets)
-	for i := range n {
-		per[lineageHash("facebook", fmt.Sprintf("u%d", i))%buckets]++
-	}
-	if m := slices.Max(per); m > 2*n/int(buckets) {
-		t.Errorf("the fullest of %d buckets holds %d of %d keys", buckets, m, n)
 	}
 }

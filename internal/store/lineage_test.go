@@ -68,7 +68,22 @@ func testSnapshotLineage(t *testing.T, dsn string) {
 	if fmt.Sprint(snaps) != fmt.Sprint(want) {
 		t.Fatalf("SnapshotsForAccounts:\n got %v\nwant %v", snaps, want)
 	}
-	if none, err := db.SnapshotsForAccounts(ctx, []store.AccountKey{{Product: "facebook", AccountID: "u9999"}}); err != nil || len(none) != 0 {
+	// Keys out of order (here: descending, so every blob holds one) are
+	// found all the same.
+	var desc []store.AccountItems
+	for i := range 50 {
+		desc = append(desc, store.AccountItems{Product: "threads", AccountID: fmt.Sprintf("d%02d", 49-i), Items: int64(i + 1)})
+	}
+	if err := register(t, db, "snap_desc", t0.Add(3*time.Hour), desc); err != nil {
+		t.Fatal(err)
+	}
+	if got, err := db.SnapshotAccounts(ctx, "snap_desc"); err != nil || len(got) != 50 || got[0] != (store.AccountItems{Product: "threads", AccountID: "d00", Items: 50}) {
+		t.Fatalf("snap_desc: %v, %v", got, err)
+	}
+	if got, err := db.SnapshotsForAccounts(ctx, []store.AccountKey{{Product: "threads", AccountID: "d07"}}); err != nil || len(got) != 1 || got[0].Items[0].Items != 43 {
+		t.Fatalf("d07 in snap_desc: %v, %v", got, err)
+	}
+	if none, err := db.SnapshotsForAccounts(ctx, []store.AccountKey{{Product: "facebook", AccountID: "u99999"}, {Product: "facebook", AccountID: "u00002x"}}); err != nil || len(none) != 0 {
 		t.Fatalf("an account no snapshot kept: %v, %v", none, err)
 	}
 }
@@ -80,10 +95,10 @@ func TestSnapshotLineageIsAtomic(t *testing.T) { dbtest.Each(t, testSnapshotLine
 func testSnapshotLineageIsAtomic(t *testing.T, dsn string) {
 	db := openAt(t, dsn)
 	var rows []store.AccountItems
-	for i := range 600 {
-		rows = append(rows, store.AccountItems{Product: "facebook", AccountID: fmt.Sprintf("u%d", i), Items: 1})
+	for i := range 5000 {
+		rows = append(rows, store.AccountItems{Product: "facebook", AccountID: fmt.Sprintf("u%05d", i), Items: 1})
 	}
-	rows = append(rows, rows[0]) // a duplicate key fails the last statement
+	rows = append(rows, rows[len(rows)-1]) // a duplicate key fails after the first blob is written
 	if err := register(t, db, "snap_bad", time.Now(), rows); err == nil {
 		t.Fatal("a registration with a duplicate lineage row succeeded")
 	}
