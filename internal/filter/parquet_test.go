@@ -8,6 +8,7 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"fmt"
+	"io"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -634,7 +635,49 @@ func TestParquetOrderAcrossRowGroups(t *testing.T) {
 			if !reflect.DeepEqual(got, want) || res.Counts.Eligible != int64(len(want)) {
 				t.Errorf("output: %d rows, want %d (eligible %d)", len(got), len(want), res.Counts.Eligible)
 			}
+			// One worker copies every column in line; more hand the
+			// largest column's values to a writer goroutine. The writes,
+			// and so the file, must be the same.
+			one := filepath.Join(dir, "one.parquet")
+			pqRun(t, Job{Inputs: []string{in}, Output: one, Engine: pqEngine(t, ""), Workers: 1})
+			if a, b := pqFileSHA(t, out), pqFileSHA(t, one); a != b {
+				t.Errorf("output with 4 workers %s, with 1 %s", a, b)
+			}
+			// The spilled pages of the row groups in flight leave nothing.
+			pqOnlyInputs(t, dir, in, out, one)
 		})
+	}
+}
+
+func TestPQSpill(t *testing.T) {
+	dir := t.TempDir()
+	s := &pqSpill{dir: dir}
+	b := s.GetBuffer()
+	if _, err := b.Write([]byte("pages")); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := b.Seek(0, io.SeekStart); err != nil {
+		t.Fatal(err)
+	}
+	if got, err := io.ReadAll(b); err != nil || string(got) != "pages" {
+		t.Fatalf("read back %q, %v", got, err)
+	}
+	pqOnlyInputs(t, dir) // removed while open
+	s.PutBuffer(b)
+	b2 := s.GetBuffer()
+	if b2 != b {
+		t.Error("a returned buffer is not reused")
+	}
+	if got, _ := io.ReadAll(b2); len(got) != 0 {
+		t.Errorf("a reused buffer still holds %q", got)
+	}
+	s.close()
+	if _, err := b2.Write([]byte("x")); err == nil {
+		t.Error("a buffer is still open after close")
+	}
+	bad := &pqSpill{dir: filepath.Join(dir, "missing")}
+	if _, err := bad.GetBuffer().Write([]byte("x")); err == nil {
+		t.Error("a buffer that could not be made accepts writes")
 	}
 }
 
