@@ -753,6 +753,49 @@ func TestParquetCorruptInput(t *testing.T) {
 	}
 }
 
+// A damaged page of the largest column, the one whose values go to their
+// column writer on a goroutine of their own, fails the job midway (after
+// row groups were written) and leaves nothing behind either.
+func TestParquetCorruptPipedColumn(t *testing.T) {
+	dir := t.TempDir()
+	good := filepath.Join(dir, "good.parquet")
+	var rows []pqRow
+	for i := range 5000 {
+		rows = append(rows, pqWith(pqPost("fb:"+strconv.Itoa(i), "ben", "2026-01-01T10:00:00Z"),
+			func(r *pqRow) { r.Text = strings.Repeat("long text ", 20+i%7) }))
+	}
+	pqWrite(t, good, rows, parquet.Compression(&parquet.Snappy), parquet.MaxRowsPerRowGroup(1000), parquet.PageBufferSize(8192))
+	data, err := os.ReadFile(good)
+	if err != nil {
+		t.Fatal(err)
+	}
+	pf := pqOpen(t, good)
+	leaf, ok := pf.Schema().Lookup("text")
+	if !ok {
+		t.Fatal("no text column")
+	}
+	rg := pf.Metadata().RowGroups[3]
+	for j, c := range rg.Columns {
+		if c.MetaData.TotalCompressedSize > rg.Columns[leaf.ColumnIndex].MetaData.TotalCompressedSize {
+			t.Fatalf("column %d is larger than the text", j)
+		}
+	}
+	// Well into the chunk: its first pages are copied before the damage.
+	md := rg.Columns[leaf.ColumnIndex].MetaData
+	at := md.DataPageOffset + md.TotalCompressedSize*3/10
+	in := filepath.Join(dir, "in.parquet")
+	if err := os.WriteFile(in, pqGarble(data, at, 4096), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	_, err = Run(context.Background(), Job{Inputs: []string{in}, Output: filepath.Join(dir, "out.parquet"),
+		Lineage: filepath.Join(dir, "out.lineage.jsonl"), Engine: pqEngine(t, ""), Workers: 2})
+	if err == nil {
+		t.Fatal("Run succeeded on a damaged text column")
+	}
+	t.Log(err)
+	pqOnlyInputs(t, dir, in, good)
+}
+
 func pqGarble(data []byte, at int64, n int) []byte {
 	b := bytes.Clone(data)
 	for i := at; i < at+int64(n) && int(i) < len(b); i++ {
