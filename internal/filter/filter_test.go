@@ -280,3 +280,44 @@ func TestCancelLeavesNothing(t *testing.T) {
 		t.Fatalf("left %d files", len(entries))
 	}
 }
+
+// A chunk is checked for UTF-8 at once; a chunk that fails is checked line
+// by line, so exactly the lines that are not UTF-8 are malformed and the
+// valid ones around them, in the same chunk, are decided as usual.
+func TestInvalidUTF8AmongValidLines(t *testing.T) {
+	dir := t.TempDir()
+	var in, want strings.Builder
+	bad := 0
+	for i := range 3000 {
+		line := post(i, "a1")
+		switch i % 100 {
+		case 7:
+			line = strings.Replace(line, `"text":"`, "\"text\":\"\xff", 1) // a byte no UTF-8 has
+			bad++
+		case 8:
+			line = strings.Replace(line, `"text":"`, "\"text\":\"\xed\xa0\x80", 1) // a surrogate
+			bad++
+		case 9:
+			line = strings.Replace(line, `"text":"`, `"text":"Grüße 😂 `, 1) // valid, not ASCII
+			want.WriteString(line + "\n")
+		default:
+			want.WriteString(line + "\n")
+		}
+		in.WriteString(line + "\n")
+	}
+	path := filepath.Join(dir, "in.jsonl")
+	os.WriteFile(path, []byte(in.String()), 0o644)
+	res, err := run(t, filter.Job{Inputs: []string{path}, Output: filepath.Join(dir, "out.jsonl"), Workers: 2})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := res.Commit(); err != nil {
+		t.Fatal(err)
+	}
+	if res.Counts.Excluded[eligibility.Malformed] != int64(bad) || res.Counts.Eligible != 3000-int64(bad) {
+		t.Fatalf("counts %+v, want %d malformed", res.Counts, bad)
+	}
+	if got, _ := os.ReadFile(filepath.Join(dir, "out.jsonl")); string(got) != want.String() {
+		t.Fatalf("output differs from the valid lines (%d bytes, want %d)", len(got), want.Len())
+	}
+}

@@ -257,6 +257,9 @@ func decideChunk(job Job, p *record.Parser, c *chunk, wantRejects bool) {
 	line := c.firstLine
 	var b batch
 	p.StartBatch()
+	// One check of the whole chunk; only a chunk that fails it is checked
+	// line by line, to find the lines that are not UTF-8.
+	p.KnownUTF8 = record.ValidUTF8(data)
 	flush := func() {
 		job.Engine.Prefetch(b.items[:b.n])
 		for i := range b.n {

@@ -8,6 +8,7 @@ import (
 	"hash"
 	"io"
 	"os"
+	"path/filepath"
 	"sync"
 
 	"github.com/parquet-go/parquet-go"
@@ -82,24 +83,33 @@ type pqPipeline struct {
 }
 
 // runParquet: a reader goes through each input row group by row group,
-// hashing the bytes of each just before a worker reads its pages (they are
-// then in the page cache); workers decide the rows in batches from the few
-// columns the rules read, then copy the kept rows column by column into row
-// groups of their own, encoded and compressed in parallel; a writer commits
-// those in input order. Memory is the snapshot, a page per rule column and
-// a batch of their values per worker, and the compressed output of the row
-// groups in flight: flat in the input's size.
+// hashing the bytes of each just before they are decided (they are then in
+// the page cache); one task at a time, a worker decides the rows in batches
+// from the few columns the rules read, spread over the cores, then copies
+// the kept rows column by column into a row group of its own, columns in
+// parallel and the largest one piped from its reader to its writer; a
+// writer commits those in input order while the next is decided. Memory is
+// the snapshot, a page per rule column and a batch of their values, a few
+// pages per column being copied and the column buffers of two row group
+// writers; the compressed pages of a row group wait for its commit in
+// unlinked files, not on the heap: flat in the input's size, and the same
+// for a file of one huge row group as for many small ones.
 func runParquet(ctx context.Context, job Job, out, rejects *Temp, lin *lineage, res *Result) error {
 	schema, meta, err := pqInputSchema(job.Inputs)
 	if err != nil {
 		return err
 	}
-	inflight := job.Workers + 1
+	// Two tasks in flight: one decided and copied while the one before
+	// it is committed (and the next is hashed). Each holds a row group
+	// writer, whose buffers are the bulk of the memory in flight.
+	inflight := 2
+	spill := &pqSpill{dir: filepath.Dir(out.f.Name())}
+	defer spill.close()
 	p := &pqPipeline{
 		job:    &job,
 		schema: schema,
 		layout: newPQLayout(schema),
-		pw:     parquet.NewGenericWriter[any](out, pqWriterOptions(schema, meta)...),
+		pw:     parquet.NewGenericWriter[any](out, pqWriterOptions(schema, meta, spill)...),
 		rgws:   make(chan *parquet.ConcurrentRowGroupWriter, inflight),
 		slots:  make(chan struct{}, inflight),
 	}
@@ -122,30 +132,28 @@ func runParquet(ctx context.Context, job Job, out, rejects *Temp, lin *lineage, 
 		}
 		return nil
 	})
-	var wg sync.WaitGroup
-	for range job.Workers {
-		wg.Add(1)
-		g.Go(func() error {
-			defer wg.Done()
-			w := newPQWorker(&job, p.layout, schema, rejects != nil)
-			for t := range work {
-				if err := ctx.Err(); err != nil {
-					return err
-				}
-				t.rgw = p.rowGroupWriter()
-				if err := w.process(t); err != nil {
-					return fmt.Errorf("%s: %w", t.in.path, err)
-				}
-				select {
-				case done <- t:
-				case <-ctx.Done():
-					return ctx.Err()
-				}
+	// One task at a time, spread over job.Workers goroutines within it:
+	// the memory in flight is that of one row group being decided and
+	// copied and one being committed, whatever the number of cores.
+	g.Go(func() error {
+		defer close(done)
+		w := newPQWorker(&job, p.layout, schema, rejects != nil)
+		for t := range work {
+			if err := ctx.Err(); err != nil {
+				return err
 			}
-			return nil
-		})
-	}
-	go func() { wg.Wait(); close(done) }()
+			t.rgw = p.rowGroupWriter()
+			if err := w.process(t); err != nil {
+				return fmt.Errorf("%s: %w", t.in.path, err)
+			}
+			select {
+			case done <- t:
+			case <-ctx.Done():
+				return ctx.Err()
+			}
+		}
+		return nil
+	})
 	g.Go(func() error { return p.write(ctx, done, rejects, lin, res) })
 	return g.Wait()
 }

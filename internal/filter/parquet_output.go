@@ -1,8 +1,12 @@
 package filter
 
 import (
+	"fmt"
+	"io"
+	"os"
 	"reflect"
 	"slices"
+	"sync"
 
 	"github.com/klauspost/compress/s2"
 	"github.com/parquet-go/parquet-go"
@@ -15,8 +19,9 @@ import (
 // its codecs and its key-value metadata, and no page bounds where the input
 // had none (writers leave them off long text, where they are useless and
 // costly to compute).
-func pqWriterOptions(schema *parquet.Schema, meta *format.FileMetaData) []parquet.WriterOption {
+func pqWriterOptions(schema *parquet.Schema, meta *format.FileMetaData, spill *pqSpill) []parquet.WriterOption {
 	opts := []parquet.WriterOption{
+		parquet.ColumnPageBuffers(spill),
 		parquet.NewSchema(schema.Name(), fastSnappyNode(schema)),
 		&parquet.WriterConfig{CreatedBy: "notrain"},
 		// Columns keep the codec of the input; this is for files that
@@ -89,3 +94,67 @@ type pqField struct {
 
 func (f *pqField) Name() string                           { return f.field.Name() }
 func (f *pqField) Value(base reflect.Value) reflect.Value { return f.field.Value(base) }
+
+// pqSpill holds the compressed pages of the output's row groups in flight
+// in files next to the output, removed as soon as they are made, rather
+// than on the heap: a row group's column chunks are written one after the
+// other, so all but one wait somewhere until the row group is committed,
+// and the page cache is a better place for them than the process's memory.
+// The files are reused from one row group to the next and closed at the end
+// of the run; nothing of them outlives the process.
+type pqSpill struct {
+	dir  string
+	mu   sync.Mutex
+	free []*os.File
+	all  []*os.File
+}
+
+func (s *pqSpill) GetBuffer() io.ReadWriteSeeker {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if n := len(s.free); n > 0 {
+		f := s.free[n-1]
+		s.free = s.free[:n-1]
+		return f
+	}
+	f, err := os.CreateTemp(s.dir, ".notrain-pages-*")
+	if err != nil {
+		return pqFailedBuffer{fmt.Errorf("spill the output's pages: %w", err)}
+	}
+	os.Remove(f.Name()) // where the system allows it while open; else in close
+	s.all = append(s.all, f)
+	return f
+}
+
+func (s *pqSpill) PutBuffer(b io.ReadWriteSeeker) {
+	f, ok := b.(*os.File)
+	if !ok {
+		return
+	}
+	if f.Truncate(0) != nil {
+		return // not reused; closed at the end
+	}
+	if _, err := f.Seek(0, io.SeekStart); err != nil {
+		return
+	}
+	s.mu.Lock()
+	s.free = append(s.free, f)
+	s.mu.Unlock()
+}
+
+func (s *pqSpill) close() {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for _, f := range s.all {
+		f.Close()
+		os.Remove(f.Name())
+	}
+	s.all, s.free = nil, nil
+}
+
+// pqFailedBuffer fails every write, so that the writer reports the error.
+type pqFailedBuffer struct{ err error }
+
+func (b pqFailedBuffer) Read([]byte) (int, error)       { return 0, b.err }
+func (b pqFailedBuffer) Write([]byte) (int, error)      { return 0, b.err }
+func (b pqFailedBuffer) Seek(int64, int) (int64, error) { return 0, b.err }

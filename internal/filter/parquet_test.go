@@ -8,6 +8,7 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"fmt"
+	"io"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -634,7 +635,49 @@ func TestParquetOrderAcrossRowGroups(t *testing.T) {
 			if !reflect.DeepEqual(got, want) || res.Counts.Eligible != int64(len(want)) {
 				t.Errorf("output: %d rows, want %d (eligible %d)", len(got), len(want), res.Counts.Eligible)
 			}
+			// One worker copies every column in line; more hand the
+			// largest column's values to a writer goroutine. The writes,
+			// and so the file, must be the same.
+			one := filepath.Join(dir, "one.parquet")
+			pqRun(t, Job{Inputs: []string{in}, Output: one, Engine: pqEngine(t, ""), Workers: 1})
+			if a, b := pqFileSHA(t, out), pqFileSHA(t, one); a != b {
+				t.Errorf("output with 4 workers %s, with 1 %s", a, b)
+			}
+			// The spilled pages of the row groups in flight leave nothing.
+			pqOnlyInputs(t, dir, in, out, one)
 		})
+	}
+}
+
+func TestPQSpill(t *testing.T) {
+	dir := t.TempDir()
+	s := &pqSpill{dir: dir}
+	b := s.GetBuffer()
+	if _, err := b.Write([]byte("pages")); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := b.Seek(0, io.SeekStart); err != nil {
+		t.Fatal(err)
+	}
+	if got, err := io.ReadAll(b); err != nil || string(got) != "pages" {
+		t.Fatalf("read back %q, %v", got, err)
+	}
+	pqOnlyInputs(t, dir) // removed while open
+	s.PutBuffer(b)
+	b2 := s.GetBuffer()
+	if b2 != b {
+		t.Error("a returned buffer is not reused")
+	}
+	if got, _ := io.ReadAll(b2); len(got) != 0 {
+		t.Errorf("a reused buffer still holds %q", got)
+	}
+	s.close()
+	if _, err := b2.Write([]byte("x")); err == nil {
+		t.Error("a buffer is still open after close")
+	}
+	bad := &pqSpill{dir: filepath.Join(dir, "missing")}
+	if _, err := bad.GetBuffer().Write([]byte("x")); err == nil {
+		t.Error("a buffer that could not be made accepts writes")
 	}
 }
 
@@ -708,6 +751,49 @@ func TestParquetCorruptInput(t *testing.T) {
 			pqOnlyInputs(t, dir, in)
 		})
 	}
+}
+
+// A damaged page of the largest column, the one whose values go to their
+// column writer on a goroutine of their own, fails the job midway (after
+// row groups were written) and leaves nothing behind either.
+func TestParquetCorruptPipedColumn(t *testing.T) {
+	dir := t.TempDir()
+	good := filepath.Join(dir, "good.parquet")
+	var rows []pqRow
+	for i := range 5000 {
+		rows = append(rows, pqWith(pqPost("fb:"+strconv.Itoa(i), "ben", "2026-01-01T10:00:00Z"),
+			func(r *pqRow) { r.Text = strings.Repeat("long text ", 20+i%7) }))
+	}
+	pqWrite(t, good, rows, parquet.Compression(&parquet.Snappy), parquet.MaxRowsPerRowGroup(1000), parquet.PageBufferSize(8192))
+	data, err := os.ReadFile(good)
+	if err != nil {
+		t.Fatal(err)
+	}
+	pf := pqOpen(t, good)
+	leaf, ok := pf.Schema().Lookup("text")
+	if !ok {
+		t.Fatal("no text column")
+	}
+	rg := pf.Metadata().RowGroups[3]
+	for j, c := range rg.Columns {
+		if c.MetaData.TotalCompressedSize > rg.Columns[leaf.ColumnIndex].MetaData.TotalCompressedSize {
+			t.Fatalf("column %d is larger than the text", j)
+		}
+	}
+	// Well into the chunk: its first pages are copied before the damage.
+	md := rg.Columns[leaf.ColumnIndex].MetaData
+	at := md.DataPageOffset + md.TotalCompressedSize*3/10
+	in := filepath.Join(dir, "in.parquet")
+	if err := os.WriteFile(in, pqGarble(data, at, 4096), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	_, err = Run(context.Background(), Job{Inputs: []string{in}, Output: filepath.Join(dir, "out.parquet"),
+		Lineage: filepath.Join(dir, "out.lineage.jsonl"), Engine: pqEngine(t, ""), Workers: 2})
+	if err == nil {
+		t.Fatal("Run succeeded on a damaged text column")
+	}
+	t.Log(err)
+	pqOnlyInputs(t, dir, in, good)
 }
 
 func pqGarble(data []byte, at int64, n int) []byte {

@@ -75,6 +75,7 @@ type pqBatch struct {
 type pqScratch struct {
 	values, out []parquet.Value
 	held        []parquet.Page
+	pipe        []pqPipeBatch // the buffers of a piped copy
 }
 
 func newPQWorker(job *Job, layout *pqLayout, schema *parquet.Schema, wantRejects bool) *pqWorker {
@@ -151,7 +152,11 @@ func (w *pqWorker) part(t *pqTask, part pqPart, chunks []parquet.ColumnChunk) (i
 		j := order[k]
 		sc := <-w.scratch
 		defer func() { w.scratch <- sc }()
-		if err := w.copyColumn(sc, chunks[j], writers[j], w.layout.maxRep[j] > 0); err != nil {
+		// The largest column (the text, in most exports) is most of the
+		// work: its pages are decoded here while another goroutine
+		// encodes and compresses the kept values, so that it does not
+		// keep one core busy alone after the others are done.
+		if err := w.copyColumn(sc, chunks[j], writers[j], w.layout.maxRep[j] > 0, k == 0 && w.job.Workers > 1); err != nil {
 			return fmt.Errorf("column %s: %w", columnName(w.schema, j), err)
 		}
 		return nil
@@ -435,19 +440,45 @@ func (w *pqWorker) keyColumns(i int) []byte {
 
 // copyColumn writes the values of the kept rows of one column chunk. A
 // column writer takes whole rows only, so values are handed over at row
-// boundaries; a page is released once none of its values is pending.
-func (w *pqWorker) copyColumn(sc *pqScratch, cc parquet.ColumnChunk, col *parquet.ColumnWriter, repeated bool) (err error) {
+// boundaries; a page is released once none of its values is pending. With
+// piped, the values go to the column writer on a goroutine of their own, a
+// few batches behind; the sequence of writes is the same either way, and
+// so are the pages written.
+func (w *pqWorker) copyColumn(sc *pqScratch, cc parquet.ColumnChunk, col *parquet.ColumnWriter, repeated, piped bool) (err error) {
 	pages := cc.Pages()
 	defer pages.Close()
 	keep := w.keep
 	out := sc.out[:0]
 	held := sc.held[:0]
+	var pipe *pqPipe
+	if piped {
+		pipe = sc.startPipe(col)
+		out, held = pipe.next()
+	}
 	defer func() {
+		if pipe != nil {
+			// Queued batches may point into the pages still held here, and
+			// dictionary values live as long as pages: the writer is done
+			// with them before they are released and pages closed.
+			if perr := pipe.stop(); perr != nil && (err == nil || errors.Is(err, errPipe)) {
+				err = perr
+			}
+		}
 		releasePages(held)
 		clear(out[:cap(out)])
-		sc.out, sc.held = out[:0], held[:0]
+		if pipe == nil {
+			sc.out, sc.held = out[:0], held[:0]
+		}
 	}()
 	flush := func() error {
+		if pipe != nil {
+			if len(out) == 0 && len(held) == 0 {
+				return nil
+			}
+			var err error
+			out, held, err = pipe.send(out, held)
+			return err
+		}
 		if len(out) > 0 {
 			if _, err := col.WriteRowValues(out); err != nil {
 				return err
@@ -528,6 +559,96 @@ func (w *pqWorker) copyColumn(sc *pqScratch, cc parquet.ColumnChunk, col *parque
 		return fmt.Errorf("%w: %d rows in a row group of %d", errCorrupt, row+1, len(keep))
 	}
 	return nil
+}
+
+// pipeDepth batches may wait for the column writer: enough to smooth the
+// uneven cost of a batch (a page is compressed every few), few enough that
+// the pages they hold stay a handful.
+const pipeDepth = 2
+
+// pqPipe hands batches of kept values, with the pages they point into, to
+// a goroutine that writes them to a column writer in order and then
+// releases the pages. A page held by a later batch outlives the earlier
+// batches that may point into it, since batches are written in order.
+type pqPipe struct {
+	todo, free chan pqPipeBatch
+	done       chan error
+	failed     chan struct{} // closed when the writer stops on an error
+}
+
+type pqPipeBatch struct {
+	vals []parquet.Value
+	held []parquet.Page
+}
+
+func (sc *pqScratch) startPipe(col *parquet.ColumnWriter) *pqPipe {
+	p := &pqPipe{todo: make(chan pqPipeBatch, pipeDepth), free: make(chan pqPipeBatch, pipeDepth+1),
+		done: make(chan error, 1), failed: make(chan struct{})}
+	for len(sc.pipe) < pipeDepth+1 {
+		sc.pipe = append(sc.pipe, pqPipeBatch{vals: make([]parquet.Value, 0, 2*copyBatch)})
+	}
+	for _, b := range sc.pipe {
+		p.free <- pqPipeBatch{vals: b.vals[:0], held: b.held[:0]}
+	}
+	go func() {
+		var err error
+		defer func() {
+			if r := recover(); r != nil {
+				err = fmt.Errorf("%w: %v", errCorrupt, r)
+			}
+			if err != nil {
+				close(p.failed)
+				// Let go of what is still queued; the reader stops at its
+				// next send.
+				for b := range p.todo {
+					releasePages(b.held)
+				}
+			}
+			p.done <- err
+		}()
+		for b := range p.todo {
+			if len(b.vals) > 0 {
+				if _, err = col.WriteRowValues(b.vals); err != nil {
+					releasePages(b.held)
+					return
+				}
+			}
+			releasePages(b.held)
+			clear(b.vals)
+			p.free <- pqPipeBatch{vals: b.vals[:0], held: b.held[:0]}
+		}
+	}()
+	return p
+}
+
+// next returns an empty batch's buffers.
+func (p *pqPipe) next() ([]parquet.Value, []parquet.Page) {
+	b := <-p.free
+	return b.vals, b.held
+}
+
+// send queues a batch and returns the buffers of an empty one.
+func (p *pqPipe) send(vals []parquet.Value, held []parquet.Page) ([]parquet.Value, []parquet.Page, error) {
+	select {
+	case p.todo <- pqPipeBatch{vals: vals, held: held}:
+	case <-p.failed:
+		return vals, held, errPipe
+	}
+	select {
+	case b := <-p.free:
+		return b.vals, b.held, nil
+	case <-p.failed:
+		// vals and held were queued: the writer releases them.
+		return nil, nil, errPipe
+	}
+}
+
+var errPipe = errors.New("column writer failed")
+
+// stop waits for the writer to finish what is queued and returns its error.
+func (p *pqPipe) stop() error {
+	close(p.todo)
+	return <-p.done
 }
 
 func anyTrue(bs []bool) bool {

@@ -11,6 +11,8 @@ import (
 	"unicode/utf16"
 	"unicode/utf8"
 
+	asmutf8 "github.com/segmentio/asm/utf8"
+
 	"github.com/notrain/notrain/internal/eligibility"
 )
 
@@ -41,6 +43,11 @@ var fieldNames = [fieldCount]string{"id", "product", "author_id", "kind", "visib
 type Parser struct {
 	// WantText decodes the text field (needed only by policy rules).
 	WantText bool
+	// KnownUTF8 says the caller has checked that every line it passes is
+	// valid UTF-8 (the filter checks a whole chunk of lines at once, which
+	// is several times faster than line by line; newlines are ASCII, so a
+	// valid chunk holds only valid lines).
+	KnownUTF8 bool
 
 	seen      [fieldCount]bool
 	strings   [fieldCount][]byte // decoded values of string fields
@@ -68,7 +75,7 @@ func (p *Parser) Parse(line []byte, it *eligibility.Item) string {
 			p.fail(WhyInvalidJSON)
 		}
 	}
-	if p.why == "" && !utf8.Valid(line) {
+	if p.why == "" && !p.KnownUTF8 && !ValidUTF8(line) {
 		p.fail(WhyInvalidUTF8)
 	}
 	if p.why == "" {
@@ -80,6 +87,11 @@ func (p *Parser) Parse(line []byte, it *eligibility.Item) string {
 	}
 	return ""
 }
+
+// ValidUTF8 reports whether b is valid UTF-8, exactly as unicode/utf8.Valid
+// does, with the vector instructions the CPU has (segmentio/asm): on the
+// benchmark's text it is more than twice as fast.
+func ValidUTF8(b []byte) bool { return asmutf8.Valid(b) }
 
 // StartBatch makes the items of the following Parse calls stay valid until
 // ResetBatch, so a batch of records can be decided together.

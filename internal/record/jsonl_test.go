@@ -6,6 +6,7 @@ import (
 	"strings"
 	"testing"
 	"time"
+	"unicode/utf8"
 
 	"github.com/notrain/notrain/internal/eligibility"
 )
@@ -185,3 +186,16 @@ func FuzzParse(f *testing.F) {
 }
 
 func utf8Valid(b []byte) bool { return strings.ToValidUTF8(string(b), "\uFFFD") == string(b) }
+
+// ValidUTF8 decides exactly as unicode/utf8.Valid: a record the filter
+// calls valid or not must not depend on the CPU's vector instructions.
+func FuzzValidUTF8(f *testing.F) {
+	for _, s := range []string{"", "ascii only", "Grüße 😂", "\xed\xa0\x80", "\xf4\x90\x80\x80", "\xc0\xaf", "ab\xe2\x82", strings.Repeat("ä", 100) + "\xff"} {
+		f.Add([]byte(s))
+	}
+	f.Fuzz(func(t *testing.T, b []byte) {
+		if got, want := ValidUTF8(b), utf8.Valid(b); got != want {
+			t.Fatalf("ValidUTF8(%q) = %v, unicode/utf8 says %v", b, got, want)
+		}
+	})
+}

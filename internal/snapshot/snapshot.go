@@ -13,7 +13,6 @@ import (
 	"fmt"
 	"io"
 	"os"
-	"runtime"
 	"runtime/debug"
 	"runtime/pprof"
 	"strings"
@@ -389,23 +388,4 @@ func writeTemp(path string, b []byte) (*filter.Temp, filter.FileInfo, error) {
 		return nil, filter.FileInfo{}, err
 	}
 	return t, info, nil
-}
-
-// boundMemory keeps the heap close to what the job needs: the snapshot is
-// large and lives for the whole run, while everything else is recycled
-// buffers, so the default GC headroom (a second copy of the live heap) is
-// wasted memory. For JSON Lines the soft limit is the budget of 64 MB plus
-// 40 bytes per account, or twice the live heap if a directory with long ids
-// needs more. Parquet's memory follows the input's row-group and page
-// sizes, which the file chooses, so it gets the tight GC target only.
-func boundMemory(accounts int, parquet bool) {
-	debug.SetGCPercent(25)
-	if !parquet {
-		var ms runtime.MemStats
-		runtime.ReadMemStats(&ms)
-		debug.SetMemoryLimit(max(int64(64<<20+40*accounts), 2*int64(ms.HeapAlloc)))
-	}
-	// Hand back what loading used and no longer needs (decompression
-	// windows, ledger rows) before the long run starts.
-	debug.FreeOSMemory()
 }

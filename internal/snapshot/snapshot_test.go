@@ -172,7 +172,7 @@ func snapshotCount(t *testing.T, dsn string) int {
 	t.Helper()
 	var n int
 	raw := dbtest.Raw(t, dsn)
-	if err := raw.QueryRow("SELECT (SELECT COUNT(*) FROM snapshots) + (SELECT COUNT(*) FROM snapshot_accounts)").Scan(&n); err != nil {
+	if err := raw.QueryRow("SELECT (SELECT COUNT(*) FROM snapshots) + (SELECT COUNT(*) FROM snapshot_lineage)").Scan(&n); err != nil {
 		t.Fatal(err)
 	}
 	return n
