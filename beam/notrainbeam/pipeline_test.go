@@ -381,6 +381,9 @@ func TestLineageEvents(t *testing.T) {
 				json.Unmarshal(line, &ev)
 				types = append(types, ev.EventType)
 				if ev.EventType == "COMPLETE" {
+					if !bytes.Contains(line, []byte(`"fileCount":2`)) {
+						t.Fatalf("COMPLETE does not count the 2 shards: %s", line)
+					}
 					var counts struct{ Eligible int64 }
 					json.Unmarshal(ev.Run.Facets["notrain_counts"], &counts)
 					if counts.Eligible != res.Counts.Eligible || counts.Eligible == 0 {

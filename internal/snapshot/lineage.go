@@ -152,7 +152,7 @@ func (l *LineageRun) Finish(ctx context.Context, res *Result, buildErr error) er
 		ev.Outputs = []lineage.Dataset{l.outputs[0]}
 		ev.Outputs[0].Facets = version(out.SHA256)
 		ev.Outputs[0].OutputFacets = map[string]any{"outputStatistics": lineage.OutputStatistics{
-			Facet: std(lineage.OutputStatisticsFacetSchemaURL), RowCount: res.Filter.Counts.Eligible, Size: out.Bytes, FileCount: 1}}
+			Facet: std(lineage.OutputStatisticsFacetSchemaURL), RowCount: res.Filter.Counts.Eligible, Size: out.Bytes, FileCount: int64(max(1, len(m.Outputs)))}}
 	}
 	return l.em.Emit(ctx, ev)
 }
