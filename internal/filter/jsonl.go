@@ -23,7 +23,7 @@ import (
 )
 
 const (
-	chunkSize        = 1 << 20  // work unit: a few thousand records
+	chunkSize        = 1 << 19  // work unit: about 1,500 records
 	defaultMaxRecord = 64 << 20 // longer lines are malformed and skipped unread
 )
 
@@ -46,8 +46,11 @@ type chunk struct {
 func runJSONL(ctx context.Context, job Job, inFmts []Format, outFmt Format, out, rejects *Temp, lin *lineage, res *Result) error {
 	g, ctx := errgroup.WithContext(ctx)
 	// Enough chunks in flight to keep every worker busy while the writer
-	// catches up, and no more: each costs a megabyte in and out.
-	inflight := job.Workers + 2
+	// waits for an earlier chunk, and no more: each costs half a megabyte in
+	// and out. (Twice as many chunks of half the size as before: the reader
+	// had waited for a free slot half of the time while workers waited for
+	// work; 6 M records took 5.4 s instead of 5.9 s, median of 3.)
+	inflight := 2*job.Workers + 4
 	bufs := &sync.Pool{New: func() any { b := make([]byte, chunkSize); return &b }}
 	work := make(chan *chunk, inflight)
 	done := make(chan *chunk, inflight)
