@@ -3,6 +3,7 @@ package snapshot
 import (
 	"bufio"
 	"bytes"
+	"cmp"
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
@@ -12,11 +13,13 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"time"
 
 	"github.com/notrain/notrain/internal/filter"
 	"github.com/notrain/notrain/internal/ledger"
+	"github.com/notrain/notrain/internal/platform"
 	"github.com/notrain/notrain/internal/store"
 )
 
@@ -49,8 +52,9 @@ type external struct {
 		Accounts int `json:"accounts"`
 	} `json:"lineage"`
 	Counts *struct {
-		Read     int64 `json:"read"`
-		Eligible int64 `json:"eligible"`
+		Read     int64            `json:"read"`
+		Eligible int64            `json:"eligible"`
+		Excluded map[string]int64 `json:"excluded"`
 	} `json:"counts"`
 	Registered bool   `json:"registered"`
 	Reproduces string `json:"reproduces"`
@@ -90,12 +94,40 @@ func Register(ctx context.Context, o RegisterOptions) (*Result, error) {
 		return nil, fmt.Errorf("manifest %s: as_of %q is not an RFC 3339 time", o.Manifest, m.AsOf)
 	}
 	now := o.Now().UTC()
-	for _, f := range append(append([]filter.FileInfo(nil), m.Outputs...), m.Lineage.FileInfo) {
-		if err := checkFile(o.dataPath(f.Path), f); err != nil {
+	if asOf.After(now) {
+		// As Build refuses it: objections that arrive until then would be
+		// claimed as honoured without having been read.
+		return nil, fmt.Errorf("manifest %s: as_of %s is in the future", o.Manifest, m.AsOf)
+	}
+	// The outputs must hold exactly the records the manifest counts as kept:
+	// the ledger entry and the signature vouch for those counts.
+	var records int64
+	for _, f := range m.Outputs {
+		n, err := checkOutput(o.dataPath(f.Path), f)
+		if err != nil {
 			return nil, err
 		}
+		records += n
 	}
-	rows, err := readLineage(o.dataPath(m.Lineage.Path))
+	if records != m.Counts.Eligible {
+		return nil, fmt.Errorf("manifest %s: the outputs hold %d records, the manifest counts %d kept", o.Manifest, records, m.Counts.Eligible)
+	}
+	var excluded int64
+	for _, n := range m.Counts.Excluded {
+		excluded += n
+	}
+	if m.Counts.Read != m.Counts.Eligible+excluded {
+		return nil, fmt.Errorf("manifest %s: %d records read, but %d kept and %d excluded", o.Manifest, m.Counts.Read, m.Counts.Eligible, excluded)
+	}
+	// The sidecar is read once: the bytes checked are the bytes registered.
+	side, err := os.ReadFile(o.dataPath(m.Lineage.Path))
+	if err != nil {
+		return nil, fmt.Errorf("lineage: %w", err)
+	}
+	if err := checkBytes(m.Lineage.Path, side, m.Lineage.FileInfo); err != nil {
+		return nil, err
+	}
+	rows, err := readLineage(m.Lineage.Path, side)
 	if err != nil {
 		return nil, err
 	}
@@ -217,30 +249,62 @@ func (o *RegisterOptions) dataPath(p string) string {
 	return filepath.Join(o.Data, p[strings.LastIndex(p, "/")+1:])
 }
 
-// checkFile fails unless the file at path has f's size and sha256.
-func checkFile(path string, f filter.FileInfo) error {
+// checkOutput fails unless the file at path has f's size and sha256, and
+// returns how many records it holds: lines of JSON Lines (every kept record
+// ends with a newline), rows of Parquet.
+func checkOutput(path string, f filter.FileInfo) (int64, error) {
+	format, err := filter.FormatOf(path)
+	if err != nil || (format != filter.JSONL && format != filter.Parquet) {
+		return 0, fmt.Errorf("output %s: registering takes .jsonl or .parquet outputs", f.Path)
+	}
 	file, err := os.Open(path)
 	if err != nil {
-		return fmt.Errorf("output %s: %w", f.Path, err)
+		return 0, fmt.Errorf("output %s: %w", f.Path, err)
 	}
 	defer file.Close()
 	h := sha256.New()
-	n, err := io.Copy(h, file)
-	if err != nil {
-		return fmt.Errorf("output %s: %w", path, err)
+	var lines int64
+	buf := make([]byte, 1<<20)
+	var n int64
+	for {
+		k, err := file.Read(buf)
+		h.Write(buf[:k])
+		lines += int64(bytes.Count(buf[:k], []byte{'\n'}))
+		n += int64(k)
+		if errors.Is(err, io.EOF) {
+			break
+		}
+		if err != nil {
+			return 0, fmt.Errorf("output %s: %w", path, err)
+		}
 	}
 	if sum := hex.EncodeToString(h.Sum(nil)); n != f.Bytes || sum != f.SHA256 {
-		return fmt.Errorf("output %s has %d bytes with sha256 %s; the manifest lists %d bytes with sha256 %s", path, n, sum, f.Bytes, f.SHA256)
+		return 0, fmt.Errorf("output %s has %d bytes with sha256 %s; the manifest lists %d bytes with sha256 %s", path, n, sum, f.Bytes, f.SHA256)
+	}
+	if format == filter.Parquet {
+		// The bytes are the ones checked: a file changed since fails above
+		// or here, never both unnoticed.
+		rows, err := filter.ParquetRows(path)
+		if err != nil {
+			return 0, fmt.Errorf("output %s: %w", f.Path, err)
+		}
+		return rows, nil
+	}
+	return lines, nil
+}
+
+// checkBytes fails unless b has f's size and sha256.
+func checkBytes(name string, b []byte, f filter.FileInfo) error {
+	sum := sha256.Sum256(b)
+	if s := hex.EncodeToString(sum[:]); int64(len(b)) != f.Bytes || s != f.SHA256 {
+		return fmt.Errorf("%s has %d bytes with sha256 %s; the manifest lists %d bytes with sha256 %s", name, len(b), s, f.Bytes, f.SHA256)
 	}
 	return nil
 }
 
-// readLineage reads a lineage sidecar (filter.AppendLineageLine's lines).
-func readLineage(path string) ([]store.AccountItems, error) {
-	b, err := os.ReadFile(path)
-	if err != nil {
-		return nil, fmt.Errorf("lineage: %w", err)
-	}
+// readLineage reads a lineage sidecar (filter.AppendLineageLine's lines):
+// each a known product's account, once, with at least one item.
+func readLineage(path string, b []byte) ([]store.AccountItems, error) {
 	var rows []store.AccountItems
 	sc := bufio.NewScanner(bytes.NewReader(b))
 	sc.Buffer(nil, 1<<20)
@@ -252,13 +316,23 @@ func readLineage(path string) ([]store.AccountItems, error) {
 		}
 		d := json.NewDecoder(bytes.NewReader(sc.Bytes()))
 		d.DisallowUnknownFields()
-		if err := d.Decode(&r); err != nil || r.Product == "" || r.AccountID == "" || r.Items <= 0 {
+		if err := d.Decode(&r); err != nil || !platform.IsProduct(r.Product) || r.AccountID == "" || r.Items <= 0 {
 			return nil, fmt.Errorf("lineage %s line %d: not an account's count", path, line)
 		}
 		rows = append(rows, store.AccountItems{Product: r.Product, AccountID: r.AccountID, Items: r.Items})
 	}
 	if err := sc.Err(); err != nil {
 		return nil, fmt.Errorf("lineage %s: %w", path, err)
+	}
+	// An account listed twice would be shown with one of its counts only.
+	sorted := slices.Clone(rows)
+	slices.SortFunc(sorted, func(a, b store.AccountItems) int {
+		return cmp.Or(strings.Compare(a.Product, b.Product), strings.Compare(a.AccountID, b.AccountID))
+	})
+	for i := 1; i < len(sorted); i++ {
+		if a, b := sorted[i-1], sorted[i]; a.Product == b.Product && a.AccountID == b.AccountID {
+			return nil, fmt.Errorf("lineage %s: account %s:%s is listed twice", path, a.Product, a.AccountID)
+		}
 	}
 	return rows, nil
 }

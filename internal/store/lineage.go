@@ -62,6 +62,24 @@ func appendLineageEntry(b, prev, key []byte, items int64) []byte {
 	return binary.AppendUvarint(b, uint64(items))
 }
 
+// decodeBlob gives each entry of a blob to fn and fails unless it holds
+// exactly the number of accounts stored beside it: a blob cut at an entry's
+// end would otherwise read as a shorter list.
+func decodeBlob(b []byte, accounts int64, fn func(AccountItems)) error {
+	var n int64
+	for a, err := range lineageEntries(b) {
+		if err != nil {
+			return err
+		}
+		fn(a)
+		n++
+	}
+	if n != accounts {
+		return fmt.Errorf("store: snapshot lineage: a blob holds %d accounts, %d were stored", n, accounts)
+	}
+	return nil
+}
+
 // lineageEntries decodes a blob.
 func lineageEntries(b []byte) iter.Seq2[AccountItems, error] {
 	return func(yield func(AccountItems, error) bool) {
@@ -103,8 +121,11 @@ func lineageEntries(b []byte) iter.Seq2[AccountItems, error] {
 // registration's transaction, as blobs of entries in ascending key order:
 // a blob ends when it is full or when the next key is lower than the last
 // (the filter gives the directory's accounts in order, then the accounts
-// only objections name, in order: two runs). The same key twice in a row is
-// refused; the snapshot's keys are unique, so it cannot repeat one apart.
+// only objections name, in order: two runs). Callers give each account
+// once (the filter's snapshot holds each key once; registering a sidecar
+// checks it): the same key twice in a row is refused here, apart it is not
+// seen. A product holding a zero byte is refused: the key could not be
+// split again.
 func (tx *Tx) storeLineage(ctx context.Context, snapshotID string, rows iter.Seq[AccountItems]) error {
 	if rows == nil {
 		return nil
@@ -124,6 +145,9 @@ func (tx *Tx) storeLineage(ctx context.Context, snapshotID string, rows iter.Seq
 		return nil
 	}
 	for a := range rows {
+		if strings.IndexByte(a.Product, 0) >= 0 {
+			return fmt.Errorf("store: snapshot lineage: product %q holds a zero byte", a.Product)
+		}
 		key = lineageKey(key[:0], a.Product, a.AccountID)
 		if n > 0 {
 			switch c := bytes.Compare(key, last); {
@@ -172,21 +196,19 @@ func (db *DB) SnapshotAccounts(ctx context.Context, snapshotID string) ([]Accoun
 	if err := rows.Err(); err != nil {
 		return nil, fmt.Errorf("store: snapshot lineage: %w", err)
 	}
-	blobs, err := tx.QueryContext(ctx, `SELECT data FROM snapshot_lineage WHERE snapshot_id = $1`, snapshotID)
+	blobs, err := tx.QueryContext(ctx, `SELECT accounts, data FROM snapshot_lineage WHERE snapshot_id = $1`, snapshotID)
 	if err != nil {
 		return nil, fmt.Errorf("store: snapshot lineage: %w", err)
 	}
 	defer blobs.Close()
 	for blobs.Next() {
+		var n int64
 		var b []byte
-		if err := blobs.Scan(&b); err != nil {
+		if err := blobs.Scan(&n, &b); err != nil {
 			return nil, fmt.Errorf("store: snapshot lineage: %w", err)
 		}
-		for a, err := range lineageEntries(b) {
-			if err != nil {
-				return nil, err
-			}
-			out = append(out, a)
+		if err := decodeBlob(b, n, func(a AccountItems) { out = append(out, a) }); err != nil {
+			return nil, err
 		}
 	}
 	if err := blobs.Err(); err != nil {
@@ -272,7 +294,7 @@ func accountSnapshots(ctx context.Context, tx *sql.Tx, k AccountKey, add func(id
 		return err
 	}
 	key := lineageKey(nil, k.Product, k.AccountID)
-	blobs, err := tx.QueryContext(ctx, `SELECT s.id, s.as_of, s.created_at, l.data
+	blobs, err := tx.QueryContext(ctx, `SELECT s.id, s.as_of, s.created_at, l.accounts, l.data
 		FROM snapshot_lineage l JOIN snapshots s ON s.id = l.snapshot_id
 		WHERE l.first_key <= $1 AND l.last_key >= $1`, key)
 	if err != nil {
@@ -281,19 +303,18 @@ func accountSnapshots(ctx context.Context, tx *sql.Tx, k AccountKey, add func(id
 	defer blobs.Close()
 	for blobs.Next() {
 		var id string
-		var asOf, created int64
+		var asOf, created, n int64
 		var b []byte
-		if err := blobs.Scan(&id, &asOf, &created, &b); err != nil {
+		if err := blobs.Scan(&id, &asOf, &created, &n, &b); err != nil {
 			return err
 		}
-		for a, err := range lineageEntries(b) {
-			if err != nil {
-				return err
-			}
+		err := decodeBlob(b, n, func(a AccountItems) {
 			if a.Product == k.Product && a.AccountID == k.AccountID {
 				add(id, asOf, created, a)
-				break
 			}
+		})
+		if err != nil {
+			return err
 		}
 	}
 	return blobs.Err()

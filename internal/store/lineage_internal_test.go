@@ -6,7 +6,8 @@ import (
 )
 
 // Entries survive the round trip through a blob, and a damaged blob is an
-// error, never a crash or a silently shorter list.
+// error or decodes to entries that encode back the same, never a crash (a
+// blob cut at an entry's end: TestTruncatedBlobIsRefused).
 func FuzzLineageEntries(f *testing.F) {
 	var b, prev []byte
 	for _, a := range []AccountItems{{"facebook", "u1", 3}, {"facebook", "u12", 0}, {"instagram", "ä", 1 << 40}} {
@@ -58,5 +59,26 @@ func TestLineageKeyOrder(t *testing.T) {
 		if string(lineageKey(nil, a.Product, a.AccountID)) >= string(lineageKey(nil, b.Product, b.AccountID)) || compareAccountItems(a, b) >= 0 {
 			t.Errorf("%v does not sort before %v", a, b)
 		}
+	}
+}
+
+// A blob cut at an entry's end decodes as a shorter list; the count stored
+// beside it tells.
+func TestTruncatedBlobIsRefused(t *testing.T) {
+	var b, prev []byte
+	var cut int
+	for i, a := range []AccountItems{{"facebook", "u1", 3}, {"facebook", "u2", 1}, {"facebook", "u3", 2}} {
+		key := lineageKey(nil, a.Product, a.AccountID)
+		b = appendLineageEntry(b, prev, key, a.Items)
+		prev = key
+		if i == 1 {
+			cut = len(b)
+		}
+	}
+	if err := decodeBlob(b, 3, func(AccountItems) {}); err != nil {
+		t.Fatalf("the whole blob: %v", err)
+	}
+	if err := decodeBlob(b[:cut], 3, func(AccountItems) {}); err == nil {
+		t.Fatal("a blob of 3 entries cut after the 2nd was read without error")
 	}
 }

@@ -157,3 +157,15 @@ func testSnapshotLineageReadsOldRows(t *testing.T, dsn string) {
 		t.Fatalf("SnapshotsForAccounts: %v", snaps)
 	}
 }
+
+// A product with a zero byte is refused: the stored key could not be split
+// into product and account id again.
+func TestSnapshotLineageRefusesZeroByteProduct(t *testing.T) {
+	dbtest.Each(t, func(t *testing.T, dsn string) {
+		db := openAt(t, dsn)
+		rows := []store.AccountItems{{Product: "facebook\x00x", AccountID: "1", Items: 2}}
+		if err := register(t, db, "snap_nul", time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC), rows); err == nil {
+			t.Fatal("a product with a zero byte was stored")
+		}
+	})
+}
