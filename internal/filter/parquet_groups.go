@@ -207,3 +207,20 @@ func copyRowGroup(pw *parquet.GenericWriter[any], rg parquet.RowGroup) (n int64,
 	}
 	return n, err
 }
+
+// SameParquetSchema fails unless b has the schema of a: the files of one
+// output hold one schema, as runParquet requires of its inputs.
+func SameParquetSchema(a, b ParquetSource) error {
+	fa, err := openParquetAt(a.R, a.Size, a.Path)
+	if err != nil {
+		return err
+	}
+	fb, err := openParquetAt(b.R, b.Size, b.Path)
+	if err != nil {
+		return err
+	}
+	if !parquet.EqualNodes(fa.Schema(), fb.Schema()) {
+		return fmt.Errorf("%s: its schema differs from that of %s, and the output has one schema:\n%s\nversus\n%s", b.Path, a.Path, fb.Schema(), fa.Schema())
+	}
+	return nil
+}
