@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"fmt"
+	"io"
 	"os"
 	"path/filepath"
 	"reflect"
@@ -102,4 +103,41 @@ func TestDecideRowGroupsAgreesWithRun(t *testing.T) {
 		t.Error("damaged input decided without error")
 	}
 	pqOnlyInputs(t, dir, in, out, filepath.Join(dir, "out.lineage.jsonl"))
+}
+
+// Whatever the bytes, deciding row groups and merging the result fail with
+// an error or succeed; they never panic.
+func FuzzDecideRowGroups(f *testing.F) {
+	dir := f.TempDir()
+	in := filepath.Join(dir, "in.parquet")
+	var rows []pqRow
+	for i := range 40 {
+		rows = append(rows, pqPost(fmt.Sprintf("id-%d", i), []string{"ben", "anna", "obj"}[i%3], "2026-01-01T10:00:00Z"))
+	}
+	pqWrite(f, in, rows, parquet.MaxRowsPerRowGroup(10))
+	seed, err := os.ReadFile(in)
+	if err != nil {
+		f.Fatal(err)
+	}
+	f.Add(seed, 0, 4)
+	f.Add(seed, 1, 3)
+	engine := pqEngine(f, "")
+	f.Fuzz(func(t *testing.T, data []byte, first, end int) {
+		src := ParquetSource{Path: "fuzz.parquet", R: bytes.NewReader(data), Size: int64(len(data))}
+		n, err := ParquetRowGroups(src)
+		if err != nil {
+			return
+		}
+		first, end = min(max(first, 0), n), min(max(end, 0), n)
+		var buf bytes.Buffer
+		res, err := DecideRowGroups(context.Background(), RowGroupsJob{Source: src, First: min(first, end), End: end, Engine: engine, Workers: 2, SpillDir: t.TempDir()}, &buf)
+		if err != nil {
+			return
+		}
+		out := ParquetSource{Path: "part", R: bytes.NewReader(buf.Bytes()), Size: int64(buf.Len())}
+		rows, err := MergeParquet(context.Background(), io.Discard, src, []ParquetSource{out}, t.TempDir())
+		if err == nil && rows != res.Kept {
+			t.Fatalf("merged %d rows, %d kept", rows, res.Kept)
+		}
+	})
 }
