@@ -125,8 +125,8 @@ func TestParquetPipelineAgreesWithFilter(t *testing.T) {
 }
 
 // A damaged Parquet input — its footer, which the driver reads, or a page,
-// which only a worker reads — and a mix of JSON Lines and Parquet fail the
-// run with nothing written.
+// which only a worker reads —, a mix of JSON Lines and Parquet and inputs of
+// different schemas fail the run with nothing written.
 func TestParquetBadInputLeavesNothing(t *testing.T) {
 	w := sharedWorld(t)
 	good, err := os.ReadFile(filepath.Join(w.dir, "data", "content.parquet"))
@@ -141,6 +141,22 @@ func TestParquetBadInputLeavesNothing(t *testing.T) {
 		return b
 	}
 	dir := t.TempDir()
+	// An input of another schema cannot go into the same shards.
+	other := filepath.Join(dir, "other.parquet")
+	of, err := os.Create(other)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ow := parquet.NewGenericWriter[struct {
+		ID string `parquet:"id"`
+	}](of)
+	ow.Write([]struct {
+		ID string `parquet:"id"`
+	}{{"x"}})
+	if err := ow.Close(); err != nil {
+		t.Fatal(err)
+	}
+	of.Close()
 	cases := []struct {
 		name string
 		data []byte
@@ -150,6 +166,7 @@ func TestParquetBadInputLeavesNothing(t *testing.T) {
 		{"damaged footer", garble(len(good)-64, 56), nil, "Parquet"},
 		{"damaged pages", garble(len(good)/3, 4096), nil, "pipeline"},
 		{"mixed with JSON Lines", good, w.inputs[:1], "mixed"},
+		{"another schema", good, []string{other}, "schema differs"},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
