@@ -4,7 +4,8 @@
 //	go run . --snapshot ELIG.snap --input 'GLOB' --output PREFIX --manifest FILE --as-of T \
 //	  [--policy FILE] [--runner prism|flink|spark|dataflow|universal] [--shards N]
 //
-// It writes PREFIX-SSSSS-of-NNNNN.jsonl, the lineage sidecar and a manifest
+// It writes PREFIX-SSSSS-of-NNNNN.jsonl (.parquet for Parquet inputs), the
+// lineage sidecar and a manifest
 // in the format of `notrain filter`'s, which `notrain snapshot register`
 // registers in the store.
 package main
@@ -33,6 +34,7 @@ import (
 
 	"github.com/notrain/notrain/beam/notrainbeam"
 	"github.com/notrain/notrain/internal/eligibility"
+	"github.com/notrain/notrain/internal/filter"
 	"github.com/notrain/notrain/internal/lineage"
 	"github.com/notrain/notrain/internal/strictjson"
 )
@@ -49,8 +51,8 @@ func main() {
 	var inputs list
 	var asOf, lineageURL, lineageFile string
 	flag.StringVar(&o.Snapshot, "snapshot", "", "eligibility snapshot file from 'notrain snapshot export' (local path or gs://…)")
-	flag.Var(&inputs, "input", "input files: a path or glob of .jsonl, .jsonl.gz or .jsonl.zst; repeat for several")
-	flag.StringVar(&o.Output, "output", "", "output prefix: shards are PREFIX-SSSSS-of-NNNNN.jsonl")
+	flag.Var(&inputs, "input", "input files: a path or glob of .jsonl, .jsonl.gz, .jsonl.zst or .parquet (not both kinds in one run); repeat for several")
+	flag.StringVar(&o.Output, "output", "", "output prefix: shards are PREFIX-SSSSS-of-NNNNN.jsonl, or .parquet for Parquet inputs")
 	flag.StringVar(&o.Manifest, "manifest", "", "manifest file (JSON)")
 	flag.StringVar(&o.Lineage, "lineage", "", "lineage sidecar: records kept per account (default PREFIX.lineage.jsonl)")
 	flag.StringVar(&o.Policy, "policy", "", "policy file (default: the built-in policy)")
@@ -134,5 +136,9 @@ func summary(r *notrainbeam.Result, o notrainbeam.Options) {
 		}
 	}
 	fmt.Printf("  policy %s (sha256 %s), ledger head %d\n", m.Policy.Source, m.PolicySHA256[:12], m.LedgerHead.Seq)
-	fmt.Printf("  %d shards %s-*-of-%05d.jsonl, lineage %s (%d accounts), manifest %s\n", len(r.Outputs), o.Output, o.Shards, r.Lineage.Path, r.Accounts, o.Manifest)
+	format := filter.JSONL
+	if len(r.Outputs) > 0 {
+		format = r.Outputs[0].Format
+	}
+	fmt.Printf("  %d shards %s, lineage %s (%d accounts), manifest %s\n", len(r.Outputs), notrainbeam.ShardPattern(o.Output, o.Shards, format), r.Lineage.Path, r.Accounts, o.Manifest)
 }

@@ -4,8 +4,10 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strings"
 	"time"
 
+	"github.com/notrain/notrain/internal/filter"
 	"github.com/notrain/notrain/internal/lineage"
 	"github.com/notrain/notrain/internal/snapshot"
 )
@@ -34,7 +36,7 @@ func RunWithLineage(ctx context.Context, o Options, em *lineage.Emitter) (*Resul
 	if shards == 0 {
 		shards = defaultShards
 	}
-	pattern := fmt.Sprintf("%s-*-of-%05d.jsonl", o.Output, shards)
+	pattern := ShardPattern(o.Output, shards, InputsFormat(o.Inputs))
 	lr, err := snapshot.StartLineage(ctx, em, now, Version, o.Inputs, pattern, o.Manifest)
 	if err != nil {
 		return nil, err
@@ -47,4 +49,25 @@ func RunWithLineage(ctx context.Context, o Options, em *lineage.Emitter) (*Resul
 		return res, LineageError{lerr}
 	}
 	return res, err
+}
+
+// ShardPattern names all shards of a run: PREFIX-*-of-NNNNN.jsonl (or .parquet).
+func ShardPattern(prefix string, shards int, format filter.Format) string {
+	return strings.Replace(ShardName(prefix, 0, shards, format), "-00000-of-", "-*-of-", 1)
+}
+
+// InputsFormat is the shards' format as the input globs name it, before
+// they are listed: Parquet when every glob ends in .parquet. A run that
+// lists files of another format than its globs suggest is refused by Run
+// only if they mix; this names the dataset in the START event.
+func InputsFormat(globs []string) filter.Format {
+	for _, g := range globs {
+		if f, err := filter.FormatOf(g); err != nil || f != filter.Parquet {
+			return filter.JSONL
+		}
+	}
+	if len(globs) == 0 {
+		return filter.JSONL
+	}
+	return filter.Parquet
 }

@@ -23,6 +23,7 @@ import (
 	"github.com/klauspost/compress/zstd"
 
 	"github.com/notrain/notrain/internal/cli"
+	"github.com/notrain/notrain/internal/filter"
 	"github.com/notrain/notrain/internal/lineage"
 	"github.com/notrain/notrain/internal/lineage/lineagetest"
 )
@@ -99,8 +100,9 @@ func run(args ...string) (string, error) {
 func newWorld(dir string) (*world, error) {
 	data := filepath.Join(dir, "data")
 	// The benchmark's generator: every exclusion reason of the default
-	// policy, about 0.1 % malformed lines.
-	gen := exec.Command("go", "run", "../../bench/gen", "-records", "20000", "-accounts", "3000", "-objections", "300", "-seed", "7", "-parquet=false", "-out", data)
+	// policy, about 0.1 % malformed lines; content.parquet holds the same
+	// records in small row groups, so that it splits into many runs.
+	gen := exec.Command("go", "run", "../../bench/gen", "-records", "20000", "-accounts", "3000", "-objections", "300", "-seed", "7", "-row-group", "1500", "-out", data)
 	if out, err := gen.CombinedOutput(); err != nil {
 		return nil, fmt.Errorf("bench/gen: %v\n%s", err, out)
 	}
@@ -217,7 +219,7 @@ func TestPipelineAgreesWithFilter(t *testing.T) {
 	want, _ := os.ReadFile(filepath.Join(ref, "out.jsonl"))
 	var got []byte
 	for s := range shards {
-		b, err := os.ReadFile(ShardName(filepath.Join(out, "snap"), s, shards))
+		b, err := os.ReadFile(ShardName(filepath.Join(out, "snap"), s, shards, filter.JSONL))
 		if err != nil {
 			t.Fatal(err)
 		}

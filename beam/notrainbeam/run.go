@@ -23,7 +23,7 @@ import (
 type Options struct {
 	Snapshot string   // eligibility snapshot file (`notrain snapshot export`)
 	Inputs   []string // input files or globs, in any file system Beam knows
-	Output   string   // shard prefix: PREFIX-SSSSS-of-NNNNN.jsonl
+	Output   string   // shard prefix: PREFIX-SSSSS-of-NNNNN.jsonl (.parquet for Parquet inputs)
 	Manifest string
 	Lineage  string // records kept per account; default snapshot.LineagePath(Output)
 	Policy   string // policy file; "" is the built-in policy
@@ -103,7 +103,7 @@ func Run(ctx context.Context, o Options) (*Result, error) {
 	if err != nil {
 		return nil, err
 	}
-	files, err := listInputs(ctx, o.Inputs)
+	files, format, err := listInputs(ctx, o.Inputs)
 	if err != nil {
 		return nil, err
 	}
@@ -125,8 +125,13 @@ func Run(ctx context.Context, o Options) (*Result, error) {
 		AsOf: ext.AsOf.UnixMicro(), Shards: o.Shards, BlockSize: o.BlockSize,
 	}
 	p, s := beam.NewPipelineWithRoot()
-	f := Filter(s, cfg, beam.CreateList(s, files))
-	Collect(s, outcomePath, WriteShards(s, o.Output, runID, o.Shards, f.Kept), f)
+	if format == filter.Parquet {
+		f := FilterParquet(s, cfg, o.Output, runID, beam.CreateList(s, files))
+		Collect(s, outcomePath, WriteParquetShards(s, o.Output, runID, o.Shards, files[0], f.Kept), f)
+	} else {
+		f := Filter(s, cfg, beam.CreateList(s, files))
+		Collect(s, outcomePath, WriteShards(s, o.Output, runID, o.Shards, f.Kept), f)
+	}
 	if o.beforePipeline != nil {
 		o.beforePipeline()
 	}
@@ -137,7 +142,7 @@ func Run(ctx context.Context, o Options) (*Result, error) {
 	if err != nil {
 		return nil, err
 	}
-	res, err := check(out, o, files)
+	res, err := check(out, o, files, format)
 	if err != nil {
 		return nil, err
 	}
@@ -189,8 +194,50 @@ func Run(ctx context.Context, o Options) (*Result, error) {
 	return res, nil
 }
 
-// listInputs expands the globs, in order, each file once.
-func listInputs(ctx context.Context, globs []string) ([]File, error) {
+// listInputs expands the globs, in order, each file once, and returns
+// the inputs' format: JSON Lines (of any compression) or Parquet, not both,
+// since the shards keep the input's format as `notrain filter`'s output
+// does. A Parquet input's footer is read here, so that a damaged one fails
+// the run before the pipeline starts.
+func listInputs(ctx context.Context, globs []string) ([]File, filter.Format, error) {
+	files, err := listFiles(ctx, globs)
+	if err != nil {
+		return nil, "", err
+	}
+	format := filter.JSONL
+	var first filter.ParquetSource // the first input, open: the others' schema must be its
+	for i, f := range files {
+		ff, _ := filter.FormatOf(f.Path)
+		if i == 0 && ff == filter.Parquet {
+			format = filter.Parquet
+		}
+		if (ff == filter.Parquet) != (format == filter.Parquet) {
+			return nil, "", fmt.Errorf("%s and %s: JSON Lines and Parquet inputs cannot be mixed in one run (the shards keep the input's format); run once per format", files[0].Path, f.Path)
+		}
+		if ff != filter.Parquet {
+			continue
+		}
+		src, closeSrc, err := openSource(ctx, f)
+		if err != nil {
+			return nil, "", err
+		}
+		defer closeSrc()
+		n, err := filter.ParquetRowGroups(src)
+		if err == nil && i > 0 {
+			err = filter.SameParquetSchema(first, src)
+		}
+		if err != nil {
+			return nil, "", err
+		}
+		if i == 0 {
+			first = src
+		}
+		files[i].RowGroups = n
+	}
+	return files, format, nil
+}
+
+func listFiles(ctx context.Context, globs []string) ([]File, error) {
 	var files []File
 	seen := map[string]bool{}
 	for _, g := range globs {
@@ -213,14 +260,9 @@ func listInputs(ctx context.Context, globs []string) ([]File, error) {
 				continue
 			}
 			seen[n] = true
-			format, err := filter.FormatOf(n)
-			if err != nil {
+			if _, err := filter.FormatOf(n); err != nil {
 				fsys.Close()
 				return nil, err
-			}
-			if !format.IsJSONL() {
-				fsys.Close()
-				return nil, fmt.Errorf("%s: the Beam pipeline reads JSON Lines (.jsonl, .jsonl.gz, .jsonl.zst) only; filter Parquet with `notrain filter`", n)
 			}
 			size, err := fsys.Size(ctx, n)
 			if err != nil {
@@ -243,18 +285,19 @@ func checkTargets(ctx context.Context, o Options) error {
 			return fmt.Errorf("%s exists: give a new name or remove it", p)
 		}
 	}
-	glob := o.Output + "-*-of-*.jsonl"
-	fsys, err := filesystem.New(ctx, glob)
-	if err != nil {
-		return fmt.Errorf("--output %s: %w", o.Output, err)
-	}
-	defer fsys.Close()
-	names, err := fsys.List(ctx, glob)
-	if err != nil {
-		return fmt.Errorf("--output %s: %w", o.Output, err)
-	}
-	if len(names) > 0 {
-		return fmt.Errorf("--output %s: shards exist already (%s …): give a new prefix or remove them", o.Output, names[0])
+	for _, glob := range []string{o.Output + "-*-of-*.jsonl", o.Output + "-*-of-*.parquet"} {
+		fsys, err := filesystem.New(ctx, glob)
+		if err != nil {
+			return fmt.Errorf("--output %s: %w", o.Output, err)
+		}
+		names, err := fsys.List(ctx, glob)
+		fsys.Close()
+		if err != nil {
+			return fmt.Errorf("--output %s: %w", o.Output, err)
+		}
+		if len(names) > 0 {
+			return fmt.Errorf("--output %s: shards exist already (%s …): give a new prefix or remove them", o.Output, names[0])
+		}
 	}
 	return nil
 }
@@ -288,7 +331,7 @@ func readOutcome(ctx context.Context, path string) (*outcome, error) {
 
 // check verifies that the outcome accounts for every shard, every input and
 // every kept record exactly once.
-func check(out *outcome, o Options, files []File) (*Result, error) {
+func check(out *outcome, o Options, files []File, format filter.Format) (*Result, error) {
 	counts, err := decodeCounts(mustJSON(out.Counts))
 	if err != nil {
 		return nil, err
@@ -300,7 +343,7 @@ func check(out *outcome, o Options, files []File) (*Result, error) {
 	}
 	var records int64
 	for i, sh := range out.Shards {
-		if sh.Shard != i || sh.Path != ShardName(o.Output, i, o.Shards) {
+		if sh.Shard != i || sh.Path != ShardName(o.Output, i, o.Shards, format) {
 			return nil, fmt.Errorf("pipeline outcome: shard %d is %s", i, sh.Path)
 		}
 		records += sh.Records
@@ -411,7 +454,11 @@ func (r *Result) Snapshot(pattern string) *snapshot.Result {
 		h.Write([]byte(o.SHA256 + "\n"))
 		bytes += o.Bytes
 	}
-	out := filter.FileInfo{Path: pattern, Format: filter.JSONL, Bytes: bytes, SHA256: hex.EncodeToString(h.Sum(nil))}
+	format := filter.JSONL
+	if len(r.Outputs) > 0 {
+		format = r.Outputs[0].Format
+	}
+	out := filter.FileInfo{Path: pattern, Format: format, Bytes: bytes, SHA256: hex.EncodeToString(h.Sum(nil))}
 	return &snapshot.Result{Manifest: r.Manifest, ManifestSHA256: r.ManifestSHA256,
 		Filter: &filter.Result{Counts: r.Counts, Inputs: r.Inputs, Output: out, Accounts: r.Accounts}}
 }

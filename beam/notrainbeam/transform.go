@@ -38,13 +38,17 @@ func init() {
 	register.DoFn6x1[context.Context, []byte, func(*[]byte) bool, func(*[]byte) bool, func(*int32, *int64) bool, func(*[]byte) bool, error](&collectFn{})
 	register.Iter2[int32, int64]()
 	register.Function1x2(seedShards)
+	register.DoFn6x1[context.Context, *sdf.LockRTracker, File, func(int, []byte), func([]byte), func(int32, int64), error](&pqFilterFn{})
+	register.DoFn4x1[context.Context, int, func(*[]byte) bool, func([]byte), error](&pqShardFn{})
 }
 
 // File is one input: its path (in any file system Beam knows, gs:// …)
-// and its size when listed, which bounds its byte ranges.
+// and its size when listed, which bounds its byte ranges; for a Parquet
+// file, the row groups its footer lists, which are its positions.
 type File struct {
-	Path string
-	Size int64
+	Path      string
+	Size      int64
+	RowGroups int
 }
 
 // Config is what every worker needs to decide records the way the driver

@@ -19,9 +19,14 @@ import (
 	"github.com/notrain/notrain/internal/filter"
 )
 
-// ShardName is the final name of shard s of n: PREFIX-SSSSS-of-NNNNN.jsonl.
-func ShardName(prefix string, s, n int) string {
-	return fmt.Sprintf("%s-%05d-of-%05d.jsonl", prefix, s, n)
+// ShardName is the final name of shard s of n: PREFIX-SSSSS-of-NNNNN.jsonl,
+// or .parquet for Parquet shards.
+func ShardName(prefix string, s, n int, format filter.Format) string {
+	ext := "jsonl"
+	if format == filter.Parquet {
+		ext = "parquet"
+	}
+	return fmt.Sprintf("%s-%05d-of-%05d.%s", prefix, s, n, ext)
 }
 
 // tempName is where an attempt writes a file before the driver installs
@@ -88,7 +93,7 @@ type shardFn struct {
 // its newline, which a file's last record may have lacked in the input) and
 // emits its shardInfo.
 func (fn *shardFn) ProcessElement(ctx context.Context, shard int, recs func(*[]byte) bool, emit func([]byte)) error {
-	final := ShardName(fn.Prefix, shard, fn.Shards)
+	final := ShardName(fn.Prefix, shard, fn.Shards, filter.JSONL)
 	tmp := tempName(final, fn.RunID)
 	fsys, err := filesystem.New(ctx, tmp)
 	if err != nil {

@@ -185,17 +185,23 @@ func pqInputSchema(paths []string) (*parquet.Schema, *format.FileMetaData, error
 	return schema, meta, nil
 }
 
-func openParquet(f *os.File, path string) (pf *parquet.File, err error) {
+func openParquet(f *os.File, path string) (*parquet.File, error) {
 	st, err := f.Stat()
 	if err != nil {
 		return nil, err
 	}
+	return openParquetAt(f, st.Size(), path)
+}
+
+// openParquetAt reads the footer of a Parquet file of size bytes read
+// through r; a footer that makes the library panic is an error.
+func openParquetAt(r io.ReaderAt, size int64, path string) (pf *parquet.File, err error) {
 	defer func() {
 		if r := recover(); r != nil {
 			pf, err = nil, fmt.Errorf("%s: not a readable Parquet file: %w: %v", path, errCorrupt, r)
 		}
 	}()
-	pf, err = parquet.OpenFile(f, st.Size(), parquet.SkipPageIndex(true), parquet.SkipBloomFilters(true))
+	pf, err = parquet.OpenFile(r, size, parquet.SkipPageIndex(true), parquet.SkipBloomFilters(true))
 	if err != nil {
 		return nil, fmt.Errorf("%s: not a readable Parquet file: %w", path, err)
 	}
