@@ -141,3 +141,29 @@ func FuzzDecideRowGroups(f *testing.F) {
 		}
 	})
 }
+
+// Files of one output must share a schema: the same schema passes, another
+// (a different column type) fails and names the file.
+func TestSameParquetSchema(t *testing.T) {
+	dir := t.TempDir()
+	source := func(name string, write func(path string)) ParquetSource {
+		path := filepath.Join(dir, name)
+		write(path)
+		data, err := os.ReadFile(path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return ParquetSource{Path: path, R: bytes.NewReader(data), Size: int64(len(data))}
+	}
+	a := source("a.parquet", func(p string) { pqWrite(t, p, []pqRow{pqPost("1", "ben", "2026-01-01T10:00:00Z")}) })
+	b := source("b.parquet", func(p string) { pqWrite(t, p, []pqRow{pqPost("2", "anna", "2026-02-01T10:00:00Z")}) })
+	c := source("c.parquet", func(p string) {
+		pqWrite(t, p, []pqMillisRow{{ID: "3", Product: "facebook", AuthorID: "ben", Kind: "post", Visibility: "public"}})
+	})
+	if err := SameParquetSchema(a, b); err != nil {
+		t.Fatalf("two files of one schema: %v", err)
+	}
+	if err := SameParquetSchema(a, c); err == nil || !strings.Contains(err.Error(), "c.parquet") {
+		t.Fatalf("a file of another schema: %v", err)
+	}
+}
