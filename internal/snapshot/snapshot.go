@@ -156,6 +156,10 @@ func Build(ctx context.Context, o Options) (*Result, error) {
 			}
 		}
 	}
+	// The tight GC target from the start: loading the snapshot and checking
+	// the ledger (all of it on a store's first run) peaked above the run's
+	// memory budget before boundMemory set the limit.
+	debug.SetGCPercent(25)
 	var snap *eligibility.Snapshot
 	var from origin
 	var cache *eligibility.PendingFile
