@@ -2,10 +2,7 @@ package notrainbeam
 
 import (
 	"context"
-	"crypto/sha256"
 	"encoding/binary"
-	"encoding/hex"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"hash/fnv"
@@ -131,12 +128,7 @@ func (fn *pqFilterFn) ProcessElement(ctx context.Context, rt *sdf.LockRTracker, 
 func (fn *pqFilterFn) decide(ctx context.Context, src filter.ParquetSource, first, end, shards int, counts *filter.Counts, authors map[int32]int64, emitKept func(int, []byte)) error {
 	shard := runShard(src.Path, first, shards)
 	tmp := tempName(ShardName(fn.Output, shard, shards, filter.Parquet), fn.RunID)
-	fsys, err := filesystem.New(ctx, tmp)
-	if err != nil {
-		return err
-	}
-	defer fsys.Close()
-	w, err := fsys.OpenWrite(ctx, tmp)
+	w, err := createFile(ctx, tmp)
 	if err != nil {
 		return fmt.Errorf("%s: %w", tmp, err)
 	}
@@ -282,31 +274,9 @@ func (fn *pqShardFn) ProcessElement(ctx context.Context, shard int, paths func(*
 	}
 	defer closeTpl()
 
-	tmp := tempName(final, fn.RunID)
-	fsys, err := filesystem.New(ctx, tmp)
-	if err != nil {
-		return err
-	}
-	defer fsys.Close()
-	w, err := fsys.OpenWrite(ctx, tmp)
-	if err != nil {
-		return fmt.Errorf("shard %s: %w", final, err)
-	}
-	cw := &countingWriter{w: w, h: sha256.New()}
-	rows, err := filter.MergeParquet(ctx, cw, tpl, parts, os.TempDir())
-	if cerr := w.Close(); err == nil {
-		err = cerr
-	}
-	if err != nil {
-		return fmt.Errorf("shard %s: %w", final, err)
-	}
 	// The runs' files stay until the driver removes every temporary file
 	// of the run: a retried attempt of this shard reads them again.
-	info, err := json.Marshal(shardInfo{Shard: shard, Temp: tmp, Records: rows,
-		FileInfo: filter.FileInfo{Path: final, Format: filter.Parquet, Bytes: cw.n, SHA256: hex.EncodeToString(cw.h.Sum(nil))}})
-	if err != nil {
-		return err
-	}
-	emit(info)
-	return nil
+	return writeShard(ctx, shard, final, fn.RunID, filter.Parquet, func(w io.Writer) (int64, error) {
+		return filter.MergeParquet(ctx, w, tpl, parts, os.TempDir())
+	}, emit)
 }

@@ -8,6 +8,7 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"hash"
 	"io"
@@ -94,39 +95,65 @@ type shardFn struct {
 // emits its shardInfo.
 func (fn *shardFn) ProcessElement(ctx context.Context, shard int, recs func(*[]byte) bool, emit func([]byte)) error {
 	final := ShardName(fn.Prefix, shard, fn.Shards, filter.JSONL)
-	tmp := tempName(final, fn.RunID)
-	fsys, err := filesystem.New(ctx, tmp)
+	return writeShard(ctx, shard, final, fn.RunID, filter.JSONL, func(w io.Writer) (int64, error) {
+		bw := bufio.NewWriterSize(w, 1<<20)
+		var batch []byte
+		var records int64
+		for recs(&batch) {
+			records += int64(bytes.Count(batch, []byte{'\n'}))
+			if _, err := bw.Write(batch); err != nil {
+				return 0, err
+			}
+		}
+		return records, bw.Flush()
+	}, emit)
+}
+
+// createFile opens path for writing on its file system; closing the
+// writer closes both.
+func createFile(ctx context.Context, path string) (io.WriteCloser, error) {
+	fsys, err := filesystem.New(ctx, path)
 	if err != nil {
-		return err
+		return nil, err
 	}
-	defer fsys.Close()
-	w, err := fsys.OpenWrite(ctx, tmp)
+	w, err := fsys.OpenWrite(ctx, path)
+	if err != nil {
+		fsys.Close()
+		return nil, err
+	}
+	return &fileWriter{WriteCloser: w, fsys: fsys}, nil
+}
+
+type fileWriter struct {
+	io.WriteCloser
+	fsys filesystem.Interface
+}
+
+func (f *fileWriter) Close() error { return errors.Join(f.WriteCloser.Close(), f.fsys.Close()) }
+
+// writeShard writes shard's file under its temporary name with write,
+// which says how many records it wrote, and emits the shard's info: its
+// final name, size and SHA-256 of the bytes written.
+func writeShard(ctx context.Context, shard int, final, runID string, format filter.Format, write func(io.Writer) (int64, error), emit func([]byte)) error {
+	tmp := tempName(final, runID)
+	w, err := createFile(ctx, tmp)
 	if err != nil {
 		return fmt.Errorf("shard %s: %w", final, err)
 	}
 	cw := &countingWriter{w: w, h: sha256.New()}
-	bw := bufio.NewWriterSize(cw, 1<<20)
-	var batch []byte
-	var records int64
-	for recs(&batch) {
-		records += int64(bytes.Count(batch, []byte{'\n'}))
-		if _, err := bw.Write(batch); err != nil {
-			w.Close()
-			return fmt.Errorf("shard %s: %w", final, err)
-		}
+	records, err := write(cw)
+	if cerr := w.Close(); err == nil {
+		err = cerr
 	}
-	if err := bw.Flush(); err != nil {
-		w.Close()
+	if err != nil {
 		return fmt.Errorf("shard %s: %w", final, err)
 	}
-	if err := w.Close(); err != nil {
-		return fmt.Errorf("shard %s: %w", final, err)
-	}
-	b, err := json.Marshal(shardInfo{Shard: shard, Temp: tmp, Records: records, FileInfo: filter.FileInfo{Path: final, Format: filter.JSONL, Bytes: cw.n, SHA256: hex.EncodeToString(cw.h.Sum(nil))}})
+	info, err := json.Marshal(shardInfo{Shard: shard, Temp: tmp, Records: records,
+		FileInfo: filter.FileInfo{Path: final, Format: format, Bytes: cw.n, SHA256: hex.EncodeToString(cw.h.Sum(nil))}})
 	if err != nil {
 		return err
 	}
-	emit(b)
+	emit(info)
 	return nil
 }
 

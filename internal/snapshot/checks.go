@@ -43,28 +43,49 @@ func VerifyLedger(ctx context.Context, db *store.DB, cp *ledger.Head, full bool,
 	return head, nil
 }
 
+// checkNotFuture refuses a snapshot as of a moment still to come:
+// objections that arrive until then would be claimed as honoured.
+func checkNotFuture(asOf, now time.Time) error {
+	if asOf.After(now) {
+		return UsageError{fmt.Sprintf("as-of %s is in the future: objections that arrive until then would be missed", asOf.Format(time.RFC3339Nano))}
+	}
+	return nil
+}
+
 // checkAsOf refuses a new snapshot as of a moment before the store's
 // eligibility head time: an objection in force now must keep its content
 // out of every dataset built from now on. Only --reproduce may go back.
 func checkAsOf(ctx context.Context, db *store.DB, snap *eligibility.Snapshot, asOf, now time.Time) error {
-	head := time.Time{}
-	if n := snap.LatestChange(now.UnixMicro()); n != 0 {
-		head = time.UnixMicro(n).UTC()
-	}
-	if db != nil {
-		t, err := db.EligibilityChangedAt(ctx, now)
-		if err != nil {
-			return err
-		}
-		if t.After(head) {
-			head = t
-		}
+	head, err := lastChange(ctx, db, snap, now)
+	if err != nil {
+		return err
 	}
 	if asOf.Before(head) {
 		return UsageError{fmt.Sprintf("--as-of %s is before %s, when eligibility last changed in the store: a new snapshot must honour every objection in force now (to re-create a registered earlier snapshot for verification, give --reproduce MANIFEST)",
 			asOf.Format(time.RFC3339Nano), head.Format(time.RFC3339Nano))}
 	}
 	return nil
+}
+
+// lastChange is when eligibility last changed, not after now, as far as
+// the eligibility snapshot (nil: none) and the store (nil: none) tell.
+func lastChange(ctx context.Context, db *store.DB, snap *eligibility.Snapshot, now time.Time) (time.Time, error) {
+	head := time.Time{}
+	if snap != nil {
+		if n := snap.LatestChange(now.UnixMicro()); n != 0 {
+			head = time.UnixMicro(n).UTC()
+		}
+	}
+	if db != nil {
+		t, err := db.EligibilityChangedAt(ctx, now)
+		if err != nil {
+			return time.Time{}, err
+		}
+		if t.After(head) {
+			head = t
+		}
+	}
+	return head, nil
 }
 
 // reproduction is a --reproduce run: the manifest of a registered snapshot

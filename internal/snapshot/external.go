@@ -38,8 +38,8 @@ func PrepareExternal(pol *policy.Policy, snap *eligibility.Snapshot, path, sum s
 		asOf = n
 	}
 	asOf = asOf.UTC()
-	if asOf.After(n) {
-		return nil, UsageError{fmt.Sprintf("--as-of %s is in the future: objections that arrive until then would be missed", asOf.Format(time.RFC3339Nano))}
+	if err := checkNotFuture(asOf, n); err != nil {
+		return nil, err
 	}
 	if snap.Stats.Accounts == 0 && !allowEmpty {
 		return nil, fmt.Errorf("the account directory is empty (no accounts were ever imported): every record would count as an unknown author; import the accounts first, or allow an empty directory")

@@ -14,27 +14,34 @@ import (
 	"github.com/notrain/notrain/internal/filter"
 	"github.com/notrain/notrain/internal/policy"
 	"github.com/notrain/notrain/internal/snapshot"
+	"github.com/notrain/notrain/internal/testutil/fixture"
 )
 
-// A build done elsewhere (the Beam pipeline) writes Build's manifest, and
-// registering it checks the files and the ledger as Build does.
-func TestExternalBuildAndRegister(t *testing.T) {
-	f, dir := env(t, "")
+// buildFromFile exports the fixture store's eligibility to a file and runs
+// Build over that file alone, as a build elsewhere would decide.
+func buildFromFile(t *testing.T) (f *fixture.Fixture, dir, elig string, o snapshot.Options, ref *snapshot.Result) {
+	t.Helper()
+	f, dir = env(t, "")
 	snap, err := snapshot.BuildEligibility(ctx, f.DB)
 	if err != nil {
 		t.Fatal(err)
 	}
-	elig := filepath.Join(t.TempDir(), "eligibility.snap")
+	elig = filepath.Join(t.TempDir(), "eligibility.snap")
 	if _, err := eligibility.WriteFile(snap, elig); err != nil {
 		t.Fatal(err)
 	}
-	o := options(f, dir)
+	o = options(f, dir)
 	o.DB, o.EligibilityFile = nil, elig
-	ref, err := snapshot.Build(ctx, o)
-	if err != nil {
+	if ref, err = snapshot.Build(ctx, o); err != nil {
 		t.Fatal(err)
 	}
+	return f, dir, elig, o, ref
+}
 
+// A build done elsewhere (the Beam pipeline) writes Build's manifest, and
+// registering it checks the files and the ledger as Build does.
+func TestExternalBuildAndRegister(t *testing.T) {
+	f, dir, elig, o, ref := buildFromFile(t)
 	snap, sum, err := eligibility.ReadFile(elig)
 	if err != nil {
 		t.Fatal(err)

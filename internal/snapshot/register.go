@@ -94,10 +94,8 @@ func Register(ctx context.Context, o RegisterOptions) (*Result, error) {
 		return nil, fmt.Errorf("manifest %s: as_of %q is not an RFC 3339 time", o.Manifest, m.AsOf)
 	}
 	now := o.Now().UTC()
-	if asOf.After(now) {
-		// As Build refuses it: objections that arrive until then would be
-		// claimed as honoured without having been read.
-		return nil, fmt.Errorf("manifest %s: as_of %s is in the future", o.Manifest, m.AsOf)
+	if err := checkNotFuture(asOf, now); err != nil {
+		return nil, fmt.Errorf("manifest %s: %w", o.Manifest, err)
 	}
 	// The outputs must hold exactly the records the manifest counts as kept:
 	// the ledger entry and the signature vouch for those counts.
@@ -150,7 +148,7 @@ func Register(ctx context.Context, o RegisterOptions) (*Result, error) {
 	if changed {
 		return nil, fmt.Errorf("the snapshot was filtered with eligibility at ledger entry %d; the store has changed eligibility since (or is another store): export a new eligibility snapshot and run again", m.LedgerHead.Seq)
 	}
-	if t, err := db.EligibilityChangedAt(ctx, now); err != nil {
+	if t, err := lastChange(ctx, db, nil, now); err != nil {
 		return nil, err
 	} else if asOf.Before(t) {
 		return nil, fmt.Errorf("the snapshot is as of %s, before %s, when eligibility last changed in the store", m.AsOf, t.Format(time.RFC3339Nano))

@@ -21,21 +21,7 @@ import (
 // External manifest over its outputs, as the Beam pipeline writes one.
 func externalManifest(t *testing.T) (f *fixture.Fixture, dir string, m *filter.Manifest, r *filter.Result) {
 	t.Helper()
-	f, dir = env(t, "")
-	snap, err := snapshot.BuildEligibility(ctx, f.DB)
-	if err != nil {
-		t.Fatal(err)
-	}
-	elig := filepath.Join(t.TempDir(), "eligibility.snap")
-	if _, err := eligibility.WriteFile(snap, elig); err != nil {
-		t.Fatal(err)
-	}
-	o := options(f, dir)
-	o.DB, o.EligibilityFile = nil, elig
-	ref, err := snapshot.Build(ctx, o)
-	if err != nil {
-		t.Fatal(err)
-	}
+	f, dir, elig, _, ref := buildFromFile(t)
 	s, sum, err := eligibility.ReadFile(elig)
 	if err != nil {
 		t.Fatal(err)

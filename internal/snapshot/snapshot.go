@@ -130,8 +130,8 @@ func Build(ctx context.Context, o Options) (*Result, error) {
 	asOf := now
 	if !o.AsOf.IsZero() {
 		asOf = o.AsOf.UTC()
-		if asOf.After(now) {
-			return nil, UsageError{fmt.Sprintf("--as-of %s is in the future: objections that arrive until then would be missed", asOf.Format(time.RFC3339Nano))}
+		if err := checkNotFuture(asOf, now); err != nil {
+			return nil, err
 		}
 	}
 	db := o.DB
