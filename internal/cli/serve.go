@@ -23,6 +23,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
 
+	"github.com/notrain/notrain/internal/assertion"
 	"github.com/notrain/notrain/internal/backlog"
 	"github.com/notrain/notrain/internal/consent"
 	"github.com/notrain/notrain/internal/console"
@@ -65,6 +66,9 @@ type serveConfig struct {
 	itemURLs       string
 	adminAddr      string
 	adminBaseURL   string
+	platformJWKS   string
+	platformIssuer string
+	platformAud    string
 }
 
 func serve(ctx context.Context, args []string, env Env) error {
@@ -109,6 +113,9 @@ func (c *serveConfig) register(f *flags) {
 	f.StringVar(&c.adminAddr, "admin-addr", "", "serve the operator console (/admin, /api/v1/admin) only on this address instead of on --addr, so it need not face the internet")
 	f.StringVar(&c.adminBaseURL, "admin-base-url", "", "the console's public URL, for set-up links made in it (default: http://ADMIN-ADDR, else --base-url); needed when --admin-addr listens on 0.0.0.0 or ::")
 	f.StringVar(&c.policy, "policy", "", "policy file, the one filter uses (default: the built-in policy); confirmations promise only what it does")
+	f.StringVar(&c.platformJWKS, "platform-jwks", "", `the platform's public keys (JWKS) for one-click objections of signed-in people: a file, or an https URL (http only on loopback) refreshed by its Cache-Control max-age, else every 10 minutes; EdDSA (Ed25519) and ES256 (P-256) keys are used (default: no one-click objections)`)
+	f.StringVar(&c.platformIssuer, "platform-issuer", "", `the "iss" the platform's assertions carry (required with --platform-jwks)`)
+	f.StringVar(&c.platformAud, "platform-audience", "", `the "aud" naming this portal in the platform's assertions (required with --platform-jwks)`)
 	f.StringVar(&c.itemURLs, "item-urls", "", `how the platform's item URLs map to item ids, for reports ("content that shows me"): one line per URL form, "PREFIX URL-with-{id}", e.g. "fb https://www.facebook.example/photo/{id}" (default: item ids only)`)
 }
 
@@ -189,6 +196,11 @@ func (c *serveConfig) run(ctx context.Context, log *slog.Logger, env Env) error 
 		return fmt.Errorf("--item-urls: %w", err)
 	}
 	log.Info("policy", "source", pol.Source, "sha256", pol.SHA256, "mode", pol.Mode, "third_party", pol.ThirdParty)
+
+	assertions, err := c.assertions(ctx, env, log)
+	if err != nil {
+		return err
+	}
 
 	// Every setting is checked before the store is opened.
 	var smtp *mailpkg.SMTP
@@ -274,8 +286,9 @@ func (c *serveConfig) run(ctx context.Context, log *slog.Logger, env Env) error 
 		Keys:   keys,
 		LogKey: logKey, PublicHTTPS: base.Scheme == "https",
 		Backlog: mon, Reports: reports,
-		Consent: consentMode,
-		Admin:   adminOnMain,
+		Consent:    consentMode,
+		Admin:      adminOnMain,
+		Assertions: assertions,
 	})
 	if err != nil {
 		return err
@@ -363,6 +376,31 @@ func (c *serveConfig) run(ctx context.Context, log *slog.Logger, env Env) error 
 		return fmt.Errorf("shutdown: %w", err)
 	}
 	return nil
+}
+
+// assertions loads the platform's keys and makes the verifier of its
+// assertions; nil without --platform-jwks. A key file that is missing,
+// malformed or without a usable key stops start.
+func (c *serveConfig) assertions(ctx context.Context, env Env, log *slog.Logger) (*assertion.Verifier, error) {
+	if c.platformJWKS == "" {
+		if c.platformIssuer != "" || c.platformAud != "" {
+			return nil, usageError{"--platform-issuer and --platform-audience need --platform-jwks"}
+		}
+		return nil, nil
+	}
+	if c.platformIssuer == "" || c.platformAud == "" {
+		return nil, usageError{"--platform-jwks needs --platform-issuer and --platform-audience: the iss and aud the platform's assertions must carry"}
+	}
+	keys, err := assertion.LoadKeys(ctx, c.platformJWKS, nil, env.Now, log)
+	if err != nil {
+		return nil, fmt.Errorf("--platform-jwks: %w", err)
+	}
+	v, err := assertion.NewVerifier(assertion.Config{Issuer: c.platformIssuer, Audience: c.platformAud, Keys: keys, Now: env.Now})
+	if err != nil {
+		return nil, fmt.Errorf("--platform-jwks: %w", err)
+	}
+	log.Info("one-click objections", "jwks", c.platformJWKS, "issuer", c.platformIssuer, "audience", c.platformAud)
+	return v, nil
 }
 
 func (c *serveConfig) banner(env Env, addr string, dev bool, mailDesc, metricsURL string, db *store.DB, pol *policy.Policy, logKey *translog.Key) {
