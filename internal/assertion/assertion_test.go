@@ -234,6 +234,8 @@ func TestParseKeySet(t *testing.T) {
 		n    int // usable keys; 0 = refused
 	}{
 		{"EdDSA and ES256", string(k.jwks), 2},
+		{"the README's example (RFC 8037 A.2)", `{"keys":[{"kty":"OKP","crv":"Ed25519","kid":"2026-03","use":"sig","alg":"EdDSA",
+          "x":"11qYAYKxCrfVS_7TyWQHOg7hcvPapiMlrwIaaPcHURo"}]}`, 1},
 		{"private key used by its public half", jwk(jose.JSONWebKey{Key: k.ed, KeyID: "p"}), 1},
 		{"RSA only", jwk(jose.JSONWebKey{Key: rsaKey(t).Public(), KeyID: "r"}), 0},
 		{"P-384 only", jwk(jose.JSONWebKey{Key: ec384.Public(), KeyID: "e"}), 0},
