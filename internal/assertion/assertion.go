@@ -178,7 +178,7 @@ func ParseSubject(sub string) (product, accountID string, err error) {
 	product, accountID, ok := strings.Cut(sub, ":")
 	switch {
 	case !ok || accountID == "":
-		return "", "", fmt.Errorf(`sub %q is not "product:account_id"`, sub)
+		return "", "", errors.New(`sub is not "product:account_id"`) // the value may be personal: not repeated
 	case !platform.IsProduct(product):
 		return "", "", fmt.Errorf("sub: product %q is not one of %s", product, strings.Join(platform.Products(), ", "))
 	case len(accountID) > 256 || !utf8.ValidString(accountID) || strings.IndexFunc(accountID, unicode.IsControl) >= 0:

@@ -7,6 +7,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"log/slog"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
@@ -14,6 +15,7 @@ import (
 	"path/filepath"
 	"slices"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -357,3 +359,52 @@ func TestAssertionPageErrors(t *testing.T) {
 		t.Fatalf("%d %s", resp.StatusCode, body)
 	}
 }
+
+// The token is never logged, not even at debug level.
+func TestAssertionNotLogged(t *testing.T) {
+	p := newPlatform(t)
+	f := fixture.New(t, fixture.Options{})
+	f.Import(t, fixture.Accounts)
+	keys, err := assertion.LoadKeys(context.Background(), p.jwks, nil, f.Clock.Now, fixture.Quiet())
+	if err != nil {
+		t.Fatal(err)
+	}
+	v, err := assertion.NewVerifier(assertion.Config{Issuer: platformIssuer, Audience: platformAudience, Keys: keys, Now: f.Clock.Now})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var logs syncBuf
+	srv, err := web.New(f.Svc, f.DB, f.Cat, f.Metrics, f.Reg, web.Config{Now: f.Clock.Now, Composer: f.Composer, Keys: f.Keys, LogKey: f.LogKey,
+		Assertions: v, Log: slog.New(slog.NewTextHandler(&logs, &slog.HandlerOptions{Level: slog.LevelDebug}))})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ts := httptest.NewServer(srv.Handler())
+	defer ts.Close()
+	now := f.Clock.Now()
+	good := p.token(t, now, "facebook:u1")
+	expired := p.token(t, now.Add(-time.Hour), "facebook:u1")
+	bearerPost(t, ts.URL+"/api/v1/objections", good, `{"scope":"all"}`)
+	bearerPost(t, ts.URL+"/api/v1/objections", good, `{"scope":"all"}`)
+	bearerPost(t, ts.URL+"/api/v1/objections", expired, `{"scope":"all"}`)
+	getPage(t, ts.URL+"/?assertion="+expired)
+	postForm(t, ts.URL+"/assertion", url.Values{"assertion": {good}})
+	out := logs.String()
+	if !strings.Contains(out, "assertion_expired") {
+		t.Fatalf("the refusals were not logged at all: %s", out)
+	}
+	for _, tok := range []string{good, expired} {
+		sig := tok[strings.LastIndex(tok, ".")+1:]
+		if strings.Contains(out, sig) || strings.Contains(out, tok[:strings.Index(tok, ".")+20]) {
+			t.Fatalf("a token is in the log: %s", out)
+		}
+	}
+}
+
+type syncBuf struct {
+	mu sync.Mutex
+	b  strings.Builder
+}
+
+func (s *syncBuf) Write(p []byte) (int, error) { s.mu.Lock(); defer s.mu.Unlock(); return s.b.Write(p) }
+func (s *syncBuf) String() string              { s.mu.Lock(); defer s.mu.Unlock(); return s.b.String() }
