@@ -234,7 +234,7 @@ func TestAssertionIdempotency(t *testing.T) {
 
 // The platform's JWKS URL never answered: assertions cannot be checked.
 func TestAssertionKeysUnavailable(t *testing.T) {
-	down := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { http.Error(w, "down", 503) }))
+	down := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { http.Error(w, "down", http.StatusServiceUnavailable) }))
 	defer down.Close()
 	f := fixture.New(t, fixture.Options{})
 	f.Import(t, fixture.Accounts)
