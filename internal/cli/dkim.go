@@ -12,7 +12,7 @@ import (
 // and loads the keys.
 func loadDKIMKeys(files, selectors []string) ([]dkim.Key, error) {
 	if len(files) != len(selectors) {
-		return nil, usageError{fmt.Sprintf("--dkim-key and --dkim-selector go together: give a --dkim-selector for each --dkim-key (got %d keys, %d selectors)", len(files), len(selectors))}
+		return nil, usageError{fmt.Sprintf("--dkim-key and --dkim-selector go together: give a --dkim-selector for each --dkim-key (got %d --dkim-key, %d --dkim-selector)", len(files), len(selectors))}
 	}
 	keys := make([]dkim.Key, 0, len(files))
 	for i, file := range files {
