@@ -142,7 +142,8 @@ func TestServeRefusesBadDKIMSettings(t *testing.T) {
 
 // serve signs what it sends: the mail received by the SMTP server verifies
 // against the record "dkim record" prints, with both verifiers, and its
-// Message-ID is on the From address's domain.
+// Message-ID, From and envelope sender are on the From address's domain,
+// an internationalised one in its ASCII form, as the signature's d=.
 func TestServeSignsMail(t *testing.T) {
 	dir := t.TempDir()
 	db := filepath.Join(dir, "n.db")
@@ -156,7 +157,7 @@ func TestServeSignsMail(t *testing.T) {
 		if code, _, stderr := run(t, dir, nil, "dkim", "keygen", "--out", key, "--type", typ); code != 0 {
 			t.Fatal(stderr)
 		}
-		code, out, stderr := run(t, dir, nil, "dkim", "record", "--dkim-key", key, "--dkim-selector", sel, "--domain", "datenschutz.example")
+		code, out, stderr := run(t, dir, nil, "dkim", "record", "--dkim-key", key, "--dkim-selector", sel, "--domain", "datenschütz.example")
 		if code != 0 {
 			t.Fatal(stderr)
 		}
@@ -165,16 +166,19 @@ func TestServeSignsMail(t *testing.T) {
 		args = append(args, "--dkim-key", key, "--dkim-selector", sel)
 	}
 	smtp := smtptest.Start(t)
-	base, banner := serverOut(t, map[string]string{"NOTRAIN_MAIL": smtp.URL()}, append(args, "--db", db, "--mail-from", "Datenschutz <privacy@datenschutz.example>")...)
-	if !strings.Contains(banner.String(), "dkim:   signing as d=datenschutz.example") {
+	base, banner := serverOut(t, map[string]string{"NOTRAIN_MAIL": smtp.URL()}, append(args, "--db", db, "--mail-from", "Datenschutz <privacy@Datenschütz.example>")...)
+	if !strings.Contains(banner.String(), "dkim:   signing as d=xn--datenschtz-heb.example, s=") {
 		t.Fatalf("banner:\n%s", banner.String())
 	}
 	if status, _ := postJSON(t, base+"/api/v1/objections", map[string]any{"email": "ben@example.com", "scope": "all", "lang": "de"}); status != http.StatusAccepted {
 		t.Fatal(status)
 	}
 	got := smtp.WaitFor(t, 10*time.Second, smtptest.To("ben@example.com"))
-	if id := got.Header.Get("Message-Id"); !regexp.MustCompile(`^<[0-9a-f]{32}@datenschutz\.example>$`).MatchString(id) {
+	if id := got.Header.Get("Message-Id"); !regexp.MustCompile(`^<[0-9a-f]{32}@xn--datenschtz-heb\.example>$`).MatchString(id) {
 		t.Fatalf("Message-ID %q", id)
+	}
+	if from := got.Header.Get("From"); got.From != "privacy@xn--datenschtz-heb.example" || from != `"Datenschutz" <privacy@xn--datenschtz-heb.example>` {
+		t.Fatalf("envelope sender %q, From %q", got.From, from)
 	}
 	errs := dkimtest.Verify(t, got.Raw, records)
 	if len(errs) != 2 || errs[0] != nil || errs[1] != nil {

@@ -178,13 +178,19 @@ func (c *serveConfig) run(ctx context.Context, log *slog.Logger, env Env) error 
 	if c.mailFrom == "" {
 		c.mailFrom = "notrain <noreply@" + base.Hostname() + ">"
 	}
-	if _, err := mail.ParseAddress(c.mailFrom); err != nil {
+	from, err := mail.ParseAddress(c.mailFrom)
+	if err != nil {
 		return usageError{fmt.Sprintf("--mail-from %q: %v", c.mailFrom, err)}
 	}
 	senderDomain, err := mailpkg.SenderDomain(c.mailFrom)
 	if err != nil {
 		return usageError{fmt.Sprintf("--mail-from %q: %v", c.mailFrom, err)}
 	}
+	// The From header and the envelope carry the domain as DNS spells it,
+	// as the signature's d= does: DMARC compares them, and a receiver
+	// without SMTPUTF8 takes only that form.
+	from.Address = from.Address[:strings.LastIndexByte(from.Address, '@')+1] + senderDomain
+	c.mailFrom = from.String()
 	// The signing key is checked before anything else is opened: a server
 	// that would send unsigned or badly signed mail does not start.
 	signer, err := c.dkimSigner(senderDomain)
