@@ -281,6 +281,7 @@ func TestTamperingFailsVerification(t *testing.T) {
 func TestNewSignerRefuses(t *testing.T) {
 	_, ed, _ := ed25519.GenerateKey(rand.Reader)
 	ec, _ := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	small, _ := rsa.GenerateKey(rand.Reader, 1024)
 	for name, tc := range map[string]struct {
 		domain string
 		keys   []Key
@@ -290,6 +291,8 @@ func TestNewSignerRefuses(t *testing.T) {
 		"bad domain":   {"no domain", []Key{{Selector: "a", Signer: ed}}},
 		"ECDSA":        {"notrain.test", []Key{{Selector: "a", Signer: ec}}},
 		"same twice":   {"notrain.test", []Key{{Selector: "a", Signer: ed}, {Selector: "A", Signer: rsaKey()}}},
+		"RSA-1024":     {"notrain.test", []Key{{Selector: "a", Signer: small}}},
+		"no signer":    {"notrain.test", []Key{{Selector: "a"}}},
 	} {
 		if _, err := NewSigner(tc.domain, tc.keys...); err == nil {
 			t.Errorf("%s: accepted", name)

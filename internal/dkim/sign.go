@@ -3,6 +3,7 @@ package dkim
 import (
 	"bytes"
 	"crypto"
+	"crypto/rsa"
 	"errors"
 	"fmt"
 	"strings"
@@ -44,8 +45,15 @@ func NewSigner(domain string, keys ...Key) (*Signer, error) {
 			return nil, fmt.Errorf("dkim: selector %q given twice: each key needs its own", k.Selector)
 		}
 		seen[strings.ToLower(k.Selector)] = true
+		if k.Signer == nil {
+			return nil, fmt.Errorf("dkim: selector %q has no key", k.Selector)
+		}
 		if _, err := Algorithm(k.Signer.Public()); err != nil {
 			return nil, err
+		}
+		// The same bounds as for a key file, for a key made in code.
+		if pub, ok := k.Signer.Public().(*rsa.PublicKey); ok && (pub.N.BitLen() < MinRSABits || pub.N.BitLen() > MaxRSABits) {
+			return nil, fmt.Errorf("%w: RSA key of %d bits (want %d to %d)", ErrKey, pub.N.BitLen(), MinRSABits, MaxRSABits)
 		}
 	}
 	if len(d)+len(".")+len(longestSelector(keys))+len("._domainkey.") > 253 {

@@ -9,6 +9,7 @@ import (
 	"encoding/base64"
 	"regexp"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -164,5 +165,61 @@ func TestMessageIDIsRandomOnSenderDomain(t *testing.T) {
 			t.Fatalf("Message-ID %q (outbox id %s, seen %v)", id, m.ID, seen)
 		}
 		seen[id] = true
+	}
+}
+
+// countingSigner is the real signer, counting the messages it signs and
+// keeping what it returned.
+type countingSigner struct {
+	s      *dkim.Signer
+	mu     sync.Mutex
+	signed [][]byte
+}
+
+func (c *countingSigner) Sign(msg []byte) ([]byte, error) {
+	out, err := c.s.Sign(msg)
+	c.mu.Lock()
+	c.signed = append(c.signed, out)
+	c.mu.Unlock()
+	return out, err
+}
+
+// A placeholder is signed like the notice it stands in for (the same work
+// whether or not the address has an account), though it is never handed
+// over: only the code mail arrives.
+func TestPlaceholderIsSignedToo(t *testing.T) {
+	rk, _, records := testKeys(t)
+	f, srv, d := setup(t)
+	s, err := dkim.NewSigner("notrain.test", rk)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cs := &countingSigner{s: s}
+	d.Signer = cs
+	if _, err := object(f, "nobody@example.de"); err != nil {
+		t.Fatal(err)
+	}
+	d.RunOnce(ctx) // the day's notice
+	before := len(srv.Messages())
+	cs.signed = nil
+	if _, err := object(f, "anna@example.de"); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := object(f, "nobody@example.de"); err != nil {
+		t.Fatal(err)
+	}
+	if n, err := d.RunOnce(ctx); err != nil || n != 2 {
+		t.Fatalf("RunOnce = %d, %v", n, err)
+	}
+	if got := len(srv.Messages()) - before; got != 1 {
+		t.Fatalf("%d mails arrived, want the code mail alone", got)
+	}
+	if len(cs.signed) != 2 {
+		t.Fatalf("%d messages signed, want 2 (the code mail and the placeholder)", len(cs.signed))
+	}
+	for _, m := range cs.signed {
+		if errs := dkimtest.Verify(t, m, records); len(errs) != 1 || errs[0] != nil {
+			t.Fatalf("a signed message does not verify: %v", errs)
+		}
 	}
 }
