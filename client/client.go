@@ -153,7 +153,9 @@ func answerError(resp *http.Response, b []byte) *Error {
 	if json.Unmarshal(b, &env) == nil && env.Error.Code != "" {
 		e.Code, e.Message, e.Field = env.Error.Code, env.Error.Message, env.Error.Field
 		e.AttemptsRemaining, e.Snapshots = env.Error.AttemptsRemaining, env.Error.Snapshots
-		e.RetryAfter = time.Duration(env.Error.RetryAfter) * time.Second
+		if env.Error.RetryAfter > 0 {
+			e.RetryAfter = time.Duration(env.Error.RetryAfter) * time.Second
+		}
 	} else {
 		e.Message = strings.TrimSpace(string(b[:min(len(b), 200)]))
 	}
