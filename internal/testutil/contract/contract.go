@@ -82,6 +82,18 @@ func (cv *Validator) Response(r *http.Request, status int, header http.Header, b
 	return fmt.Errorf("%s %s → %d does not match the API document:\n%s\nbody: %s", r.Method, r.URL.Path, status, describe(errs), trim(body))
 }
 
+// Request checks a request against its operation: parameters, headers,
+// security and body.
+func (cv *Validator) Request(r *http.Request) error {
+	cv.mu.Lock()
+	ok, errs := cv.v.ValidateHttpRequestSync(r)
+	cv.mu.Unlock()
+	if ok {
+		return nil
+	}
+	return fmt.Errorf("the accepted request %s %s does not match the API document:\n%s", r.Method, r.URL.Path, describe(errs))
+}
+
 // unknownRoute checks the answer to an /api/ request no operation
 // describes: the catch-all's 404 not_found, or a refusal that comes before
 // routing (cross_origin, 403).
@@ -141,13 +153,33 @@ func (cv *Validator) Wrap(fail func(error), h http.Handler) http.Handler {
 			h.ServeHTTP(w, r)
 			return
 		}
+		var reqBody []byte
+		if r.Body != nil {
+			var err error
+			if reqBody, err = io.ReadAll(r.Body); err != nil {
+				fail(fmt.Errorf("%s %s: read the request: %w", r.Method, r.URL.Path, err))
+				return
+			}
+			r.Body = io.NopCloser(bytes.NewReader(reqBody))
+		}
+		orig := r.Clone(r.Context())
 		rec := &tee{ResponseWriter: w}
 		h.ServeHTTP(rec, r)
 		if rec.status == 0 {
 			rec.status = http.StatusOK
 		}
-		if err := cv.Response(r, rec.status, w.Header().Clone(), rec.body.Bytes()); err != nil {
+		if err := cv.Response(orig, rec.status, w.Header().Clone(), rec.body.Bytes()); err != nil {
 			fail(err)
+		}
+		// A request the server accepted must be one the document allows,
+		// so the request schemas cannot drift from what the server takes.
+		if rec.status >= 200 && rec.status < 300 && strings.HasPrefix(r.URL.Path, "/api/") {
+			// The server ignores a leading byte order mark (RFC 8259 §8.1);
+			// the validator's JSON decoder does not.
+			orig.Body = io.NopCloser(bytes.NewReader(bytes.TrimPrefix(reqBody, []byte("\xef\xbb\xbf"))))
+			if err := cv.Request(orig); err != nil {
+				fail(err)
+			}
 		}
 	})
 }
