@@ -252,3 +252,25 @@ func TestOpenAPIDocumentIsServed(t *testing.T) {
 		t.Fatalf("revalidation with ETag %q: %d", etag, resp.StatusCode)
 	}
 }
+
+// A method a JSON route does not serve is the API's 404, never a 405 the
+// document does not describe.
+func TestAPIWrongMethodIsNotFound(t *testing.T) {
+	e := newEnv(t, web.Config{})
+	for _, u := range []string{"/api/v1/objections", "/api/v1/me/x", "/api/v1/openapi.json"} {
+		method := http.MethodGet
+		if u == "/api/v1/openapi.json" {
+			method = http.MethodDelete
+		}
+		req, _ := http.NewRequest(method, e.URL+u, nil)
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		body, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		if resp.StatusCode != http.StatusNotFound || errorCode(t, string(body)) != "not_found" {
+			t.Fatalf("%s %s: %d %s", method, u, resp.StatusCode, body)
+		}
+	}
+}
