@@ -14,8 +14,9 @@ func TestEmbeddedCatalogsAgree(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if got := strings.Join(c.Languages(), ","); got != "de,en" {
-		t.Fatalf("languages = %s, want de,en", got)
+	// The 24 official languages of the EU, and nothing else.
+	if got, want := strings.Join(c.Languages(), ","), "bg,cs,da,de,el,en,es,et,fi,fr,ga,hr,hu,it,lt,lv,mt,nl,pl,pt,ro,sk,sl,sv"; got != want {
+		t.Fatalf("languages = %s, want %s", got, want)
 	}
 	if c.T("de", "object_title") == c.T("en", "object_title") {
 		t.Fatal("German and English titles are the same: is de.json a copy?")
@@ -64,8 +65,9 @@ func TestMatch(t *testing.T) {
 		"de-DE,de;q=0.9,en;q=0.8": "de",
 		"de-AT":                   "de",
 		"en-GB,en;q=0.9":          "en",
-		"fr-FR,fr;q=0.9":          "en",
-		"fr-FR,de;q=0.5":          "de",
+		"ja-JP,ja;q=0.9":          "en",
+		"ja-JP,de;q=0.5":          "de",
+		"fr-FR,fr;q=0.9":          "fr",
 		"":                        "en",
 		"garbage;;q=x":            "en",
 	} {

@@ -17,6 +17,8 @@ import (
 	"strings"
 	"time"
 	"unicode"
+
+	"golang.org/x/net/idna"
 )
 
 // Message is a composed mail, ready to be stored or built.
@@ -162,6 +164,32 @@ func safeFileName(s string) bool {
 		}
 	}
 	return s != "" && s[0] != '.'
+}
+
+// SenderDomain is the domain of a From address as DNS spells it (lower
+// case, an internationalised name as xn--…): the right-hand side of the
+// Message-IDs, and the domain DKIM signs for, so that both match the From
+// a receiver shows (DMARC's alignment).
+func SenderDomain(from string) (string, error) {
+	a, err := mail.ParseAddress(from)
+	if err != nil || hasLineBreak(from) {
+		return "", fmt.Errorf("%w: From %q", ErrHeader, from)
+	}
+	_, domain, _ := cutLast(a.Address, "@")
+	d, err := idna.Lookup.ToASCII(domain)
+	if err != nil || d == "" || !isPrintableASCII(d) || strings.ContainsAny(d, "<>\"[]") {
+		return "", fmt.Errorf("%w: From %q has no usable domain", ErrHeader, from)
+	}
+	return strings.ToLower(d), nil
+}
+
+// cutLast is strings.Cut at the last sep: an address's local part may
+// hold an @ in quotes, its domain never.
+func cutLast(s, sep string) (before, after string, found bool) {
+	if i := strings.LastIndex(s, sep); i >= 0 {
+		return s[:i], s[i+len(sep):], true
+	}
+	return s, "", false
 }
 
 func hasLineBreak(s string) bool { return strings.ContainsAny(s, "\r\n") }

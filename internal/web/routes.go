@@ -40,6 +40,7 @@ func (s *Server) routeList() []route {
 		// Pages (work without JavaScript).
 		f("GET /{$}", always, s.objectionForm),
 		f("POST /objection", always, s.startPage(obj)),
+		f("POST /assertion", always, s.assertedConfirm),
 		f("GET /objection/{rid}", always, s.checkPage(obj)),
 		f("POST /objection/{rid}", always, s.verifyPage(obj)),
 		f("POST /objection/{rid}/resend", always, s.resendPage(obj)),
@@ -85,7 +86,8 @@ func (s *Server) routeList() []route {
 
 		// JSON API; every POST honours Idempotency-Key.
 		f("GET /api/v1/openapi.json", always, s.openAPI),
-		f("POST /api/v1/objections", always, s.idempotent("objections", s.apiStart(obj))),
+		// With a Bearer assertion the objection is recorded at once.
+		f("POST /api/v1/objections", always, s.idempotent("objections", s.apiObjections)),
 		f("POST /api/v1/objections/verify", always, s.idempotent("objections/verify", s.apiVerify(obj))),
 		f("POST /api/v1/objections/resend", always, s.idempotent("objections/resend", s.apiResend(obj))),
 		f("POST /api/v1/withdrawals", always, s.idempotent("withdrawals", s.apiStart(wd))),
