@@ -28,6 +28,8 @@ import (
 	"github.com/emersion/go-smtp"
 	_ "github.com/jackc/pgx/v5/stdlib"
 	_ "modernc.org/sqlite"
+
+	"github.com/notrain/notrain/client"
 )
 
 func main() {
@@ -160,11 +162,13 @@ func run(target, smtpAddr string, rate float64, duration time.Duration, pattern 
 		srv.Shutdown(ctx)
 	}()
 
-	client := &http.Client{Timeout: 30 * time.Second, Transport: &http.Transport{
+	hc := &http.Client{Timeout: 30 * time.Second, Transport: &http.Transport{
 		MaxIdleConns: 4096, MaxIdleConnsPerHost: 4096, IdleConnTimeout: time.Minute}}
-	for _, t := range targets {
-		if err := waitHealthy(client, t, wait); err != nil {
-			return err
+	clients := make([]*client.Client, len(targets))
+	for i, t := range targets {
+		clients[i] = client.NewClient(t, hc)
+		if err := waitHealthy(clients[i], wait); err != nil {
+			return fmt.Errorf("%s: %w", t, err)
 		}
 	}
 	n := int(rate * duration.Seconds())
@@ -177,8 +181,8 @@ func run(target, smtpAddr string, rate float64, duration time.Duration, pattern 
 	for i := range n {
 		at := began.Add(time.Duration(float64(i) / rate * float64(time.Second)))
 		time.Sleep(time.Until(at))
-		ask, confirm := targets[i%len(targets)], targets[(i+1)%len(targets)]
-		wg.Go(func() { results[i] = person(client, mb, ask, confirm, fmt.Sprintf(pattern, first+i)) })
+		ask, confirm := clients[i%len(clients)], clients[(i+1)%len(clients)]
+		wg.Go(func() { results[i] = person(ask, confirm, mb, fmt.Sprintf(pattern, first+i)) })
 	}
 	arrived := time.Since(began)
 	wg.Wait()
@@ -204,44 +208,29 @@ func run(target, smtpAddr string, rate float64, duration time.Duration, pattern 
 	return nil
 }
 
-func waitHealthy(client *http.Client, target string, wait time.Duration) error {
+func waitHealthy(c *client.Client, wait time.Duration) error {
 	deadline := time.Now().Add(wait)
+	var err error
 	for time.Now().Before(deadline) {
-		if resp, err := client.Get(target + "/healthz"); err == nil {
-			resp.Body.Close()
-			if resp.StatusCode == http.StatusOK {
-				return nil
-			}
+		if _, err = c.Health(context.Background()); err == nil {
+			return nil
 		}
 		time.Sleep(100 * time.Millisecond)
 	}
-	return fmt.Errorf("%s did not become healthy within %s", target, wait)
-}
-
-func post(client *http.Client, url string, body any) (int, map[string]any, error) {
-	b, _ := json.Marshal(body)
-	resp, err := client.Post(url, "application/json", bytes.NewReader(b))
-	if err != nil {
-		return 0, nil, err
-	}
-	defer resp.Body.Close()
-	var out map[string]any
-	if err := json.NewDecoder(resp.Body).Decode(&out); err != nil {
-		return resp.StatusCode, nil, err
-	}
-	return resp.StatusCode, out, nil
+	return fmt.Errorf("not healthy within %s: %w", wait, err)
 }
 
 // person asks for a code at one instance and confirms it at another (the
 // same, with one instance): the code request must be visible to all.
-func person(client *http.Client, mb *mailbox, target, confirm, addr string) (r result) {
+func person(ask, confirm *client.Client, mb *mailbox, addr string) (r result) {
+	ctx := context.Background()
 	t0 := time.Now()
 	codes := mb.expect(addr)
 	defer mb.forget(addr)
-	status, body, err := post(client, target+"/api/v1/objections", map[string]any{"email": addr, "lang": "de"})
+	st, err := ask.StartObjection(ctx, client.ObjectionRequest{Email: addr, Lang: "de"})
 	r.start = time.Since(t0)
-	if err != nil || status != http.StatusAccepted {
-		r.err = fmt.Sprintf("start %d %v", status, errString(err, body))
+	if err != nil {
+		r.err = "start " + errString(err)
 		return r
 	}
 	t1 := time.Now()
@@ -254,25 +243,25 @@ func person(client *http.Client, mb *mailbox, target, confirm, addr string) (r r
 	}
 	r.mail = time.Since(t1)
 	t2 := time.Now()
-	status, body, err = post(client, confirm+"/api/v1/objections/verify", map[string]any{"request_id": body["request_id"], "code": code})
+	obj, err := confirm.VerifyObjection(ctx, st.RequestID, code)
 	r.verify = time.Since(t2)
 	r.total = time.Since(t0)
-	if err != nil || status != http.StatusOK {
-		r.err = fmt.Sprintf("verify %d %v", status, errString(err, body))
+	if err != nil {
+		r.err = "verify " + errString(err)
 		return r
 	}
-	r.reference, _ = body["reference"].(string)
+	r.reference = obj.Reference
 	return r
 }
 
-func errString(err error, body map[string]any) string {
-	if err != nil {
-		return err.Error()
+// errString is how the report counts an error: status and code of a
+// refusal, else what went wrong.
+func errString(err error) string {
+	var e *client.Error
+	if errors.As(err, &e) {
+		return fmt.Sprintf("%d %s", e.Status, e.Code)
 	}
-	if e, ok := body["error"].(map[string]any); ok {
-		return fmt.Sprint(e["code"])
-	}
-	return ""
+	return "0 " + err.Error()
 }
 
 func percentiles(ds []time.Duration) map[string]float64 {

@@ -16,6 +16,7 @@ import (
 	"github.com/notrain/notrain/internal/operator"
 	"github.com/notrain/notrain/internal/report"
 	"github.com/notrain/notrain/internal/review"
+	"github.com/notrain/notrain/internal/testutil/contract"
 	"github.com/notrain/notrain/internal/testutil/dbtest"
 )
 
@@ -30,7 +31,7 @@ func (e *realEnv) withEvidence(t *testing.T) {
 		t.Fatal(err)
 	}
 	e.con = con
-	e.srv.Config.Handler = con.Handler()
+	e.srv.Config.Handler = contract.Check(t, con.Handler())
 }
 
 func ledgerCount(t *testing.T, dsn, kind string) int {
@@ -193,7 +194,7 @@ func TestNoSetupLinkToAnUnspecifiedHost(t *testing.T) {
 			t.Fatal(err)
 		}
 		e.con = con
-		srv := httptest.NewServer(con.Handler())
+		srv := httptest.NewServer(contract.Check(t, con.Handler()))
 		t.Cleanup(srv.Close)
 		e.srv = srv
 		e.operator(t, "otto", operator.RoleAdmin, false)

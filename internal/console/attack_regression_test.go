@@ -13,6 +13,7 @@ import (
 	"github.com/notrain/notrain/internal/objection"
 	"github.com/notrain/notrain/internal/operator"
 	"github.com/notrain/notrain/internal/report"
+	"github.com/notrain/notrain/internal/testutil/contract"
 	"github.com/notrain/notrain/internal/testutil/fixture"
 	"github.com/notrain/notrain/internal/tokens"
 )
@@ -35,7 +36,7 @@ func realQueueEnv(t *testing.T) (*env, *report.Service) {
 		t.Fatal(err)
 	}
 	e.con = con
-	e.srv = httptest.NewServer(con.Handler())
+	e.srv = httptest.NewServer(contract.Check(t, con.Handler()))
 	t.Cleanup(e.srv.Close)
 	return e, report.New(f.Svc, f.DB, f.Keys, pats)
 }

@@ -12,6 +12,7 @@ import (
 	"github.com/notrain/notrain/internal/objection"
 	"github.com/notrain/notrain/internal/operator"
 	"github.com/notrain/notrain/internal/review"
+	"github.com/notrain/notrain/internal/testutil/contract"
 	"github.com/notrain/notrain/internal/testutil/dbtest"
 	"github.com/notrain/notrain/internal/testutil/fixture"
 	"github.com/notrain/notrain/internal/tokens"
@@ -159,7 +160,7 @@ func TestNotConfigured(t *testing.T) {
 		t.Fatal(err)
 	}
 	e.con = con
-	e.srv.Config.Handler = con.Handler()
+	e.srv.Config.Handler = contract.Check(t, con.Handler())
 	e.operator(t, "otto", operator.RoleAdmin, false)
 	c := e.client(t)
 	csrf := c.login("otto", "")

@@ -14,6 +14,7 @@ import (
 	"github.com/notrain/notrain/internal/operator"
 	"github.com/notrain/notrain/internal/report"
 	"github.com/notrain/notrain/internal/review"
+	"github.com/notrain/notrain/internal/testutil/contract"
 	"github.com/notrain/notrain/internal/testutil/dbtest"
 	"github.com/notrain/notrain/internal/testutil/fixture"
 	"github.com/notrain/notrain/internal/tokens"
@@ -42,7 +43,7 @@ func newRealEnv(t *testing.T, dsn string) *realEnv {
 		t.Fatal(err)
 	}
 	e.con = con
-	e.srv = httptest.NewServer(con.Handler())
+	e.srv = httptest.NewServer(contract.Check(t, con.Handler()))
 	t.Cleanup(e.srv.Close)
 	if dsn == "" {
 		dsn = f.Path

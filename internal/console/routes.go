@@ -61,6 +61,16 @@ func (c *Console) routeList() []route {
 	}
 }
 
+// Operations lists every "METHOD /path" of the console, in the ServeMux's
+// pattern syntax. The API document is checked against it.
+func Operations() []string {
+	var out []string
+	for _, rt := range (&Console{}).routeList() {
+		out = append(out, rt.pattern)
+	}
+	return out
+}
+
 // routes builds the mux from routeList. Anything else under /admin or
 // /api/v1/admin is 404.
 func (c *Console) routes() *http.ServeMux {

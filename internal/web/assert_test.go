@@ -25,6 +25,7 @@ import (
 
 	"github.com/notrain/notrain/internal/assertion"
 	"github.com/notrain/notrain/internal/store"
+	"github.com/notrain/notrain/internal/testutil/contract"
 	"github.com/notrain/notrain/internal/testutil/fixture"
 	"github.com/notrain/notrain/internal/web"
 )
@@ -379,7 +380,7 @@ func TestAssertionNotLogged(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	ts := httptest.NewServer(srv.Handler())
+	ts := httptest.NewServer(contract.Check(t, srv.Handler()))
 	defer ts.Close()
 	now := f.Clock.Now()
 	good := p.token(t, now, "facebook:u1")

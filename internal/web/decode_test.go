@@ -11,6 +11,7 @@ import (
 	"testing"
 
 	"github.com/notrain/notrain/internal/objection"
+	"github.com/notrain/notrain/internal/testutil/contract"
 	"github.com/notrain/notrain/internal/testutil/fixture"
 )
 
@@ -24,7 +25,7 @@ func TestAPIBodiesAreStrict(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	ts := httptest.NewServer(srv.Handler())
+	ts := httptest.NewServer(contract.Check(t, srv.Handler()))
 	t.Cleanup(ts.Close)
 	const js = "application/json"
 	rid := strings.Repeat("a", 32)

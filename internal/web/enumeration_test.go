@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/notrain/notrain/internal/mail"
+	"github.com/notrain/notrain/internal/testutil/contract"
 	"github.com/notrain/notrain/internal/testutil/fixture"
 	"github.com/notrain/notrain/internal/testutil/smtptest"
 	"github.com/notrain/notrain/internal/web"
@@ -49,7 +50,7 @@ func newLiveEnv(t *testing.T, smtpURL string, known []string) *liveEnv {
 	if err != nil {
 		t.Fatal(err)
 	}
-	ts := httptest.NewServer(srv.Handler())
+	ts := httptest.NewServer(contract.Check(t, srv.Handler()))
 	t.Cleanup(ts.Close)
 	ctx, cancel := context.WithCancel(context.Background())
 	var wg sync.WaitGroup

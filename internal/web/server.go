@@ -11,6 +11,7 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 
+	"github.com/notrain/notrain/api"
 	"github.com/notrain/notrain/internal/assertion"
 	"github.com/notrain/notrain/internal/consent"
 	"github.com/notrain/notrain/internal/httpsec"
@@ -74,6 +75,7 @@ type Server struct {
 	cfg      Config
 	log      *slog.Logger
 	mydata   *mydata.Service
+	apiDoc   openAPIDoc
 }
 
 // New builds the server; it fails if a template or translation is broken.
@@ -98,7 +100,8 @@ func New(svc *objection.Service, db *store.DB, cat *locale.Catalog, m *metrics.M
 		return nil, errors.New("web: consent mode, but the service runs no consent flows (consent.Register)")
 	}
 	md := mydata.New(db, cfg.Keys, receipt.Maker{Log: db.RecentLog()}, cfg.Now)
-	return &Server{svc: svc, db: db, cat: cat, pages: pages, m: m, gatherer: g, cfg: cfg, log: cfg.Log, mydata: md}, nil
+	return &Server{svc: svc, db: db, cat: cat, pages: pages, m: m, gatherer: g, cfg: cfg, log: cfg.Log, mydata: md,
+		apiDoc: newOpenAPIDoc(api.Document())}, nil
 }
 
 func (s *Server) now() time.Time { return s.cfg.Now().UTC() }

@@ -18,6 +18,7 @@ import (
 
 	"github.com/notrain/notrain/internal/mail"
 	"github.com/notrain/notrain/internal/store"
+	"github.com/notrain/notrain/internal/testutil/contract"
 	"github.com/notrain/notrain/internal/testutil/fixture"
 	"github.com/notrain/notrain/internal/web"
 )
@@ -55,7 +56,7 @@ func serveFixture(t *testing.T, f *fixture.Fixture, cfg web.Config) *env {
 	if err != nil {
 		t.Fatal(err)
 	}
-	ts := httptest.NewServer(srv.Handler())
+	ts := httptest.NewServer(contract.Check(t, srv.Handler()))
 	t.Cleanup(ts.Close)
 	ms := httptest.NewServer(srv.MetricsHandler())
 	t.Cleanup(ms.Close)
