@@ -128,6 +128,24 @@ func NewRemoteKeys(raw string, client *http.Client, now func() time.Time, log *s
 	if client == nil {
 		client = &http.Client{Timeout: FetchTimeout}
 	}
+	// The URL's own check would be worthless if a redirect could lead to
+	// keys served in clear over a network; the caller's client is copied,
+	// not changed.
+	c := *client
+	next := c.CheckRedirect
+	c.CheckRedirect = func(req *http.Request, via []*http.Request) error {
+		if req.URL.Scheme != "https" && !(req.URL.Scheme == "http" && loopbackHost(req.URL.Hostname())) {
+			return fmt.Errorf("assertion: key set URL redirects to %s: use https (http only on loopback)", req.URL.Redacted())
+		}
+		if next != nil {
+			return next(req, via)
+		}
+		if len(via) >= 10 {
+			return errors.New("assertion: key set URL: stopped after 10 redirects")
+		}
+		return nil
+	}
+	client = &c
 	if now == nil {
 		now = time.Now
 	}
