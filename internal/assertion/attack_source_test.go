@@ -81,5 +81,3 @@ func TestRemoteKeysRefuseRedirectToPlainHTTPOnTheNetwork(t *testing.T) {
 		t.Fatalf("loopback redirect: %v", err)
 	}
 }
-
-
