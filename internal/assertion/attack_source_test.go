@@ -8,6 +8,7 @@ import (
 	"net"
 	"net/http"
 	"net/http/httptest"
+	"sync"
 	"testing"
 	"time"
 
@@ -79,5 +80,65 @@ func TestRemoteKeysRefuseRedirectToPlainHTTPOnTheNetwork(t *testing.T) {
 	}
 	if set, err := ks.KeySet(context.Background(), ""); err != nil || set.Len() != 2 {
 		t.Fatalf("loopback redirect: %v", err)
+	}
+}
+
+// While no set was ever fetched and the platform is slow to fail, requests
+// that queued behind the first fetch must not each fetch again: the
+// platform would get one fetch per waiting request, and each request
+// would wait for all the fetches before it.
+func TestRemoteKeysSlowFailureIsFetchedOnce(t *testing.T) {
+	p := &jwksServer{}
+	p.set(http.StatusServiceUnavailable, nil, "")
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		time.Sleep(200 * time.Millisecond)
+		p.ServeHTTP(w, r)
+	}))
+	defer srv.Close()
+	clk := &clock{t: t0}
+	ks, err := NewRemoteKeys(srv.URL, srv.Client(), clk.now, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var wg sync.WaitGroup
+	for range 5 {
+		wg.Go(func() {
+			if _, err := ks.KeySet(context.Background(), "ed-1"); err == nil {
+				t.Error("a set without a fetch that worked")
+			}
+		})
+	}
+	wg.Wait()
+	if n := p.hits.Load(); n != 1 {
+		t.Fatalf("%d fetches for 5 requests within %s, want 1", n, retryFailed)
+	}
+}
+
+// A request that gives up (its client went away) must not make the fetch
+// it started fail for everyone: a client cancelling at will could keep the
+// set from ever being refreshed, so a revoked key would stay trusted.
+func TestRemoteKeysFetchOutlivesTheRequest(t *testing.T) {
+	k := newTestKeys(t)
+	p := &jwksServer{}
+	p.set(http.StatusOK, k.jwks, "")
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		time.Sleep(100 * time.Millisecond)
+		p.ServeHTTP(w, r)
+	}))
+	defer srv.Close()
+	clk := &clock{t: t0}
+	ks, err := NewRemoteKeys(srv.URL, srv.Client(), clk.now, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Millisecond)
+	defer cancel()
+	ks.KeySet(ctx, "")
+	if err := ks.LastError(); err != nil {
+		t.Fatalf("a request's cancellation failed the fetch: %v", err)
+	}
+	// And the next request does not have to wait out retryFailed.
+	if set, err := ks.KeySet(context.Background(), ""); err != nil || set.Len() != 2 {
+		t.Fatalf("after a cancelled request: %v", err)
 	}
 }

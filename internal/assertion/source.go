@@ -211,6 +211,13 @@ func (r *RemoteKeys) refresh(ctx context.Context, kid string) *KeySet {
 		r.mu.Unlock()
 		return set
 	}
+	// A fetch that failed while this one waited for its turn is not
+	// repeated at once: each queued request would fetch in its turn.
+	if now.Before(r.nextTry) {
+		set := r.set
+		r.mu.Unlock()
+		return set
+	}
 	r.mu.Unlock()
 	set, maxAge, err := r.get(ctx)
 	r.mu.Lock()
