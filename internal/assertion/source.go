@@ -234,7 +234,11 @@ func (r *RemoteKeys) refresh(ctx context.Context, kid string) *KeySet {
 }
 
 func (r *RemoteKeys) get(ctx context.Context) (*KeySet, time.Duration, error) {
-	ctx, cancel := context.WithTimeout(ctx, FetchTimeout)
+	// The fetch serves every request, not only the one that started it:
+	// that client going away must not make it fail for all (one that
+	// cancelled at will could keep a revoked key in use). FetchTimeout
+	// still bounds it.
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), FetchTimeout)
 	defer cancel()
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, r.url, nil)
 	if err != nil {
