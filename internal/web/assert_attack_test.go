@@ -334,6 +334,19 @@ func TestAssertionAttackObjectionIsComplete(t *testing.T) {
 			t.Fatalf("My data of %s lacks %s: %d %s", addr, out.Reference, resp.StatusCode, me)
 		}
 	}
+	// And it can be withdrawn by e-mail, as any objection of the group.
+	_, b := postJSON(t, e.URL+"/api/v1/withdrawals", `{"email":"anna.threads@example.de","lang":"en"}`)
+	var st struct {
+		RequestID string `json:"request_id"`
+	}
+	json.Unmarshal([]byte(b), &st)
+	resp, b = postJSON(t, e.URL+"/api/v1/withdrawals/verify", `{"request_id":"`+st.RequestID+`","code":"`+e.CodeFor(t, st.RequestID)+`"}`)
+	var wd struct {
+		Ended int `json:"objections_ended"`
+	}
+	if json.Unmarshal([]byte(b), &wd); resp.StatusCode != 200 || wd.Ended != 1 {
+		t.Fatalf("withdrawal: %d %s", resp.StatusCode, b)
+	}
 }
 
 // Nothing of the e-mail flow's secrecy is lost: an e-mail beside an
