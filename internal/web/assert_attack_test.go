@@ -376,3 +376,30 @@ func TestAssertionAttackPagesWithoutConfiguration(t *testing.T) {
 		t.Fatalf("button: %d %s", resp.StatusCode, body)
 	}
 }
+
+// A sub names one account exactly: no case folding, no look-alikes, no
+// account of another product; none of them records anything.
+func TestAssertionAttackSubjectVariants(t *testing.T) {
+	p := newPlatform(t)
+	e := newAssertionEnv(t, p)
+	for sub, code := range map[string]string{
+		"facebook:U1":       "assertion_unknown_account",
+		"facebook:u\uff11":  "assertion_unknown_account", // fullwidth digit one
+		"facebook:\u200bu1": "assertion_unknown_account", // zero-width space
+		"instagram:u1":      "assertion_unknown_account", // u1 is a facebook account
+		"facebook:u1:x":     "assertion_unknown_account",
+		"facebook: u1":      "assertion_unknown_account",
+		"FACEBOOK:u1":       "assertion_invalid",
+		"facebook::u1":      "assertion_unknown_account",
+		"u1":                "assertion_invalid",
+	} {
+		resp, body := bearerPost(t, e.URL+"/api/v1/objections", p.token(t, e.Clock.Now(), sub), `{"scope":"all"}`)
+		if resp.StatusCode != 401 || errorCode(t, body) != code {
+			t.Errorf("%q: %d %s, want 401 %s", sub, resp.StatusCode, body, code)
+		}
+	}
+	objs, err := e.DB.ObjectionsOf(context.Background(), "", []store.AccountKey{{Product: "facebook", AccountID: "u1"}, {Product: "instagram", AccountID: "ig1"}})
+	if err != nil || len(objs) != 0 {
+		t.Fatalf("%d objections recorded (%v)", len(objs), err)
+	}
+}
