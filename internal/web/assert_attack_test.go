@@ -224,7 +224,7 @@ func TestAssertionAttackTokenLeaksNowhere(t *testing.T) {
 			t.Fatalf("a link carries the token: %s", m[0])
 		}
 	}
-	resp, body = postForm(t, e.URL+"/assertion", url.Values{"assertion": {page}})
+	resp, _ = postForm(t, e.URL+"/assertion", url.Values{"assertion": {page}})
 	if resp.StatusCode != http.StatusSeeOther || strings.Contains(resp.Header.Get("Location"), page[:20]) {
 		t.Fatalf("button: %d %q", resp.StatusCode, resp.Header.Get("Location"))
 	}
