@@ -128,6 +128,24 @@ func NewRemoteKeys(raw string, client *http.Client, now func() time.Time, log *s
 	if client == nil {
 		client = &http.Client{Timeout: FetchTimeout}
 	}
+	// The URL's own check would be worthless if a redirect could lead to
+	// keys served in clear over a network; the caller's client is copied,
+	// not changed.
+	c := *client
+	next := c.CheckRedirect
+	c.CheckRedirect = func(req *http.Request, via []*http.Request) error {
+		if req.URL.Scheme != "https" && !(req.URL.Scheme == "http" && loopbackHost(req.URL.Hostname())) {
+			return fmt.Errorf("assertion: key set URL redirects to %s: use https (http only on loopback)", req.URL.Redacted())
+		}
+		if next != nil {
+			return next(req, via)
+		}
+		if len(via) >= 10 {
+			return errors.New("assertion: key set URL: stopped after 10 redirects")
+		}
+		return nil
+	}
+	client = &c
 	if now == nil {
 		now = time.Now
 	}
@@ -193,6 +211,13 @@ func (r *RemoteKeys) refresh(ctx context.Context, kid string) *KeySet {
 		r.mu.Unlock()
 		return set
 	}
+	// A fetch that failed while this one waited for its turn is not
+	// repeated at once: each queued request would fetch in its turn.
+	if now.Before(r.nextTry) {
+		set := r.set
+		r.mu.Unlock()
+		return set
+	}
 	r.mu.Unlock()
 	set, maxAge, err := r.get(ctx)
 	r.mu.Lock()
@@ -209,7 +234,11 @@ func (r *RemoteKeys) refresh(ctx context.Context, kid string) *KeySet {
 }
 
 func (r *RemoteKeys) get(ctx context.Context) (*KeySet, time.Duration, error) {
-	ctx, cancel := context.WithTimeout(ctx, FetchTimeout)
+	// The fetch serves every request, not only the one that started it:
+	// that client going away must not make it fail for all (one that
+	// cancelled at will could keep a revoked key in use). FetchTimeout
+	// still bounds it.
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), FetchTimeout)
 	defer cancel()
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, r.url, nil)
 	if err != nil {
