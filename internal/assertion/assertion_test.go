@@ -236,7 +236,10 @@ func TestParseKeySet(t *testing.T) {
 		{"EdDSA and ES256", string(k.jwks), 2},
 		{"the README's example (RFC 8037 A.2)", `{"keys":[{"kty":"OKP","crv":"Ed25519","kid":"2026-03","use":"sig","alg":"EdDSA",
           "x":"11qYAYKxCrfVS_7TyWQHOg7hcvPapiMlrwIaaPcHURo"}]}`, 1},
-		{"private key used by its public half", jwk(jose.JSONWebKey{Key: k.ed, KeyID: "p"}), 1},
+		// A published private key lets anyone sign: the set is refused whole.
+		{"private key", jwk(jose.JSONWebKey{Key: k.ed, KeyID: "p"}), 0},
+		{"private key beside a public one", jwk(jose.JSONWebKey{Key: k.ed.Public(), KeyID: "e"}, jose.JSONWebKey{Key: k.ec, KeyID: "p"}), 0},
+		{"private RSA key beside a public one", jwk(jose.JSONWebKey{Key: k.ed.Public(), KeyID: "e"}, jose.JSONWebKey{Key: rsaKey(t), KeyID: "r"}), 0},
 		{"RSA only", jwk(jose.JSONWebKey{Key: rsaKey(t).Public(), KeyID: "r"}), 0},
 		{"P-384 only", jwk(jose.JSONWebKey{Key: ec384.Public(), KeyID: "e"}), 0},
 		{"symmetric only", jwk(jose.JSONWebKey{Key: []byte("secret-secret-secret"), KeyID: "s"}), 0},

@@ -39,7 +39,8 @@ type key struct {
 // (RSA, other curves, symmetric or encryption keys, keys whose "alg" is
 // another algorithm) are skipped rather than refused, since a platform's
 // set may serve other purposes too; a set with no usable key is an error.
-// A private key in the set is used by its public half only.
+// A set holding a private key is refused whole: whoever can read the set
+// can sign with that key, so nothing it signs proves anything.
 func ParseKeySet(b []byte) (*KeySet, error) {
 	if len(b) > MaxKeySet {
 		return nil, fmt.Errorf("assertion: key set larger than %d bytes", MaxKeySet)
@@ -57,7 +58,13 @@ func ParseKeySet(b []byte) (*KeySet, error) {
 	for _, raw := range doc.Keys {
 		var jwk jose.JSONWebKey
 		if err := jwk.UnmarshalJSON(raw); err != nil {
+			if hasPrivateMember(raw) {
+				return nil, ErrPrivateKey
+			}
 			continue // a kind of key go-jose does not read: not one of ours
+		}
+		if !jwk.IsPublic() {
+			return nil, ErrPrivateKey
 		}
 		if k, ok := usable(jwk); ok && len(s.keys) < maxKeys {
 			s.keys = append(s.keys, k)
@@ -67,6 +74,24 @@ func ParseKeySet(b []byte) (*KeySet, error) {
 		return nil, ErrNoUsableKey
 	}
 	return s, nil
+}
+
+// ErrPrivateKey: the set publishes a private key.
+var ErrPrivateKey = errors.New("assertion: the key set holds a private key, which anyone who reads the set could sign with; publish public keys only")
+
+// hasPrivateMember reports whether a JWK go-jose cannot read still carries
+// a private member (RFC 7518 §6.2.2, §6.3.2, §6.4.1; RFC 8037 §2).
+func hasPrivateMember(raw []byte) bool {
+	var m map[string]json.RawMessage
+	if json.Unmarshal(raw, &m) != nil {
+		return false
+	}
+	for _, k := range []string{"d", "p", "q", "dp", "dq", "qi", "oth", "k"} {
+		if _, ok := m[k]; ok {
+			return true
+		}
+	}
+	return false
 }
 
 // usable returns the verification key a JWK gives, if it is one of ours.
