@@ -110,10 +110,10 @@ func newRenderer(cat *locale.Catalog) (*renderer, error) {
 func (r *renderer) funcs(lang string) template.FuncMap {
 	return template.FuncMap{
 		"t":       func(key string, kv ...any) string { return r.cat.T(lang, key, kv...) },
-		"clock":   func(t time.Time) string { return t.UTC().Format("2006-01-02 15:04") },
-		"day":     func(t time.Time) string { return t.UTC().Format("2006-01-02") },
-		"pct":     func(f float64) string { return fmt.Sprintf("%.1f %%", 100*f) },
-		"dur":     duration,
+		"clock":   func(t time.Time) string { return r.cat.DateTime(lang, t) },
+		"day":     func(t time.Time) string { return r.cat.Date(lang, t) },
+		"num":     func(n any) string { return r.cat.Number(lang, n) },
+		"dur":     func(d time.Duration) string { return duration(r.cat, lang, d) },
 		"pathesc": url.PathEscape,
 	}
 }
@@ -200,14 +200,14 @@ func (c *Console) message(w http.ResponseWriter, r *http.Request, status int, ke
 }
 
 // duration shows a delivery delay as people read it, with a space before
-// the unit (SI, and German typography) and no decimal point, which would
-// be a comma in German: "8 ms", "2500 ms", "42 s", "3m12s".
-func duration(d time.Duration) string {
+// the unit (SI) and no decimal sign, the number grouped by lang's rules:
+// "8 ms", "2,500 ms" (en) or "2.500 ms" (de), "42 s", "3m12s".
+func duration(cat *locale.Catalog, lang string, d time.Duration) string {
 	switch {
 	case d < 10*time.Second:
-		return fmt.Sprintf("%d ms", d.Round(time.Millisecond).Milliseconds())
+		return cat.Number(lang, d.Round(time.Millisecond).Milliseconds()) + " ms"
 	case d < time.Minute:
-		return fmt.Sprintf("%d s", int64(d.Round(time.Second)/time.Second))
+		return cat.Number(lang, int64(d.Round(time.Second)/time.Second)) + " s"
 	default:
 		return d.Round(time.Second).String()
 	}

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"strings"
 	"time"
+	"unicode"
 
 	"golang.org/x/text/number"
 )
@@ -94,6 +95,31 @@ func (c *Catalog) Review(lang string) string { return c.T(lang, ReviewKey) }
 // mails add the catalog's "utc" word or say UTC in the message around it.
 func (c *Catalog) DateTime(lang string, t time.Time) string {
 	return t.UTC().Format(c.T(lang, LayoutKey))
+}
+
+// Date shows t's day in UTC by lang's layout without the time of day: the
+// date-time layout up to the hour, less the words and commas that join the
+// two (02.01.2006, 15:04 → 02.01.2006; 2.1.2006 klo 15:04 → 2.1.2006).
+func (c *Catalog) Date(lang string, t time.Time) string {
+	return t.UTC().Format(dateLayout(c.T(lang, LayoutKey)))
+}
+
+func dateLayout(layout string) string {
+	i := strings.Index(layout, "15")
+	if i < 0 {
+		return layout
+	}
+	joiner := func(r rune) bool { return unicode.IsSpace(r) || r == ',' || unicode.IsLetter(r) }
+	if d := strings.TrimRightFunc(layout[:i], joiner); d != "" {
+		return d
+	}
+	// The time comes first (15:04, 02.01.2006): the date is what follows.
+	rest := layout[i+2:]
+	if j := strings.Index(rest, "04"); j >= 0 {
+		rest = rest[j+2:]
+	}
+	rest = strings.TrimPrefix(rest, ":05")
+	return strings.TrimLeftFunc(rest, joiner)
 }
 
 // Number shows an integer or a float with lang's digit grouping and decimal

@@ -154,6 +154,24 @@ func TestLayouts(t *testing.T) {
 	}
 }
 
+func TestDateLayout(t *testing.T) {
+	for layout, want := range map[string]string{
+		"2006-01-02 15:04":     "2006-01-02",
+		"02.01.2006, 15:04":    "02.01.2006",
+		"02.01.2006 г., 15:04": "02.01.2006 г.",
+		"2006. 01. 02. 15:04":  "2006. 01. 02.",
+		"2.1.2006 klo 15:04":   "2.1.2006",
+		"02/01/2006 à 15:04":   "02/01/2006",
+		"15:04, 02.01.2006":    "02.01.2006",
+		"15:04:05 02/01/2006":  "02/01/2006",
+		"02.01.2006 15:04:05":  "02.01.2006",
+	} {
+		if got := dateLayout(layout); got != want {
+			t.Errorf("dateLayout(%q) = %q, want %q", layout, got, want)
+		}
+	}
+}
+
 func TestDateTimeAndNumbers(t *testing.T) {
 	c, err := LoadFS(catalogs([]string{"en", "de", "pl", "fr", "sv", "el", "mt", "bg"}, nil))
 	if err != nil {
@@ -165,6 +183,9 @@ func TestDateTimeAndNumbers(t *testing.T) {
 	}
 	if got := c.DateTime("pl", at); got != "07.03.2026 08:05" {
 		t.Errorf("pl date-time = %q", got)
+	}
+	if got := c.Date("pl", at); got != "07.03.2026" {
+		t.Errorf("pl date = %q", got)
 	}
 	if got := c.DateTime("xx", at); got != "2026-03-07 08:05" {
 		t.Errorf("unknown language's date-time = %q", got)
