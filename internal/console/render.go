@@ -7,6 +7,7 @@ import (
 	"html/template"
 	"net/http"
 	"net/url"
+	"strings"
 	"text/template/parse"
 	"time"
 
@@ -162,6 +163,36 @@ type langLink struct {
 	Current         bool
 }
 
+// langLinks offers the current page in every language, each by its own
+// name. A GET page keeps its other query parameters; a page shown in answer
+// to a POST switches language on the page the form belongs to, which a GET
+// reaches.
+func langLinks(cat *locale.Catalog, r *http.Request, current string) []langLink {
+	path := r.URL.Path
+	q := url.Values{}
+	if r.Method == http.MethodGet {
+		q = r.URL.Query()
+	} else {
+		switch {
+		case path == "/admin/logout":
+			path = "/admin/login"
+		case strings.HasPrefix(path, "/admin/reviews/"):
+			path = "/admin/reviews/" + r.PathValue("reference")
+			if r.PathValue("reference") == "" {
+				path = "/admin/reviews"
+			}
+		case strings.HasPrefix(path, "/admin/operators/"):
+			path = "/admin/operators"
+		}
+	}
+	var out []langLink
+	for _, l := range cat.Languages() {
+		q.Set("lang", l)
+		out = append(out, langLink{Code: l, Name: cat.T(l, "lang_name"), URL: path + "?" + q.Encode(), Current: l == current})
+	}
+	return out
+}
+
 // caseView is a case with what the queue page shows about its clock.
 type caseView struct {
 	review.Case
@@ -179,9 +210,7 @@ func (c *Console) page(w http.ResponseWriter, r *http.Request, status int, name,
 	if d.CSRF == "" {
 		d.CSRF = d.Session.CSRF
 	}
-	for _, l := range c.cfg.Catalog.Languages() {
-		d.Langs = append(d.Langs, langLink{Code: l, Name: c.cfg.Catalog.T(l, "lang_name"), URL: r.URL.Path + "?" + url.Values{"lang": {l}}.Encode(), Current: l == d.Lang})
-	}
+	d.Langs = langLinks(c.cfg.Catalog, r, d.Lang)
 	body, err := c.pages.render(name, d)
 	if err != nil {
 		c.log.Error("console render", "page", name, "err", err)

@@ -205,7 +205,7 @@ func TestAPIErrorsHaveStableCodes(t *testing.T) {
 		{"/api/v1/objections", `{"email":"a@b.de","scope":["myspace"]}`, "application/json", 400, "scope_invalid"},
 		{"/api/v1/objections", `{"email":"a@b.de","scope":"some"}`, "application/json", 400, "scope_invalid"},
 		{"/api/v1/objections", `{"email":"a@b.de","scope":[]}`, "application/json", 400, "scope_invalid"},
-		{"/api/v1/objections", `{"email":"a@b.de","lang":"fr"}`, "application/json", 400, "lang_invalid"},
+		{"/api/v1/objections", `{"email":"a@b.de","lang":"tlh"}`, "application/json", 400, "lang_invalid"},
 		{"/api/v1/objections", `{"email":"a@b.de","scop":"all"}`, "application/json", 400, "invalid_request"},
 		{"/api/v1/objections", `{"email":"a@b.de"} {}`, "application/json", 400, "invalid_json"},
 		{"/api/v1/objections", `{"email":`, "application/json", 400, "invalid_json"},
@@ -387,7 +387,7 @@ func TestLanguageChoice(t *testing.T) {
 	if p := get(t, e.URL+"/", "de-DE,de;q=0.9"); !strings.Contains(p, `<html lang="de">`) || !strings.Contains(p, "Widerspruch gegen KI-Training") {
 		t.Fatal("German Accept-Language did not give the German page")
 	}
-	if p := get(t, e.URL+"/", "fr-FR"); !strings.Contains(p, `<html lang="en">`) {
+	if p := get(t, e.URL+"/", "ja-JP"); !strings.Contains(p, `<html lang="en">`) {
 		t.Fatal("unsupported language did not fall back to English")
 	}
 	jar, _ := cookiejar.New(nil)
