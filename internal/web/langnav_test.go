@@ -97,4 +97,3 @@ func fetch(t *testing.T, base, method, path, form, acceptLanguage string) (strin
 	b, _ := io.ReadAll(resp.Body)
 	return string(b), resp.StatusCode
 }
-
