@@ -45,7 +45,8 @@ func checkReview(lang, status string) error {
 var numericElements = []string{"2006", "01", "02", "_2", "15", "04", "05", "1", "2", "4", "5"}
 
 // checkLayout refuses a date-time layout that is not numeric or does not
-// show the year, month, day, hour and minute.
+// show the year, month, day, hour and minute (15:04, or 15.04 where the
+// language writes the time so).
 func checkLayout(layout string) error {
 	if layout == "" {
 		return fmt.Errorf("key %q is missing", LayoutKey)
@@ -76,10 +77,15 @@ func checkLayout(layout string) error {
 	// cannot be met by one field standing in for another.
 	probe := time.Date(2027, 11, 23, 19, 48, 0, 0, time.UTC).Format(layout)
 	var missing []string
-	for _, want := range []struct{ name, text string }{{"year", "2027"}, {"month", "11"}, {"day", "23"}, {"hour and minute (15:04)", "19:48"}} {
+	for _, want := range []struct{ name, text string }{{"year", "2027"}, {"month", "11"}, {"day", "23"}} {
 		if !strings.Contains(probe, want.text) {
 			missing = append(missing, want.name)
 		}
+	}
+	// The 24-hour clock, hours and minutes parted by a colon or, as Danish
+	// and Finnish write it (CLDR), by a full stop.
+	if !strings.Contains(probe, "19:48") && !strings.Contains(probe, "19.48") {
+		missing = append(missing, "hour and minute (15:04 or 15.04)")
 	}
 	if len(missing) > 0 {
 		return fmt.Errorf("%s %q shows %q: no %s", LayoutKey, layout, probe, strings.Join(missing, ", "))
