@@ -2,6 +2,7 @@ package locale
 
 import (
 	"encoding/json"
+	"os"
 	"slices"
 	"strings"
 	"testing"
@@ -380,5 +381,51 @@ func TestTemplateKeys(t *testing.T) {
 		if keys, err := TemplateKeys("t", trees(parse(src))...); err == nil || !strings.Contains(err.Error(), "constant") {
 			t.Errorf("%s: keys %v, err %v", src, keys, err)
 		}
+	}
+}
+
+// The README's table of languages has a row for each of the 24 languages,
+// and for every catalog present its own name and its review status.
+func TestREADMEReviewTable(t *testing.T) {
+	c, err := Load()
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, err := os.ReadFile("../../README.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, section, ok := strings.Cut(string(b), "\n## Languages\n")
+	if !ok {
+		t.Fatal("README has no section Languages")
+	}
+	section, _, _ = strings.Cut(section, "\n## ")
+	rows := map[string][]string{}
+	for line := range strings.SplitSeq(section, "\n") {
+		cells := strings.Split(strings.Trim(line, "| "), " | ")
+		if len(cells) != 5 || !strings.HasPrefix(cells[1], "`") {
+			continue
+		}
+		code := strings.Trim(cells[1], "`")
+		if _, dup := rows[code]; dup {
+			t.Errorf("README: two rows for %s", code)
+		}
+		rows[code] = cells
+	}
+	for _, l := range euLanguages {
+		row, ok := rows[l]
+		if !ok {
+			t.Errorf("README: no row for %s", l)
+			continue
+		}
+		if !c.Has(l) {
+			continue // the catalog is not here yet; its row is checked once it is
+		}
+		if row[0] != c.T(l, "lang_name") || row[4] != c.Review(l) {
+			t.Errorf("README row %q; the catalog says %q, %q", strings.Join(row, " | "), c.T(l, "lang_name"), c.Review(l))
+		}
+	}
+	if len(rows) != len(euLanguages) {
+		t.Errorf("README: %d rows, want %d", len(rows), len(euLanguages))
 	}
 }
