@@ -9,6 +9,7 @@ import (
 	"time"
 	"unicode/utf8"
 
+	"github.com/notrain/notrain/internal/locale"
 	"github.com/notrain/notrain/internal/mail"
 	"github.com/notrain/notrain/internal/testutil/smtptest"
 )
@@ -82,3 +83,47 @@ func TestNonASCIIMailArrivesExactly(t *testing.T) {
 }
 
 var wordDecoder = new(mime.WordDecoder)
+
+// Every mail, in every language, gives its times in the language's layout
+// and its counts by the language's rules, and never says how far the
+// catalog is reviewed.
+func TestMailsUseTheLanguagesFormats(t *testing.T) {
+	cat, err := locale.Load()
+	if err != nil {
+		t.Fatal(err)
+	}
+	c, err := mail.NewComposer(cat, mail.ComposerConfig{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	at := time.Date(2026, 11, 23, 19, 48, 0, 0, time.UTC)
+	d := mail.Data{Flow: "withdrawal", Code: "042917", ExpiresAt: at, At: at, Reference: "NT-1234-5678-9ABC", Ended: 12345,
+		Accounts: []mail.AccountLine{{Product: "facebook", Handle: "άννα"}}, BaseURL: "https://notrain.example", Items: []string{"fb:1"},
+		ProductsEnded: []string{"instagram"}, ProductsKept: []string{"facebook"}}
+	for _, lang := range cat.Languages() {
+		for _, kind := range []string{mail.KindCode, mail.KindObjectionConfirmed, mail.KindWithdrawalConfirmed, mail.KindReportReceived,
+			mail.KindReportApproved, mail.KindReportRejected, mail.KindConsentGiven, mail.KindConsentWithdrawn} {
+			subject, text, html, err := c.Compose(kind, lang, d)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if when := cat.DateTime(lang, at); !strings.Contains(text, when) || !strings.Contains(html, when) {
+				t.Errorf("%s %s: no %q (layout %q) in\n%s", lang, kind, when, cat.T(lang, locale.LayoutKey), text)
+			}
+			if lang != locale.Default {
+				for _, status := range []string{locale.ReviewMachine, locale.ReviewReviewed} {
+					if strings.Contains(subject+text+html, status) {
+						t.Errorf("%s %s mentions the review status %q", lang, kind, status)
+					}
+				}
+			}
+		}
+		_, text, _, err := c.Compose(mail.KindWithdrawalConfirmed, lang, d)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if n := cat.Number(lang, 12345); !strings.Contains(text, cat.T(lang, "withdraw_ended_many", "n", n)) {
+			t.Errorf("%s: the count is not %q:\n%s", lang, n, text)
+		}
+	}
+}
