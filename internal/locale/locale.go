@@ -184,13 +184,23 @@ func (c *Catalog) T(lang, key string, kv ...any) string {
 
 // Match picks the best available language for an Accept-Language header:
 // the language ranges in order of their quality values (RFC 9110 12.5.4),
-// the first one an available language serves well (de-AT → de) wins, and
-// otherwise the default. A range that does not parse is passed over, not
-// the whole header, so "xx, fr;q=0.5" still finds French.
+// the first one whose language is available (de-AT → de) wins; failing
+// that, the first one a related language serves well by CLDR's matching
+// (nb → da, mk → bg); otherwise the default. So "nb, en;q=0.9" is English,
+// the person's own second choice, and "nb" alone Danish. A range that does
+// not parse is passed over, not the whole header, so "xx, fr;q=0.5" still
+// finds French.
 func (c *Catalog) Match(acceptLanguage string) string {
-	for _, tag := range parseAcceptLanguage(acceptLanguage) {
-		if _, idx, conf := c.matcher.Match(tag); conf >= language.High {
-			return c.matched[idx]
+	tags := parseAcceptLanguage(acceptLanguage)
+	for _, related := range []bool{false, true} {
+		for _, tag := range tags {
+			_, idx, conf := c.matcher.Match(tag)
+			if conf < language.High {
+				continue
+			}
+			if base, _ := tag.Base(); related || base.String() == c.matched[idx] {
+				return c.matched[idx]
+			}
 		}
 	}
 	return Default

@@ -281,6 +281,14 @@ func TestMatch(t *testing.T) {
 		{"pl;q=NaN, el;q=0.1", "el", "en"},
 		{"PL-pl;Q=0.9", "pl", "en"},
 		{" pl ; q = 0.9 ", "pl", "en"},
+		// A language of the header's own before a related one.
+		{"nb", "da", "en"},
+		{"nb, en;q=0.9", "en", "en"},
+		{"nb, de;q=0.1", "de", "de"},
+		{"mk-MK", "bg", "en"},
+		{"eu, es;q=0.5, en;q=0.3", "es", "en"},
+		{"gsw", "de", "de"},
+		{"mo", "ro", "en"},
 		// No language named: the default.
 		{"*", "en", "en"},
 		{"*;q=0.9, ja", "en", "en"},
