@@ -1,10 +1,13 @@
 package console
 
 import (
+	"html"
 	"net/url"
+	"strings"
 	"testing"
 
 	"github.com/notrain/notrain/internal/operator"
+	"github.com/notrain/notrain/internal/report"
 	"github.com/notrain/notrain/internal/testutil/langnav"
 )
 
@@ -48,6 +51,34 @@ func TestEveryConsolePageHasTheLanguageSwitcher(t *testing.T) {
 		}
 		if _, err := langnav.Check(e.f.Cat, page, l.Code); err != nil {
 			t.Errorf("the link to %s (%s): %v", l.Code, l.Href, err)
+		}
+	}
+}
+
+// What a person wrote in Greek, Bulgarian or Maltese reaches the review
+// page exactly, escaped and nothing cut, on a page in any language.
+func TestReportTextInAnyScriptReachesTheCasePage(t *testing.T) {
+	e := newEnv(t, "")
+	e.operator(t, "otto", operator.RoleAdmin, false)
+	c := e.client(t)
+	c.login("otto", "")
+	for _, tc := range []struct{ description, account string }{
+		{"Είμαι εγώ στη φωτογραφία, αριστερά. Ο γιος μου «Νίκος» <b>&</b> δεν έδωσε συγκατάθεση.", "νίκος.π"},
+		{"Това съм аз на снимката — моля, изтрийте я. Ъгъл, щъркел, юни.", "иван_петров"},
+		{"Jien dak fir-ritratt; ħ ġ ż ċ Ħ Ġ Ż Ċ — ma tajtx il-kunsens tiegħi.", "ġużeppi.ħ"},
+	} {
+		ref := e.file(t, report.Input{Email: "someone@example.org", Items: []string{"fb:3001"}, Relation: report.RelationMe,
+			Description: tc.description, Account: tc.account, Lang: "el"})
+		for _, lang := range []string{"en", "bg", "mt"} {
+			if !e.f.Cat.Has(lang) {
+				continue
+			}
+			_, page := c.do("GET", "/admin/reviews/"+ref+"?lang="+lang, nil, nil)
+			for _, want := range []string{html.EscapeString(tc.description), html.EscapeString(tc.account)} {
+				if !strings.Contains(page, want) {
+					t.Errorf("%s page of %s lacks %q", lang, ref, want)
+				}
+			}
 		}
 	}
 }
