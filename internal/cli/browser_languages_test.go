@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/chromedp/chromedp"
+	"github.com/chromedp/chromedp/kb"
 
 	"github.com/notrain/notrain/internal/locale"
 	"github.com/notrain/notrain/internal/otp"
@@ -188,6 +189,32 @@ func TestBrowserLanguageSwitcherFitsEveryWidth(t *testing.T) {
 			}
 			browsertest.Screenshot(t, ctx, "langs-"+page.name+"-"+strconv.FormatInt(width, 10))
 		}
+	}
+	// A keyboard user need not Tab through 24 languages: the first Tab
+	// reaches the skip link, and from there the form is a few Tabs away.
+	do(t, ctx, chromedp.EmulateViewport(1280, 800), chromedp.Navigate(base+"/?lang=mt"), chromedp.WaitVisible(chromedp.ID("email")),
+		chromedp.KeyEvent(kb.Tab))
+	if cls, err := chromedp.Run(ctx, chromedp.Evaluate[string](`document.activeElement.className`)); err != nil || cls != "skip" {
+		t.Fatalf("the first Tab reaches %q, not the skip link (%v)", cls, err)
+	}
+	do(t, ctx, chromedp.KeyEvent(kb.Enter))
+	reached := false
+	for range 5 {
+		do(t, ctx, chromedp.KeyEvent(kb.Tab))
+		active, err := chromedp.Run(ctx, chromedp.Evaluate[string](`document.activeElement.id + "|" + (document.activeElement.closest("nav.langs-nav") ? "langs" : "")`))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if strings.HasSuffix(active, "|langs") {
+			t.Fatal("after the skip link, Tab goes through the language list")
+		}
+		if strings.HasPrefix(active, "email|") {
+			reached = true
+			break
+		}
+	}
+	if !reached {
+		t.Error("the e-mail field is not within 5 Tabs of the skip link")
 	}
 	// Choosing a language is a plain link: Maltese, then Bulgarian, by the
 	// keyboard-reachable links, with scripts off.
