@@ -437,3 +437,51 @@ func TestREADMEReviewTable(t *testing.T) {
 		t.Errorf("README: %d rows, want %d", len(rows), len(euLanguages))
 	}
 }
+
+// officialGDPR is how each language's own text of the regulation, and its
+// supervisory authorities, name the GDPR: what every message naming it must
+// say (any one of the forms; case is not compared). A native speaker who
+// signs a catalog off may add a form here.
+var officialGDPR = map[string][]string{
+	"bg": {"ОРЗД"}, "cs": {"GDPR", "obecného nařízení o ochraně osobních údajů"}, "da": {"databeskyttelsesforordning", "GDPR"},
+	"de": {"DSGVO", "Datenschutz-Grundverordnung"}, "el": {"ΓΚΠΔ"}, "en": {"GDPR"}, "es": {"RGPD"},
+	"et": {"IKÜM", "isikuandmete kaitse üldmäärus"}, "fi": {"tietosuoja-asetu"}, "fr": {"RGPD"}, "ga": {"RGCS"},
+	"hr": {"Opće uredbe o zaštiti podataka", "Opća uredba o zaštiti podataka", "OUZP"}, "hu": {"GDPR", "általános adatvédelmi rendelet"},
+	"it": {"RGPD", "GDPR"}, "lt": {"BDAR"}, "lv": {"VDAR"}, "mt": {"GDPR"}, "nl": {"AVG"}, "pl": {"RODO"}, "pt": {"RGPD"},
+	"ro": {"RGPD"}, "sk": {"GDPR", "nariadeni"}, "sl": {"Splošn", "GDPR"}, "sv": {"dataskyddsförordning"},
+}
+
+// Every message that cites the GDPR in the source cites it in each
+// catalog by that language's official name, and keeps the article's
+// number: the legal wording is what a person relies on.
+func TestLegalWordingInEveryLanguage(t *testing.T) {
+	c, err := Load()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var cited []string
+	for k, v := range c.msgs[Default] {
+		if strings.Contains(v, "GDPR") {
+			cited = append(cited, k)
+		}
+	}
+	if len(cited) == 0 {
+		t.Fatal("no message cites the GDPR")
+	}
+	for _, l := range c.Languages() {
+		terms, ok := officialGDPR[l]
+		if !ok {
+			t.Errorf("%s: no official name of the GDPR known", l)
+			continue
+		}
+		for _, k := range cited {
+			msg := strings.ToLower(c.T(l, k))
+			if !slices.ContainsFunc(terms, func(term string) bool { return strings.Contains(msg, strings.ToLower(term)) }) {
+				t.Errorf("%s %s does not name the GDPR as %v: %q", l, k, terms, c.T(l, k))
+			}
+			if strings.Contains(c.T(Default, k), "Art. 21") && !strings.Contains(msg, "21") {
+				t.Errorf("%s %s drops the article: %q", l, k, c.T(l, k))
+			}
+		}
+	}
+}
