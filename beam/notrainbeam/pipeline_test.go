@@ -130,6 +130,10 @@ func newWorld(dir string) (*world, error) {
 	lines := bytes.SplitAfter(content, []byte("\n"))
 	var edge bytes.Buffer
 	for i, l := range lines[:400] {
+		// Creators' reservations, each on every seventh record.
+		if sig := [...]string{4: `"content_usage":"train-ai=n",`, 5: `"tdm_reservation":1,`, 6: `"training_mining":{"entries":{"cawg.ai_training":{"use":"notAllowed"}}},`}[i%7]; sig != "" {
+			l = bytes.Replace(l, []byte(`{`), []byte(`{`+sig), 1)
+		}
 		switch i % 50 {
 		case 1:
 			edge.WriteString("\n   \r\n")
@@ -262,7 +266,8 @@ func TestPipelineAgreesWithFilter(t *testing.T) {
 	}
 	counts := res.Counts
 	excluded := counts.ExcludedByReason()
-	for _, r := range []string{"malformed", "not_public", "kind_excluded", "product_excluded", "unknown_author", "minor", "objection", "third_party", "rule:no_secrets"} {
+	for _, r := range []string{"malformed", "not_public", "kind_excluded", "product_excluded", "unknown_author", "minor", "objection", "third_party", "rule:no_secrets",
+		"signal_aipref", "signal_tdmrep", "signal_c2pa"} {
 		if excluded[r] == 0 {
 			t.Errorf("no record excluded as %s: the data set does not exercise it", r)
 		}

@@ -32,6 +32,7 @@ const usage = `notrain: objections to AI training, honoured and proven.
 
 Usage:
   notrain serve              [--addr 127.0.0.1:8080] [--db notrain.db] [--mail dev|smtp://…] [--init|--demo] [--ip-rate-limit N]
+                             [--mail-from ADDRESS] [--dkim-key FILE --dkim-selector S]…
   notrain accounts import    FILE.jsonl [--db …]
   notrain objections import  FILE.jsonl [--db …]
   notrain filter             --in FILE… --out FILE --manifest FILE [--policy FILE] [--as-of RFC3339]
@@ -50,6 +51,8 @@ Usage:
   notrain operators reset    NAME [--drop-totp] [--base-url URL] [--db …]
   notrain operators disable  NAME [--db …]
   notrain receipt verify     FILE [--key KEY | --log URL]
+  notrain dkim keygen        --out FILE [--type rsa|ed25519]
+  notrain dkim record        --dkim-key FILE --dkim-selector S --domain D
   notrain evidence           REFERENCE [--operator NAME] [--db …] [--out FILE]
   notrain version
 
@@ -92,6 +95,10 @@ func Run(ctx context.Context, args []string, env Env) int {
 		err = manifestVerify(ctx, args[2:], env)
 	case cmd == "receipt verify":
 		err = receiptVerify(ctx, args[2:], env)
+	case cmd == "dkim keygen":
+		err = dkimKeygen(ctx, args[2:], env)
+	case cmd == "dkim record":
+		err = dkimRecord(ctx, args[2:], env)
 	case args[0] == "evidence":
 		err = evidenceExport(ctx, args[1:], env)
 	case cmd == "objections import":

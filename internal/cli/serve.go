@@ -23,6 +23,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
 
+	"github.com/notrain/notrain/internal/assertion"
 	"github.com/notrain/notrain/internal/backlog"
 	"github.com/notrain/notrain/internal/consent"
 	"github.com/notrain/notrain/internal/console"
@@ -48,6 +49,8 @@ type serveConfig struct {
 	baseURL        string
 	mail           string
 	mailFrom       string
+	dkimKeys       list
+	dkimSelectors  list
 	demo           bool
 	init           bool
 	ipRateLimit    int
@@ -65,6 +68,9 @@ type serveConfig struct {
 	itemURLs       string
 	adminAddr      string
 	adminBaseURL   string
+	platformJWKS   string
+	platformIssuer string
+	platformAud    string
 }
 
 func serve(ctx context.Context, args []string, env Env) error {
@@ -93,6 +99,8 @@ func (c *serveConfig) register(f *flags) {
 	f.StringVar(&c.baseURL, "base-url", "", "public URL of the portal, for links in mails (default http://ADDR)")
 	f.StringVar(&c.mail, "mail", "", `"dev" (mails kept in the database, shown at /dev/mail) or smtp://user:pass@host:port, smtps://… (default dev)`)
 	f.StringVar(&c.mailFrom, "mail-from", "", `sender address, e.g. "notrain <privacy@example.com>" (default noreply@ the base URL's host)`)
+	f.Var(&c.dkimKeys, "dkim-key", "DKIM-sign every mail with this PEM private key (RSA-2048 to 4096 or Ed25519; make one with: notrain dkim keygen); repeat, each with its --dkim-selector, to sign with two keys")
+	f.Var(&c.dkimSelectors, "dkim-selector", "the selector the --dkim-key's public key is published under in DNS (SELECTOR._domainkey.DOMAIN; print the record with: notrain dkim record)")
 	f.BoolVar(&c.demo, "demo", false, "add demo accounts to the directory and print them (creates the store if needed)")
 	f.BoolVar(&c.init, "init", false, "create the store if it does not exist yet")
 	f.IntVar(&c.ipRateLimit, "ip-rate-limit", 30, "code requests per minute per client address; 0 = off")
@@ -109,6 +117,9 @@ func (c *serveConfig) register(f *flags) {
 	f.StringVar(&c.adminAddr, "admin-addr", "", "serve the operator console (/admin, /api/v1/admin) only on this address instead of on --addr, so it need not face the internet")
 	f.StringVar(&c.adminBaseURL, "admin-base-url", "", "the console's public URL, for set-up links made in it (default: http://ADMIN-ADDR, else --base-url); needed when --admin-addr listens on 0.0.0.0 or ::")
 	f.StringVar(&c.policy, "policy", "", "policy file, the one filter uses (default: the built-in policy); confirmations promise only what it does")
+	f.StringVar(&c.platformJWKS, "platform-jwks", "", `the platform's public keys (JWKS) for one-click objections of signed-in people: a file, or an https URL (http only on loopback) refreshed by its Cache-Control max-age, else every 10 minutes; EdDSA (Ed25519) and ES256 (P-256) keys are used (default: no one-click objections)`)
+	f.StringVar(&c.platformIssuer, "platform-issuer", "", `the "iss" the platform's assertions carry (required with --platform-jwks)`)
+	f.StringVar(&c.platformAud, "platform-audience", "", `the "aud" naming this portal in the platform's assertions (required with --platform-jwks)`)
 	f.StringVar(&c.itemURLs, "item-urls", "", `how the platform's item URLs map to item ids, for reports ("content that shows me"): one line per URL form, "PREFIX URL-with-{id}", e.g. "fb https://www.facebook.example/photo/{id}" (default: item ids only)`)
 }
 
@@ -174,8 +185,24 @@ func (c *serveConfig) run(ctx context.Context, log *slog.Logger, env Env) error 
 	if c.mailFrom == "" {
 		c.mailFrom = "notrain <noreply@" + base.Hostname() + ">"
 	}
-	if _, err := mail.ParseAddress(c.mailFrom); err != nil {
+	from, err := mail.ParseAddress(c.mailFrom)
+	if err != nil {
 		return usageError{fmt.Sprintf("--mail-from %q: %v", c.mailFrom, err)}
+	}
+	senderDomain, err := mailpkg.SenderDomain(c.mailFrom)
+	if err != nil {
+		return usageError{fmt.Sprintf("--mail-from %q: %v", c.mailFrom, err)}
+	}
+	// The From header and the envelope carry the domain as DNS spells it,
+	// as the signature's d= does: DMARC compares them, and a receiver
+	// without SMTPUTF8 takes only that form.
+	from.Address = from.Address[:strings.LastIndexByte(from.Address, '@')+1] + senderDomain
+	c.mailFrom = from.String()
+	// The signing key is checked before anything else is opened: a server
+	// that would send unsigned or badly signed mail does not start.
+	signer, err := c.dkimSigner(senderDomain)
+	if err != nil {
+		return err
 	}
 
 	// Before the store is opened: a policy that does not load leaves nothing behind.
@@ -189,6 +216,11 @@ func (c *serveConfig) run(ctx context.Context, log *slog.Logger, env Env) error 
 		return fmt.Errorf("--item-urls: %w", err)
 	}
 	log.Info("policy", "source", pol.Source, "sha256", pol.SHA256, "mode", pol.Mode, "third_party", pol.ThirdParty)
+
+	assertions, err := c.assertions(ctx, env, log)
+	if err != nil {
+		return err
+	}
 
 	// Every setting is checked before the store is opened.
 	var smtp *mailpkg.SMTP
@@ -238,8 +270,11 @@ func (c *serveConfig) run(ctx context.Context, log *slog.Logger, env Env) error 
 		disp.Sender = smtp
 		mailDesc = smtp.String()
 	}
+	if signer != nil {
+		disp.Signer = signer
+	}
 	svc, err := objection.New(db, keys, cat, m, disp.Wake, objection.Config{
-		CodeTTL: c.codeTTL, BaseURL: c.baseURL, MailDomain: base.Hostname(), Now: env.Now,
+		CodeTTL: c.codeTTL, BaseURL: c.baseURL, MailDomain: senderDomain, Now: env.Now,
 		ClientLimit: c.ipRateLimit, SaveTimeout: cmp.Or(c.saveTimeout, -1), // the flag's 0 is no bound
 	})
 	if err != nil {
@@ -274,8 +309,9 @@ func (c *serveConfig) run(ctx context.Context, log *slog.Logger, env Env) error 
 		Keys:   keys,
 		LogKey: logKey, PublicHTTPS: base.Scheme == "https",
 		Backlog: mon, Reports: reports,
-		Consent: consentMode,
-		Admin:   adminOnMain,
+		Consent:    consentMode,
+		Admin:      adminOnMain,
+		Assertions: assertions,
 	})
 	if err != nil {
 		return err
@@ -335,7 +371,7 @@ func (c *serveConfig) run(ctx context.Context, log *slog.Logger, env Env) error 
 	// one client address holds at most --conns-per-client of them.
 	ln = netutil.LimitListener(web.LimitPerClient(ln, c.connsPerClient, trusted), maxConnections())
 	hs := web.NewHTTPServer(srv.Handler(), slog.NewLogLogger(log.Handler(), slog.LevelWarn))
-	c.banner(env, ln.Addr().String(), dev, mailDesc, metricsURL, db, pol, logKey)
+	c.banner(env, ln.Addr().String(), dev, mailDesc, dkimDesc(signer, c.dkimSelectors, dev), metricsURL, db, pol, logKey)
 	fmt.Fprintf(env.Stdout, "  console: %s (add an operator with: notrain operators add NAME --role admin)\n\n", adminURL)
 
 	ctx, cancel := context.WithCancel(ctx)
@@ -365,7 +401,32 @@ func (c *serveConfig) run(ctx context.Context, log *slog.Logger, env Env) error 
 	return nil
 }
 
-func (c *serveConfig) banner(env Env, addr string, dev bool, mailDesc, metricsURL string, db *store.DB, pol *policy.Policy, logKey *translog.Key) {
+// assertions loads the platform's keys and makes the verifier of its
+// assertions; nil without --platform-jwks. A key file that is missing,
+// malformed or without a usable key stops start.
+func (c *serveConfig) assertions(ctx context.Context, env Env, log *slog.Logger) (*assertion.Verifier, error) {
+	if c.platformJWKS == "" {
+		if c.platformIssuer != "" || c.platformAud != "" {
+			return nil, usageError{"--platform-issuer and --platform-audience need --platform-jwks"}
+		}
+		return nil, nil
+	}
+	if c.platformIssuer == "" || c.platformAud == "" {
+		return nil, usageError{"--platform-jwks needs --platform-issuer and --platform-audience: the iss and aud the platform's assertions must carry"}
+	}
+	keys, err := assertion.LoadKeys(ctx, c.platformJWKS, nil, env.Now, log)
+	if err != nil {
+		return nil, fmt.Errorf("--platform-jwks: %w", err)
+	}
+	v, err := assertion.NewVerifier(assertion.Config{Issuer: c.platformIssuer, Audience: c.platformAud, Keys: keys, Now: env.Now})
+	if err != nil {
+		return nil, fmt.Errorf("--platform-jwks: %w", err)
+	}
+	log.Info("one-click objections", "jwks", c.platformJWKS, "issuer", c.platformIssuer, "audience", c.platformAud)
+	return v, nil
+}
+
+func (c *serveConfig) banner(env Env, addr string, dev bool, mailDesc, dkimDesc, metricsURL string, db *store.DB, pol *policy.Policy, logKey *translog.Key) {
 	w := env.Stdout
 	fmt.Fprintf(w, "notrain %s: objection portal on http://%s/\n", version(), addr)
 	where := db.Path()
@@ -374,6 +435,7 @@ func (c *serveConfig) banner(env Env, addr string, dev bool, mailDesc, metricsUR
 	}
 	fmt.Fprintf(w, "  store:  %s (%s)\n", where, db.Dialect())
 	fmt.Fprintf(w, "  mail:   %s\n", mailDesc)
+	fmt.Fprintf(w, "  dkim:   %s\n", dkimDesc)
 	fmt.Fprintf(w, "  policy: %s (sha256 %s)\n", pol.Source, pol.SHA256)
 	fmt.Fprintf(w, "  log:    %s, verifier key %s (checkpoint at /log/checkpoint)\n", logKey.Origin(), logKey.VerifierKey())
 	if metricsURL != "" {

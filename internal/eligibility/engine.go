@@ -7,6 +7,7 @@ import (
 
 	"github.com/notrain/notrain/internal/platform"
 	"github.com/notrain/notrain/internal/policy"
+	"github.com/notrain/notrain/internal/signal"
 )
 
 // Item is what the rules read of one record. Byte slices point into the
@@ -22,6 +23,9 @@ type Item struct {
 	Mentions   [][]byte
 	Tags       [][]byte
 	Text       []byte
+	// Creators' reservations: the raw JSON values of content_usage,
+	// tdm_reservation and training_mining (nil: absent).
+	ContentUsage, TDMReservation, TrainingMining []byte
 	// Raw is the record as JSON, decoded only for rules that read `record`.
 	Raw []byte
 	// Record, when set, builds the record for rules instead (formats that
@@ -246,7 +250,24 @@ func (e *Engine) Decide(it *Item) Decision {
 			return d
 		}
 	}
+	// 10–12. creators' reservations carried on the content.
+	sig := e.pol.Signals
+	switch {
+	case sig.AIPref && it.ContentUsage != nil && signal.AIPref(it.ContentUsage):
+		d.Reason = SignalAIPref
+	case sig.TDMRep && it.TDMReservation != nil && signal.TDMRep(it.TDMReservation):
+		d.Reason = SignalTDMRep
+	case sig.C2PA && it.TrainingMining != nil && signal.C2PA(it.TrainingMining):
+		d.Reason = SignalC2PA
+	}
 	return d
+}
+
+// HonoursSignals reports whether the policy honours any creators'
+// reservation, so a reader knows to fill Item's signal fields.
+func (e *Engine) HonoursSignals() bool {
+	s := e.pol.Signals
+	return s.AIPref || s.TDMRep || s.C2PA
 }
 
 // Prefetch touches the accounts a batch of items will look up, in two

@@ -197,6 +197,35 @@ func TestRules(t *testing.T) {
 		{name: "rule", policy: "rules: [{name: short, expr: 'size(text) < 3'}]", it: with(item("ben", "2026-01-01T00:00:00Z"), func(i *Item) { i.Text = []byte("hi") }), want: RuleMatch, rule: "short"},
 		{name: "rule not matching", policy: "rules: [{name: short, expr: 'size(text) < 3'}]", it: with(item("ben", "2026-01-01T00:00:00Z"), func(i *Item) { i.Text = []byte("hello") }), want: Keep},
 		{name: "item exclusion before rule", policy: "rules: [{name: all, expr: 'true'}]", it: with(item("ben", "2026-01-01T00:00:00Z"), func(i *Item) { i.ID = []byte("taken-down") }), want: ItemExcluded},
+
+		// 10–12. creators' reservations, after every other reason, in this order.
+		{name: "aipref train-ai=n", it: with(item("ben", "2026-01-01T00:00:00Z"), func(i *Item) { i.ContentUsage = []byte(`"train-ai=n"`) }), want: SignalAIPref},
+		{name: "aipref train-ai=y", it: with(item("ben", "2026-01-01T00:00:00Z"), func(i *Item) { i.ContentUsage = []byte(`"train-ai=y"`) }), want: Keep},
+		{name: "aipref null", it: with(item("ben", "2026-01-01T00:00:00Z"), func(i *Item) { i.ContentUsage = []byte(`null`) }), want: Keep},
+		{name: "aipref unreadable", it: with(item("ben", "2026-01-01T00:00:00Z"), func(i *Item) { i.ContentUsage = []byte(`"train-ai=?"`) }), want: SignalAIPref},
+		{name: "aipref not honoured", policy: "signals: {aipref: false}", it: with(item("ben", "2026-01-01T00:00:00Z"), func(i *Item) { i.ContentUsage = []byte(`"train-ai=n"`) }), want: Keep},
+		{name: "tdmrep 1", it: with(item("ben", "2026-01-01T00:00:00Z"), func(i *Item) { i.TDMReservation = []byte(`1`) }), want: SignalTDMRep},
+		{name: "tdmrep 0", it: with(item("ben", "2026-01-01T00:00:00Z"), func(i *Item) { i.TDMReservation = []byte(`0`) }), want: Keep},
+		{name: "tdmrep not honoured", policy: "signals: {tdmrep: false}", it: with(item("ben", "2026-01-01T00:00:00Z"), func(i *Item) { i.TDMReservation = []byte(`1`) }), want: Keep},
+		{name: "c2pa notAllowed", it: with(item("ben", "2026-01-01T00:00:00Z"), func(i *Item) {
+			i.TrainingMining = []byte(`{"entries":{"cawg.ai_training":{"use":"notAllowed"}}}`)
+		}), want: SignalC2PA},
+		{name: "c2pa allowed", it: with(item("ben", "2026-01-01T00:00:00Z"), func(i *Item) {
+			i.TrainingMining = []byte(`{"entries":{"cawg.ai_training":{"use":"allowed"}}}`)
+		}), want: Keep},
+		{name: "c2pa not honoured", policy: "signals: {c2pa: false}", it: with(item("ben", "2026-01-01T00:00:00Z"), func(i *Item) {
+			i.TrainingMining = []byte(`{"entries":{"c2pa.ai_training":{"use":"constrained"}}}`)
+		}), want: Keep},
+		{name: "all three: aipref counts", it: with(item("ben", "2026-01-01T00:00:00Z"), func(i *Item) {
+			i.ContentUsage, i.TDMReservation, i.TrainingMining = []byte(`"train-ai=n"`), []byte(`1`), []byte(`{"cawg.ai_training":{"use":"notAllowed"}}`)
+		}), want: SignalAIPref},
+		{name: "tdmrep before c2pa", it: with(item("ben", "2026-01-01T00:00:00Z"), func(i *Item) {
+			i.TDMReservation, i.TrainingMining = []byte(`1`), []byte(`{"cawg.ai_training":{"use":"notAllowed"}}`)
+		}), want: SignalTDMRep},
+		{name: "objection before signal", it: with(item("obj", "2026-05-01T00:00:00Z"), func(i *Item) { i.ContentUsage = []byte(`"train-ai=n"`) }), want: Objection},
+		{name: "minor before signal", it: with(item("teen", "2026-01-01T00:00:00Z"), func(i *Item) { i.TDMReservation = []byte(`1`) }), want: Minor},
+		{name: "item exclusion before signal", it: with(item("ben", "2026-01-01T00:00:00Z"), func(i *Item) { i.ID, i.TDMReservation = []byte("taken-down"), []byte(`1`) }), want: ItemExcluded},
+		{name: "rule before signal", policy: "rules: [{name: all, expr: 'true'}]", it: with(item("ben", "2026-01-01T00:00:00Z"), func(i *Item) { i.TDMReservation = []byte(`1`) }), want: RuleMatch, rule: "all"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

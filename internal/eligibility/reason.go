@@ -21,6 +21,11 @@ const (
 	ThirdParty
 	ItemExcluded
 	RuleMatch // Decision.Rule names the rule
+	// Creators' reservations on the content itself (internal/signal),
+	// after every other reason.
+	SignalAIPref
+	SignalTDMRep
+	SignalC2PA
 	numReasons
 )
 
@@ -29,6 +34,7 @@ var reasonNames = [numReasons]string{
 	ProductExcluded: "product_excluded", UnknownAuthor: "unknown_author", Minor: "minor",
 	Objection: "objection", NoConsent: "no_consent", ThirdParty: "third_party",
 	ItemExcluded: "item_excluded", RuleMatch: "rule",
+	SignalAIPref: "signal_aipref", SignalTDMRep: "signal_tdmrep", SignalC2PA: "signal_c2pa",
 }
 
 // String is the reason code counted in manifests.

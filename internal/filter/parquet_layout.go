@@ -4,6 +4,8 @@ import (
 	"github.com/parquet-go/parquet-go"
 	"github.com/parquet-go/parquet-go/deprecated"
 	"github.com/parquet-go/parquet-go/format"
+
+	"github.com/notrain/notrain/internal/signal"
 )
 
 // Why a Parquet row is malformed, beyond the reasons JSON Lines shares.
@@ -22,6 +24,7 @@ type pqLayout struct {
 	text                pqString // unusable: absent
 	created             pqTime
 	mentions, tags      pqList
+	signals             bool   // a column of creators' reservations is present
 	maxRep              []byte // per leaf column, for the copy
 }
 
@@ -72,6 +75,9 @@ func newPQLayout(schema *parquet.Schema) *pqLayout {
 	l.created = timeColumn(schema)
 	l.mentions = listColumn(schema, "mentions")
 	l.tags = listColumn(schema, "tags")
+	for _, name := range []string{signal.FieldAIPref, signal.FieldTDMRep, signal.FieldC2PA} {
+		l.signals = l.signals || topField(schema, name) != nil
+	}
 	for _, path := range schema.Columns() {
 		leaf, _ := schema.Lookup(path...)
 		l.maxRep = append(l.maxRep, byte(leaf.MaxRepetitionLevel))

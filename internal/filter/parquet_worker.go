@@ -2,6 +2,7 @@ package filter
 
 import (
 	"cmp"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -15,6 +16,7 @@ import (
 
 	"github.com/notrain/notrain/internal/eligibility"
 	"github.com/notrain/notrain/internal/record"
+	"github.com/notrain/notrain/internal/signal"
 )
 
 // copyBatch is how many kept values a column writer receives at once:
@@ -49,6 +51,11 @@ type pqWorker struct {
 	scratch                                     chan *pqScratch
 	rec                                         pqRecords
 	recordFn                                    func() (map[string]any, error)
+	// signals: the file has a column of creators' reservations and the
+	// policy honours them, so every row is read whole for them (rare
+	// columns, any shape: see rowSignals). wantRecord: rows are read whole,
+	// for rules or signals.
+	signals, wantRecord bool
 }
 
 // pqSpan is the outcome for a run of rows decided by one goroutine.
@@ -86,7 +93,37 @@ func newPQWorker(job *Job, layout *pqLayout, schema *parquet.Schema, wantRejects
 	}
 	w.rec.schema = schema
 	w.recordFn = w.rec.record
+	w.signals = job.Engine.HonoursSignals() && layout.signals
+	w.wantRecord = job.WantText || w.signals
 	return w
+}
+
+// rowSignals fills it's reservations from the row being decided, as the
+// JSON its columns hold (a group reads as an object, a byte array as a
+// string).
+func (w *pqWorker) rowSignals(it *eligibility.Item) error {
+	m, err := w.recordFn()
+	if err != nil {
+		return err
+	}
+	raw := func(name string) ([]byte, error) {
+		v, ok := m[name]
+		if !ok || v == nil {
+			return nil, nil
+		}
+		if b, ok := v.([]byte); ok {
+			v = string(b)
+		}
+		return json.Marshal(v)
+	}
+	if it.ContentUsage, err = raw(signal.FieldAIPref); err != nil {
+		return err
+	}
+	if it.TDMReservation, err = raw(signal.FieldTDMRep); err != nil {
+		return err
+	}
+	it.TrainingMining, err = raw(signal.FieldC2PA)
+	return err
 }
 
 // spread runs fn(0) … fn(n-1) on up to job.Workers goroutines. A panic in
@@ -248,7 +285,7 @@ func (w *pqWorker) decide(t *pqTask, part pqPart, chunks []parquet.ColumnChunk) 
 		w.keep = make([]bool, n)
 	}
 	w.keep = w.keep[:n]
-	if w.job.WantText {
+	if w.wantRecord {
 		w.rec.reset(part.rg)
 		defer w.rec.close()
 	}
@@ -283,7 +320,7 @@ func (w *pqWorker) decide(t *pqTask, part pqPart, chunks []parquet.ColumnChunk) 
 // the rows are decided in one run.
 func (w *pqWorker) decideBatch(t *pqTask, part pqPart, a, rows int) (int, error) {
 	spans := 1
-	if !w.job.WantText {
+	if !w.wantRecord {
 		spans = max(1, min(w.job.Workers, rows/decideSpan))
 	}
 	for len(w.spans) < spans {
@@ -295,8 +332,7 @@ func (w *pqWorker) decideBatch(t *pqTask, part pqPart, a, rows int) (int, error)
 		s.kept, s.counts, s.authors, s.rejects = 0, Counts{}, s.authors[:0], s.rejects[:0]
 	}
 	err := w.spread(spans, func(k int) error {
-		w.decideSpan(&w.spans[k], t.in.path, part.firstRow, a)
-		return nil
+		return w.decideSpan(&w.spans[k], t.in.path, part.firstRow, a)
 	})
 	if err != nil {
 		return 0, err
@@ -313,14 +349,19 @@ func (w *pqWorker) decideBatch(t *pqTask, part pqPart, a, rows int) (int, error)
 }
 
 // decideSpan decides rows s.from … s.to-1 of the batch that starts at row a.
-func (w *pqWorker) decideSpan(s *pqSpan, file string, firstRow int64, a int) {
+func (w *pqWorker) decideSpan(s *pqSpan, file string, firstRow int64, a int) error {
 	b := &s.batch
-	flush := func() {
+	flush := func() error {
 		w.job.Engine.Prefetch(b.items[:b.n])
 		for k := range b.n {
 			j := b.row[k]
-			if w.job.WantText {
+			if w.wantRecord {
 				w.rec.cur = a + j // one span only: see decideBatch
+			}
+			if w.signals && b.why[k] == "" {
+				if err := w.rowSignals(&b.items[k]); err != nil {
+					return err
+				}
 			}
 			d := w.job.Engine.Decide(&b.items[k])
 			s.counts.add(d)
@@ -336,6 +377,7 @@ func (w *pqWorker) decideSpan(s *pqSpan, file string, firstRow int64, a int) {
 			}
 		}
 		b.n, b.refs = 0, b.refs[:0]
+		return nil
 	}
 	for j := s.from; j < s.to; j++ {
 		k := b.n
@@ -343,13 +385,17 @@ func (w *pqWorker) decideSpan(s *pqSpan, file string, firstRow int64, a int) {
 		b.why[k], b.row[k] = w.item(j, it, &b.refs), j
 		if b.why[k] == "" && w.job.WantText {
 			it.Text = w.text.at(j)
+		}
+		if b.why[k] == "" && w.wantRecord {
 			it.Record = w.recordFn
 		}
 		if b.n++; b.n == len(b.items) {
-			flush()
+			if err := flush(); err != nil {
+				return err
+			}
 		}
 	}
-	flush()
+	return flush()
 }
 
 // item fills it from row i of the batch and returns why the row is

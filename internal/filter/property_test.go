@@ -8,6 +8,7 @@ import (
 	"math/rand/v2"
 	"os"
 	"path/filepath"
+	"regexp"
 	"slices"
 	"strings"
 	"testing"
@@ -306,7 +307,77 @@ func (n naive) decide(line string) string {
 	if len([]rune(text)) > 30 {
 		return "rule:long_text"
 	}
+	if v, ok := m["content_usage"]; ok && v != nil && n.pol.Signals.AIPref && naiveAIPref(v) {
+		return "signal_aipref"
+	}
+	if v, ok := m["tdm_reservation"]; ok && v != nil && n.pol.Signals.TDMRep && v != 0.0 && v != "0" {
+		return "signal_tdmrep"
+	}
+	if v, ok := m["training_mining"]; ok && v != nil && n.pol.Signals.C2PA && naiveC2PA(v) {
+		return "signal_c2pa"
+	}
 	return "eligible"
+}
+
+// naiveAIPref reads the Content-Usage values randomLines writes: members
+// key=token separated by commas; anything else is unreadable and reserves.
+func naiveAIPref(v any) bool {
+	s, ok := v.(string)
+	if !ok {
+		return true
+	}
+	prefs := map[string]string{}
+	if strings.TrimSpace(s) != "" {
+		for _, member := range strings.Split(s, ",") {
+			k, val, ok := strings.Cut(strings.TrimSpace(member), "=")
+			if !ok || !memberRE.MatchString(k+"="+val) {
+				return true
+			}
+			prefs[k] = val
+		}
+	}
+	stated := false
+	for _, k := range []string{"train-ai", "train-genai"} {
+		if val, ok := prefs[k]; ok {
+			stated = true
+			if val != "y" {
+				return true
+			}
+		}
+	}
+	if val, ok := prefs["bulk"]; ok && !stated {
+		return val != "y"
+	}
+	return false
+}
+
+var memberRE = regexp.MustCompile(`^[a-z][a-z0-9-]*=[a-z]+$`)
+
+// naiveC2PA: an AI-training entry whose use is anything but allowed.
+func naiveC2PA(v any) bool {
+	if s, ok := v.(string); ok {
+		if json.Unmarshal([]byte(s), &v) != nil {
+			return true
+		}
+	}
+	m, ok := v.(map[string]any)
+	if !ok {
+		return true
+	}
+	if e, ok := m["entries"]; ok && e != nil {
+		if m, ok = e.(map[string]any); !ok {
+			return true
+		}
+	}
+	for _, k := range []string{"cawg.ai_training", "cawg.ai_generative_training", "c2pa.ai_training", "c2pa.ai_generative_training"} {
+		if e, ok := m[k]; ok && e != nil {
+			entry, ok := e.(map[string]any)
+			if !ok || entry["use"] != "allowed" {
+				return true
+			}
+		}
+	}
+	return false
 }
 
 func randomLines(w *world, rng *rand.Rand, count int) []string {
@@ -364,6 +435,23 @@ func randomLines(w *world, rng *rand.Rand, count int) []string {
 		if often(2) {
 			m[pick("id", "author_id")] = pick("", "7")
 		}
+		if often(10) {
+			m["content_usage"] = pickAny(rng, "train-ai=n", "train-ai=y", "search=y, train-ai=n", "bulk=n", "bulk=n, train-ai=y",
+				"train-genai=n", "train-ai=y, train-genai=n", "search=n", "train-ai=?", "", nil, 7)
+		}
+		if often(10) {
+			m["tdm_reservation"] = pickAny(rng, 0, 1, "1", "0", nil, 2, "yes")
+		}
+		if often(10) {
+			use := func(k, u string) map[string]any { return map[string]any{k: map[string]any{"use": u}} }
+			m["training_mining"] = pickAny(rng,
+				map[string]any{"entries": use("cawg.ai_training", "notAllowed")},
+				map[string]any{"entries": use("cawg.ai_training", "allowed")},
+				map[string]any{"entries": use("c2pa.ai_generative_training", "constrained")},
+				map[string]any{"entries": use("cawg.ai_inference", "notAllowed")},
+				use("c2pa.ai_training", "notAllowed"), map[string]any{}, nil, "x",
+				`{"entries":{"cawg.ai_training":{"use":"notAllowed"}}}`)
+		}
 		b, _ := json.Marshal(m)
 		line := string(b)
 		switch rng.IntN(80) {
@@ -379,12 +467,16 @@ func randomLines(w *world, rng *rand.Rand, count int) []string {
 	return lines
 }
 
+func pickAny(rng *rand.Rand, xs ...any) any { return xs[rng.IntN(len(xs))] }
+
 var policies = []string{
 	"rules: [{name: long_text, expr: 'size(text) > 30'}]",
 	"rules: [{name: long_text, expr: 'size(text) > 30'}]\nthird_party: keep\nunknown_author: include",
 	"rules: [{name: long_text, expr: 'size(text) > 30'}]\nvisibilities: [public, friends]\nunknown_birthdate: include\nexclude_items: [i3, i5]",
 	"rules: [{name: long_text, expr: 'size(text) > 30'}]\nmode: consent",
 	"rules: [{name: long_text, expr: 'size(text) > 30'}]\nmode: consent\nthird_party: keep\nminimum_age: 21\nproduct_kinds: {whatsapp: [ai_chat, post]}",
+	"rules: [{name: long_text, expr: 'size(text) > 30'}]\nsignals: {aipref: false}",
+	"rules: [{name: long_text, expr: 'size(text) > 30'}]\nsignals: {tdmrep: false, c2pa: false}\nthird_party: keep",
 }
 
 // TestPropertyFastPathMatchesNaive: for random worlds, policies and records,
@@ -395,6 +487,16 @@ func TestPropertyFastPathMatchesNaive(t *testing.T) {
 	if testing.Short() {
 		seeds = 5
 	}
+	seen := map[string]bool{}
+	defer func() {
+		// The random records must reach every reason, or agreeing proves little.
+		for _, r := range []string{"malformed", "not_public", "kind_excluded", "product_excluded", "unknown_author", "minor",
+			"objection", "no_consent", "third_party", "item_excluded", "rule:long_text", "signal_aipref", "signal_tdmrep", "signal_c2pa", "eligible"} {
+			if !t.Failed() && !seen[r] {
+				t.Errorf("no record was decided %s", r)
+			}
+		}
+	}()
 	for seed := range seeds {
 		rng := rand.New(rand.NewPCG(uint64(seed), 99))
 		w := randomWorld(rng)
@@ -423,6 +525,7 @@ func TestPropertyFastPathMatchesNaive(t *testing.T) {
 				got = "rule:" + d.Rule
 			}
 			exp := ref.decide(line)
+			seen[exp] = true
 			if got != exp {
 				t.Fatalf("seed %d, policy %q, record %d:\n%s\nfast path: %s, reference: %s", seed, policies[seed%len(policies)], i, line, got, exp)
 			}

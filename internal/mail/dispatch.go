@@ -31,10 +31,13 @@ type Dispatcher struct {
 	Outbox   Outbox
 	Composer *Composer // renders mails stored as template data
 	Sender   Sender    // nil: dev mailbox, mails count as delivered at once
-	From     string
-	Now      func() time.Time
-	Log      *slog.Logger
-	Metrics  *metrics.Metrics
+	// Signer signs every message the Sender is given (DKIM); nil sends
+	// them unsigned.
+	Signer  MessageSigner
+	From    string
+	Now     func() time.Time
+	Log     *slog.Logger
+	Metrics *metrics.Metrics
 
 	BackoffBase time.Duration // first retry delay (default DefaultBackoffBase), doubling per attempt
 	BackoffMax  time.Duration // cap on one delay (default DefaultBackoffMax)
@@ -286,6 +289,16 @@ func (d *Dispatcher) send(ctx context.Context, m store.Mail) error {
 	if err != nil {
 		return &PermanentError{Err: err}
 	}
+	// Signed here, the one place every message passes on its way to the
+	// Sender, so none leaves unsigned; a placeholder is signed too, as it
+	// is built: the same work as for the notice it stands in for. A
+	// signature that cannot be made is a temporary failure: the mail waits
+	// for its retry rather than go out unsigned.
+	if d.Signer != nil {
+		if raw, err = d.Signer.Sign(raw); err != nil {
+			return err
+		}
+	}
 	if placeholder {
 		if p, ok := d.Sender.(Prober); ok {
 			return p.Probe(ctx, envelopeAddress(d.From), m.To)
@@ -293,6 +306,12 @@ func (d *Dispatcher) send(ctx context.Context, m store.Mail) error {
 		return nil
 	}
 	return d.Sender.Send(ctx, envelopeAddress(d.From), m.To, raw)
+}
+
+// MessageSigner adds signatures to a built message (internal/dkim's
+// Signer is one).
+type MessageSigner interface {
+	Sign(msg []byte) ([]byte, error)
 }
 
 // backoff doubles from BackoffBase up to BackoffMax, with ±20 % jitter so a

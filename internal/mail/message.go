@@ -17,6 +17,8 @@ import (
 	"time"
 	"unicode"
 	"unicode/utf8"
+
+	"golang.org/x/net/idna"
 )
 
 // Message is a composed mail, ready to be stored or built.
@@ -164,8 +166,12 @@ func safeFileName(s string) bool {
 	return s != "" && s[0] != '.'
 }
 
-// maxHeaderLine is the line length RFC 5322 (2.1.1) asks headers to keep.
-const maxHeaderLine = 78
+// maxHeaderLine is the line length RFC 5322 (2.1.1) asks headers to keep;
+// maxEncodedWord the longest encoded word RFC 2047 (2) allows.
+const (
+	maxHeaderLine  = 78
+	maxEncodedWord = 75
+)
 
 // subjectHeader is the Subject header's value. Printable ASCII stays as
 // it is, folded at spaces. Any other text becomes RFC 2047 encoded words,
@@ -214,7 +220,9 @@ func subjectHeader(subject string) string {
 		}
 		words = append(words, enc(s[:n]))
 		s = s[n:]
-		budget = maxHeaderLine - 1
+		// A continuation line has room for 77, an encoded word may
+		// have 75 (RFC 2047, 2).
+		budget = maxEncodedWord
 	}
 	return strings.Join(words, "\r\n ")
 }
@@ -252,10 +260,10 @@ func encodeQ(s string) string {
 	for i := 0; i < len(s); i++ {
 		c := s[i]
 		switch {
-		case qPlain(c):
-			b = append(b, c)
 		case c == ' ':
 			b = append(b, '_')
+		case qPlain(c):
+			b = append(b, c)
 		default:
 			b = append(b, '=', hex[c>>4], hex[c&15])
 		}
@@ -277,6 +285,32 @@ func isPrintableText(s string) bool {
 		}
 	}
 	return true
+}
+
+// SenderDomain is the domain of a From address as DNS spells it (lower
+// case, an internationalised name as xn--…): the right-hand side of the
+// Message-IDs, and the domain DKIM signs for, so that both match the From
+// a receiver shows (DMARC's alignment).
+func SenderDomain(from string) (string, error) {
+	a, err := mail.ParseAddress(from)
+	if err != nil || hasLineBreak(from) {
+		return "", fmt.Errorf("%w: From %q", ErrHeader, from)
+	}
+	_, domain, _ := cutLast(a.Address, "@")
+	d, err := idna.Lookup.ToASCII(domain)
+	if err != nil || d == "" || !isPrintableASCII(d) || strings.ContainsAny(d, "<>\"[]") {
+		return "", fmt.Errorf("%w: From %q has no usable domain", ErrHeader, from)
+	}
+	return strings.ToLower(d), nil
+}
+
+// cutLast is strings.Cut at the last sep: an address's local part may
+// hold an @ in quotes, its domain never.
+func cutLast(s, sep string) (before, after string, found bool) {
+	if i := strings.LastIndex(s, sep); i >= 0 {
+		return s[:i], s[i+len(sep):], true
+	}
+	return s, "", false
 }
 
 func hasLineBreak(s string) bool { return strings.ContainsAny(s, "\r\n") }

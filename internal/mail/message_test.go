@@ -151,6 +151,11 @@ func FuzzSubjectArrivesExactly(f *testing.F) {
 		if want := cleanHeaderText(subject); err != nil || got != want {
 			t.Fatalf("subject %q arrived as %q (%v)", want, got, err)
 		}
+		for _, w := range strings.Fields(msg.Header.Get("Subject")) {
+			if strings.HasPrefix(w, "=?") && (!strings.HasSuffix(w, "?=") || len(w) > maxEncodedWord) {
+				t.Fatalf("encoded word %q: broken by a space or too long", w)
+			}
+		}
 		head, _, _ := bytes.Cut(raw, []byte("\r\n\r\n"))
 		for _, line := range strings.Split(string(head), "\r\n") {
 			// Only a plain word too long for any line may pass the limit.
@@ -159,4 +164,134 @@ func FuzzSubjectArrivesExactly(f *testing.F) {
 			}
 		}
 	})
+}
+
+// The headers every mail carries, as receivers' filters look at them.
+func TestBuildHeaders(t *testing.T) {
+	m := sample()
+	raw, err := Build(m)
+	if err != nil {
+		t.Fatal(err)
+	}
+	head, _, _ := bytes.Cut(raw, []byte("\r\n\r\n"))
+	for i, c := range head {
+		if c > 0x7e || (c < 0x20 && c != '\r' && c != '\n') {
+			t.Fatalf("header byte %d is %#x: headers must be ASCII\n%s", i, c, head)
+		}
+	}
+	msg, err := mail.ReadMessage(bytes.NewReader(raw))
+	if err != nil {
+		t.Fatal(err)
+	}
+	h := msg.Header
+	// Date in RFC 5322 form, the time the mail was made.
+	if d, err := mail.ParseDate(h.Get("Date")); err != nil || !d.Equal(m.Date) {
+		t.Errorf("Date %q parses as %v, %v; want %v", h.Get("Date"), d, err, m.Date)
+	}
+	if _, err := time.Parse(time.RFC1123Z, h.Get("Date")); err != nil {
+		t.Errorf("Date %q: %v", h.Get("Date"), err)
+	}
+	for k, want := range map[string]string{"Message-Id": "<abc123@notrain.example>", "Auto-Submitted": "auto-generated", "Mime-Version": "1.0",
+		"From": `"notrain" <noreply@notrain.example>`, "To": "<anna@example.de>", "Content-Language": "de"} {
+		if got := h.Get(k); got != want {
+			t.Errorf("%s = %q, want %q", k, got, want)
+		}
+	}
+	// A non-ASCII subject is RFC 2047 encoded, in UTF-8.
+	if s := h.Get("Subject"); !strings.HasPrefix(s, "=?utf-8?q?") || strings.Contains(s, "ä") {
+		t.Errorf("Subject %q is not an RFC 2047 encoded word", s)
+	}
+	// The plain text first, then the HTML: a reader (and a filter) that
+	// takes the first part it understands gets the text.
+	ct, params, err := mime.ParseMediaType(h.Get("Content-Type"))
+	if err != nil || ct != "multipart/alternative" {
+		t.Fatalf("Content-Type %q", h.Get("Content-Type"))
+	}
+	got := partTypes(t, msg.Body, params["boundary"])
+	if want := []string{"text/plain; charset=utf-8", "text/html; charset=utf-8"}; strings.Join(got, ",") != strings.Join(want, ",") {
+		t.Fatalf("parts %q, want %q", got, want)
+	}
+	// An ASCII subject stays as it is; a long one is split into encoded
+	// words of at most 75 characters (RFC 2047 section 2).
+	m.Subject = "Your code"
+	if raw, _ = Build(m); !bytes.Contains(raw, []byte("\r\nSubject: Your code\r\n")) {
+		t.Errorf("ASCII subject changed:\n%s", raw)
+	}
+	m.Subject = strings.Repeat("Widerspruch gegen die Nutzung für KI-Training bestätigt, ", 4)
+	raw, _ = Build(m)
+	msg, _ = mail.ReadMessage(bytes.NewReader(raw))
+	for w := range strings.FieldsSeq(msg.Header.Get("Subject")) {
+		if len(w) > 75 || !strings.HasPrefix(w, "=?utf-8?q?") {
+			t.Errorf("encoded word %q", w)
+		}
+	}
+	if s, err := new(mime.WordDecoder).DecodeHeader(msg.Header.Get("Subject")); err != nil || s != m.Subject {
+		t.Errorf("long subject decodes as %q, %v", s, err)
+	}
+}
+
+// With an attachment the mail is multipart/mixed, and its first part
+// holds the alternatives, text first.
+func TestBuildWithAttachmentKeepsTextFirst(t *testing.T) {
+	m := sample()
+	m.Attachments = []Attachment{{Name: "NT-1.tlog-proof", Data: []byte("proof\n")}}
+	raw, err := Build(m)
+	if err != nil {
+		t.Fatal(err)
+	}
+	msg, err := mail.ReadMessage(bytes.NewReader(raw))
+	if err != nil {
+		t.Fatal(err)
+	}
+	ct, params, _ := mime.ParseMediaType(msg.Header.Get("Content-Type"))
+	if ct != "multipart/mixed" {
+		t.Fatalf("Content-Type %q", ct)
+	}
+	mr := multipart.NewReader(msg.Body, params["boundary"])
+	alt, err := mr.NextPart()
+	if err != nil {
+		t.Fatal(err)
+	}
+	act, aparams, _ := mime.ParseMediaType(alt.Header.Get("Content-Type"))
+	if act != "multipart/alternative" {
+		t.Fatalf("first part %q", act)
+	}
+	if got := partTypes(t, alt, aparams["boundary"]); len(got) != 2 || !strings.HasPrefix(got[0], "text/plain") || !strings.HasPrefix(got[1], "text/html") {
+		t.Fatalf("alternatives %q", got)
+	}
+}
+
+// partTypes are the Content-Types of a multipart body's parts, in order.
+func partTypes(t *testing.T, body io.Reader, boundary string) []string {
+	t.Helper()
+	var types []string
+	mr := multipart.NewReader(body, boundary)
+	for {
+		p, err := mr.NextPart()
+		if err == io.EOF {
+			return types
+		}
+		if err != nil {
+			t.Fatal(err)
+		}
+		types = append(types, p.Header.Get("Content-Type"))
+	}
+}
+
+func TestSenderDomain(t *testing.T) {
+	for in, want := range map[string]string{
+		"notrain <noreply@Notrain.Example>": "notrain.example",
+		"privacy@example.org":               "example.org",
+		"Datenschutz <dsb@müller.de>":       "xn--mller-kva.de",
+		`"a@b" <x@example.com>`:             "example.com",
+	} {
+		if got, err := SenderDomain(in); err != nil || got != want {
+			t.Errorf("SenderDomain(%q) = %q, %v; want %q", in, got, err, want)
+		}
+	}
+	for _, in := range []string{"", "no address", "x@", "x@exa mple.com", "a@b.de\r\nBcc: e@x.de"} {
+		if got, err := SenderDomain(in); err == nil {
+			t.Errorf("SenderDomain(%q) = %q, accepted", in, got)
+		}
+	}
 }

@@ -35,6 +35,9 @@ func TestNonASCIIMailArrivesExactly(t *testing.T) {
 		{"en", "123456 is your confirmation code", "plain ASCII stays plain"},
 		{"en", strings.Repeat("word ", 30) + "end", "a long ASCII subject is folded, not cut"},
 		{"de", "„Widerspruch“ – Ihr Code: 042917 (gültig bis 02.01.2026, 15:04)", "Grüße"},
+		// Mostly ASCII: Q encoding, spaces and all.
+		{"de", "Ihr Widerspruch ist wirksam, Ihre Referenz lautet NT-1234-5678-9ABC und gilt für alle Konten", "Grüße"},
+		{"mt", "Il-kunsens tiegħek huwa fis-seħħ u r-referenza hija NT-1234-5678-9ABC", "ħ"},
 	}
 	for i, c := range cases {
 		to := "person" + string(rune('a'+i)) + "@example.org"
@@ -47,6 +50,15 @@ func TestNonASCIIMailArrivesExactly(t *testing.T) {
 			t.Fatal(err)
 		}
 		m := srv.WaitFor(t, 5*time.Second, smtptest.To(to))
+		if !strings.Contains(m.Header.Get("Subject"), "=?") && !isASCII(c.subject) {
+			t.Errorf("%q was sent unencoded", c.subject)
+		}
+		for _, w := range strings.Fields(m.Header.Get("Subject")) {
+			if strings.HasPrefix(w, "=?") != strings.HasSuffix(w, "?=") {
+				t.Errorf("%q: an encoded word broken by a space: %q", c.subject, m.Header.Get("Subject"))
+				break
+			}
+		}
 		if m.Subject != c.subject {
 			t.Errorf("subject arrived as %q, want %q", m.Subject, c.subject)
 		}
@@ -126,4 +138,13 @@ func TestMailsUseTheLanguagesFormats(t *testing.T) {
 			t.Errorf("%s: the count is not %q:\n%s", lang, n, text)
 		}
 	}
+}
+
+func isASCII(s string) bool {
+	for i := 0; i < len(s); i++ {
+		if s[i] > 0x7e {
+			return false
+		}
+	}
+	return true
 }

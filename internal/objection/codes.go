@@ -191,9 +191,11 @@ func (s *Service) queue(ctx context.Context, tx *store.Tx, kind string, req stor
 	if err != nil {
 		return fmt.Errorf("objection: mail data: %w", err)
 	}
+	// The Message-ID is random on its own, not the outbox row's id: a
+	// header every relay and mailbox sees is no key to a row of ours.
 	id := ids.Ordered()
 	if err := tx.QueueMail(ctx, store.Mail{
-		ID: id, MessageID: id + "@" + s.cfg.MailDomain, Kind: kind, RequestID: req.ID, To: req.Email, Lang: req.Lang,
+		ID: id, MessageID: ids.Random(16) + "@" + s.cfg.MailDomain, Kind: kind, RequestID: req.ID, To: req.Email, Lang: req.Lang,
 		Data: string(data), CreatedAt: now, Urgent: mail.IsUrgent(kind),
 	}); err != nil {
 		return err

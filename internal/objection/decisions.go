@@ -33,6 +33,9 @@ type Outcome struct {
 	// ended and what the address's consents still cover after it.
 	ProductsEnded []string
 	ProductsKept  []string
+	// NoMail: no confirmation mail was sent (an objection made with a
+	// platform assertion: notrain has no address to write to).
+	NoMail bool
 }
 
 // Status values of an Outcome.

@@ -9,5 +9,6 @@ func Codes() []string {
 		CodeReasonTooLong, CodeReasonInvalid, CodeLangInvalid, CodeRateLimited,
 		CodeCodeFormat, CodeCodeInvalid, CodeCodeExpired, CodeCodeUsed,
 		CodeTooManyAttempts, CodeRequestNotFound, CodeResendTooSoon, CodeClientLimited, CodeSaturated,
+		CodeAssertionReplayed, CodeAssertionUnknownAccount,
 	}
 }

@@ -48,6 +48,11 @@ const (
 	// CodeSaturated: the store could not save the request in time; it
 	// was not saved (nothing to resend, no mail will come).
 	CodeSaturated = "busy_not_saved"
+	// CodeAssertionReplayed: the platform assertion's jti was used before.
+	CodeAssertionReplayed = "assertion_replayed"
+	// CodeAssertionUnknownAccount: the assertion names an account the
+	// directory does not have.
+	CodeAssertionUnknownAccount = "assertion_unknown_account"
 )
 
 // SaturatedRetryAfter is when a person refused with CodeSaturated is asked

@@ -43,7 +43,7 @@ const MaxReason = 2000
 type Config struct {
 	CodeTTL     time.Duration // default otp.DefaultTTL
 	BaseURL     string        // for links in mails
-	MailDomain  string        // right-hand side of Message-IDs
+	MailDomain  string        // right-hand side of Message-IDs: the sender address's domain
 	ClientLimit int           // code requests per minute per client address; 0 = off
 	SaveTimeout time.Duration // a code request not saved within this is refused unsaved (default DefaultSaveTimeout); negative: no bound
 	Now         func() time.Time

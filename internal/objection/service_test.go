@@ -502,7 +502,7 @@ func TestStartValidation(t *testing.T) {
 		{objection.StartInput{Email: "anna", Lang: "de"}, objection.CodeEmailInvalid},
 		{objection.StartInput{Email: "anna@example.de\r\nBcc: x@y.de", Lang: "de"}, objection.CodeEmailInvalid},
 		{objection.StartInput{Email: strings.Repeat("a", 60) + "@" + strings.Repeat("b", 200) + ".de", Lang: "de"}, objection.CodeEmailTooLong},
-		{objection.StartInput{Email: "anna@example.de", Lang: "tlh"}, objection.CodeLangInvalid},
+		{objection.StartInput{Email: "anna@example.de", Lang: "ja"}, objection.CodeLangInvalid},
 		{objection.StartInput{Email: "anna@example.de", Lang: "de", Reason: strings.Repeat("ä", objection.MaxReason+1)}, objection.CodeReasonTooLong},
 		{objection.StartInput{Email: "anna@example.de", Lang: "de", Reason: "nul\x00byte"}, objection.CodeReasonInvalid},
 	}

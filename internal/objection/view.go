@@ -103,5 +103,5 @@ func (s *Service) Result(ctx context.Context, flow Flow, requestID string) (Outc
 		return Outcome{}, err
 	}
 	return Outcome{Flow: flow, Reference: o.ID, Status: o.Status, At: o.EffectiveAt, Scope: scope, Accounts: accts,
-		Lang: req.Lang, LedgerSeq: o.LedgerSeq}, nil
+		Lang: req.Lang, LedgerSeq: o.LedgerSeq, NoMail: assertedChannel(req.Channel)}, nil
 }

@@ -42,6 +42,15 @@ type Rule struct {
 	Expr string `yaml:"expr" json:"expr"`
 }
 
+// Signals says which creators' reservations carried on content are
+// honoured (internal/signal); each one honoured excludes under its own
+// reason. All default to true.
+type Signals struct {
+	AIPref bool `yaml:"aipref" json:"aipref"`
+	TDMRep bool `yaml:"tdmrep" json:"tdmrep"`
+	C2PA   bool `yaml:"c2pa" json:"c2pa"`
+}
+
 // Policy is a parsed, checked policy.
 type Policy struct {
 	Version          int                 `yaml:"version" json:"version"`
@@ -56,6 +65,7 @@ type Policy struct {
 	MinimumAge       int                 `yaml:"minimum_age" json:"minimum_age"`
 	ThirdParty       string              `yaml:"third_party" json:"third_party"`
 	ExcludeItems     []string            `yaml:"exclude_items" json:"exclude_items"`
+	Signals          Signals             `yaml:"signals" json:"signals"`
 	Rules            []Rule              `yaml:"rules" json:"rules"`
 
 	// SHA256 is the hash of the file's bytes, as it goes into manifests.
@@ -163,6 +173,19 @@ func merge(p, o *Policy, present map[string]any) {
 	}
 	if has("rules") {
 		p.Rules = o.Rules
+	}
+	// signals: only the ones named change, so "signals: {c2pa: false}"
+	// leaves the other two honoured.
+	if sig, ok := present["signals"].(map[string]any); ok {
+		if _, ok := sig["aipref"]; ok {
+			p.Signals.AIPref = o.Signals.AIPref
+		}
+		if _, ok := sig["tdmrep"]; ok {
+			p.Signals.TDMRep = o.Signals.TDMRep
+		}
+		if _, ok := sig["c2pa"]; ok {
+			p.Signals.C2PA = o.Signals.C2PA
+		}
 	}
 }
 

@@ -46,6 +46,27 @@ func TestFileOverridesDefaults(t *testing.T) {
 	}
 }
 
+func TestSignalsDefaultOnAndTurnOffOneByOne(t *testing.T) {
+	d, err := Default()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if d.Signals != (Signals{AIPref: true, TDMRep: true, C2PA: true}) {
+		t.Fatalf("default signals = %+v, want all honoured", d.Signals)
+	}
+	p, err := Parse([]byte("signals: {c2pa: false}\n"), "t.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if p.Signals != (Signals{AIPref: true, TDMRep: true}) {
+		t.Fatalf("signals = %+v, want only c2pa off", p.Signals)
+	}
+	p, err = Parse([]byte("signals: {aipref: false, tdmrep: false, c2pa: false}\n"), "t.yaml")
+	if err != nil || p.Signals != (Signals{}) {
+		t.Fatalf("signals = %+v, %v; want none honoured", p.Signals, err)
+	}
+}
+
 func TestInvalidPoliciesAreRefused(t *testing.T) {
 	for name, y := range map[string]string{
 		"unknown key":        "visibilites: [public]",
@@ -62,6 +83,9 @@ func TestInvalidPoliciesAreRefused(t *testing.T) {
 		"duplicate rule":     "rules: [{name: a, expr: 'true'}, {name: a, expr: 'false'}]",
 		"not yaml":           "rules: [",
 		"product kinds":      "product_kinds: {whatsapp: [tweet]}",
+		"unknown signal":     "signals: {robots: false}",
+		"signal not boolean": "signals: {aipref: sometimes}",
+		"signals not a map":  "signals: [aipref]",
 	} {
 		if _, err := Parse([]byte(y), name); err == nil {
 			t.Errorf("%s: accepted %q", name, y)

@@ -14,6 +14,7 @@ import (
 	asmutf8 "github.com/segmentio/asm/utf8"
 
 	"github.com/notrain/notrain/internal/eligibility"
+	"github.com/notrain/notrain/internal/signal"
 )
 
 // Why a record is malformed, for the rejects file.
@@ -27,16 +28,19 @@ const (
 	WhyBadTime       = "created_at is not an RFC 3339 time"
 	WhyBadList       = "mentions or tags is not a list of strings"
 	maxDepth         = 512
-	fieldCount       = 9
+	fieldCount       = 12
 	fieldNone        = -1
 	fID, fProduct    = 0, 1
 	fAuthor, fKind   = 2, 3
 	fVisibility      = 4
 	fCreated, fText  = 5, 6
 	fMentions, fTags = 7, 8
+	// Creators' reservations, kept as raw JSON for internal/signal.
+	fContentUsage, fTDMReservation, fTrainingMining = 9, 10, 11
 )
 
-var fieldNames = [fieldCount]string{"id", "product", "author_id", "kind", "visibility", "created_at", "text", "mentions", "tags"}
+var fieldNames = [fieldCount]string{"id", "product", "author_id", "kind", "visibility", "created_at", "text", "mentions", "tags",
+	signal.FieldAIPref, signal.FieldTDMRep, signal.FieldC2PA}
 
 // Parser turns JSON Lines records into eligibility items. It reuses its
 // buffers, so one Parser serves one goroutine.
@@ -50,7 +54,7 @@ type Parser struct {
 	KnownUTF8 bool
 
 	seen      [fieldCount]bool
-	strings   [fieldCount][]byte // decoded values of string fields
+	strings   [fieldCount][]byte // decoded values of string fields; the signals' raw JSON
 	lists     [2][][]byte        // mentions, tags
 	listStart [2]int             // where this record's lists begin
 	scratch   []byte             // decoded escapes live here
@@ -140,6 +144,7 @@ func (p *Parser) fill(it *eligibility.Item) {
 	it.ID, it.Product, it.AuthorID = p.strings[fID], p.strings[fProduct], p.strings[fAuthor]
 	it.Kind, it.Visibility, it.Text = p.strings[fKind], p.strings[fVisibility], p.strings[fText]
 	it.CreatedAt = c
+	it.ContentUsage, it.TDMReservation, it.TrainingMining = p.strings[fContentUsage], p.strings[fTDMReservation], p.strings[fTrainingMining]
 	// Full slice expressions: a later record's appends never show here.
 	it.Mentions = p.lists[0][p.listStart[0]:len(p.lists[0]):len(p.lists[0])]
 	it.Tags = p.lists[1][p.listStart[1]:len(p.lists[1]):len(p.lists[1])]
@@ -205,6 +210,10 @@ func (p *Parser) object() {
 		switch {
 		case f == fMentions || f == fTags:
 			p.list(f - fMentions)
+		case f >= fContentUsage:
+			start := p.pos
+			p.value()
+			p.strings[f] = p.line[start:p.pos]
 		case f != fieldNone && p.peek() == '"':
 			if f == fText && !p.WantText {
 				p.skipString()
@@ -257,6 +266,13 @@ func field(key []byte) int {
 		f = fVisibility
 		if key[0] == 'c' {
 			f = fCreated
+		}
+	case 13:
+		f = fContentUsage
+	case 15:
+		f = fTDMReservation
+		if key[1] == 'r' {
+			f = fTrainingMining
 		}
 	default:
 		return fieldNone

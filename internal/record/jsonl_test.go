@@ -39,6 +39,31 @@ func TestParseWellFormed(t *testing.T) {
 	}
 }
 
+func TestParseKeepsSignalsRaw(t *testing.T) {
+	line := `{"id":"x","product":"facebook","author_id":"u","created_at":"2025-04-02T10:00:00Z",` +
+		`"content_usage" : "train-ai=n, search=y","tdm_reservation":1,"training_mining":{"entries":{"cawg.ai_training":{"use":"notAllowed"}}},` +
+		`"content_usagf":"x","tdm_reservatioN":2}`
+	it, why := parse(t, line)
+	if why != "" {
+		t.Fatalf("malformed: %s", why)
+	}
+	if string(it.ContentUsage) != `"train-ai=n, search=y"` || string(it.TDMReservation) != `1` ||
+		string(it.TrainingMining) != `{"entries":{"cawg.ai_training":{"use":"notAllowed"}}}` {
+		t.Fatalf("signals %q %q %q", it.ContentUsage, it.TDMReservation, it.TrainingMining)
+	}
+	it, why = parse(t, `{"id":"x","product":"facebook","author_id":"u","created_at":"2025-04-02T10:00:00Z"}`)
+	if why != "" || it.ContentUsage != nil || it.TDMReservation != nil || it.TrainingMining != nil {
+		t.Fatalf("absent signals: %q %q %q %q", why, it.ContentUsage, it.TDMReservation, it.TrainingMining)
+	}
+	// Two values for one reservation: which would a reader believe? Neither.
+	if _, why := parse(t, `{"id":"x","product":"facebook","author_id":"u","created_at":"2025-04-02T10:00:00Z","tdm_reservation":0,"tdm_reservation":1}`); why != WhyDuplicate {
+		t.Fatalf("duplicate tdm_reservation: %q", why)
+	}
+	if _, why := parse(t, `{"id":"x","product":"facebook","author_id":"u","created_at":"2025-04-02T10:00:00Z","training_mining":{"a":}}`); why != WhyInvalidJSON {
+		t.Fatalf("broken training_mining: %q", why)
+	}
+}
+
 func TestParseMalformed(t *testing.T) {
 	base := map[string]any{"id": "x", "product": "facebook", "author_id": "u", "created_at": "2025-04-02T10:00:00Z"}
 	with := func(k string, v any) string {

@@ -281,5 +281,9 @@ func (tx *Tx) Forget(ctx context.Context, cutoff, keepEvents time.Time) error {
 	if _, err := tx.exec(ctx, `DELETE FROM operator_sessions WHERE expires_at < $1`, micros(cutoff)); err != nil {
 		return fmt.Errorf("store: forget operator sessions: %w", err)
 	}
+	// An expired assertion is refused before its id is looked at.
+	if _, err := tx.exec(ctx, `DELETE FROM assertion_ids WHERE expires_at < $1`, micros(cutoff)); err != nil {
+		return fmt.Errorf("store: forget assertion ids: %w", err)
+	}
 	return nil
 }

@@ -30,6 +30,9 @@ var migrations embed.FS
 // ErrNotFound is returned when a looked-up row does not exist.
 var ErrNotFound = errors.New("store: not found")
 
+// ErrAssertionUsed is returned when a platform assertion's id was used before.
+var ErrAssertionUsed = errors.New("store: assertion already used")
+
 // ErrClosed is returned by writes after Close.
 var ErrClosed = errors.New("store: closed")
 

@@ -188,39 +188,45 @@ func (s *Server) apiVerify(flow objection.Flow) http.HandlerFunc {
 			s.apiFail(w, r, "", err)
 			return
 		}
-		at := out.At.Format(time.RFC3339Nano)
-		resp := map[string]any{"reference": out.Reference, "status": out.Status}
-		switch flow {
-		case objection.FlowWithdrawal:
-			resp["withdrawn_at"] = at
-			resp["objections_ended"] = out.Ended
-		case consent.FlowWithdraw:
-			resp["withdrawn_at"] = at
-			resp["consents_ended"] = out.Ended
-			resp["scope"] = out.Scope.String()
-			resp["products_ended"] = nonNil(out.ProductsEnded)
-			resp["products_kept"] = nonNil(out.ProductsKept)
-		case consent.FlowGive:
-			resp["given_at"] = at
-			resp["scope"] = out.Scope.String()
-			resp["accounts"] = accountsJSON(out)
-		default:
-			resp["effective_at"] = at
-			resp["scope"] = out.Scope.String()
-			resp["accounts"] = accountsJSON(out)
-		}
-		if out.LedgerSeq > 0 {
-			// The decision is committed: a receipt that cannot be made
-			// now must not turn it into a failure the client retries. It
-			// can be fetched again from the done page or from my data.
-			if rc, err := receipt.Make(r.Context(), s.db.RecentLog(), out.LedgerSeq); err != nil {
-				s.log.ErrorContext(r.Context(), "receipt not made", "seq", out.LedgerSeq, "err", err)
-			} else {
-				resp["receipt"] = string(rc)
-			}
-		}
-		writeJSON(w, http.StatusOK, resp)
+		writeJSON(w, http.StatusOK, s.verifiedJSON(r, flow, out))
 	}
+}
+
+// verifiedJSON is the answer to a confirmed request: a verified code's,
+// and an objection made with a platform assertion's.
+func (s *Server) verifiedJSON(r *http.Request, flow objection.Flow, out objection.Outcome) map[string]any {
+	at := out.At.Format(time.RFC3339Nano)
+	resp := map[string]any{"reference": out.Reference, "status": out.Status}
+	switch flow {
+	case objection.FlowWithdrawal:
+		resp["withdrawn_at"] = at
+		resp["objections_ended"] = out.Ended
+	case consent.FlowWithdraw:
+		resp["withdrawn_at"] = at
+		resp["consents_ended"] = out.Ended
+		resp["scope"] = out.Scope.String()
+		resp["products_ended"] = nonNil(out.ProductsEnded)
+		resp["products_kept"] = nonNil(out.ProductsKept)
+	case consent.FlowGive:
+		resp["given_at"] = at
+		resp["scope"] = out.Scope.String()
+		resp["accounts"] = accountsJSON(out)
+	default:
+		resp["effective_at"] = at
+		resp["scope"] = out.Scope.String()
+		resp["accounts"] = accountsJSON(out)
+	}
+	if out.LedgerSeq > 0 {
+		// The decision is committed: a receipt that cannot be made
+		// now must not turn it into a failure the client retries. It
+		// can be fetched again from the done page or from my data.
+		if rc, err := receipt.Make(r.Context(), s.db.RecentLog(), out.LedgerSeq); err != nil {
+			s.log.ErrorContext(r.Context(), "receipt not made", "seq", out.LedgerSeq, "err", err)
+		} else {
+			resp["receipt"] = string(rc)
+		}
+	}
+	return resp
 }
 
 // nonNil makes an empty list a JSON [] rather than null.

@@ -188,7 +188,7 @@ func TestConsentAPIErrors(t *testing.T) {
 		{"/api/v1/consents", `{"email":"a@b.de","scope":["myspace"]}`, 400, "scope_invalid"},
 		{"/api/v1/consents", `{"email":"a@b.de","scope":"all","reason":"because"}`, 400, "invalid_request"},
 		{"/api/v1/consents", `{"email":"nope","scope":"all"}`, 400, "email_invalid"},
-		{"/api/v1/consents", `{"email":"a@b.de","scope":"all","lang":"tlh"}`, 400, "lang_invalid"},
+		{"/api/v1/consents", `{"email":"a@b.de","scope":"all","lang":"ja"}`, 400, "lang_invalid"},
 		// Consent covers only what the person chose: nothing is assumed.
 		{"/api/v1/consents", `{"email":"a@b.de"}`, 400, "scope_required"},
 		{"/api/v1/consents", `{"email":"a@b.de","scope":null}`, 400, "scope_required"},

@@ -48,6 +48,13 @@ func (s *Server) idempotent(route string, h http.HandlerFunc) http.HandlerFunc {
 		sum.Write([]byte(r.Header.Get("Content-Type")))
 		sum.Write([]byte{0})
 		sum.Write(body)
+		// An answer made for one credential is replayed to that credential
+		// only: the same key and body with another assertion is a
+		// different request. (Only the hash is kept, never the token.)
+		if auth := r.Header.Get("Authorization"); auth != "" {
+			sum.Write([]byte{0})
+			sum.Write([]byte(auth))
+		}
 		fp := hex.EncodeToString(sum.Sum(nil))
 		var outcome string
 		var stored store.StoredResponse

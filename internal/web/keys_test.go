@@ -47,6 +47,17 @@ func shippedWithout(t *testing.T, key string) *locale.Catalog {
 	return cat
 }
 
+// shippedLanguages lists the shipped catalogs' languages, as a missing key's
+// error names them.
+func shippedLanguages(t *testing.T) []string {
+	t.Helper()
+	cat, err := locale.Load()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return cat.Languages()
+}
+
 // The shipped catalogs have a message for every key a page or an API answer
 // can use; a catalog without one of them stops the server at start, naming
 // the key and the languages.
@@ -64,7 +75,7 @@ func TestStartupCheckNamesAMissingKey(t *testing.T) {
 		"product_threads",            // a product's name
 	} {
 		_, err := newRenderer(shippedWithout(t, key))
-		if err == nil || !strings.Contains(err.Error(), strconv.Quote(key)) || !strings.Contains(err.Error(), allLanguages(t)) {
+		if err == nil || !strings.Contains(err.Error(), strconv.Quote(key)) || !strings.Contains(err.Error(), strings.Join(shippedLanguages(t), ", ")) {
 			t.Errorf("without %s: %v", key, err)
 		}
 	}
@@ -158,15 +169,4 @@ func TestStartupListsCoverTheCode(t *testing.T) {
 	if sawCodes < 5 || sawKeys < 5 {
 		t.Fatalf("found only %d codes and %d keys: is the walk broken?", sawCodes, sawKeys)
 	}
-}
-
-// allLanguages is the shipped catalogs' languages as a start-up error names
-// them: every one lacks a key taken out of all of them.
-func allLanguages(t *testing.T) string {
-	t.Helper()
-	cat, err := locale.Load()
-	if err != nil {
-		t.Fatal(err)
-	}
-	return strings.Join(cat.Languages(), ", ")
 }

@@ -105,17 +105,3 @@ func fetch(t *testing.T, base, method, path, form, acceptLanguage string) (strin
 	b, _ := io.ReadAll(resp.Body)
 	return string(b), resp.StatusCode
 }
-
-// sampleLangs is the languages a test that cannot afford every language
-// runs in (each costs a code request of an address limited to a few an
-// hour): the default, German and, when present, Greek, Bulgarian and
-// Maltese, whose letters are not ASCII.
-func sampleLangs(cat *locale.Catalog) []string {
-	var out []string
-	for _, l := range []string{locale.Default, "de", "el", "bg", "mt"} {
-		if cat.Has(l) {
-			out = append(out, l)
-		}
-	}
-	return out
-}

@@ -11,6 +11,10 @@ import (
 )
 
 func (s *Server) objectionForm(w http.ResponseWriter, r *http.Request) {
+	if r.URL.Query().Has("assertion") {
+		s.assertedPage(w, r)
+		return
+	}
 	s.page(w, r, http.StatusOK, "object", "object_title", &pageData{
 		Form: formValues{ScopeAll: true, Products: map[string]bool{}}, Products: platform.Products(),
 	})

@@ -10,6 +10,7 @@ import (
 	"text/template/parse"
 	"time"
 
+	"github.com/notrain/notrain/internal/assertion"
 	"github.com/notrain/notrain/internal/locale"
 	"github.com/notrain/notrain/internal/models"
 	"github.com/notrain/notrain/internal/mydata"
@@ -23,7 +24,7 @@ import (
 var assets embed.FS
 
 // pages lists every page template; each is parsed with the layout.
-var pageNames = []string{"object", "withdraw", "check", "done", "error", "devmail", "access", "me", "report", "report_done", "consent", "consent_withdraw", "consent_done"}
+var pageNames = []string{"object", "withdraw", "check", "done", "error", "devmail", "access", "me", "report", "report_done", "consent", "consent_withdraw", "consent_done", "assert"}
 
 // renderer holds every page parsed once per language, with t bound to it.
 type renderer struct {
@@ -39,7 +40,7 @@ func webCodes() []string {
 		"unsupported_media_type", "unsupported_charset", "body_too_large", "invalid_request", "invalid_json",
 		"not_found", "internal", "cross_origin",
 		"idempotency_key_invalid", "idempotency_key_reused", "idempotency_in_flight",
-		"unauthorized", "forbidden",
+		"unauthorized", "forbidden", codeAssertionNotConfigured,
 	}
 }
 
@@ -52,6 +53,7 @@ func goKeys() []string {
 		"access_title", "me_title", "me_expired", "report_title", "done_report_title",
 		"done_report_approved_title", "done_report_rejected_title",
 		"consent_title", "consent_withdraw_title", "consent_done_title", "consent_done_withdrawn_title",
+		"assert_title",
 	}
 }
 
@@ -59,7 +61,7 @@ func goKeys() []string {
 // goKeys, each error code's message and each product's name.
 func startupKeys() []string {
 	keys := goKeys()
-	for _, c := range slices.Concat(objection.Codes(), webCodes(), models.Codes(), report.Codes()) {
+	for _, c := range slices.Concat(objection.Codes(), webCodes(), models.Codes(), report.Codes(), assertion.Codes()) {
 		keys = append(keys, "err_"+c)
 	}
 	for _, p := range platform.Products() {
@@ -165,6 +167,9 @@ type pageData struct {
 	Report             report.Result // a confirmed report, for its confirmation page
 	Reports            bool          // the portal takes reports: every page links to the form
 	ConsentMode        bool          // the consent pages exist: links to them are shown
+	Assertion          string        // the platform's assertion, for the confirm page's hidden field only
+	EmailFormLink      bool          // an error page links to the e-mail form (the platform's link failed)
+	NoLangLinks        bool          // no language links: the page's URL carries a token
 }
 
 type langLink struct {
@@ -199,7 +204,9 @@ func (s *Server) page(w http.ResponseWriter, r *http.Request, status int, name, 
 	d.Lang = s.pageLang(w, r, d.Lang)
 	d.Dev = s.cfg.Dev
 	d.Title = s.cat.T(d.Lang, titleKey)
-	d.Langs = s.langLinks(r, d.Lang)
+	if !d.NoLangLinks {
+		d.Langs = s.langLinks(r, d.Lang)
+	}
 	d.Now = s.now()
 	d.ThirdPartyExcluded = s.cfg.ThirdPartyExcluded
 	d.Reports = s.cfg.Reports != nil

@@ -18,6 +18,7 @@ func (s *Server) routes() *http.ServeMux {
 	// Pages (work without JavaScript).
 	mux.HandleFunc("GET /{$}", s.objectionForm)
 	mux.HandleFunc("POST /objection", s.startPage(obj))
+	mux.HandleFunc("POST /assertion", s.assertedConfirm)
 	mux.HandleFunc("GET /objection/{rid}", s.checkPage(obj))
 	mux.HandleFunc("POST /objection/{rid}", s.verifyPage(obj))
 	mux.HandleFunc("POST /objection/{rid}/resend", s.resendPage(obj))
@@ -54,7 +55,8 @@ func (s *Server) routes() *http.ServeMux {
 	}
 
 	// JSON API; every POST honours Idempotency-Key.
-	mux.HandleFunc("POST /api/v1/objections", s.idempotent("objections", s.apiStart(obj)))
+	// With a Bearer assertion the objection is recorded at once.
+	mux.HandleFunc("POST /api/v1/objections", s.idempotent("objections", s.apiObjections))
 	mux.HandleFunc("POST /api/v1/objections/verify", s.idempotent("objections/verify", s.apiVerify(obj)))
 	mux.HandleFunc("POST /api/v1/objections/resend", s.idempotent("objections/resend", s.apiResend(obj)))
 	mux.HandleFunc("POST /api/v1/withdrawals", s.idempotent("withdrawals", s.apiStart(wd)))

@@ -11,6 +11,7 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 
+	"github.com/notrain/notrain/internal/assertion"
 	"github.com/notrain/notrain/internal/consent"
 	"github.com/notrain/notrain/internal/httpsec"
 	"github.com/notrain/notrain/internal/locale"
@@ -49,6 +50,10 @@ type Config struct {
 	// (console.Console.Handler); nil: those paths are 404 here, as when the
 	// console has a listener of its own (serve --admin-addr).
 	Admin http.Handler
+	// Assertions checks the platform's signed assertions (one click for a
+	// person signed in there); nil: a Bearer on the objection API is
+	// refused and ?assertion= links show an error.
+	Assertions *assertion.Verifier
 }
 
 // Backlog tells whether code mails wait longer than they should. It is

@@ -205,7 +205,7 @@ func TestAPIErrorsHaveStableCodes(t *testing.T) {
 		{"/api/v1/objections", `{"email":"a@b.de","scope":["myspace"]}`, "application/json", 400, "scope_invalid"},
 		{"/api/v1/objections", `{"email":"a@b.de","scope":"some"}`, "application/json", 400, "scope_invalid"},
 		{"/api/v1/objections", `{"email":"a@b.de","scope":[]}`, "application/json", 400, "scope_invalid"},
-		{"/api/v1/objections", `{"email":"a@b.de","lang":"tlh"}`, "application/json", 400, "lang_invalid"},
+		{"/api/v1/objections", `{"email":"a@b.de","lang":"ja"}`, "application/json", 400, "lang_invalid"},
 		{"/api/v1/objections", `{"email":"a@b.de","scop":"all"}`, "application/json", 400, "invalid_request"},
 		{"/api/v1/objections", `{"email":"a@b.de"} {}`, "application/json", 400, "invalid_json"},
 		{"/api/v1/objections", `{"email":`, "application/json", 400, "invalid_json"},
