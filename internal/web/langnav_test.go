@@ -18,7 +18,7 @@ func TestEveryPageHasTheLanguageSwitcher(t *testing.T) {
 	plain := newEnv(t, web.Config{})
 	rep, _ := reportEnv(t)
 	con := newConsentEnv(t)
-	big := "email=" + strings.Repeat("a", 2<<20)
+	big := "email=anna%40example.de&reason=" + strings.Repeat("x", web.MaxBody)
 	for _, tc := range []struct {
 		e            *env
 		method, path string
