@@ -15,6 +15,7 @@ import (
 	"github.com/chromedp/chromedp"
 
 	"github.com/chromedp/chromedp/kb"
+	"github.com/notrain/notrain/internal/locale"
 	"github.com/notrain/notrain/internal/testutil/browsertest"
 )
 
@@ -149,9 +150,14 @@ func TestBrowserGermanObjectionAndWithdrawalWithoutJavaScript(t *testing.T) {
 func TestBrowserEnglishByKeyboardOnly(t *testing.T) {
 	ctx := browser(t)
 	base := server(t, nil, "--demo", "--db", filepath.Join(t.TempDir(), "n.db"))
+	cat, err := locale.Load()
+	if err != nil {
+		t.Fatal(err)
+	}
 	tabTo := func(id string) {
 		t.Helper()
-		for range 15 {
+		// Past the skip link and a link for each language.
+		for range 15 + len(cat.Languages()) {
 			do(t, ctx, chromedp.KeyEvent(kb.Tab))
 			active, err := chromedp.Run(ctx, chromedp.Evaluate[string](`document.activeElement.id`))
 			if err != nil {

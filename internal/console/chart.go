@@ -1,7 +1,6 @@
 package console
 
 import (
-	"fmt"
 	"strconv"
 	"time"
 
@@ -71,7 +70,7 @@ func charts(cat *locale.Catalog, lang string, rep dashboard.Report) []chart {
 		for i, d := range s.Days {
 			labels[i] = d.Format("01-02")
 			values[i] = float64(s.Counts[i])
-			texts[i] = strconv.Itoa(s.Counts[i])
+			texts[i] = cat.Number(lang, s.Counts[i])
 		}
 		out = append(out, barChart("series-"+string(s.Name), cat.T(lang, "admin_series_"+string(s.Name)), day, count, labels, values, texts))
 	}
@@ -81,7 +80,7 @@ func charts(cat *locale.Catalog, lang string, rep dashboard.Report) []chart {
 		for _, b := range rep.Reviews {
 			labels = append(labels, b.Name)
 			values = append(values, float64(b.Count))
-			texts = append(texts, strconv.Itoa(b.Count))
+			texts = append(texts, cat.Number(lang, b.Count))
 		}
 		out = append(out, barChart("reviews-age", cat.T(lang, "admin_chart_reviews_age"), cat.T(lang, "admin_col_age"), count, labels, values, texts))
 	}
@@ -91,9 +90,9 @@ func charts(cat *locale.Catalog, lang string, rep dashboard.Report) []chart {
 		for _, e := range s.Excluded {
 			labels = append(labels, e.Reason)
 			values = append(values, e.Share)
-			texts = append(texts, fmt.Sprintf("%.1f %% (%d)", 100*e.Share, e.Count))
+			texts = append(texts, cat.Percent(lang, e.Share)+" ("+cat.Number(lang, e.Count)+")")
 		}
-		out = append(out, barChart("snapshot-"+strconv.Itoa(i), cat.T(lang, "admin_chart_snapshot", "id", s.ID, "read", s.Read, "kept", s.Kept),
+		out = append(out, barChart("snapshot-"+strconv.Itoa(i), cat.T(lang, "admin_chart_snapshot", "id", s.ID, "read", cat.Number(lang, s.Read), "kept", cat.Number(lang, s.Kept)),
 			cat.T(lang, "admin_col_reason"), cat.T(lang, "admin_col_share"), labels, values, texts))
 	}
 	return out

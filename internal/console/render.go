@@ -7,6 +7,7 @@ import (
 	"html/template"
 	"net/http"
 	"net/url"
+	"strings"
 	"text/template/parse"
 	"time"
 
@@ -110,10 +111,10 @@ func newRenderer(cat *locale.Catalog) (*renderer, error) {
 func (r *renderer) funcs(lang string) template.FuncMap {
 	return template.FuncMap{
 		"t":       func(key string, kv ...any) string { return r.cat.T(lang, key, kv...) },
-		"clock":   func(t time.Time) string { return t.UTC().Format("2006-01-02 15:04") },
-		"day":     func(t time.Time) string { return t.UTC().Format("2006-01-02") },
-		"pct":     func(f float64) string { return fmt.Sprintf("%.1f %%", 100*f) },
-		"dur":     duration,
+		"clock":   func(t time.Time) string { return r.cat.DateTime(lang, t) },
+		"day":     func(t time.Time) string { return r.cat.Date(lang, t) },
+		"num":     func(n any) string { return r.cat.Number(lang, n) },
+		"dur":     func(d time.Duration) string { return duration(r.cat, lang, d) },
 		"pathesc": url.PathEscape,
 	}
 }
@@ -162,6 +163,36 @@ type langLink struct {
 	Current         bool
 }
 
+// langLinks offers the current page in every language, each by its own
+// name. A GET page keeps its other query parameters; a page shown in answer
+// to a POST switches language on the page the form belongs to, which a GET
+// reaches.
+func langLinks(cat *locale.Catalog, r *http.Request, current string) []langLink {
+	path := r.URL.Path
+	q := url.Values{}
+	if r.Method == http.MethodGet {
+		q = r.URL.Query()
+	} else {
+		switch {
+		case path == "/admin/logout":
+			path = "/admin/login"
+		case strings.HasPrefix(path, "/admin/reviews/"):
+			path = "/admin/reviews/" + r.PathValue("reference")
+			if r.PathValue("reference") == "" {
+				path = "/admin/reviews"
+			}
+		case strings.HasPrefix(path, "/admin/operators/"):
+			path = "/admin/operators"
+		}
+	}
+	var out []langLink
+	for _, l := range cat.Languages() {
+		q.Set("lang", l)
+		out = append(out, langLink{Code: l, Name: cat.T(l, "lang_name"), URL: path + "?" + q.Encode(), Current: l == current})
+	}
+	return out
+}
+
 // caseView is a case with what the queue page shows about its clock.
 type caseView struct {
 	review.Case
@@ -179,9 +210,7 @@ func (c *Console) page(w http.ResponseWriter, r *http.Request, status int, name,
 	if d.CSRF == "" {
 		d.CSRF = d.Session.CSRF
 	}
-	for _, l := range c.cfg.Catalog.Languages() {
-		d.Langs = append(d.Langs, langLink{Code: l, Name: c.cfg.Catalog.T(l, "lang_name"), URL: r.URL.Path + "?" + url.Values{"lang": {l}}.Encode(), Current: l == d.Lang})
-	}
+	d.Langs = langLinks(c.cfg.Catalog, r, d.Lang)
 	body, err := c.pages.render(name, d)
 	if err != nil {
 		c.log.Error("console render", "page", name, "err", err)
@@ -200,14 +229,14 @@ func (c *Console) message(w http.ResponseWriter, r *http.Request, status int, ke
 }
 
 // duration shows a delivery delay as people read it, with a space before
-// the unit (SI, and German typography) and no decimal point, which would
-// be a comma in German: "8 ms", "2500 ms", "42 s", "3m12s".
-func duration(d time.Duration) string {
+// the unit (SI) and no decimal sign, the number grouped by lang's rules:
+// "8 ms", "2,500 ms" (en) or "2.500 ms" (de), "42 s", "3m12s".
+func duration(cat *locale.Catalog, lang string, d time.Duration) string {
 	switch {
 	case d < 10*time.Second:
-		return fmt.Sprintf("%d ms", d.Round(time.Millisecond).Milliseconds())
+		return cat.Number(lang, d.Round(time.Millisecond).Milliseconds()) + " ms"
 	case d < time.Minute:
-		return fmt.Sprintf("%d s", int64(d.Round(time.Second)/time.Second))
+		return cat.Number(lang, int64(d.Round(time.Second)/time.Second)) + " s"
 	default:
 		return d.Round(time.Second).String()
 	}

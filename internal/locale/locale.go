@@ -4,17 +4,20 @@
 package locale
 
 import (
+	"cmp"
 	"embed"
-	// Refuses a key given twice (encoding/json keeps the last one silently).
 	"errors"
 	"fmt"
-	"github.com/go-json-experiment/json"
 	"io/fs"
 	"path"
 	"slices"
+	"strconv"
 	"strings"
 
+	// Refuses a key given twice (encoding/json keeps the last one silently).
+	"github.com/go-json-experiment/json"
 	"golang.org/x/text/language"
+	"golang.org/x/text/message"
 )
 
 //go:embed catalog/*.json
@@ -28,6 +31,10 @@ type Catalog struct {
 	msgs    map[string]map[string]string
 	langs   []string
 	matcher language.Matcher
+	matched []string // the matcher's languages, in its order
+	// printers format numbers by each language's rules (CLDR, through
+	// x/text); a Printer is safe for concurrent use.
+	printers map[string]*message.Printer
 }
 
 // Load reads the embedded catalogs and checks that they agree.
@@ -40,7 +47,7 @@ func LoadFS(fsys fs.FS) (*Catalog, error) {
 	if err != nil {
 		return nil, fmt.Errorf("locale: %w", err)
 	}
-	c := &Catalog{msgs: map[string]map[string]string{}}
+	c := &Catalog{msgs: map[string]map[string]string{}, printers: map[string]*message.Printer{}}
 	for _, n := range names {
 		b, err := fs.ReadFile(fsys, n)
 		if err != nil {
@@ -56,8 +63,15 @@ func LoadFS(fsys fs.FS) (*Catalog, error) {
 				return nil, fmt.Errorf("locale: %s: key %q is empty", n, k)
 			}
 		}
+		if err := checkReview(lang, m[ReviewKey]); err != nil {
+			return nil, fmt.Errorf("locale: %s: %w", n, err)
+		}
+		if err := checkLayout(m[LayoutKey]); err != nil {
+			return nil, fmt.Errorf("locale: %s: %w", n, err)
+		}
 		c.msgs[lang] = m
 		c.langs = append(c.langs, lang)
+		c.printers[lang] = message.NewPrinter(language.Make(lang))
 	}
 	if _, ok := c.msgs[Default]; !ok {
 		return nil, fmt.Errorf("locale: no catalog for the default language %q", Default)
@@ -81,11 +95,16 @@ func LoadFS(fsys fs.FS) (*Catalog, error) {
 			}
 		}
 	}
-	tags := []language.Tag{language.Make(Default)}
+	// The default first: the matcher falls back to its first tag.
+	c.matched = []string{Default}
 	for _, l := range c.langs {
 		if l != Default {
-			tags = append(tags, language.Make(l))
+			c.matched = append(c.matched, l)
 		}
+	}
+	tags := make([]language.Tag, len(c.matched))
+	for i, l := range c.matched {
+		tags[i] = language.Make(l)
 	}
 	c.matcher = language.NewMatcher(tags)
 	return c, nil
@@ -163,19 +182,90 @@ func (c *Catalog) T(lang, key string, kv ...any) string {
 	return s
 }
 
-// Match picks the best available language for an Accept-Language header.
+// Match picks the best available language for an Accept-Language header:
+// the language ranges in order of their quality values (RFC 9110 12.5.4),
+// the first one whose language is available (de-AT → de) wins; failing
+// that, the first one a related language serves well by CLDR's matching
+// (nb → da, mk → bg); otherwise the default. So "nb, en;q=0.9" is English,
+// the person's own second choice, and "nb" alone Danish. A range that does
+// not parse is passed over, not the whole header, so "xx, fr;q=0.5" still
+// finds French.
 func (c *Catalog) Match(acceptLanguage string) string {
-	tags, _, err := language.ParseAcceptLanguage(acceptLanguage)
-	if err != nil || len(tags) == 0 {
-		return Default
+	tags := parseAcceptLanguage(acceptLanguage)
+	for _, related := range []bool{false, true} {
+		for _, tag := range tags {
+			_, idx, conf := c.matcher.Match(tag)
+			if conf < language.High {
+				continue
+			}
+			if base, _ := tag.Base(); related || base.String() == c.matched[idx] {
+				return c.matched[idx]
+			}
+		}
 	}
-	_, idx, conf := c.matcher.Match(tags...)
-	if conf == language.No {
-		return Default
+	return Default
+}
+
+// Bounds of what Match reads: browsers send a few ranges in a few dozen
+// bytes; anything far beyond is not a person's browser, and gets the default.
+const (
+	maxAcceptLanguage = 4096
+	maxLanguageRanges = 32
+)
+
+// parseAcceptLanguage returns the header's language ranges, best first; "*"
+// and ranges with q=0 are left out (neither names a language to show).
+func parseAcceptLanguage(h string) []language.Tag {
+	if len(h) > maxAcceptLanguage {
+		return nil
 	}
-	if idx == 0 {
-		return Default
+	type weighted struct {
+		tag language.Tag
+		q   float64
 	}
-	others := slices.DeleteFunc(slices.Clone(c.langs), func(l string) bool { return l == Default })
-	return others[idx-1]
+	var ranges []weighted
+	for i, part := range strings.Split(h, ",") {
+		if i == maxLanguageRanges {
+			break
+		}
+		rng, params, _ := strings.Cut(part, ";")
+		rng = strings.TrimSpace(rng)
+		if rng == "" || rng == "*" {
+			continue
+		}
+		q, ok := quality(params)
+		if !ok || q == 0 {
+			continue
+		}
+		tag, err := language.Parse(rng)
+		if err != nil {
+			continue
+		}
+		ranges = append(ranges, weighted{tag, q})
+	}
+	// Stable: ranges of equal quality keep the browser's order.
+	slices.SortStableFunc(ranges, func(a, b weighted) int { return cmp.Compare(b.q, a.q) })
+	tags := make([]language.Tag, len(ranges))
+	for i, r := range ranges {
+		tags[i] = r.tag
+	}
+	return tags
+}
+
+// quality reads a range's parameters ("q=0.8"); no q means 1. A q that is
+// not a number from 0 to 1 makes the range unusable.
+func quality(params string) (float64, bool) {
+	q := 1.0
+	for p := range strings.SplitSeq(params, ";") {
+		name, value, _ := strings.Cut(strings.TrimSpace(p), "=")
+		if !strings.EqualFold(strings.TrimSpace(name), "q") {
+			continue
+		}
+		v, err := strconv.ParseFloat(strings.TrimSpace(value), 64)
+		if err != nil || !(v >= 0 && v <= 1) {
+			return 0, false
+		}
+		q = v
+	}
+	return q, true
 }

@@ -257,7 +257,8 @@ func foldMessages(src string, t func(key string) string) string {
 func (c *Composer) funcs(lang string) texttemplate.FuncMap {
 	return texttemplate.FuncMap{
 		"t":       func(key string, kv ...any) string { return c.cat.T(lang, key, kv...) },
-		"time":    func(t time.Time) string { return t.UTC().Format("2006-01-02 15:04") },
+		"time":    func(t time.Time) string { return c.cat.DateTime(lang, t) },
+		"num":     func(n any) string { return c.cat.Number(lang, n) },
 		"product": func(p string) string { return c.cat.T(lang, "product_"+p) },
 	}
 }

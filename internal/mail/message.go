@@ -9,7 +9,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"mime"
 	"mime/multipart"
 	"mime/quotedprintable"
 	"net/mail"
@@ -17,6 +16,7 @@ import (
 	"strings"
 	"time"
 	"unicode"
+	"unicode/utf8"
 
 	"golang.org/x/net/idna"
 )
@@ -80,7 +80,7 @@ func Build(m Message) ([]byte, error) {
 	h := func(k, v string) { buf.WriteString(k + ": " + v + "\r\n") }
 	h("From", from.String())
 	h("To", "<"+to.Address+">")
-	h("Subject", mime.QEncoding.Encode("utf-8", cleanHeaderText(m.Subject)))
+	h("Subject", subjectHeader(m.Subject))
 	h("Date", m.Date.UTC().Format(time.RFC1123Z))
 	h("Message-ID", "<"+m.MessageID+">")
 	h("MIME-Version", "1.0")
@@ -93,7 +93,7 @@ func Build(m Message) ([]byte, error) {
 	var mixed *multipart.Writer
 	if len(m.Attachments) > 0 {
 		mixed = mw
-		h("Content-Type", `multipart/mixed; boundary="`+mixed.Boundary()+`"`)
+		h("Content-Type", "multipart/mixed;\r\n boundary=\""+mixed.Boundary()+`"`)
 		buf.WriteString("\r\n")
 		alt := multipart.NewWriter(nil)
 		pw, err := mixed.CreatePart(textproto.MIMEHeader{"Content-Type": {`multipart/alternative; boundary="` + alt.Boundary() + `"`}})
@@ -105,7 +105,7 @@ func Build(m Message) ([]byte, error) {
 			return nil, fmt.Errorf("mail: build: %w", err)
 		}
 	} else {
-		h("Content-Type", `multipart/alternative; boundary="`+mw.Boundary()+`"`)
+		h("Content-Type", "multipart/alternative;\r\n boundary=\""+mw.Boundary()+`"`)
 		buf.WriteString("\r\n")
 	}
 	for _, part := range []struct{ ctype, body string }{
@@ -164,6 +164,127 @@ func safeFileName(s string) bool {
 		}
 	}
 	return s != "" && s[0] != '.'
+}
+
+// maxHeaderLine is the line length RFC 5322 (2.1.1) asks headers to keep;
+// maxEncodedWord the longest encoded word RFC 2047 (2) allows.
+const (
+	maxHeaderLine  = 78
+	maxEncodedWord = 75
+)
+
+// subjectHeader is the Subject header's value. Printable ASCII stays as
+// it is, folded at spaces. Any other text becomes RFC 2047 encoded words,
+// in B or Q encoding, whichever is shorter (Q triples every byte of Greek
+// or Cyrillic, B adds a third), each word whole characters and one to a
+// line, so no line of the header passes 78 characters. A reader unfolds
+// the lines and drops the space between encoded words: the subject
+// arrives exactly as written.
+func subjectHeader(subject string) string {
+	s := cleanHeaderText(subject)
+	// Spaces a reader would fold away (leading, trailing, doubled) keep
+	// the text exact only inside encoded words.
+	if isPrintableText(s) && !strings.Contains(s, "=?") && !strings.Contains(s, "  ") && strings.TrimSpace(s) == s {
+		return foldWords(strings.Split(s, " "), maxHeaderLine-len("Subject: "))
+	}
+	b := len(encodeB(s)) < len(encodeQ(s))
+	enc := encodeQ
+	if b {
+		enc = encodeB
+	}
+	// wordLen is the length of the encoded word of n bytes, q of which
+	// Q encoding writes as they are.
+	wordLen := func(n, q int) int {
+		if b {
+			return len("=?utf-8?b??=") + (n+2)/3*4
+		}
+		return len("=?utf-8?q??=") + q + 3*(n-q)
+	}
+	var words []string
+	budget := maxHeaderLine - len("Subject: ")
+	for s != "" {
+		// The longest run of whole characters whose word fits the line;
+		// at least one character.
+		n, q := 0, 0
+		for i := 0; i < len(s); {
+			_, size := utf8.DecodeRuneInString(s[i:])
+			plain := 0
+			if size == 1 && qPlain(s[i]) {
+				plain = 1
+			}
+			if i > 0 && wordLen(i+size, q+plain) > budget {
+				break
+			}
+			n, q = i+size, q+plain
+			i += size
+		}
+		words = append(words, enc(s[:n]))
+		s = s[n:]
+		// A continuation line has room for 77, an encoded word may
+		// have 75 (RFC 2047, 2).
+		budget = maxEncodedWord
+	}
+	return strings.Join(words, "\r\n ")
+}
+
+// foldWords joins words with spaces, breaking the line before a word that
+// would pass maxHeaderLine; first is the room on the first line.
+func foldWords(words []string, first int) string {
+	var out strings.Builder
+	line := maxHeaderLine - first
+	for i, w := range words {
+		if i > 0 {
+			if line+1+len(w) > maxHeaderLine {
+				out.WriteString("\r\n")
+				line = 0
+			}
+			out.WriteByte(' ')
+			line++
+		}
+		out.WriteString(w)
+		line += len(w)
+	}
+	return out.String()
+}
+
+// encodeB is one RFC 2047 encoded word of s in B (base64) encoding.
+func encodeB(s string) string {
+	return "=?utf-8?b?" + base64.StdEncoding.EncodeToString([]byte(s)) + "?="
+}
+
+// encodeQ is one RFC 2047 encoded word of s in Q encoding; only letters,
+// digits and the few marks RFC 2047 (5.3) allows everywhere stay as they are.
+func encodeQ(s string) string {
+	const hex = "0123456789ABCDEF"
+	b := []byte("=?utf-8?q?")
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		switch {
+		case c == ' ':
+			b = append(b, '_')
+		case qPlain(c):
+			b = append(b, c)
+		default:
+			b = append(b, '=', hex[c>>4], hex[c&15])
+		}
+	}
+	return string(append(b, "?="...))
+}
+
+// qPlain reports whether Q encoding writes c as it is (a space becomes
+// "_", one character too).
+func qPlain(c byte) bool {
+	return c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == ' ' || strings.IndexByte("!*+-/", c) >= 0
+}
+
+// isPrintableText reports whether s is printable ASCII and spaces only.
+func isPrintableText(s string) bool {
+	for i := 0; i < len(s); i++ {
+		if s[i] < 0x20 || s[i] > 0x7e {
+			return false
+		}
+	}
+	return true
 }
 
 // SenderDomain is the domain of a From address as DNS spells it (lower

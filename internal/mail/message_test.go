@@ -128,6 +128,44 @@ func FuzzBuild(f *testing.F) {
 	})
 }
 
+// Any subject arrives exactly as written (control characters become
+// spaces), and only a plain word too long for a line makes one longer than
+// 78 characters.
+func FuzzSubjectArrivesExactly(f *testing.F) {
+	for _, s := range []string{"", "123456 ist Ihr Bestätigungscode", "Ο κωδικός σας: 042917", "Вашият код: 042917", "Il-kodiċi tiegħek: 042917",
+		" lead", "trail ", "two  spaces", "=?utf-8?q?x?=", "a\r\nBcc: x@y", strings.Repeat("x", 100), strings.Repeat("ħ", 60), "\xff\xfe"} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, subject string) {
+		m := sample()
+		m.Subject = subject
+		raw, err := Build(m)
+		if err != nil {
+			t.Fatal(err)
+		}
+		msg, err := mail.ReadMessage(bytes.NewReader(raw))
+		if err != nil {
+			t.Fatalf("%q: %v", subject, err)
+		}
+		got, err := new(mime.WordDecoder).DecodeHeader(msg.Header.Get("Subject"))
+		if want := cleanHeaderText(subject); err != nil || got != want {
+			t.Fatalf("subject %q arrived as %q (%v)", want, got, err)
+		}
+		for _, w := range strings.Fields(msg.Header.Get("Subject")) {
+			if strings.HasPrefix(w, "=?") && (!strings.HasSuffix(w, "?=") || len(w) > maxEncodedWord) {
+				t.Fatalf("encoded word %q: broken by a space or too long", w)
+			}
+		}
+		head, _, _ := bytes.Cut(raw, []byte("\r\n\r\n"))
+		for _, line := range strings.Split(string(head), "\r\n") {
+			// Only a plain word too long for any line may pass the limit.
+			if len(line) > maxHeaderLine && strings.Contains(strings.TrimPrefix(strings.TrimPrefix(line, "Subject: "), " "), " ") {
+				t.Fatalf("header line of %d characters: %q", len(line), line)
+			}
+		}
+	})
+}
+
 // The headers every mail carries, as receivers' filters look at them.
 func TestBuildHeaders(t *testing.T) {
 	m := sample()

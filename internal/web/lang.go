@@ -34,24 +34,32 @@ func (s *Server) pageLang(w http.ResponseWriter, r *http.Request, preferred stri
 	return s.cat.Match(r.Header.Get("Accept-Language"))
 }
 
-// langLinks offers the current page in every language.
+// langLinks offers the current page in every language, each by its own
+// name. A GET page keeps its other query parameters (a report's "follows").
 func (s *Server) langLinks(r *http.Request, current string) []langLink {
 	path := r.URL.Path
-	// A page shown in answer to a POST switches language on the page the
-	// form came from.
-	if r.Method != http.MethodGet {
+	q := url.Values{}
+	if r.Method == http.MethodGet {
+		q = r.URL.Query()
+	} else {
+		// A page shown in answer to a POST switches language on the page
+		// the form came from.
 		switch path {
 		case "/objection":
 			path = "/"
 		case "/withdrawal":
 			path = "/withdraw"
+		case "/consent-withdrawal":
+			path = "/consent/withdraw"
+		case "/access", "/me/sign-out":
+			path = "/me"
 		default:
 			path = strings.TrimSuffix(path, "/resend")
 		}
 	}
 	var out []langLink
 	for _, l := range s.cat.Languages() {
-		q := url.Values{"lang": {l}}
+		q.Set("lang", l)
 		out = append(out, langLink{Code: l, Name: s.cat.T(l, "lang_name"), URL: path + "?" + q.Encode(), Current: l == current})
 	}
 	return out

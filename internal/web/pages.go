@@ -302,5 +302,5 @@ func (s *Server) message(lang string, e *objection.Error) string {
 	if !s.cat.HasKey(key) {
 		key = "err_invalid_request"
 	}
-	return s.cat.T(lang, key, "n", e.Remaining, "time", e.Until.UTC().Format("2006-01-02 15:04"), "seconds", retrySeconds(e.RetryAfter))
+	return s.cat.T(lang, key, "n", e.Remaining, "time", s.cat.DateTime(lang, e.Until), "seconds", retrySeconds(e.RetryAfter))
 }

@@ -121,7 +121,8 @@ func newRenderer(cat *locale.Catalog) (*renderer, error) {
 func (r *renderer) funcs(lang string) template.FuncMap {
 	return template.FuncMap{
 		"t":        func(key string, kv ...any) string { return r.cat.T(lang, key, kv...) },
-		"clock":    func(t time.Time) string { return t.UTC().Format("2006-01-02 15:04") },
+		"clock":    func(at any) string { return clock(r.cat, lang, at) },
+		"num":      func(n any) string { return r.cat.Number(lang, n) },
 		"product":  func(p string) string { return r.cat.T(lang, "product_"+p) },
 		"flowpath": func(f objection.Flow) string { return flowPath(f) },
 	}
@@ -229,6 +230,28 @@ func (s *Server) page(w http.ResponseWriter, r *http.Request, status int, name, 
 func (s *Server) errorPage(w http.ResponseWriter, r *http.Request, status int, msgKey string) {
 	lang := s.lang(w, r)
 	s.page(w, r, status, "error", "error_title", &pageData{Message: s.cat.T(lang, msgKey)})
+}
+
+// clock shows a moment in lang's date-time layout (in UTC; the page says
+// so). My data carries its moments as RFC 3339 text, the JSON download's
+// form; text that is not a moment is shown as it is.
+func clock(cat *locale.Catalog, lang string, at any) string {
+	switch v := at.(type) {
+	case time.Time:
+		return cat.DateTime(lang, v)
+	case *string:
+		if v == nil {
+			return ""
+		}
+		return clock(cat, lang, *v)
+	case string:
+		t, err := time.Parse(time.RFC3339Nano, v)
+		if err != nil {
+			return v
+		}
+		return cat.DateTime(lang, t)
+	}
+	return fmt.Sprint(at)
 }
 
 // sampleOverview fills every branch of the "my data" page for the start-up

@@ -7,6 +7,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 
@@ -18,6 +19,19 @@ import (
 // test skips locally and fails where NOTRAIN_REQUIRE_BROWSER=1 (CI), so CI
 // cannot pass silently.
 func Start(t *testing.T) context.Context {
+	t.Helper()
+	return start(t, "")
+}
+
+// StartInLanguage is Start for a person whose browser is set to the
+// languages acceptLanguage names ("pl-PL,pl;q=0.9"): Chromium sends them as
+// Accept-Language with every request, as it does for its language setting.
+func StartInLanguage(t *testing.T, acceptLanguage string) context.Context {
+	t.Helper()
+	return start(t, acceptLanguage)
+}
+
+func start(t *testing.T, acceptLanguage string) context.Context {
 	t.Helper()
 	path := os.Getenv("NOTRAIN_CHROMIUM")
 	if path == "" {
@@ -44,6 +58,9 @@ func Start(t *testing.T) context.Context {
 		chromedp.Flag("disable-component-update", true),
 		chromedp.Flag("disable-sync", true),
 	)
+	if acceptLanguage != "" {
+		opts = append(opts, chromedp.Flag("accept-lang", acceptLanguage), chromedp.Flag("lang", strings.SplitN(acceptLanguage, ",", 2)[0]))
+	}
 	actx, cancelAlloc := chromedp.NewExecAllocator(context.Background(), opts...)
 	bctx, cancelBrowser := chromedp.NewContext(actx)
 	ctx, cancel := context.WithTimeout(bctx, 90*time.Second)
