@@ -256,7 +256,7 @@ func (s *Server) apiFail(w http.ResponseWriter, r *http.Request, lang string, er
 	var e *objection.Error
 	switch {
 	case errors.As(err, &de):
-		s.apiError(w, r, de.status, de.code, de.extra())
+		s.apiErrorIn(w, r, lang, de.status, de.code, de.extra())
 	case errors.As(err, &e):
 		if lang == "" || !s.cat.Has(lang) {
 			lang = s.apiLang(r, "")
@@ -279,7 +279,15 @@ func (s *Server) apiFail(w http.ResponseWriter, r *http.Request, lang string, er
 
 // apiError answers with a code whose message comes from the catalog.
 func (s *Server) apiError(w http.ResponseWriter, r *http.Request, status int, code string, extra map[string]any) {
-	lang := s.apiLang(r, "")
+	s.apiErrorIn(w, r, "", status, code, extra)
+}
+
+// apiErrorIn is apiError in lang, when the request named one the catalogs
+// have; else in the Accept-Language header's.
+func (s *Server) apiErrorIn(w http.ResponseWriter, r *http.Request, lang string, status int, code string, extra map[string]any) {
+	if lang == "" || !s.cat.Has(lang) {
+		lang = s.apiLang(r, "")
+	}
 	key := "err_" + code
 	msg := http.StatusText(status)
 	if s.cat.HasKey(key) {

@@ -147,6 +147,10 @@ func TestAssertionAPIObjectsForTheLinkGroup(t *testing.T) {
 	if h := resp.Header.Get("WWW-Authenticate"); !strings.Contains(h, `error="invalid_token"`) {
 		t.Fatalf("WWW-Authenticate %q", h)
 	}
+	// Its message is in the language the body named, as every answer's.
+	if msg := errorMessage(t, body); msg != e.Cat.T("de", "err_assertion_replayed") {
+		t.Fatalf("replay message %q, want the German one", msg)
+	}
 }
 
 func TestAssertionAPIRefusals(t *testing.T) {

@@ -93,6 +93,18 @@ func postJSON(t *testing.T, url, body string, hdr ...string) (*http.Response, st
 
 func errorCode(t *testing.T, body string) string {
 	t.Helper()
+	code, _ := errorEnvelope(t, body)
+	return code
+}
+
+func errorMessage(t *testing.T, body string) string {
+	t.Helper()
+	_, msg := errorEnvelope(t, body)
+	return msg
+}
+
+func errorEnvelope(t *testing.T, body string) (code, message string) {
+	t.Helper()
 	var e struct {
 		Error struct {
 			Code    string `json:"code"`
@@ -102,7 +114,7 @@ func errorCode(t *testing.T, body string) string {
 	if err := json.Unmarshal([]byte(body), &e); err != nil || e.Error.Code == "" || e.Error.Message == "" {
 		t.Fatalf("not an error envelope: %s", body)
 	}
-	return e.Error.Code
+	return e.Error.Code, e.Error.Message
 }
 
 var (
