@@ -62,9 +62,16 @@ func TestBrowserOneClickObjection(t *testing.T) {
 		}
 	}
 	labelled(t, ctx, "confirm page")
-	if n, err := chromedp.Run(ctx, chromedp.Evaluate[int](`document.querySelectorAll('button').length`)); err != nil || n != 1 {
+	if n, err := chromedp.Run(ctx, chromedp.Evaluate[int](`document.querySelectorAll('main button').length`)); err != nil || n != 1 {
 		t.Fatalf("%d buttons (%v), want one", n, err)
 	}
+	// The languages are buttons here (a link would carry the token): Greek,
+	// then German again, with scripts off; the assertion stays unused.
+	do(t, ctx, chromedp.Click(chromedp.CSS(`.langs button[value="el"]`)), chromedp.WaitVisible(chromedp.CSS(`html[lang="el"] #confirm`)))
+	if h1 := text(t, ctx, "h1"); h1 != "Επιβεβαιώστε την εναντίωσή σας" {
+		t.Fatalf("in Greek, h1 = %q", h1)
+	}
+	do(t, ctx, chromedp.Click(chromedp.CSS(`.langs button[value="de"]`)), chromedp.WaitVisible(chromedp.CSS(`html[lang="de"] #confirm`)))
 	// As written: the skip link's "#main" resolves to the page's own URL,
 	// which the browser does not request again.
 	if n, err := chromedp.Run(ctx, chromedp.Evaluate[int](`[...document.links].filter(a => (a.getAttribute('href') || '').includes('assertion')).length`)); err != nil || n != 0 {

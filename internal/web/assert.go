@@ -134,16 +134,15 @@ func (s *Server) assertedPage(w http.ResponseWriter, r *http.Request) {
 	s.assertedForm(w, r, http.StatusOK, tok, accts, formValues{ScopeAll: true, Products: map[string]bool{}}, nil)
 }
 
-// assertedForm renders the confirm page. Its language links are left out:
-// they would have to carry the token, and a token is never put in a link;
-// the platform names the language in its link (&lang=…).
+// assertedForm renders the confirm page. Its languages are a form's
+// buttons, not links: a token is never put in a link (see LangToken).
 func (s *Server) assertedForm(w http.ResponseWriter, r *http.Request, status int, tok string, accts []store.Account, form formValues, e *objection.Error) {
 	d := &pageData{Form: form, Products: platform.Products(), Assertion: tok}
 	d.Outcome.Accounts = accts
 	if e != nil {
 		s.addError(d, s.lang(w, r), e)
 	}
-	d.NoLangLinks = true
+	d.LangToken = tok
 	s.page(w, r, status, "assert", "assert_title", d)
 }
 
@@ -222,5 +221,6 @@ func (s *Server) assertionErrorPage(w http.ResponseWriter, r *http.Request, err 
 		status = http.StatusServiceUnavailable
 	}
 	lang := s.lang(w, r)
-	s.page(w, r, status, "error", "error_title", &pageData{Message: s.cat.T(lang, "err_"+code), EmailFormLink: true, NoLangLinks: true})
+	// Its language links lead to the e-mail form, without the token.
+	s.page(w, r, status, "error", "error_title", &pageData{Message: s.cat.T(lang, "err_"+code), EmailFormLink: true})
 }

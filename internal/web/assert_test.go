@@ -302,11 +302,24 @@ func TestAssertionPages(t *testing.T) {
 			t.Errorf("confirm page lacks %q", want)
 		}
 	}
-	if n := strings.Count(body, tok); n != 1 {
-		t.Fatalf("the token is on the page %d times, want once (the hidden field)", n)
+	// The token is in two hidden fields: the confirm form's, and the
+	// language form's, whose buttons (not links) switch the page's language.
+	if n := strings.Count(body, `type="hidden" name="assertion" value="`+tok+`"`); n != 2 || strings.Count(body, tok) != 2 {
+		t.Fatalf("the token is on the page %d times (%d in hidden fields), want twice, in the two forms' hidden fields", strings.Count(body, tok), n)
 	}
-	if strings.Count(body, "<button") != 1 || strings.Contains(body, `name="code"`) || strings.Contains(body, `name="email"`) {
+	if strings.Count(body, `method="post"`) != 1 || strings.Count(body, `<button type="submit" id="confirm"`) != 1 ||
+		strings.Count(body, "<button") != 1+len(e.Cat.Languages()) || strings.Contains(body, `name="code"`) || strings.Contains(body, `name="email"`) {
 		t.Fatal("the page asks for more than one click")
+	}
+	for _, l := range e.Cat.Languages() {
+		if !strings.Contains(body, `name="lang" value="`+l+`" lang="`+l+`"`) {
+			t.Errorf("no button switches the page to %s", l)
+		}
+	}
+	// Switching: the same page, in Greek, the assertion still unused.
+	if resp, body := getPage(t, e.URL+"/?assertion="+tok+"&lang=el"); resp.StatusCode != 200 || !strings.Contains(body, `<html lang="el">`) ||
+		!strings.Contains(body, e.Cat.T("el", "assert_confirm")) {
+		t.Fatalf("in Greek: %d %s", resp.StatusCode, body)
 	}
 	// Looking did not use the assertion up.
 	if resp, _ := getPage(t, e.URL+"/?assertion="+tok); resp.StatusCode != 200 {
@@ -354,6 +367,10 @@ func TestAssertionPageErrors(t *testing.T) {
 			}
 			if strings.Contains(body, c.tok) {
 				t.Fatal("the token is on the page")
+			}
+			// Its languages lead to the e-mail form.
+			if !strings.Contains(body, `href="/?lang=el"`) {
+				t.Fatalf("no language links to the e-mail form: %s", body)
 			}
 		})
 	}

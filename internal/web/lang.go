@@ -41,11 +41,14 @@ func (s *Server) langLinks(r *http.Request, current string) []langLink {
 	q := url.Values{}
 	if r.Method == http.MethodGet {
 		q = r.URL.Query()
+		// A platform assertion is never written into a link (see
+		// pageData.LangToken): without it, the link leads to the e-mail form.
+		q.Del("assertion")
 	} else {
 		// A page shown in answer to a POST switches language on the page
 		// the form came from.
 		switch path {
-		case "/objection":
+		case "/objection", "/assertion":
 			path = "/"
 		case "/withdrawal":
 			path = "/withdraw"

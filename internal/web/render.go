@@ -169,7 +169,10 @@ type pageData struct {
 	ConsentMode        bool          // the consent pages exist: links to them are shown
 	Assertion          string        // the platform's assertion, for the confirm page's hidden field only
 	EmailFormLink      bool          // an error page links to the e-mail form (the platform's link failed)
-	NoLangLinks        bool          // no language links: the page's URL carries a token
+	// LangToken: the page's URL carries a platform assertion, which is
+	// never written into a link; its languages are offered as the buttons
+	// of a GET form that carries the token in a hidden field instead.
+	LangToken string
 }
 
 type langLink struct {
@@ -204,9 +207,7 @@ func (s *Server) page(w http.ResponseWriter, r *http.Request, status int, name, 
 	d.Lang = s.pageLang(w, r, d.Lang)
 	d.Dev = s.cfg.Dev
 	d.Title = s.cat.T(d.Lang, titleKey)
-	if !d.NoLangLinks {
-		d.Langs = s.langLinks(r, d.Lang)
-	}
+	d.Langs = s.langLinks(r, d.Lang)
 	d.Now = s.now()
 	d.ThirdPartyExcluded = s.cfg.ThirdPartyExcluded
 	d.Reports = s.cfg.Reports != nil
