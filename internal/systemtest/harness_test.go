@@ -108,10 +108,26 @@ func freePort(t *testing.T) string {
 	return l.Addr().String()
 }
 
-// serve starts an instance and waits until it answers /healthz.
+// serve starts an instance and waits until it answers /healthz. A port
+// that freePort found free can be taken before the instance binds it (by
+// any process's outgoing connection, as tests run side by side): the
+// instance then exits at once, and another pair of ports is tried.
 func (w *world) serve(extra ...string) *instance {
 	w.t.Helper()
-	addr, maddr := freePort(w.t), freePort(w.t)
+	for attempt := 1; ; attempt++ {
+		in, busy := w.serveOn(freePort(w.t), freePort(w.t), extra...)
+		if !busy {
+			return in
+		}
+		if attempt == 5 {
+			w.t.Fatalf("serve found its port taken %d times:\n%s", attempt, in.logs.String())
+		}
+	}
+}
+
+// serveOn is serve on the given addresses; busy reports that one was taken.
+func (w *world) serveOn(addr, maddr string, extra ...string) (_ *instance, busy bool) {
+	w.t.Helper()
 	args := append([]string{"serve", "--addr", addr, "--metrics-addr", maddr, "--mail", w.smtp.URL(), "--mail-from", "notrain <noreply@notrain.test>",
 		"--ip-rate-limit", "0", "--mail-retry", "200ms", "--log-level", "warn"}, extra...)
 	cmd := w.command(args...)
@@ -125,18 +141,21 @@ func (w *world) serve(extra ...string) *instance {
 	for deadline := time.Now().Add(20 * time.Second); time.Now().Before(deadline); time.Sleep(20 * time.Millisecond) {
 		select {
 		case err := <-in.done:
+			if strings.Contains(logs.String(), "address already in use") {
+				return in, true
+			}
 			w.t.Fatalf("serve exited at start: %v\n%s", err, logs.String())
 		default:
 		}
 		if resp, err := http.Get(in.url + "/healthz"); err == nil {
 			resp.Body.Close()
 			if resp.StatusCode == http.StatusOK {
-				return in
+				return in, false
 			}
 		}
 	}
 	w.t.Fatalf("serve did not become healthy:\n%s", logs.String())
-	return nil
+	return nil, false
 }
 
 // kill stops an instance with SIGKILL: no shutdown, no flushing.
