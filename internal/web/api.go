@@ -279,7 +279,15 @@ func (s *Server) apiFail(w http.ResponseWriter, r *http.Request, lang string, er
 
 // apiError answers with a code whose message comes from the catalog.
 func (s *Server) apiError(w http.ResponseWriter, r *http.Request, status int, code string, extra map[string]any) {
-	lang := s.apiLang(r, "")
+	s.apiErrorIn(w, r, "", status, code, extra)
+}
+
+// apiErrorIn is apiError in the body's language, when the request named
+// one the catalogs have, else Accept-Language's.
+func (s *Server) apiErrorIn(w http.ResponseWriter, r *http.Request, lang string, status int, code string, extra map[string]any) {
+	if lang == "" || !s.cat.Has(lang) {
+		lang = s.apiLang(r, "")
+	}
 	key := "err_" + code
 	msg := http.StatusText(status)
 	if s.cat.HasKey(key) {

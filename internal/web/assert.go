@@ -89,11 +89,11 @@ func (s *Server) assertionRefused(w http.ResponseWriter, r *http.Request, lang s
 	s.log.Debug("assertion refused", "code", code, "why", assertionReason(err))
 	if code == assertion.CodeKeysUnavailable {
 		w.Header().Set("Retry-After", "30")
-		s.apiError(w, r, http.StatusServiceUnavailable, code, nil)
+		s.apiErrorIn(w, r, lang, http.StatusServiceUnavailable, code, nil)
 		return
 	}
 	w.Header().Set("WWW-Authenticate", `Bearer realm="notrain", error="invalid_token"`)
-	s.apiError(w, r, http.StatusUnauthorized, code, nil)
+	s.apiErrorIn(w, r, lang, http.StatusUnauthorized, code, nil)
 }
 
 // assertionCode is the stable code of an assertion's refusal, "" when err

@@ -147,6 +147,18 @@ func TestAssertionAPIObjectsForTheLinkGroup(t *testing.T) {
 	if h := resp.Header.Get("WWW-Authenticate"); !strings.Contains(h, `error="invalid_token"`) {
 		t.Fatalf("WWW-Authenticate %q", h)
 	}
+	// The refusal speaks the body's language, as every other API error
+	// does, not Accept-Language's.
+	resp, body = bearerPost(t, e.URL+"/api/v1/objections", tok, `{"scope":"all","lang":"de"}`, "Accept-Language", "fr")
+	var refusal struct {
+		Error struct{ Code, Message string } `json:"error"`
+	}
+	if err := json.Unmarshal([]byte(body), &refusal); err != nil {
+		t.Fatal(err)
+	}
+	if want := e.Cat.T("de", "err_assertion_replayed"); resp.StatusCode != http.StatusUnauthorized || refusal.Error.Message != want {
+		t.Fatalf("replay with lang de: %d %q, want %q", resp.StatusCode, refusal.Error.Message, want)
+	}
 }
 
 func TestAssertionAPIRefusals(t *testing.T) {
