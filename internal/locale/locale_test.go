@@ -486,3 +486,33 @@ func TestLegalWordingInEveryLanguage(t *testing.T) {
 		}
 	}
 }
+
+// regulationTitle is the regulation's title in languages whose own
+// abbreviation is the English one: the Art. 21 wording a person relies on
+// names the regulation by its official title there, not only as "GDPR".
+var regulationTitle = map[string]string{
+	"hu": "általános adatvédelmi rendelet",
+	"mt": "Regolament Ġenerali dwar il-Protezzjoni tad-Data",
+}
+
+func TestArticle21WordingNamesTheRegulationByItsTitle(t *testing.T) {
+	c, err := Load()
+	if err != nil {
+		t.Fatal(err)
+	}
+	n := 0
+	for k, v := range c.msgs[Default] {
+		if !strings.Contains(v, "Art. 21") {
+			continue
+		}
+		n++
+		for l, title := range regulationTitle {
+			if c.Has(l) && !strings.Contains(c.T(l, k), title) {
+				t.Errorf("%s %s does not name the regulation as %q: %q", l, k, title, c.T(l, k))
+			}
+		}
+	}
+	if n == 0 {
+		t.Fatal("no message cites Art. 21")
+	}
+}
