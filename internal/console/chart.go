@@ -68,7 +68,7 @@ func charts(cat *locale.Catalog, lang string, rep dashboard.Report) []chart {
 		values := make([]float64, len(s.Days))
 		texts := make([]string, len(s.Days))
 		for i, d := range s.Days {
-			labels[i] = d.Format("01-02")
+			labels[i] = cat.DayMonth(lang, d)
 			values[i] = float64(s.Counts[i])
 			texts[i] = cat.Number(lang, s.Counts[i])
 		}

@@ -110,6 +110,25 @@ func (c *Catalog) Date(lang string, t time.Time) string {
 	return t.UTC().Format(dateLayout(c.T(lang, LayoutKey)))
 }
 
+// DayMonth shows t's day and month in UTC by lang's layout, without the
+// year, for labels where the year goes without saying (a chart's days):
+// 2006-01-02 → 01-02, 02.01.2006 → 02.01., 2006. 01. 02. → 01. 02.
+func (c *Catalog) DayMonth(lang string, t time.Time) string {
+	return t.UTC().Format(dayMonthLayout(dateLayout(c.T(lang, LayoutKey))))
+}
+
+// dayMonthLayout is a date layout less its year and the separators that
+// joined it; a language that ends its day and month with a full stop
+// (02.01.2006) keeps one.
+func dayMonthLayout(date string) string {
+	// Letters too: a word for "year" (02.01.2006 г.) goes with it.
+	d := strings.TrimFunc(strings.Replace(date, "2006", "", 1), func(r rune) bool { return strings.ContainsRune(" -/,.", r) || unicode.IsLetter(r) })
+	if strings.Contains(d, ".") {
+		d += "."
+	}
+	return d
+}
+
 func dateLayout(layout string) string {
 	i := strings.Index(layout, "15")
 	if i < 0 {

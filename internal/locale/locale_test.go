@@ -486,3 +486,73 @@ func TestLegalWordingInEveryLanguage(t *testing.T) {
 		}
 	}
 }
+
+// regulationTitle is the regulation's title in languages whose own
+// abbreviation is the English one: the Art. 21 wording a person relies on
+// names the regulation by its official title there, not only as "GDPR".
+var regulationTitle = map[string]string{
+	"hu": "általános adatvédelmi rendelet",
+	"mt": "Regolament Ġenerali dwar il-Protezzjoni tad-Data",
+}
+
+func TestArticle21WordingNamesTheRegulationByItsTitle(t *testing.T) {
+	c, err := Load()
+	if err != nil {
+		t.Fatal(err)
+	}
+	n := 0
+	for k, v := range c.msgs[Default] {
+		if !strings.Contains(v, "Art. 21") {
+			continue
+		}
+		n++
+		for l, title := range regulationTitle {
+			if c.Has(l) && !strings.Contains(c.T(l, k), title) {
+				t.Errorf("%s %s does not name the regulation as %q: %q", l, k, title, c.T(l, k))
+			}
+		}
+	}
+	if n == 0 {
+		t.Fatal("no message cites Art. 21")
+	}
+}
+
+func TestDayMonthLayout(t *testing.T) {
+	for date, want := range map[string]string{
+		"2006-01-02":    "01-02",
+		"02.01.2006":    "02.01.",
+		"02.01.2006 г.": "02.01.",
+		"2006. 01. 02.": "01. 02.",
+		"02. 01. 2006.": "02. 01.",
+		"2. 1. 2006":    "2. 1.",
+		"02/01/2006":    "02/01",
+		"2/1/2006":      "2/1",
+		"02-01-2006":    "02-01",
+	} {
+		if got := dayMonthLayout(date); got != want {
+			t.Errorf("dayMonthLayout(%q) = %q, want %q", date, got, want)
+		}
+	}
+}
+
+// Every catalog's day-and-month label shows the day and the month, in its
+// own order, and not the year.
+func TestDayMonthInEveryLanguage(t *testing.T) {
+	c, err := Load()
+	if err != nil {
+		t.Fatal(err)
+	}
+	at := time.Date(2027, 11, 23, 19, 48, 0, 0, time.UTC)
+	for _, l := range c.Languages() {
+		got := c.DayMonth(l, at)
+		if !strings.Contains(got, "23") || !strings.Contains(got, "11") || strings.Contains(got, "2027") || strings.Contains(got, "19") {
+			t.Errorf("%s: day and month of %s = %q", l, at.Format(time.DateOnly), got)
+		}
+		if d := c.Date(l, at); strings.Index(d, "23") < strings.Index(d, "11") != (strings.Index(got, "23") < strings.Index(got, "11")) {
+			t.Errorf("%s: %q orders day and month unlike the date %q", l, got, d)
+		}
+	}
+	if got := c.DayMonth("de", at); got != "23.11." {
+		t.Errorf("de: %q", got)
+	}
+}

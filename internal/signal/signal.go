@@ -110,7 +110,9 @@ var c2paEntries = [...]string{"cawg.ai_training", "cawg.ai_generative_training",
 
 // C2PA reports whether a training_mining value reserves the content: an
 // AI-training entry's use is notAllowed or constrained. The value is the
-// assertion — an object with "entries", or the entries object itself —
+// assertion — an object with "entries", the same as a manifest lists it
+// ({"label": "cawg.training-mining", "data": {"entries": …}}), or the
+// entries object itself —
 // or a JSON string holding it (as a Parquet string column carries it). An
 // unreadable value, or such an entry without a use of allowed, notAllowed
 // or constrained, reserves it.
@@ -128,6 +130,15 @@ func C2PA(raw []byte) bool {
 	var a map[string]jsontext.Value
 	if err := json.Unmarshal(raw, &a); err != nil {
 		return true
+	}
+	// A manifest's assertion as C2PA tools print it: {"label": …, "data": {"entries": …}}.
+	if d, ok := a["data"]; ok && !isNull(d) {
+		if _, ok := a["entries"]; !ok {
+			a = nil
+			if err := json.Unmarshal(d, &a); err != nil {
+				return true
+			}
+		}
 	}
 	if e, ok := a["entries"]; ok {
 		a = nil

@@ -73,6 +73,11 @@ func TestC2PA(t *testing.T) {
 		{`{"entries":{"c2pa.ai_generative_training":{"use":"constrained"}}}`, true},
 		{`{"entries":{"cawg.ai_inference":{"use":"notAllowed"},"cawg.data_mining":{"use":"notAllowed"}}}`, false},
 		{`{"cawg.ai_training":{"use":"notAllowed"}}`, true}, // the entries object itself
+		// The assertion as a manifest lists it, with its label.
+		{`{"label":"cawg.training-mining","data":{"entries":{"cawg.ai_training":{"use":"notAllowed"}}}}`, true},
+		{`{"label":"c2pa.training-mining","data":{"entries":{"c2pa.ai_generative_training":{"use":"constrained"}}}}`, true},
+		{`{"label":"cawg.training-mining","data":{"entries":{"cawg.ai_training":{"use":"allowed"}}}}`, false},
+		{`{"label":"cawg.training-mining","data":[]}`, true},
 		{`{"cawg.ai_training":{"use":"allowed"},"cawg.ai_generative_training":{"use":"allowed"}}`, false},
 		{`{"entries":{"cawg.ai_training":{"use":"NotAllowed"}}}`, true}, // unknown value
 		{`{"entries":{"cawg.ai_training":{}}}`, true},

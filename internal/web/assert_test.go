@@ -147,9 +147,11 @@ func TestAssertionAPIObjectsForTheLinkGroup(t *testing.T) {
 	if h := resp.Header.Get("WWW-Authenticate"); !strings.Contains(h, `error="invalid_token"`) {
 		t.Fatalf("WWW-Authenticate %q", h)
 	}
-	// Its message is in the language the body named, as every answer's.
-	if msg := errorMessage(t, body); msg != e.Cat.T("de", "err_assertion_replayed") {
-		t.Fatalf("replay message %q, want the German one", msg)
+	// The refusal speaks the body's language, as every other API error
+	// does, not Accept-Language's.
+	resp, body = bearerPost(t, e.URL+"/api/v1/objections", tok, `{"scope":"all","lang":"de"}`, "Accept-Language", "fr")
+	if want := e.Cat.T("de", "err_assertion_replayed"); resp.StatusCode != http.StatusUnauthorized || errorMessage(t, body) != want {
+		t.Fatalf("replay with lang de: %d %s, want the message %q", resp.StatusCode, body, want)
 	}
 }
 
