@@ -10,6 +10,7 @@ import (
 	"fmt"
 	"hash"
 	"io"
+	"slices"
 	"sort"
 
 	"github.com/klauspost/compress/zstd"
@@ -174,9 +175,14 @@ func Read(r io.Reader) (*Snapshot, string, error) {
 		}
 		s.keys.add(product, id, birth, flags&^(flagObjection|flagConsent))
 	}
-	pending := map[int32][]grant{}
+	var pending []keyedGrant
 	for _, consent := range []bool{false, true} {
 		count := int(rd.u32())
+		// Room for them at once (a corrupt count cannot ask for more
+		// than a million ahead of the records that must follow).
+		if rd.err == nil {
+			pending = slices.Grow(pending, min(count, 1<<20))
+		}
 		for i := 0; i < count && rd.err == nil; i++ {
 			b := rd.take(20)
 			if rd.err != nil {
@@ -187,7 +193,7 @@ func Read(r io.Reader) (*Snapshot, string, error) {
 			if k < 0 || int(k) >= n {
 				return nil, "", ErrCorrupt
 			}
-			pending[k] = append(pending[k], grant{Interval: iv, consent: consent})
+			pending = append(pending, keyedGrant{idx: k, grant: grant{Interval: iv, consent: consent}})
 			flag := uint8(flagObjection)
 			if consent {
 				flag = flagConsent
