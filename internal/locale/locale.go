@@ -215,6 +215,9 @@ const (
 
 // parseAcceptLanguage returns the header's language ranges, best first; "*"
 // and ranges with q=0 are left out (neither names a language to show).
+// Not language.ParseAcceptLanguage: one range it cannot read makes it
+// return nothing for the whole header, so "pl-PL, en;q=abc" would fall
+// back to English instead of Polish; here a bad range is skipped alone.
 func parseAcceptLanguage(h string) []language.Tag {
 	if len(h) > maxAcceptLanguage {
 		return nil

@@ -179,12 +179,14 @@ const (
 // or Cyrillic, B adds a third), each word whole characters and one to a
 // line, so no line of the header passes 78 characters. A reader unfolds
 // the lines and drops the space between encoded words: the subject
-// arrives exactly as written.
+// arrives exactly as written. (mime.WordEncoder splits whole characters
+// too, but writes all its words on one line and never picks the shorter
+// encoding: a Greek subject then ran past 78 characters.)
 func subjectHeader(subject string) string {
 	s := cleanHeaderText(subject)
 	// Spaces a reader would fold away (leading, trailing, doubled) keep
 	// the text exact only inside encoded words.
-	if isPrintableText(s) && !strings.Contains(s, "=?") && !strings.Contains(s, "  ") && strings.TrimSpace(s) == s {
+	if isPrintableASCII(strings.ReplaceAll(s, " ", "")) && !strings.Contains(s, "=?") && !strings.Contains(s, "  ") && strings.TrimSpace(s) == s {
 		return foldWords(strings.Split(s, " "), maxHeaderLine-len("Subject: "))
 	}
 	b := len(encodeB(s)) < len(encodeQ(s))
@@ -275,16 +277,6 @@ func encodeQ(s string) string {
 // "_", one character too).
 func qPlain(c byte) bool {
 	return c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == ' ' || strings.IndexByte("!*+-/", c) >= 0
-}
-
-// isPrintableText reports whether s is printable ASCII and spaces only.
-func isPrintableText(s string) bool {
-	for i := 0; i < len(s); i++ {
-		if s[i] < 0x20 || s[i] > 0x7e {
-			return false
-		}
-	}
-	return true
 }
 
 // SenderDomain is the domain of a From address as DNS spells it (lower
