@@ -4,7 +4,7 @@
 #
 #   bash bench/filter.sh [--records N] [--accounts N] [--objections N] [--runs K]
 #                        [--formats jsonl,parquet] [--double] [--regen] [--seed N] [--data DIR]
-#                        [--notrain BINARY]
+#                        [--notrain BINARY] [--digest sha256|blake3]
 #
 # Steps: build notrain and the helpers, generate the data set into bench/data
 # (kept and reused while the sizes match), import the accounts and the
@@ -13,6 +13,8 @@
 # cache, run each side K times per format (interleaved), check that both kept
 # exactly the same record ids, and print the medians: wall time and peak RSS
 # of the whole process (GNU time), records/s, MB/s and the ratio.
+# --digest blake3 runs notrain with a policy that lists the files in the
+# manifest by BLAKE3 instead of SHA-256 (the default policy otherwise).
 #
 # Needs Go, Node >= 18 with npm (DuckDB comes from the npm registry into
 # bench/node_modules on first use) and GNU time at /usr/bin/time.
@@ -29,6 +31,7 @@ regen=0
 seed=1
 data=bench/data
 notrain=
+digest=sha256
 as_of=2026-06-01T00:00:00Z
 
 usage() {
@@ -53,6 +56,10 @@ while (($#)); do
 	--regen) regen=1; shift ;;
 	--data) data=$(realpath -m "${2:?--data needs a directory}"); shift 2 ;;
 	--notrain) notrain=$(realpath "${2:?--notrain needs a binary}"); shift 2 ;;
+	--digest)
+		digest=${2-}
+		[[ $digest =~ ^(sha256|blake3)$ ]] || { echo "filter.sh: --digest takes sha256 or blake3" >&2; exit 2; }
+		shift 2 ;;
 	-h | --help) usage ;;
 	*) echo "filter.sh: unknown argument $1" >&2; usage ;;
 	esac
@@ -63,6 +70,12 @@ cd "$(dirname "${BASH_SOURCE[0]}")/.."
 bench=bench
 out=$bench/out
 mkdir -p "$data" "$out"
+# The default policy, but for the digest when another is chosen.
+policy_args=()
+if [[ $digest != sha256 ]]; then
+	printf 'digest: %s\n' "$digest" >"$out/policy-$digest.yaml"
+	policy_args=(--policy "$out/policy-$digest.yaml")
+fi
 
 # calc EXPR: floating-point arithmetic.
 calc() { awk "BEGIN { printf \"%.6f\", $1 }"; }
@@ -160,7 +173,7 @@ for fmt in "${fmts[@]}"; do
 		rm -f "$out/notrain.$fmt" "$out/duckdb.$fmt"
 		measure "notrain/$fmt" "$out/notrain-$fmt.log" \
 			"$notrain" filter --in "$input" --out "$out/notrain.$fmt" --manifest "$out/manifest-$fmt.json" \
-			--as-of "$as_of" --db "$out/bench.db"
+			--as-of "$as_of" --db "$out/bench.db" "${policy_args[@]}"
 		measure "duckdb/$fmt" "$out/duckdb-$fmt.log" \
 			node "$bench/duckdb_filter.mjs" filter --format "$fmt" --in "$input" --out "$out/duckdb.$fmt" \
 			--db "$out/duckdb.duckdb" --as-of "$as_of" --temp "$out/duckdb.tmp"
@@ -177,7 +190,7 @@ for fmt in "${fmts[@]}"; do
 			rm -f "$out/notrain-double.$fmt"
 			measure "notrain/$fmt-x2" "$out/notrain-$fmt-double.log" \
 				"$notrain" filter --in "$input" --in "$input" --out "$out/notrain-double.$fmt" \
-				--manifest "$out/manifest-$fmt-double.json" --as-of "$as_of" --db "$out/bench.db"
+				--manifest "$out/manifest-$fmt-double.json" --as-of "$as_of" --db "$out/bench.db" "${policy_args[@]}"
 		done
 	fi
 done
@@ -242,8 +255,8 @@ echo
 printf 'notrain filter vs DuckDB %s: %d records (%.0f MB JSONL; %d rows, %.0f MB Parquet), %d accounts, %d objections, as of %s\n' \
 	"$duckdb_version" "$records" "$(calc "$jsonl_bytes / 1000000")" "$parquet_rows" "$(calc "$parquet_bytes / 1000000")" \
 	"$accounts" "$objections" "$as_of"
-printf 'median of %d runs; wall time and peak RSS of the whole process (GNU time); "-sql": DuckDB'"'"'s filter statements alone, its best case, which the ratio uses; MB = 10^6 bytes, MB/s of input file bytes; %s cores\n\n' \
-	"$runs" "$(nproc)"
+printf 'median of %d runs; wall time and peak RSS of the whole process (GNU time); "-sql": DuckDB'"'"'s filter statements alone, its best case, which the ratio uses; MB = 10^6 bytes, MB/s of input file bytes; %s cores; notrain'"'"'s manifest digest: %s\n\n' \
+	"$runs" "$(nproc)" "$digest"
 printf '%-8s %-11s %8s %12s %8s %12s %11s %10s\n' side format "wall s" "records/s" "MB/s" "peak RSS MB" "max RSS MB" "vs DuckDB"
 declare -A med_wall med_rss max_rss
 for fmt in "${fmts[@]}"; do

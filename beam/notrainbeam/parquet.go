@@ -16,6 +16,7 @@ import (
 	"github.com/apache/beam/sdks/v2/go/pkg/beam/io/rtrackers/offsetrange"
 	"github.com/apache/beam/sdks/v2/go/pkg/beam/transforms/stats"
 
+	"github.com/notrain/notrain/internal/digest"
 	"github.com/notrain/notrain/internal/eligibility"
 	"github.com/notrain/notrain/internal/filter"
 )
@@ -212,7 +213,7 @@ func FilterParquet(s beam.Scope, cfg Config, output, runID string, files beam.PC
 		Kept:    kept,
 		Counts:  counts,
 		Authors: stats.SumPerKey(s, authors),
-		Inputs:  beam.ParDo(s, &hashFn{}, files),
+		Inputs:  beam.ParDo(s, &hashFn{Digest: cfg.Digest}, files),
 	}
 }
 
@@ -220,7 +221,7 @@ func FilterParquet(s beam.Scope, cfg Config, output, runID string, files beam.PC
 // PREFIX-SSSSS-of-NNNNN.parquet with the schema and settings of template
 // (the first input), every shard, empty or not, and returns each shard's
 // encoded shardInfo.
-func WriteParquetShards(s beam.Scope, prefix, runID string, shards int, template File, kept beam.PCollection) beam.PCollection {
+func WriteParquetShards(s beam.Scope, prefix, runID string, shards int, alg digest.Algorithm, template File, kept beam.PCollection) beam.PCollection {
 	s = s.Scope("notrain.WriteParquetShards")
 	ids := make([]int, shards)
 	for i := range ids {
@@ -228,7 +229,7 @@ func WriteParquetShards(s beam.Scope, prefix, runID string, shards int, template
 	}
 	seeds := beam.ParDo(s, seedShards, beam.CreateList(s, ids))
 	grouped := beam.GroupByKey(s, beam.Flatten(s, kept, seeds))
-	return beam.ParDo(s, &pqShardFn{Prefix: prefix, RunID: runID, Shards: shards, Template: template}, grouped)
+	return beam.ParDo(s, &pqShardFn{Prefix: prefix, RunID: runID, Shards: shards, Digest: string(alg), Template: template}, grouped)
 }
 
 // pqShardFn writes one Parquet shard.
@@ -236,6 +237,7 @@ type pqShardFn struct {
 	Prefix   string
 	RunID    string
 	Shards   int
+	Digest   string
 	Template File
 }
 
@@ -276,7 +278,7 @@ func (fn *pqShardFn) ProcessElement(ctx context.Context, shard int, paths func(*
 
 	// The runs' files stay until the driver removes every temporary file
 	// of the run: a retried attempt of this shard reads them again.
-	return writeShard(ctx, shard, final, fn.RunID, filter.Parquet, func(w io.Writer) (int64, error) {
+	return writeShard(ctx, shard, final, fn.RunID, digest.Algorithm(fn.Digest), filter.Parquet, func(w io.Writer) (int64, error) {
 		return filter.MergeParquet(ctx, w, tpl, parts, os.TempDir())
 	}, emit)
 }

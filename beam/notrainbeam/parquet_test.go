@@ -58,12 +58,14 @@ func pqRows(t *testing.T, paths ...string) []string {
 // On a Parquet input of many row groups, split into runs of a few, the
 // pipeline and `notrain filter` keep the same rows, value for value, with
 // the same counts per reason, lineage and input hashes; the shards are
-// Parquet files with the input's schema.
+// Parquet files with the input's schema. The policy chooses BLAKE3: the
+// pipeline lists inputs and shards with it as the filter does, and the
+// store checks the shards with it when it registers the snapshot.
 func TestParquetPipelineAgreesWithFilter(t *testing.T) {
 	w := sharedWorld(t)
 	in := filepath.Join(w.dir, "data", "content.parquet")
 	ref := t.TempDir()
-	notrain(t, "filter", "--snapshot", w.snap, "--in", in, "--out", filepath.Join(ref, "out.parquet"), "--manifest", filepath.Join(ref, "manifest.json"), "--as-of", asOf, "--policy", w.policy)
+	notrain(t, "filter", "--snapshot", w.snap, "--in", in, "--out", filepath.Join(ref, "out.parquet"), "--manifest", filepath.Join(ref, "manifest.json"), "--as-of", asOf, "--policy", w.policyB3)
 
 	st, err := os.Stat(in)
 	if err != nil {
@@ -75,7 +77,7 @@ func TestParquetPipelineAgreesWithFilter(t *testing.T) {
 	// ranges, and shards that receive runs of different ranges.
 	res, err := Run(context.Background(), Options{
 		Snapshot: w.snap, Inputs: []string{in}, Output: filepath.Join(out, "snap"), Manifest: filepath.Join(out, "manifest.json"),
-		Policy: w.policy, AsOf: mustTime(t, asOf), Shards: shards, BlockSize: st.Size() / 4,
+		Policy: w.policyB3, AsOf: mustTime(t, asOf), Shards: shards, BlockSize: st.Size() / 4,
 	})
 	if err != nil {
 		t.Fatal(err)
@@ -97,6 +99,9 @@ func TestParquetPipelineAgreesWithFilter(t *testing.T) {
 		t.Fatalf("lineage sidecars differ (%d and %d bytes)", len(refLin), len(gotLin))
 	}
 	rm, bm := readJSON(t, filepath.Join(ref, "manifest.json")), readJSON(t, filepath.Join(out, "manifest.json"))
+	if rm["digest"] != "blake3" || bm["digest"] != "blake3" {
+		t.Errorf("digest: filter %v, pipeline %v", rm["digest"], bm["digest"])
+	}
 	for _, k := range []string{"counts", "inputs", "policy_sha256"} {
 		a, _ := json.Marshal(rm[k])
 		b, _ := json.Marshal(bm[k])
@@ -114,6 +119,9 @@ func TestParquetPipelineAgreesWithFilter(t *testing.T) {
 		if f := o.(map[string]any)["format"]; f != string(filter.Parquet) {
 			t.Errorf("output format %v", f)
 		}
+		if _, ok := o.(map[string]any)["sha256"]; ok || o.(map[string]any)["blake3"] == nil {
+			t.Errorf("output listed as %v", o)
+		}
 	}
 	// Only the shards, the sidecar and the manifest are left: the runs'
 	// files went with the run.
@@ -121,6 +129,9 @@ func TestParquetPipelineAgreesWithFilter(t *testing.T) {
 	hidden, _ := filepath.Glob(filepath.Join(out, ".*"))
 	if len(names) != shards+2 || len(hidden) != 0 {
 		t.Fatalf("output directory holds %v %v", names, hidden)
+	}
+	if msg := notrain(t, "snapshot", "register", "--manifest", filepath.Join(out, "manifest.json"), "--db", w.db); !strings.Contains(msg, "registered as ledger entry") {
+		t.Fatalf("register: %s", msg)
 	}
 }
 

@@ -75,6 +75,7 @@ const asOf = "2026-06-01T00:00:00Z"
 // eligibility snapshot file, and content inputs.
 type world struct {
 	dir, db, snap, policy string
+	policyB3              string // the same policy with BLAKE3 as its digest
 	inputs                []string
 }
 
@@ -107,7 +108,7 @@ func newWorld(dir string) (*world, error) {
 		return nil, fmt.Errorf("bench/gen: %v\n%s", err, out)
 	}
 	db := filepath.Join(dir, "store.db")
-	w := &world{dir: dir, db: db, snap: filepath.Join(dir, "elig.snap"), policy: filepath.Join(dir, "policy.yaml")}
+	w := &world{dir: dir, db: db, snap: filepath.Join(dir, "elig.snap"), policy: filepath.Join(dir, "policy.yaml"), policyB3: filepath.Join(dir, "policy-blake3.yaml")}
 	for _, args := range [][]string{
 		{"accounts", "import", filepath.Join(data, "accounts.jsonl"), "--db", db},
 		{"objections", "import", filepath.Join(data, "objections.jsonl"), "--db", db},
@@ -118,7 +119,11 @@ func newWorld(dir string) (*world, error) {
 		}
 	}
 	// A policy with a rule, so that rules and the policy's text reach the workers.
-	if err := os.WriteFile(w.policy, []byte("rules:\n  - {name: no_secrets, expr: 'text.contains(\"secret\")'}\n"), 0o644); err != nil {
+	rules := "rules:\n  - {name: no_secrets, expr: 'text.contains(\"secret\")'}\n"
+	if err := os.WriteFile(w.policy, []byte(rules), 0o644); err != nil {
+		return nil, err
+	}
+	if err := os.WriteFile(w.policyB3, []byte(rules+"digest: blake3\n"), 0o644); err != nil {
 		return nil, err
 	}
 	// Edge cases of the line format: blank lines, CRLF ends (the CR is kept),

@@ -3,8 +3,6 @@ package notrainbeam
 import (
 	"bufio"
 	"context"
-	"crypto/sha256"
-	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -17,6 +15,7 @@ import (
 	"github.com/klauspost/compress/gzip"
 	"github.com/klauspost/compress/zstd"
 
+	"github.com/notrain/notrain/internal/digest"
 	"github.com/notrain/notrain/internal/filter"
 )
 
@@ -311,8 +310,10 @@ func (l *lineReader) next() (line []byte, n int64, oversize bool, err error) {
 	}
 }
 
-// hashFn reads a whole input for its size and sha256.
-type hashFn struct{}
+// hashFn reads a whole input for its size and digest.
+type hashFn struct {
+	Digest string
+}
 
 // ProcessElement emits the input's filter.FileInfo, encoded.
 func (fn *hashFn) ProcessElement(ctx context.Context, f File, emit func([]byte)) error {
@@ -326,7 +327,8 @@ func (fn *hashFn) ProcessElement(ctx context.Context, f File, emit func([]byte))
 		return fmt.Errorf("%s: %w", f.Path, err)
 	}
 	defer r.Close()
-	h := sha256.New()
+	alg := digest.Algorithm(fn.Digest)
+	h := alg.New()
 	n, err := io.Copy(h, r)
 	if err != nil {
 		return fmt.Errorf("%s: %w", f.Path, err)
@@ -335,7 +337,7 @@ func (fn *hashFn) ProcessElement(ctx context.Context, f File, emit func([]byte))
 		return fmt.Errorf("%s: %d bytes, %d when the run started: the input changed while it was read", f.Path, n, f.Size)
 	}
 	format, _ := filter.FormatOf(f.Path)
-	b, err := json.Marshal(filter.FileInfo{Path: f.Path, Format: format, Bytes: n, SHA256: hex.EncodeToString(h.Sum(nil))})
+	b, err := json.Marshal(filter.NewFileInfo(f.Path, format, n, alg, h.Sum(nil)))
 	if err != nil {
 		return err
 	}

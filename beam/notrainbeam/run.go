@@ -2,8 +2,6 @@ package notrainbeam
 
 import (
 	"context"
-	"crypto/sha256"
-	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -15,6 +13,7 @@ import (
 	"github.com/apache/beam/sdks/v2/go/pkg/beam"
 	"github.com/apache/beam/sdks/v2/go/pkg/beam/io/filesystem"
 
+	"github.com/notrain/notrain/internal/digest"
 	"github.com/notrain/notrain/internal/filter"
 	"github.com/notrain/notrain/internal/snapshot"
 )
@@ -121,16 +120,16 @@ func Run(ctx context.Context, o Options) (*Result, error) {
 	}()
 	cfg := Config{
 		Snapshot: o.Snapshot, SnapshotSHA256: snap.sum,
-		PolicySource: o.Policy, PolicyText: text, PolicySHA256: pol.SHA256,
+		PolicySource: o.Policy, PolicyText: text, PolicySHA256: pol.SHA256, Digest: string(pol.Digest),
 		AsOf: ext.AsOf.UnixMicro(), Shards: o.Shards, BlockSize: o.BlockSize,
 	}
 	p, s := beam.NewPipelineWithRoot()
 	if format == filter.Parquet {
 		f := FilterParquet(s, cfg, o.Output, runID, beam.CreateList(s, files))
-		Collect(s, outcomePath, WriteParquetShards(s, o.Output, runID, o.Shards, files[0], f.Kept), f)
+		Collect(s, outcomePath, WriteParquetShards(s, o.Output, runID, o.Shards, pol.Digest, files[0], f.Kept), f)
 	} else {
 		f := Filter(s, cfg, beam.CreateList(s, files))
-		Collect(s, outcomePath, WriteShards(s, o.Output, runID, o.Shards, f.Kept), f)
+		Collect(s, outcomePath, WriteShards(s, o.Output, runID, o.Shards, pol.Digest, f.Kept), f)
 	}
 	if o.beforePipeline != nil {
 		o.beforePipeline()
@@ -158,7 +157,7 @@ func Run(ctx context.Context, o Options) (*Result, error) {
 	}
 	res.Accounts = len(out.Authors)
 	linTemp := tempName(o.Lineage, runID)
-	if res.Lineage, err = writeFile(ctx, linTemp, o.Lineage, lin); err != nil {
+	if res.Lineage, err = writeFile(ctx, linTemp, o.Lineage, pol.Digest, lin); err != nil {
 		return nil, err
 	}
 	res.Lineage.Format = filter.JSONL
@@ -172,7 +171,7 @@ func Run(ctx context.Context, o Options) (*Result, error) {
 		return nil, err
 	}
 	manTemp := tempName(o.Manifest, runID)
-	minfo, err := writeFile(ctx, manTemp, o.Manifest, body)
+	minfo, err := writeFile(ctx, manTemp, o.Manifest, digest.SHA256, body)
 	if err != nil {
 		return nil, err
 	}
@@ -374,8 +373,9 @@ func mustJSON(v any) []byte {
 	return b
 }
 
-// writeFile writes b under a temporary name for final.
-func writeFile(ctx context.Context, tmp, final string, b []byte) (filter.FileInfo, error) {
+// writeFile writes b under a temporary name for final and lists it with
+// alg (the manifest itself: SHA-256, the hash its signature covers).
+func writeFile(ctx context.Context, tmp, final string, alg digest.Algorithm, b []byte) (filter.FileInfo, error) {
 	fsys, err := filesystem.New(ctx, tmp)
 	if err != nil {
 		return filter.FileInfo{}, err
@@ -384,8 +384,9 @@ func writeFile(ctx context.Context, tmp, final string, b []byte) (filter.FileInf
 	if err := filesystem.Write(ctx, fsys, tmp, b); err != nil {
 		return filter.FileInfo{}, fmt.Errorf("%s: %w", final, err)
 	}
-	sum := sha256.Sum256(b)
-	return filter.FileInfo{Path: final, Bytes: int64(len(b)), SHA256: hex.EncodeToString(sum[:])}, nil
+	h := alg.New()
+	h.Write(b)
+	return filter.NewFileInfo(final, "", int64(len(b)), alg, h.Sum(nil)), nil
 }
 
 // install renames every temporary file onto its final name; on an error it
@@ -443,22 +444,28 @@ func removeTemps(ctx context.Context, o Options, runID string) {
 
 // Snapshot is the run as snapshot.LineageRun.Finish reports it: the shards
 // are one output dataset, named by their pattern, whose version is the
-// SHA-256 of the shards' own hashes in shard order. Nil for a failed run.
+// digest (the policy's algorithm) of the shards' own digests in shard
+// order. Nil for a failed run.
 func (r *Result) Snapshot(pattern string) *snapshot.Result {
 	if r == nil {
 		return nil
 	}
-	h := sha256.New()
+	alg := digest.Default
+	if len(r.Outputs) > 0 {
+		alg, _ = r.Outputs[0].Digest()
+	}
+	h := alg.New()
 	var bytes int64
 	for _, o := range r.Outputs {
-		h.Write([]byte(o.SHA256 + "\n"))
+		_, sum := o.Digest()
+		h.Write([]byte(sum + "\n"))
 		bytes += o.Bytes
 	}
 	format := filter.JSONL
 	if len(r.Outputs) > 0 {
 		format = r.Outputs[0].Format
 	}
-	out := filter.FileInfo{Path: pattern, Format: format, Bytes: bytes, SHA256: hex.EncodeToString(h.Sum(nil))}
+	out := filter.NewFileInfo(pattern, format, bytes, alg, h.Sum(nil))
 	return &snapshot.Result{Manifest: r.Manifest, ManifestSHA256: r.ManifestSHA256,
 		Filter: &filter.Result{Counts: r.Counts, Inputs: r.Inputs, Output: out, Accounts: r.Accounts}}
 }

@@ -69,8 +69,9 @@ type Config struct {
 	PolicySource   string // the policy's name; "" is the built-in policy
 	PolicyText     []byte // the policy file's bytes (nil for the built-in one)
 	PolicySHA256   string
-	AsOf           int64 // the snapshot moment, Unix microseconds UTC
-	Shards         int   // output files
+	Digest         string // the policy's digest: what inputs and shards are listed with
+	AsOf           int64  // the snapshot moment, Unix microseconds UTC
+	Shards         int    // output files
 	// BlockSize is the size of the byte ranges an input is first split
 	// into (default 16 MiB: enough ranges to keep every worker busy even on
 	// one file); runners may split them further while reading.
@@ -152,7 +153,7 @@ func Filter(s beam.Scope, cfg Config, files beam.PCollection) Filtered {
 		Authors: stats.SumPerKey(s, authors),
 		// The manifest names each input by the hash of all its bytes, which
 		// no byte range sees: one more read per file, in parallel.
-		Inputs: beam.ParDo(s, &hashFn{}, files),
+		Inputs: beam.ParDo(s, &hashFn{Digest: cfg.Digest}, files),
 	}
 }
 

@@ -5,7 +5,6 @@ import (
 	"bytes"
 	"context"
 	"crypto/rand"
-	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
 	"errors"
@@ -17,6 +16,7 @@ import (
 	"github.com/apache/beam/sdks/v2/go/pkg/beam"
 	"github.com/apache/beam/sdks/v2/go/pkg/beam/io/filesystem"
 
+	"github.com/notrain/notrain/internal/digest"
 	"github.com/notrain/notrain/internal/filter"
 )
 
@@ -69,7 +69,7 @@ type shardInfo struct {
 // its own file, so that writing spreads over the workers like reading
 // (textio.Write funnels everything through one, Beam issue #21031). Every
 // shard is written, empty or not. It returns each shard's encoded shardInfo.
-func WriteShards(s beam.Scope, prefix, runID string, shards int, kept beam.PCollection) beam.PCollection {
+func WriteShards(s beam.Scope, prefix, runID string, shards int, alg digest.Algorithm, kept beam.PCollection) beam.PCollection {
 	s = s.Scope("notrain.WriteShards")
 	ids := make([]int, shards)
 	for i := range ids {
@@ -78,7 +78,7 @@ func WriteShards(s beam.Scope, prefix, runID string, shards int, kept beam.PColl
 	// An empty batch makes a shard exist that received no record.
 	seeds := beam.ParDo(s, seedShards, beam.CreateList(s, ids))
 	grouped := beam.GroupByKey(s, beam.Flatten(s, kept, seeds))
-	return beam.ParDo(s, &shardFn{Prefix: prefix, RunID: runID, Shards: shards}, grouped)
+	return beam.ParDo(s, &shardFn{Prefix: prefix, RunID: runID, Shards: shards, Digest: string(alg)}, grouped)
 }
 
 func seedShards(i int) (int, []byte) { return i, nil }
@@ -88,6 +88,7 @@ type shardFn struct {
 	Prefix string
 	RunID  string
 	Shards int
+	Digest string
 }
 
 // ProcessElement writes the shard's batches of records (each record with
@@ -95,7 +96,7 @@ type shardFn struct {
 // emits its shardInfo.
 func (fn *shardFn) ProcessElement(ctx context.Context, shard int, recs func(*[]byte) bool, emit func([]byte)) error {
 	final := ShardName(fn.Prefix, shard, fn.Shards, filter.JSONL)
-	return writeShard(ctx, shard, final, fn.RunID, filter.JSONL, func(w io.Writer) (int64, error) {
+	return writeShard(ctx, shard, final, fn.RunID, digest.Algorithm(fn.Digest), filter.JSONL, func(w io.Writer) (int64, error) {
 		bw := bufio.NewWriterSize(w, 1<<20)
 		var batch []byte
 		var records int64
@@ -133,14 +134,14 @@ func (f *fileWriter) Close() error { return errors.Join(f.WriteCloser.Close(), f
 
 // writeShard writes shard's file under its temporary name with write,
 // which says how many records it wrote, and emits the shard's info: its
-// final name, size and SHA-256 of the bytes written.
-func writeShard(ctx context.Context, shard int, final, runID string, format filter.Format, write func(io.Writer) (int64, error), emit func([]byte)) error {
+// final name, size and digest of the bytes written.
+func writeShard(ctx context.Context, shard int, final, runID string, alg digest.Algorithm, format filter.Format, write func(io.Writer) (int64, error), emit func([]byte)) error {
 	tmp := tempName(final, runID)
 	w, err := createFile(ctx, tmp)
 	if err != nil {
 		return fmt.Errorf("shard %s: %w", final, err)
 	}
-	cw := &countingWriter{w: w, h: sha256.New()}
+	cw := &countingWriter{w: w, h: alg.New()}
 	records, err := write(cw)
 	if cerr := w.Close(); err == nil {
 		err = cerr
@@ -149,7 +150,7 @@ func writeShard(ctx context.Context, shard int, final, runID string, format filt
 		return fmt.Errorf("shard %s: %w", final, err)
 	}
 	info, err := json.Marshal(shardInfo{Shard: shard, Temp: tmp, Records: records,
-		FileInfo: filter.FileInfo{Path: final, Format: format, Bytes: cw.n, SHA256: hex.EncodeToString(cw.h.Sum(nil))}})
+		FileInfo: filter.NewFileInfo(final, format, cw.n, alg, cw.h.Sum(nil))})
 	if err != nil {
 		return err
 	}

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"strings"
 
+	"github.com/notrain/notrain/internal/digest"
 	"github.com/notrain/notrain/internal/evidence"
 	"github.com/notrain/notrain/internal/filter"
 )
@@ -33,7 +34,7 @@ func evidenceExport(ctx context.Context, args []string, env Env) error {
 	var tmp *filter.Temp
 	if out != "" {
 		var err error
-		if tmp, err = filter.CreateTemp(out); err != nil {
+		if tmp, err = filter.CreateTemp(out, digest.Default); err != nil {
 			return err
 		}
 		defer tmp.Remove()

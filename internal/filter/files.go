@@ -5,7 +5,6 @@
 package filter
 
 import (
-	"crypto/sha256"
 	"encoding/hex"
 	"errors"
 	"fmt"
@@ -16,6 +15,8 @@ import (
 	"path/filepath"
 	"strings"
 	"sync/atomic"
+
+	"github.com/notrain/notrain/internal/digest"
 )
 
 // Format is a file format, chosen by extension.
@@ -48,12 +49,57 @@ func FormatOf(path string) (Format, error) {
 // IsJSONL reports whether f is JSON Lines, compressed or not.
 func (f Format) IsJSONL() bool { return f != Parquet }
 
-// FileInfo identifies a file in a manifest.
+// FileInfo identifies a file in a manifest: its size and its digest under
+// the algorithm the manifest names (exactly one of SHA256 and BLAKE3 is set).
 type FileInfo struct {
 	Path   string `json:"path"`
 	Format Format `json:"format,omitempty"`
 	Bytes  int64  `json:"bytes"`
-	SHA256 string `json:"sha256"`
+	SHA256 string `json:"sha256,omitempty"`
+	BLAKE3 string `json:"blake3,omitempty"`
+}
+
+// NewFileInfo is the identity of a file whose digest under alg is sum.
+func NewFileInfo(path string, f Format, n int64, alg digest.Algorithm, sum []byte) FileInfo {
+	info := FileInfo{Path: path, Format: f, Bytes: n}
+	if alg == digest.BLAKE3 {
+		info.BLAKE3 = hex.EncodeToString(sum)
+	} else {
+		info.SHA256 = hex.EncodeToString(sum)
+	}
+	return info
+}
+
+// Digest returns the file's digest and the algorithm that made it. A file
+// listed with both or neither gives an empty algorithm: no check accepts it.
+func (f FileInfo) Digest() (digest.Algorithm, string) {
+	switch {
+	case f.SHA256 != "" && f.BLAKE3 == "":
+		return digest.SHA256, f.SHA256
+	case f.BLAKE3 != "" && f.SHA256 == "":
+		return digest.BLAKE3, f.BLAKE3
+	}
+	return "", ""
+}
+
+// Entry is the key and value a ledger entry records the digest under:
+// name_sha256 or name_blake3.
+func (f FileInfo) Entry(name string) (string, string) {
+	alg, sum := f.Digest()
+	return name + "_" + string(alg), sum
+}
+
+// Check fails unless a file of n bytes with digest sum (hex, under alg) is
+// the file f lists.
+func (f FileInfo) Check(name string, n int64, alg digest.Algorithm, sum string) error {
+	want, wantSum := f.Digest()
+	if want == "" {
+		return fmt.Errorf("%s: the manifest lists it without exactly one digest (sha256 or blake3)", name)
+	}
+	if n != f.Bytes || alg != want || sum != wantSum {
+		return fmt.Errorf("%s has %d bytes with %s %s; the manifest lists %d bytes with %s %s", name, n, alg, sum, f.Bytes, want, wantSum)
+	}
+	return nil
 }
 
 // Temp is an output written under a temporary name in its final directory
@@ -61,13 +107,14 @@ type FileInfo struct {
 type Temp struct {
 	Final string
 	f     *os.File
+	alg   digest.Algorithm
 	hash  hash.Hash
 	n     int64
 	done  bool
 }
 
 // CreateTemp starts an output file.
-func CreateTemp(final string) (*Temp, error) {
+func CreateTemp(final string, alg digest.Algorithm) (*Temp, error) {
 	dir, base := filepath.Split(final)
 	if dir == "" {
 		dir = "."
@@ -82,7 +129,7 @@ func CreateTemp(final string) (*Temp, error) {
 		os.Remove(f.Name())
 		return nil, fmt.Errorf("create %s: %w", final, err)
 	}
-	return &Temp{Final: final, f: f, hash: sha256.New()}, nil
+	return &Temp{Final: final, f: f, alg: alg, hash: alg.New()}, nil
 }
 
 // Write writes and hashes.
@@ -113,7 +160,7 @@ func (t *Temp) Close() (FileInfo, error) {
 }
 
 func (t *Temp) info() FileInfo {
-	return FileInfo{Path: t.Final, Bytes: t.n, SHA256: hex.EncodeToString(t.hash.Sum(nil))}
+	return NewFileInfo(t.Final, "", t.n, t.alg, t.hash.Sum(nil))
 }
 
 // Commit renames the file into place and makes the rename durable.
@@ -139,6 +186,7 @@ func (t *Temp) Remove() {
 // atomic because the progress line reads it from another goroutine.
 type hashingReader struct {
 	r    io.Reader
+	alg  digest.Algorithm
 	hash hash.Hash
 	n    atomic.Int64
 }
@@ -156,7 +204,7 @@ func (h *hashingReader) finish(path string, f Format) (FileInfo, error) {
 	if _, err := io.Copy(io.Discard, h); err != nil {
 		return FileInfo{}, fmt.Errorf("%s: %w", path, err)
 	}
-	return FileInfo{Path: path, Format: f, Bytes: h.n.Load(), SHA256: hex.EncodeToString(h.hash.Sum(nil))}, nil
+	return NewFileInfo(path, f, h.n.Load(), h.alg, h.hash.Sum(nil)), nil
 }
 
 // CheckTarget refuses an output path that names a directory (or anything

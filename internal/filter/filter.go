@@ -9,16 +9,20 @@ import (
 	"iter"
 	"runtime"
 
+	"github.com/notrain/notrain/internal/digest"
 	"github.com/notrain/notrain/internal/eligibility"
 )
 
 // Job is one filter run.
 type Job struct {
-	Inputs   []string
-	Output   string
-	Lineage  string // sidecar: records kept per account
-	Rejects  string // optional: malformed records with file and line
-	Engine   *eligibility.Engine
+	Inputs  []string
+	Output  string
+	Lineage string // sidecar: records kept per account
+	Rejects string // optional: malformed records with file and line
+	Engine  *eligibility.Engine
+	// Digest hashes the inputs and every output for the manifest
+	// (default SHA-256).
+	Digest   digest.Algorithm
 	WantText bool      // the policy has rules that read text
 	Workers  int       // default: every CPU
 	Progress io.Writer // nil: no progress line
@@ -116,14 +120,17 @@ func Run(ctx context.Context, job Job) (res *Result, err error) {
 			res = nil
 		}
 	}()
-	out, err := CreateTemp(job.Output)
+	if job.Digest == "" {
+		job.Digest = digest.Default
+	}
+	out, err := CreateTemp(job.Output, job.Digest)
 	if err != nil {
 		return res, err
 	}
 	res.temps = append(res.temps, out)
 	var rejects *Temp
 	if job.Rejects != "" {
-		if rejects, err = CreateTemp(job.Rejects); err != nil {
+		if rejects, err = CreateTemp(job.Rejects, job.Digest); err != nil {
 			return res, err
 		}
 		res.temps = append(res.temps, rejects)
@@ -160,7 +167,7 @@ func Run(ctx context.Context, job Job) (res *Result, err error) {
 // writeLineage writes the sidecar: one line per account the snapshot holds
 // records of, with how many.
 func writeLineage(job Job, lin *lineage, res *Result) error {
-	t, err := CreateTemp(job.Lineage)
+	t, err := CreateTemp(job.Lineage, job.Digest)
 	if err != nil {
 		return err
 	}

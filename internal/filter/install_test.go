@@ -5,11 +5,13 @@ import (
 	"path/filepath"
 	"slices"
 	"testing"
+
+	"github.com/notrain/notrain/internal/digest"
 )
 
 func temp(t *testing.T, path, body string) *Temp {
 	t.Helper()
-	tf, err := CreateTemp(path)
+	tf, err := CreateTemp(path, digest.Default)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -3,7 +3,6 @@ package filter
 import (
 	"bytes"
 	"context"
-	"crypto/sha256"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -18,6 +17,7 @@ import (
 	"github.com/klauspost/compress/zstd"
 	"golang.org/x/sync/errgroup"
 
+	"github.com/notrain/notrain/internal/digest"
 	"github.com/notrain/notrain/internal/eligibility"
 	"github.com/notrain/notrain/internal/record"
 )
@@ -94,7 +94,7 @@ func runJSONL(ctx context.Context, job Job, inFmts []Format, outFmt Format, out,
 func readInputs(ctx context.Context, job Job, inFmts []Format, bufs *sync.Pool, work chan<- *chunk, slots chan struct{}, progress *progressCounter, res *Result) error {
 	seq := 0
 	for fi, path := range job.Inputs {
-		info, err := readInput(ctx, fi, path, inFmts[fi], job.MaxRecord, bufs, work, slots, &seq, progress)
+		info, err := readInput(ctx, fi, path, inFmts[fi], job.Digest, job.MaxRecord, bufs, work, slots, &seq, progress)
 		if err != nil {
 			return err
 		}
@@ -103,7 +103,7 @@ func readInputs(ctx context.Context, job Job, inFmts []Format, bufs *sync.Pool, 
 	return nil
 }
 
-func readInput(ctx context.Context, fi int, path string, f Format, maxRecord int, bufs *sync.Pool, work chan<- *chunk, slots chan struct{}, seq *int, progress *progressCounter) (FileInfo, error) {
+func readInput(ctx context.Context, fi int, path string, f Format, alg digest.Algorithm, maxRecord int, bufs *sync.Pool, work chan<- *chunk, slots chan struct{}, seq *int, progress *progressCounter) (FileInfo, error) {
 	file, err := os.Open(path)
 	if err != nil {
 		return FileInfo{}, err
@@ -112,7 +112,7 @@ func readInput(ctx context.Context, fi int, path string, f Format, maxRecord int
 	if st, err := file.Stat(); err == nil {
 		progress.total.Add(st.Size())
 	}
-	hr := &hashingReader{r: file, hash: sha256.New()}
+	hr := &hashingReader{r: file, alg: alg, hash: alg.New()}
 	var r io.Reader = hr
 	closeDecoder := func() {}
 	switch f {

@@ -7,19 +7,23 @@ import (
 	"fmt"
 	"os"
 
+	"github.com/notrain/notrain/internal/digest"
 	"github.com/notrain/notrain/internal/ledger"
 )
 
 // Manifest proves what a snapshot is: which inputs, which policy, which
 // objections (the ledger head they were read at), and what was kept.
 type Manifest struct {
-	SnapshotID     string         `json:"snapshot_id"`
-	CreatedAt      string         `json:"created_at"`
-	AsOf           string         `json:"as_of"`
-	PolicySHA256   string         `json:"policy_sha256"`
-	Policy         ManifestPolicy `json:"policy"`
-	LedgerHead     ledger.Head    `json:"ledger_head"`
-	LedgerVerified ledger.Head    `json:"ledger_verified"`
+	SnapshotID   string `json:"snapshot_id"`
+	CreatedAt    string `json:"created_at"`
+	AsOf         string `json:"as_of"`
+	PolicySHA256 string `json:"policy_sha256"`
+	// Digest names the hash every file below is listed with (the policy's
+	// choice); the manifest's own hash and signature are SHA-256 always.
+	Digest         digest.Algorithm `json:"digest"`
+	Policy         ManifestPolicy   `json:"policy"`
+	LedgerHead     ledger.Head      `json:"ledger_head"`
+	LedgerVerified ledger.Head      `json:"ledger_verified"`
 	// Checkpoint names the verifiable log's tree at LedgerHead: its size is
 	// LedgerHead's seq. Absent when the snapshot was built without the log.
 	Checkpoint  *Checkpoint   `json:"checkpoint,omitempty"`

@@ -2,8 +2,6 @@ package filter
 
 import (
 	"context"
-	"crypto/sha256"
-	"encoding/hex"
 	"fmt"
 	"hash"
 	"io"
@@ -231,7 +229,7 @@ func (p *pqPipeline) readFile(ctx context.Context, path string, seq *int, work c
 	if !parquet.EqualNodes(p.schema, pf.Schema()) {
 		return FileInfo{}, fmt.Errorf("%s: its schema changed while the job ran", path)
 	}
-	h := &fileHash{f: f, h: sha256.New(), scratch: make([]byte, 1<<20)}
+	h := &fileHash{f: f, h: p.job.Digest.New(), scratch: make([]byte, 1<<20)}
 	var pending *pqTask // sent once the next is known, to mark the last
 	send := func(t *pqTask) error {
 		if pending != nil {
@@ -294,7 +292,7 @@ func (p *pqPipeline) readFile(ctx context.Context, path string, seq *int, work c
 		in.close() // no rows: no worker reads it
 	}
 	p.progress.read.Add(size - h.reported)
-	return FileInfo{Path: path, Format: Parquet, Bytes: size, SHA256: hex.EncodeToString(h.h.Sum(nil))}, nil
+	return NewFileInfo(path, Parquet, size, p.job.Digest, h.h.Sum(nil)), nil
 }
 
 // send waits for room in the pipeline, hashes the file up to the end of

@@ -20,7 +20,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"os"
 	"path/filepath"
 	"strings"
@@ -28,6 +27,7 @@ import (
 	"golang.org/x/mod/sumdb/note"
 	"golang.org/x/mod/sumdb/tlog"
 
+	"github.com/notrain/notrain/internal/digest"
 	"github.com/notrain/notrain/internal/translog"
 )
 
@@ -89,22 +89,27 @@ type fields struct {
 		Size   int64  `json:"size"`
 		Root   string `json:"root"`
 	} `json:"checkpoint"`
+	Digest  string `json:"digest"`
 	Inputs  []file `json:"inputs"`
 	Outputs []file `json:"outputs"`
 	Lineage *file  `json:"lineage"`
 	Rejects *file  `json:"rejects"`
 }
 
+// file is a file the manifest lists, with its digest under the algorithm
+// the manifest names (SHA-256 when it names none: manifests before the
+// choice existed).
 type file struct {
 	Path   string `json:"path"`
 	Bytes  int64  `json:"bytes"`
 	SHA256 string `json:"sha256"`
+	BLAKE3 string `json:"blake3"`
 }
 
 // Verify checks a manifest: its signature; that the checkpoint it names
 // is the log's tree at the ledger head it was built at and, with a Log,
 // consistent with the log's current checkpoint; with Data, the size and
-// SHA-256 of every file it lists.
+// digest of every file it lists.
 func Verify(ctx context.Context, o Options) (Report, error) {
 	var r Report
 	b, err := os.ReadFile(o.Manifest)
@@ -154,6 +159,10 @@ func Verify(ctx context.Context, o Options) (Report, error) {
 		}
 	}
 	if o.Data != "" {
+		alg, err := digest.Parse(m.Digest)
+		if err != nil {
+			return r, fmt.Errorf("manifest: %w", err)
+		}
 		files := append(append([]file{}, m.Inputs...), m.Outputs...)
 		for _, f := range []*file{m.Lineage, m.Rejects} {
 			if f != nil {
@@ -161,7 +170,7 @@ func Verify(ctx context.Context, o Options) (Report, error) {
 			}
 		}
 		for _, f := range files {
-			if err := checkFile(o.Data, f); err != nil {
+			if err := checkFile(o.Data, f, alg); err != nil {
 				return r, err
 			}
 			r.Files++
@@ -171,8 +180,16 @@ func Verify(ctx context.Context, o Options) (Report, error) {
 }
 
 // checkFile finds f under dir — by its recorded path when that is
-// relative, else by its name — and checks its size and SHA-256.
-func checkFile(dir string, f file) error {
+// relative, else by its name — and checks its size and its digest under
+// the manifest's algorithm.
+func checkFile(dir string, f file, alg digest.Algorithm) error {
+	want := f.SHA256
+	if alg == digest.BLAKE3 {
+		want = f.BLAKE3
+	}
+	if want == "" {
+		return fmt.Errorf("manifest: %s is listed without its %s digest", f.Path, alg)
+	}
 	p := filepath.Join(dir, filepath.Base(f.Path))
 	if !filepath.IsAbs(f.Path) && !strings.HasPrefix(filepath.Clean(f.Path), "..") {
 		if _, err := os.Stat(filepath.Join(dir, f.Path)); err == nil {
@@ -184,13 +201,12 @@ func checkFile(dir string, f file) error {
 		return fmt.Errorf("manifest: %s: %w", f.Path, err)
 	}
 	defer in.Close()
-	h := sha256.New()
-	n, err := io.Copy(h, in)
+	sum, n, err := alg.Reader(in)
 	if err != nil {
 		return fmt.Errorf("manifest: %s: %w", p, err)
 	}
-	if n != f.Bytes || hex.EncodeToString(h.Sum(nil)) != f.SHA256 {
-		return fmt.Errorf("manifest: %s differs from the manifest (%d bytes, sha256 %x; the manifest says %d bytes, %s)", p, n, h.Sum(nil), f.Bytes, f.SHA256)
+	if n != f.Bytes || sum != want {
+		return fmt.Errorf("manifest: %s differs from the manifest (%d bytes, %s %s; the manifest says %d bytes, %s)", p, n, alg, sum, f.Bytes, want)
 	}
 	return nil
 }

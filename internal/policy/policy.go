@@ -17,6 +17,7 @@ import (
 
 	"go.yaml.in/yaml/v3"
 
+	"github.com/notrain/notrain/internal/digest"
 	"github.com/notrain/notrain/internal/platform"
 )
 
@@ -67,6 +68,10 @@ type Policy struct {
 	ExcludeItems     []string            `yaml:"exclude_items" json:"exclude_items"`
 	Signals          Signals             `yaml:"signals" json:"signals"`
 	Rules            []Rule              `yaml:"rules" json:"rules"`
+	// Digest is the hash the manifest lists every input and output file
+	// with: sha256 (the default) or blake3, the faster one when hashing is
+	// what limits a filter run. It changes no decision.
+	Digest digest.Algorithm `yaml:"digest" json:"digest"`
 
 	// SHA256 is the hash of the file's bytes, as it goes into manifests.
 	SHA256 string `yaml:"-" json:"-"`
@@ -174,6 +179,9 @@ func merge(p, o *Policy, present map[string]any) {
 	if has("rules") {
 		p.Rules = o.Rules
 	}
+	if has("digest") {
+		p.Digest = o.Digest
+	}
 	// signals: only the ones named change, so "signals: {c2pa: false}"
 	// leaves the other two honoured.
 	if sig, ok := present["signals"].(map[string]any); ok {
@@ -196,6 +204,11 @@ func (p *Policy) check() error {
 	bad := func(format string, a ...any) { errs = append(errs, fmt.Errorf(format, a...)) }
 	if p.Version != 1 {
 		bad("version %d: this notrain reads policy version 1", p.Version)
+	}
+	if alg, err := digest.Parse(string(p.Digest)); err != nil {
+		bad("%v", err)
+	} else {
+		p.Digest = alg // the default is named, so the manifest shows it
 	}
 	if p.Mode != ModeObjection && p.Mode != ModeConsent {
 		bad("mode %q: use objection or consent", p.Mode)

@@ -139,12 +139,14 @@ func (r *reproduction) compare(res *filter.Result) error {
 		return fmt.Errorf("reproduction of %s FAILED: %d inputs, the snapshot had %d (nothing was written)", r.m.SnapshotID, len(res.Inputs), len(r.m.Inputs))
 	}
 	for i, in := range res.Inputs {
-		if in.SHA256 != r.m.Inputs[i].SHA256 {
-			return fmt.Errorf("reproduction of %s FAILED: input %s has sha256 %s, the snapshot read %s with %s (nothing was written)", r.m.SnapshotID, in.Path, in.SHA256, r.m.Inputs[i].Path, r.m.Inputs[i].SHA256)
+		alg, sum := in.Digest()
+		if wantAlg, want := r.m.Inputs[i].Digest(); alg != wantAlg || sum != want {
+			return fmt.Errorf("reproduction of %s FAILED: input %s has %s %s, the snapshot read %s with %s %s (nothing was written)", r.m.SnapshotID, in.Path, alg, sum, r.m.Inputs[i].Path, wantAlg, want)
 		}
 	}
-	if want := r.m.Outputs[0].SHA256; res.Output.SHA256 != want {
-		return fmt.Errorf("reproduction of %s FAILED: the output's sha256 is %s, the manifest says %s (nothing was written)", r.m.SnapshotID, res.Output.SHA256, want)
+	alg, sum := res.Output.Digest()
+	if wantAlg, want := r.m.Outputs[0].Digest(); alg != wantAlg || sum != want {
+		return fmt.Errorf("reproduction of %s FAILED: the output's %s is %s, the manifest says %s %s (nothing was written)", r.m.SnapshotID, alg, sum, wantAlg, want)
 	}
 	return nil
 }

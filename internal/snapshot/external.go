@@ -60,11 +60,11 @@ func (e *External) Manifest(inputs, outputs []filter.FileInfo, lin *filter.Manif
 	pol := e.Policy
 	return &filter.Manifest{
 		SnapshotID: "snap_" + ids.Random(8), CreatedAt: e.now.Format(time.RFC3339Nano), AsOf: e.AsOf.Format(time.RFC3339Nano),
-		PolicySHA256: pol.SHA256,
-		Policy:       filter.ManifestPolicy{Source: pol.Source, Name: pol.Name, Mode: pol.Mode, Effective: json.RawMessage(effective)},
-		LedgerHead:   e.Snapshot.Head,
-		Eligibility:  map[string]any{"origin": e.origin, "stats": e.Snapshot.Stats},
-		Inputs:       inputs, Outputs: outputs, Lineage: lin, Counts: counts, AllowEmptyDirectory: e.allowEmpty,
+		PolicySHA256: pol.SHA256, Digest: pol.Digest,
+		Policy:      filter.ManifestPolicy{Source: pol.Source, Name: pol.Name, Mode: pol.Mode, Effective: json.RawMessage(effective)},
+		LedgerHead:  e.Snapshot.Head,
+		Eligibility: map[string]any{"origin": e.origin, "stats": e.Snapshot.Stats},
+		Inputs:      inputs, Outputs: outputs, Lineage: lin, Counts: counts, AllowEmptyDirectory: e.allowEmpty,
 		Notrain: version, DurationSeconds: time.Since(started).Seconds(), Extra: extra,
 	}, nil
 }

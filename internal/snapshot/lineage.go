@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"time"
 
+	"github.com/notrain/notrain/internal/filter"
 	"github.com/notrain/notrain/internal/lineage"
 )
 
@@ -131,26 +132,31 @@ func (l *LineageRun) Finish(ctx context.Context, res *Result, buildErr error) er
 		facets["notrain_counts"] = CountsFacet{Facet: facet("CountsRunFacet"), Read: c.Read, Eligible: c.Eligible, Excluded: c.ExcludedByReason()}
 	}
 	ev := l.event(lineage.Complete, facets)
-	// The datasets' versions are their contents' SHA-256, as the manifest
-	// records them, so a lineage graph tells two runs' files apart.
+	// The datasets' versions are their contents' digests as the manifest
+	// records them ("sha256:…" or "blake3:…"), so a lineage graph tells two
+	// runs' files apart.
 	std := func(schema string) lineage.Facet { return lineage.Facet{Producer: LineageProducer, SchemaURL: schema} }
-	version := func(sum string) map[string]any {
-		return map[string]any{"version": lineage.DatasetVersion{Facet: std(lineage.DatasetVersionFacetSchemaURL), DatasetVersion: "sha256:" + sum}}
+	version := func(f filter.FileInfo) map[string]any {
+		alg, sum := f.Digest()
+		if alg == "" {
+			return nil
+		}
+		return map[string]any{"version": lineage.DatasetVersion{Facet: std(lineage.DatasetVersionFacetSchemaURL), DatasetVersion: string(alg) + ":" + sum}}
 	}
 	if res.Filter != nil {
-		byName := map[string]string{}
+		byName := map[string]filter.FileInfo{}
 		for _, in := range res.Filter.Inputs {
-			byName[lineage.File(in.Path).Name] = in.SHA256
+			byName[lineage.File(in.Path).Name] = in
 		}
 		ev.Inputs = append([]lineage.Dataset(nil), ev.Inputs...)
 		for i, d := range ev.Inputs {
-			if sum, ok := byName[d.Name]; ok && sum != "" {
-				ev.Inputs[i].Facets = version(sum)
+			if in, ok := byName[d.Name]; ok {
+				ev.Inputs[i].Facets = version(in)
 			}
 		}
 		out := res.Filter.Output
 		ev.Outputs = []lineage.Dataset{l.outputs[0]}
-		ev.Outputs[0].Facets = version(out.SHA256)
+		ev.Outputs[0].Facets = version(out)
 		ev.Outputs[0].OutputFacets = map[string]any{"outputStatistics": lineage.OutputStatistics{
 			Facet: std(lineage.OutputStatisticsFacetSchemaURL), RowCount: res.Filter.Counts.Eligible, Size: out.Bytes, FileCount: int64(max(1, len(m.Outputs)))}}
 	}

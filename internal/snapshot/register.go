@@ -17,6 +17,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/notrain/notrain/internal/digest"
 	"github.com/notrain/notrain/internal/filter"
 	"github.com/notrain/notrain/internal/ledger"
 	"github.com/notrain/notrain/internal/platform"
@@ -189,19 +190,22 @@ func Register(ctx context.Context, o RegisterOptions) (*Result, error) {
 			return nil, err
 		}
 	}
-	outputs := make([]string, len(m.Outputs))
-	for i, f := range m.Outputs {
-		outputs[i] = f.SHA256
-	}
 	entry := map[string]any{
 		"snapshot_id": m.SnapshotID, "as_of": m.AsOf, "policy_sha256": m.PolicySHA256,
 		"eligibility_head": map[string]any{"seq": m.LedgerHead.Seq, "hash": m.LedgerHead.Hash},
 		"manifest_sha256":  out.ManifestSHA256, "read": m.Counts.Read, "kept": m.Counts.Eligible,
 	}
-	if len(outputs) == 1 {
-		entry["output_sha256"] = outputs[0]
+	// output_sha256 (or output_blake3) for one output, outputs_… for shards.
+	if len(m.Outputs) == 1 {
+		k, v := m.Outputs[0].Entry("output")
+		entry[k] = v
 	} else {
-		entry["outputs_sha256"] = outputs
+		outputs := make([]string, len(m.Outputs))
+		var k string
+		for i, f := range m.Outputs {
+			k, outputs[i] = f.Entry("outputs")
+		}
+		entry[k] = outputs
 	}
 	t0 := time.Now()
 	err = db.Write(ctx, func(ctx context.Context, tx *store.Tx) error {
@@ -260,7 +264,11 @@ func checkOutput(path string, f filter.FileInfo) (int64, error) {
 		return 0, fmt.Errorf("output %s: %w", f.Path, err)
 	}
 	defer file.Close()
-	h := sha256.New()
+	alg, _ := f.Digest()
+	if alg == "" {
+		return 0, fmt.Errorf("output %s: the manifest lists it without exactly one digest (sha256 or blake3)", f.Path)
+	}
+	h := alg.New()
 	var lines int64
 	buf := make([]byte, 1<<20)
 	var n int64
@@ -276,8 +284,8 @@ func checkOutput(path string, f filter.FileInfo) (int64, error) {
 			return 0, fmt.Errorf("output %s: %w", path, err)
 		}
 	}
-	if sum := hex.EncodeToString(h.Sum(nil)); n != f.Bytes || sum != f.SHA256 {
-		return 0, fmt.Errorf("output %s has %d bytes with sha256 %s; the manifest lists %d bytes with sha256 %s", path, n, sum, f.Bytes, f.SHA256)
+	if err := f.Check("output "+path, n, alg, hex.EncodeToString(h.Sum(nil))); err != nil {
+		return 0, err
 	}
 	if format == filter.Parquet {
 		// The bytes are the ones checked: a file changed since fails above
@@ -293,11 +301,11 @@ func checkOutput(path string, f filter.FileInfo) (int64, error) {
 
 // checkBytes fails unless b has f's size and sha256.
 func checkBytes(name string, b []byte, f filter.FileInfo) error {
-	sum := sha256.Sum256(b)
-	if s := hex.EncodeToString(sum[:]); int64(len(b)) != f.Bytes || s != f.SHA256 {
-		return fmt.Errorf("%s has %d bytes with sha256 %s; the manifest lists %d bytes with sha256 %s", name, len(b), s, f.Bytes, f.SHA256)
+	alg, _ := f.Digest()
+	if alg == "" {
+		alg = digest.SHA256 // Check then names what is missing
 	}
-	return nil
+	return f.Check(name, int64(len(b)), alg, alg.Sum(b))
 }
 
 // readLineage reads a lineage sidecar (filter.AppendLineageLine's lines):

@@ -18,6 +18,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/notrain/notrain/internal/digest"
 	"github.com/notrain/notrain/internal/eligibility"
 	"github.com/notrain/notrain/internal/filter"
 	"github.com/notrain/notrain/internal/ids"
@@ -242,7 +243,7 @@ func Build(ctx context.Context, o Options) (*Result, error) {
 		parquet = true
 	}
 	boundMemory(snap.Len(), parquet)
-	job := filter.Job{Inputs: o.Inputs, Output: o.Output, Lineage: o.Lineage, Rejects: o.Rejects, Engine: engine,
+	job := filter.Job{Inputs: o.Inputs, Output: o.Output, Lineage: o.Lineage, Rejects: o.Rejects, Engine: engine, Digest: pol.Digest,
 		WantText: pol.Compiled.Len() > 0, Workers: o.Workers, Progress: o.Progress}
 	res, err := filter.Run(ctx, job)
 	if err != nil {
@@ -266,9 +267,9 @@ func Build(ctx context.Context, o Options) (*Result, error) {
 	register := db != nil && repro == nil
 	m := &filter.Manifest{
 		SnapshotID: "snap_" + ids.Random(8), CreatedAt: now.Format(time.RFC3339Nano), AsOf: asOf.Format(time.RFC3339Nano),
-		PolicySHA256: pol.SHA256,
-		Policy:       filter.ManifestPolicy{Source: pol.Source, Name: pol.Name, Mode: pol.Mode, Effective: json.RawMessage(effective)},
-		LedgerHead:   snap.Head, LedgerVerified: verified, Checkpoint: checkpoint,
+		PolicySHA256: pol.SHA256, Digest: pol.Digest,
+		Policy:     filter.ManifestPolicy{Source: pol.Source, Name: pol.Name, Mode: pol.Mode, Effective: json.RawMessage(effective)},
+		LedgerHead: snap.Head, LedgerVerified: verified, Checkpoint: checkpoint,
 		Eligibility: map[string]any{"origin": from, "stats": snap.Stats},
 		Inputs:      res.Inputs, Outputs: []filter.FileInfo{res.Output},
 		Lineage: &filter.ManifestFile{FileInfo: res.Lineage, Accounts: res.Accounts},
@@ -328,18 +329,20 @@ func Build(ctx context.Context, o Options) (*Result, error) {
 	out := &Result{Manifest: m, ManifestSHA256: minfo.SHA256, Signature: sigPath, Filter: res}
 	if register {
 		t0 := time.Now()
+		entry := map[string]any{
+			"snapshot_id": m.SnapshotID, "as_of": m.AsOf, "policy_sha256": pol.SHA256,
+			"eligibility_head": map[string]any{"seq": snap.Head.Seq, "hash": snap.Head.Hash},
+			"manifest_sha256":  minfo.SHA256, "read": res.Counts.Read, "kept": res.Counts.Eligible,
+		}
+		k, v := res.Output.Entry("output") // output_sha256, or output_blake3
+		entry[k] = v
 		err := db.Write(ctx, func(ctx context.Context, tx *store.Tx) error {
 			var err error
 			out.Entry, err = tx.RegisterSnapshot(ctx, store.SnapshotRecord{
 				ID: m.SnapshotID, CreatedAt: now.UnixMicro(), AsOf: asOf.UnixMicro(), PolicySHA256: pol.SHA256,
 				Eligibility: snap.Head, Read: res.Counts.Read, Kept: res.Counts.Eligible, Manifest: string(body), ManifestSHA256: minfo.SHA256,
 				Accounts: keptRows(res),
-			}, map[string]any{
-				"snapshot_id": m.SnapshotID, "as_of": m.AsOf, "policy_sha256": pol.SHA256,
-				"eligibility_head": map[string]any{"seq": snap.Head.Seq, "hash": snap.Head.Hash},
-				"manifest_sha256":  minfo.SHA256, "output_sha256": res.Output.SHA256,
-				"read": res.Counts.Read, "kept": res.Counts.Eligible,
-			})
+			}, entry)
 			return err
 		})
 		if err != nil {
@@ -378,7 +381,9 @@ func keptRows(res *filter.Result) func(yield func(store.AccountItems) bool) {
 
 // writeTemp writes a small output under a temporary name.
 func writeTemp(path string, b []byte) (*filter.Temp, filter.FileInfo, error) {
-	t, err := filter.CreateTemp(path)
+	// Sidecars the manifest does not list (the manifest itself, its
+	// signature): SHA-256, the hash the signature and the registry use.
+	t, err := filter.CreateTemp(path, digest.SHA256)
 	if err != nil {
 		return nil, filter.FileInfo{}, err
 	}
