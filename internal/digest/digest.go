@@ -13,7 +13,7 @@ import (
 	"hash"
 	"io"
 
-	"lukechampine.com/blake3"
+	"github.com/zeebo/blake3"
 )
 
 // Algorithm names a hash function as manifests spell it.
@@ -42,7 +42,7 @@ func Parse(s string) (Algorithm, error) {
 // 256-bit, unkeyed hash (the digest of its specification's test vectors).
 func (a Algorithm) New() hash.Hash {
 	if a == BLAKE3 {
-		return blake3.New(32, nil)
+		return blake3.New()
 	}
 	return sha256.New()
 }
