@@ -3,6 +3,7 @@ package record
 import (
 	"bytes"
 	"encoding/json"
+	"math/rand/v2"
 	"strings"
 	"testing"
 	"time"
@@ -223,4 +224,37 @@ func FuzzValidUTF8(f *testing.F) {
 			t.Fatalf("ValidUTF8(%q) = %v, unicode/utf8 says %v", b, got, want)
 		}
 	})
+}
+
+// special finds exactly what a byte-by-byte search finds, wherever the
+// line ends and whatever bytes sit beside a stop byte (the word-at-a-time
+// check must not be fooled by UTF-8, by 0x20 or 0x7f, or by a borrow).
+func TestSpecialFindsTheFirstStopByte(t *testing.T) {
+	naive := func(b []byte, i int) int {
+		for ; i < len(b); i++ {
+			if b[i] == '"' || b[i] == '\\' || b[i] < 0x20 {
+				return i
+			}
+		}
+		return i
+	}
+	alphabet := []byte{'a', ' ', '!', '#', '[', ']', 0x1f, 0x00, 0x01, 0x7f, 0x80, 0xc3, 0xa4, 0xff, 0x21, 0x23, 0x5b, 0x5d, 0x5c, '"', 0xa2, 0xdc}
+	rng := rand.New(rand.NewPCG(1, 2))
+	for range 200000 {
+		b := make([]byte, rng.IntN(80))
+		for j := range b {
+			if rng.IntN(6) == 0 {
+				b[j] = alphabet[rng.IntN(len(alphabet))]
+			} else {
+				b[j] = 'a' + byte(rng.IntN(26))
+			}
+		}
+		i := 0
+		if len(b) > 0 {
+			i = rng.IntN(len(b) + 1)
+		}
+		if got, want := special(b, i), naive(b, i); got != want {
+			t.Fatalf("special(%q, %d) = %d, want %d", b, i, got, want)
+		}
+	}
 }
