@@ -112,3 +112,41 @@ func TestFilterRefusesUnknownDigest(t *testing.T) {
 		t.Fatal("an output was written")
 	}
 }
+
+// A manifest filtered far from the store lists its files by BLAKE3;
+// snapshot register checks them by it, and refuses a manifest whose files
+// are not listed by the digest it names.
+func TestSnapshotRegisterWithBLAKE3Digest(t *testing.T) {
+	dir, db := filterEnv(t)
+	snap := filepath.Join(dir, "snap.bin")
+	if code, _, stderr := run(t, dir, nil, "snapshot", "export", "--out", snap, "--db", db); code != 0 {
+		t.Fatal(stderr)
+	}
+	far := t.TempDir()
+	writeFile(t, filepath.Join(far, "content.jsonl"), content)
+	pol := writeFile(t, filepath.Join(far, "policy.yaml"), "digest: blake3\n")
+	man := filepath.Join(far, "manifest.json")
+	if code, _, stderr := run(t, far, nil, "filter", "--in", filepath.Join(far, "content.jsonl"), "--out", filepath.Join(far, "out.jsonl"),
+		"--manifest", man, "--snapshot", snap, "--policy", pol); code != 0 {
+		t.Fatal(stderr)
+	}
+	body, err := os.ReadFile(man)
+	if err != nil {
+		t.Fatal(err)
+	}
+	writeFile(t, man, strings.Replace(string(body), `"digest": "blake3"`, `"digest": "sha256"`, 1))
+	if code, _, stderr := run(t, dir, nil, "snapshot", "register", "--manifest", man, "--db", db); code == 0 || !strings.Contains(stderr, "not listed by its sha256 digest") {
+		t.Fatalf("a manifest naming another digest: exit %d, %s", code, stderr)
+	}
+	writeFile(t, man, string(body))
+	out := filepath.Join(far, "out.jsonl")
+	kept, _ := os.ReadFile(out)
+	writeFile(t, out, strings.Replace(string(kept), "c", "C", 1))
+	if code, _, stderr := run(t, dir, nil, "snapshot", "register", "--manifest", man, "--db", db); code == 0 || !strings.Contains(stderr, "blake3") {
+		t.Fatalf("a changed output: exit %d, %s", code, stderr)
+	}
+	writeFile(t, out, string(kept))
+	if code, out, stderr := run(t, dir, nil, "snapshot", "register", "--manifest", man, "--db", db); code != 0 || !strings.Contains(out, "registered as ledger entry") {
+		t.Fatalf("register: exit %d\n%s%s", code, out, stderr)
+	}
+}

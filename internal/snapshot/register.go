@@ -46,6 +46,7 @@ type external struct {
 	SnapshotID   string            `json:"snapshot_id"`
 	AsOf         string            `json:"as_of"`
 	PolicySHA256 string            `json:"policy_sha256"`
+	Digest       string            `json:"digest"` // absent before the choice existed: SHA-256
 	LedgerHead   ledger.Head       `json:"ledger_head"`
 	Outputs      []filter.FileInfo `json:"outputs"`
 	Lineage      *struct {
@@ -89,6 +90,17 @@ func Register(ctx context.Context, o RegisterOptions) (*Result, error) {
 		return nil, fmt.Errorf("manifest %s: snapshot %s was registered by the run that built it", o.Manifest, m.SnapshotID)
 	case m.Reproduces != "":
 		return nil, fmt.Errorf("manifest %s: a reproduction of %s, which registers nothing", o.Manifest, m.Reproduces)
+	}
+	// Every file is listed by the digest the manifest names, as every
+	// verifier of it will check them.
+	alg, err := digest.Parse(m.Digest)
+	if err != nil {
+		return nil, fmt.Errorf("manifest %s: %w", o.Manifest, err)
+	}
+	for _, f := range append(append([]filter.FileInfo(nil), m.Outputs...), m.Lineage.FileInfo) {
+		if got, _ := f.Digest(); got != alg {
+			return nil, fmt.Errorf("manifest %s: %s is not listed by its %s digest, which the manifest names", o.Manifest, f.Path, alg)
+		}
 	}
 	asOf, err := time.Parse(time.RFC3339Nano, m.AsOf)
 	if err != nil {
