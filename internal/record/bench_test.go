@@ -1,6 +1,8 @@
 package record
 
 import (
+	"bufio"
+	"os"
 	"strings"
 	"testing"
 
@@ -18,6 +20,33 @@ func BenchmarkParseTypical(b *testing.B) {
 	for b.Loop() {
 		if p.Parse(typical, &it) != "" {
 			b.Fatal("malformed")
+		}
+	}
+}
+
+// BenchmarkParseBenchData parses the first 200,000 records of the
+// benchmark's data set (bash bench/filter.sh makes it), malformed ones
+// included; UTF-8 is left to the caller, as the filter checks whole chunks.
+func BenchmarkParseBenchData(b *testing.B) {
+	f, err := os.Open("../../bench/data/content.jsonl")
+	if err != nil {
+		b.Skip("no bench/data/content.jsonl: run bash bench/filter.sh first")
+	}
+	defer f.Close()
+	var lines [][]byte
+	var size int64
+	sc := bufio.NewScanner(f)
+	sc.Buffer(make([]byte, 1<<20), 64<<20)
+	for len(lines) < 200000 && sc.Scan() {
+		lines = append(lines, append([]byte(nil), sc.Bytes()...))
+		size += int64(len(sc.Bytes()) + 1)
+	}
+	p := Parser{KnownUTF8: true}
+	var it eligibility.Item
+	b.SetBytes(size)
+	for b.Loop() {
+		for _, l := range lines {
+			p.Parse(l, &it)
 		}
 	}
 }
