@@ -114,7 +114,7 @@ func Register(ctx context.Context, o RegisterOptions) (*Result, error) {
 	// the ledger entry and the signature vouch for those counts.
 	var records int64
 	for _, f := range m.Outputs {
-		n, err := checkOutput(o.dataPath(f.Path), f)
+		n, err := checkOutput(o.dataPath(f.Path), f, alg)
 		if err != nil {
 			return nil, err
 		}
@@ -135,7 +135,7 @@ func Register(ctx context.Context, o RegisterOptions) (*Result, error) {
 	if err != nil {
 		return nil, fmt.Errorf("lineage: %w", err)
 	}
-	if err := checkBytes(m.Lineage.Path, side, m.Lineage.FileInfo); err != nil {
+	if err := m.Lineage.Check(m.Lineage.Path, int64(len(side)), alg, alg.Sum(side)); err != nil {
 		return nil, err
 	}
 	rows, err := readLineage(m.Lineage.Path, side)
@@ -202,23 +202,7 @@ func Register(ctx context.Context, o RegisterOptions) (*Result, error) {
 			return nil, err
 		}
 	}
-	entry := map[string]any{
-		"snapshot_id": m.SnapshotID, "as_of": m.AsOf, "policy_sha256": m.PolicySHA256,
-		"eligibility_head": map[string]any{"seq": m.LedgerHead.Seq, "hash": m.LedgerHead.Hash},
-		"manifest_sha256":  out.ManifestSHA256, "read": m.Counts.Read, "kept": m.Counts.Eligible,
-	}
-	// output_sha256 (or output_blake3) for one output, outputs_… for shards.
-	if len(m.Outputs) == 1 {
-		k, v := m.Outputs[0].Entry("output")
-		entry[k] = v
-	} else {
-		outputs := make([]string, len(m.Outputs))
-		var k string
-		for i, f := range m.Outputs {
-			k, outputs[i] = f.Entry("outputs")
-		}
-		entry[k] = outputs
-	}
+	entry := registrationEntry(m.SnapshotID, m.AsOf, m.PolicySHA256, m.LedgerHead, out.ManifestSHA256, m.Counts.Read, m.Counts.Eligible, m.Outputs)
 	t0 := time.Now()
 	err = db.Write(ctx, func(ctx context.Context, tx *store.Tx) error {
 		var err error
@@ -263,10 +247,33 @@ func (o *RegisterOptions) dataPath(p string) string {
 	return filepath.Join(o.Data, p[strings.LastIndex(p, "/")+1:])
 }
 
-// checkOutput fails unless the file at path has f's size and sha256, and
-// returns how many records it holds: lines of JSON Lines (every kept record
-// ends with a newline), rows of Parquet.
-func checkOutput(path string, f filter.FileInfo) (int64, error) {
+// registrationEntry is the ledger entry that registers a snapshot, built
+// from a manifest's fields: output_sha256 (or output_blake3, by the
+// manifest's digest) for one output, outputs_… for shards.
+func registrationEntry(id, asOf, policySHA256 string, head ledger.Head, manifestSHA256 string, read, kept int64, outputs []filter.FileInfo) map[string]any {
+	entry := map[string]any{
+		"snapshot_id": id, "as_of": asOf, "policy_sha256": policySHA256,
+		"eligibility_head": map[string]any{"seq": head.Seq, "hash": head.Hash},
+		"manifest_sha256":  manifestSHA256, "read": read, "kept": kept,
+	}
+	if len(outputs) == 1 {
+		k, v := outputs[0].Entry("output")
+		entry[k] = v
+		return entry
+	}
+	sums := make([]string, len(outputs))
+	var k string
+	for i, f := range outputs {
+		k, sums[i] = f.Entry("outputs")
+	}
+	entry[k] = sums
+	return entry
+}
+
+// checkOutput fails unless the file at path has f's size and digest under
+// alg, and returns how many records it holds: lines of JSON Lines (every
+// kept record ends with a newline), rows of Parquet.
+func checkOutput(path string, f filter.FileInfo, alg digest.Algorithm) (int64, error) {
 	format, err := filter.FormatOf(path)
 	if err != nil || (format != filter.JSONL && format != filter.Parquet) {
 		return 0, fmt.Errorf("output %s: registering takes .jsonl or .parquet outputs", f.Path)
@@ -276,10 +283,6 @@ func checkOutput(path string, f filter.FileInfo) (int64, error) {
 		return 0, fmt.Errorf("output %s: %w", f.Path, err)
 	}
 	defer file.Close()
-	alg, _ := f.Digest()
-	if alg == "" {
-		return 0, fmt.Errorf("output %s: the manifest lists it without exactly one digest (sha256 or blake3)", f.Path)
-	}
 	h := alg.New()
 	var lines int64
 	buf := make([]byte, 1<<20)
@@ -309,15 +312,6 @@ func checkOutput(path string, f filter.FileInfo) (int64, error) {
 		return rows, nil
 	}
 	return lines, nil
-}
-
-// checkBytes fails unless b has f's size and sha256.
-func checkBytes(name string, b []byte, f filter.FileInfo) error {
-	alg, _ := f.Digest()
-	if alg == "" {
-		alg = digest.SHA256 // Check then names what is missing
-	}
-	return f.Check(name, int64(len(b)), alg, alg.Sum(b))
 }
 
 // readLineage reads a lineage sidecar (filter.AppendLineageLine's lines):

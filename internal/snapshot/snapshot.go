@@ -329,13 +329,7 @@ func Build(ctx context.Context, o Options) (*Result, error) {
 	out := &Result{Manifest: m, ManifestSHA256: minfo.SHA256, Signature: sigPath, Filter: res}
 	if register {
 		t0 := time.Now()
-		entry := map[string]any{
-			"snapshot_id": m.SnapshotID, "as_of": m.AsOf, "policy_sha256": pol.SHA256,
-			"eligibility_head": map[string]any{"seq": snap.Head.Seq, "hash": snap.Head.Hash},
-			"manifest_sha256":  minfo.SHA256, "read": res.Counts.Read, "kept": res.Counts.Eligible,
-		}
-		k, v := res.Output.Entry("output") // output_sha256, or output_blake3
-		entry[k] = v
+		entry := registrationEntry(m.SnapshotID, m.AsOf, pol.SHA256, snap.Head, minfo.SHA256, res.Counts.Read, res.Counts.Eligible, m.Outputs)
 		err := db.Write(ctx, func(ctx context.Context, tx *store.Tx) error {
 			var err error
 			out.Entry, err = tx.RegisterSnapshot(ctx, store.SnapshotRecord{
