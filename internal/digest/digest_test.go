@@ -79,3 +79,18 @@ func TestParse(t *testing.T) {
 		}
 	}
 }
+
+// BenchmarkDigest hashes 512 KiB writes, the filter's chunk size, on the
+// calling goroutine as the filter's reader and writer do.
+func BenchmarkDigest(b *testing.B) {
+	buf := paint(512 << 10)
+	for _, alg := range []Algorithm{SHA256, BLAKE3} {
+		b.Run(string(alg), func(b *testing.B) {
+			h := alg.New()
+			b.SetBytes(int64(len(buf)))
+			for b.Loop() {
+				h.Write(buf)
+			}
+		})
+	}
+}
